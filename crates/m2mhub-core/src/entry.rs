@@ -1,0 +1,442 @@
+//! Ledger entries and their canonical, versioned byte encoding (the Merkle leaves).
+//!
+//! Encoding v1 (all integers big-endian; `name` is `u16 length ‖ ASCII bytes`):
+//! ```text
+//! u8 version = 1
+//! u8 kind
+//! kind 1 device_registered:   name, u32 clearance, [32] public key,
+//!                             u16 count, count × name (exceptions, sorted, unique)
+//! kind 2 exception_granted:   name device, name sender
+//! kind 3 exception_withdrawn: name device, name sender
+//! kind 4 device_revoked:      name device
+//! kind 5 message:             name sender, name receiver, u8 action, u64 tx (assigned),
+//!                             u64 cause + 1 (0 when absent), u64 counter,
+//!                             [32] SHA-256(contents), [64] Ed25519 signature,
+//!                             u16 len ‖ provenance name (len 0: unknown),
+//!                             u16 notices (bit i = i-th notice of SPEC §3.3)
+//! ```
+//! Decoding is strict: exactly one byte string decodes to a given entry, so the leaf hash of
+//! a decoded-then-encoded entry is the leaf hash of the stored bytes.
+
+use std::collections::BTreeSet;
+
+use crate::{
+    CoreError,
+    hash::Hash,
+    ids::{Seq, TxId},
+    message::Action,
+    names::{DeviceName, is_valid_name},
+    notice::Notices,
+};
+
+/// The entry encoding version this code writes and reads.
+pub const ENTRY_VERSION: u8 = 1;
+
+/// One record of the ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// An operator registered a device.
+    DeviceRegistered(Registration),
+    /// Receiver `device` now accepts `sender` despite lower clearance.
+    ExceptionGranted {
+        /// The receiver that lists the exception.
+        device: DeviceName,
+        /// The sender it lets through.
+        sender: DeviceName,
+    },
+    /// An exception was withdrawn.
+    ExceptionWithdrawn {
+        /// The receiver that listed the exception.
+        device: DeviceName,
+        /// The sender it let through.
+        sender: DeviceName,
+    },
+    /// A device was revoked, for good.
+    DeviceRevoked {
+        /// The revoked device.
+        device: DeviceName,
+    },
+    /// An authenticated message and its verdict.
+    Message(MessageEntry),
+}
+
+/// The fields of a device registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    /// Unique device name.
+    pub name: DeviceName,
+    /// Clearance; higher is more privileged.
+    pub clearance: u32,
+    /// Ed25519 public key.
+    pub public_key: [u8; 32],
+    /// Senders this device accepts despite lower clearance.
+    pub exceptions: BTreeSet<DeviceName>,
+}
+
+/// A message as recorded: what the device signed, what the hub decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageEntry {
+    /// Who sent it.
+    pub sender: DeviceName,
+    /// To whom.
+    pub receiver: DeviceName,
+    /// What it does to its transaction.
+    pub action: Action,
+    /// The transaction: assigned for `begin`, named by the sender otherwise.
+    pub tx: TxId,
+    /// The message that caused it, as the sender said.
+    pub cause: Option<Seq>,
+    /// The sender's counter.
+    pub counter: u64,
+    /// SHA-256 of the contents (contents themselves live beside the tree).
+    pub contents_hash: Hash,
+    /// The sender's signature over the signing bytes of SPEC §4.1.
+    pub signature: [u8; 64],
+    /// The transaction's provenance device; `None` when the transaction is unknown.
+    pub provenance: Option<DeviceName>,
+    /// The verdict: valid exactly when empty.
+    pub notices: Notices,
+}
+
+impl MessageEntry {
+    /// True when no rule failed.
+    pub fn valid(&self) -> bool {
+        self.notices.is_empty()
+    }
+
+    /// The tx the sender signed: 0 for `begin` (the hub assigns it afterwards).
+    pub fn signed_tx(&self) -> TxId {
+        if self.action == Action::Begin {
+            TxId(0)
+        } else {
+            self.tx
+        }
+    }
+}
+
+/// The kind of an entry, as named in the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// [`Entry::DeviceRegistered`].
+    DeviceRegistered = 1,
+    /// [`Entry::ExceptionGranted`].
+    ExceptionGranted = 2,
+    /// [`Entry::ExceptionWithdrawn`].
+    ExceptionWithdrawn = 3,
+    /// [`Entry::DeviceRevoked`].
+    DeviceRevoked = 4,
+    /// [`Entry::Message`].
+    Message = 5,
+}
+
+impl EntryKind {
+    /// The kind's name in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::DeviceRegistered => "device_registered",
+            EntryKind::ExceptionGranted => "exception_granted",
+            EntryKind::ExceptionWithdrawn => "exception_withdrawn",
+            EntryKind::DeviceRevoked => "device_revoked",
+            EntryKind::Message => "message",
+        }
+    }
+}
+
+impl Entry {
+    /// The entry's kind.
+    pub fn kind(&self) -> EntryKind {
+        match self {
+            Entry::DeviceRegistered(_) => EntryKind::DeviceRegistered,
+            Entry::ExceptionGranted { .. } => EntryKind::ExceptionGranted,
+            Entry::ExceptionWithdrawn { .. } => EntryKind::ExceptionWithdrawn,
+            Entry::DeviceRevoked { .. } => EntryKind::DeviceRevoked,
+            Entry::Message(_) => EntryKind::Message,
+        }
+    }
+
+    /// The canonical bytes of this entry.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(224);
+        self.write_bytes(&mut out);
+        out
+    }
+
+    /// Appends the canonical bytes of this entry to `out`.
+    pub fn write_bytes(&self, out: &mut Vec<u8>) {
+        out.push(ENTRY_VERSION);
+        out.push(self.kind() as u8);
+        match self {
+            Entry::DeviceRegistered(r) => {
+                put_name(out, r.name.as_str());
+                out.extend_from_slice(&r.clearance.to_be_bytes());
+                out.extend_from_slice(&r.public_key);
+                // Exceptions are unbounded in number but each add is an operator action; a
+                // registration with more than u16::MAX of them is refused before it gets here.
+                out.extend_from_slice(&(r.exceptions.len() as u16).to_be_bytes());
+                for e in &r.exceptions {
+                    put_name(out, e.as_str());
+                }
+            }
+            Entry::ExceptionGranted { device, sender }
+            | Entry::ExceptionWithdrawn { device, sender } => {
+                put_name(out, device.as_str());
+                put_name(out, sender.as_str());
+            }
+            Entry::DeviceRevoked { device } => put_name(out, device.as_str()),
+            Entry::Message(m) => {
+                put_name(out, m.sender.as_str());
+                put_name(out, m.receiver.as_str());
+                out.push(m.action.code());
+                out.extend_from_slice(&m.tx.0.to_be_bytes());
+                out.extend_from_slice(&m.cause.map_or(0, |c| c.0 + 1).to_be_bytes());
+                out.extend_from_slice(&m.counter.to_be_bytes());
+                out.extend_from_slice(&m.contents_hash);
+                out.extend_from_slice(&m.signature);
+                put_name(out, m.provenance.as_ref().map_or("", |p| p.as_str()));
+                out.extend_from_slice(&m.notices.bits().to_be_bytes());
+            }
+        }
+    }
+
+    /// Decodes canonical entry bytes; anything else is an error.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Entry, CoreError> {
+        let mut r = Reader { bytes, pos: 0 };
+        let version = r.u8()?;
+        if version != ENTRY_VERSION {
+            return Err(bad(format!("unknown entry version {version}")));
+        }
+        let kind = r.u8()?;
+        let entry = match kind {
+            1 => {
+                let name = r.name()?;
+                let clearance = r.u32()?;
+                let public_key = r.array::<32>()?;
+                let count = r.u16()?;
+                let mut exceptions = BTreeSet::new();
+                let mut last: Option<DeviceName> = None;
+                for _ in 0..count {
+                    let e = r.name()?;
+                    if last.as_ref().is_some_and(|l| *l >= e) {
+                        return Err(bad("exceptions are not sorted and unique".into()));
+                    }
+                    last = Some(e.clone());
+                    exceptions.insert(e);
+                }
+                Entry::DeviceRegistered(Registration {
+                    name,
+                    clearance,
+                    public_key,
+                    exceptions,
+                })
+            }
+            2 | 3 => {
+                let device = r.name()?;
+                let sender = r.name()?;
+                if kind == 2 {
+                    Entry::ExceptionGranted { device, sender }
+                } else {
+                    Entry::ExceptionWithdrawn { device, sender }
+                }
+            }
+            4 => Entry::DeviceRevoked { device: r.name()? },
+            5 => {
+                let sender = r.name()?;
+                let receiver = r.name()?;
+                let action = Action::from_code(r.u8()?).ok_or_else(|| bad("bad action".into()))?;
+                let tx = TxId(r.u64()?);
+                let cause = r.u64()?.checked_sub(1).map(Seq);
+                let counter = r.u64()?;
+                let contents_hash = r.array::<32>()?;
+                let signature = r.array::<64>()?;
+                let provenance = r.optional_name()?;
+                let notices =
+                    Notices::from_bits(r.u16()?).ok_or_else(|| bad("unknown notice bit".into()))?;
+                Entry::Message(MessageEntry {
+                    sender,
+                    receiver,
+                    action,
+                    tx,
+                    cause,
+                    counter,
+                    contents_hash,
+                    signature,
+                    provenance,
+                    notices,
+                })
+            }
+            k => return Err(bad(format!("unknown entry kind {k}"))),
+        };
+        if r.pos != bytes.len() {
+            return Err(bad(format!(
+                "{} trailing bytes after the entry",
+                bytes.len() - r.pos
+            )));
+        }
+        Ok(entry)
+    }
+}
+
+fn bad(msg: String) -> CoreError {
+    CoreError::BadEntry(msg)
+}
+
+fn put_name(out: &mut Vec<u8>, name: &str) {
+    // Names are at most 64 bytes (validated at construction), so the length fits a u16.
+    out.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    out.extend_from_slice(name.as_bytes());
+}
+
+/// A bounds-checked cursor over untrusted bytes.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], CoreError> {
+        let end = self.pos.checked_add(n).filter(|e| *e <= self.bytes.len());
+        let end = end.ok_or_else(|| bad("entry is truncated".into()))?;
+        let s = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], CoreError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+
+    fn u8(&mut self) -> Result<u8, CoreError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, CoreError> {
+        Ok(u16::from_be_bytes(self.array()?))
+    }
+
+    fn u32(&mut self) -> Result<u32, CoreError> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> Result<u64, CoreError> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+
+    fn optional_name(&mut self) -> Result<Option<DeviceName>, CoreError> {
+        let len = usize::from(self.u16()?);
+        if len == 0 {
+            return Ok(None);
+        }
+        self.name_of_len(len).map(Some)
+    }
+
+    fn name(&mut self) -> Result<DeviceName, CoreError> {
+        let len = usize::from(self.u16()?);
+        self.name_of_len(len)
+    }
+
+    fn name_of_len(&mut self, len: usize) -> Result<DeviceName, CoreError> {
+        let raw = self.take(len)?;
+        let s = std::str::from_utf8(raw)
+            .ok()
+            .filter(|s| is_valid_name(s))
+            .ok_or_else(|| bad("invalid device name".into()))?;
+        DeviceName::new(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notice::Notice;
+
+    fn name(s: &str) -> DeviceName {
+        DeviceName::new(s).unwrap()
+    }
+
+    pub(crate) fn samples() -> Vec<Entry> {
+        vec![
+            Entry::DeviceRegistered(Registration {
+                name: name("oven"),
+                clearance: 3,
+                public_key: [7; 32],
+                exceptions: [name("a"), name("b")].into_iter().collect(),
+            }),
+            Entry::ExceptionGranted {
+                device: name("oven"),
+                sender: name("phone"),
+            },
+            Entry::ExceptionWithdrawn {
+                device: name("oven"),
+                sender: name("phone"),
+            },
+            Entry::DeviceRevoked {
+                device: name("oven"),
+            },
+            Entry::Message(MessageEntry {
+                sender: name("top_level"),
+                receiver: name("low_level"),
+                action: Action::Continue,
+                tx: TxId(6000),
+                cause: Some(Seq(0)),
+                counter: u64::MAX,
+                contents_hash: [1; 32],
+                signature: [2; 64],
+                provenance: None,
+                notices: [Notice::UnknownTransaction].into_iter().collect(),
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        for e in samples() {
+            let b = e.to_bytes();
+            assert_eq!(Entry::from_bytes(&b).unwrap(), e);
+        }
+    }
+
+    #[test]
+    fn message_layout_is_the_documented_one() {
+        let Entry::Message(m) = &samples()[4] else {
+            panic!()
+        };
+        let b = Entry::Message(m.clone()).to_bytes();
+        let len = 2 + (2 + 9) + (2 + 9) + 1 + 8 + 8 + 8 + 32 + 64 + 2 + 2;
+        assert_eq!(b.len(), len);
+        assert_eq!(&b[..2], &[1, 5]);
+        // cause 0 is encoded as 1 (0 means absent)
+        assert_eq!(&b[33..41], &1u64.to_be_bytes());
+        assert_eq!(&b[len - 2..], &(1u16 << 3).to_be_bytes());
+    }
+
+    #[test]
+    fn truncation_trailing_bytes_and_unknown_codes_are_refused() {
+        for e in samples() {
+            let b = e.to_bytes();
+            for cut in 0..b.len() {
+                assert!(Entry::from_bytes(&b[..cut]).is_err(), "{e:?} cut at {cut}");
+            }
+            let mut long = b.clone();
+            long.push(0);
+            assert!(Entry::from_bytes(&long).is_err());
+            let mut v = b.clone();
+            v[0] = 2;
+            assert!(Entry::from_bytes(&v).is_err());
+            let mut k = b;
+            k[1] = 9;
+            assert!(Entry::from_bytes(&k).is_err());
+        }
+    }
+
+    #[test]
+    fn unsorted_exceptions_and_bad_names_are_refused() {
+        let mut b = vec![1, 1, 0, 1, b'x', 0, 0, 0, 1];
+        b.extend_from_slice(&[0; 32]);
+        b.extend_from_slice(&[0, 2, 0, 1, b'b', 0, 1, b'a']);
+        assert!(Entry::from_bytes(&b).is_err());
+        let bad_name = [1u8, 4, 0, 1, b' '];
+        assert!(Entry::from_bytes(&bad_name).is_err());
+    }
+}

@@ -1,0 +1,316 @@
+//! Messages as devices submit them: the JSON shape of SPEC §5, its strict validation into a
+//! [`Message`], and the bytes each device signs (SPEC §4.1, see [`crate::signing`]).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    CoreError,
+    hash::{Hash, sha256},
+    ids::{Seq, TxId},
+    names::DeviceName,
+    signing::SignedFields,
+};
+
+/// Largest message contents, in bytes of UTF-8 (SPEC §3.4).
+pub const MAX_CONTENTS_LEN: usize = 16 * 1024;
+
+/// What a message does to its transaction (the paper's ops 0, 1, 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Opens a new transaction; the sender becomes its provenance.
+    Begin,
+    /// Continues an open transaction.
+    Continue,
+    /// Closes an open transaction for good.
+    End,
+}
+
+impl Action {
+    /// The action's code in signing bytes and entry bytes.
+    pub fn code(self) -> u8 {
+        match self {
+            Action::Begin => 0,
+            Action::Continue => 1,
+            Action::End => 2,
+        }
+    }
+
+    /// The action for a code, if any.
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Action::Begin),
+            1 => Some(Action::Continue),
+            2 => Some(Action::End),
+            _ => None,
+        }
+    }
+
+    /// The action's name in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Begin => "begin",
+            Action::Continue => "continue",
+            Action::End => "end",
+        }
+    }
+
+    /// Parses an action name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "begin" => Some(Action::Begin),
+            "continue" => Some(Action::Continue),
+            "end" => Some(Action::End),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An action in JSON: its name, or the paper's numeric op.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ActionJson {
+    /// `"begin"`, `"continue"` or `"end"`.
+    Name(String),
+    /// 0, 1 or 2.
+    Code(u64),
+}
+
+/// A message exactly as submitted in JSON (SPEC §5, `POST /v1/messages`), before validation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSubmission {
+    /// Sender's device name.
+    pub sender: String,
+    /// Receiver's device name.
+    pub receiver: String,
+    /// `begin`, `continue` or `end`.
+    pub action: ActionJson,
+    /// The transaction id; absent or 0 for `begin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx: Option<u64>,
+    /// The seq of the message that caused this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<u64>,
+    /// The sender's counter, strictly increasing per sender.
+    pub counter: u64,
+    /// UTF-8 contents, at most 16 KiB.
+    pub contents: String,
+    /// Ed25519 signature over the signing bytes, 64 bytes as hex.
+    pub signature: String,
+}
+
+/// A well-formed message: names, sizes and encodings checked, not yet authenticated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// Who sent it.
+    pub sender: DeviceName,
+    /// To whom.
+    pub receiver: DeviceName,
+    /// What it does to its transaction.
+    pub action: Action,
+    /// The transaction it names; `TxId(0)` for `begin`.
+    pub tx: TxId,
+    /// The message that caused it, if the sender says.
+    pub cause: Option<Seq>,
+    /// The sender's counter.
+    pub counter: u64,
+    /// The contents.
+    pub contents: String,
+    /// The sender's Ed25519 signature over [`Message::signing_bytes`].
+    pub signature: [u8; 64],
+}
+
+impl TryFrom<MessageSubmission> for Message {
+    type Error = CoreError;
+
+    fn try_from(s: MessageSubmission) -> Result<Self, CoreError> {
+        let sender = DeviceName::new(&s.sender)?;
+        let receiver = DeviceName::new(&s.receiver)?;
+        let action = match s.action {
+            ActionJson::Name(n) => Action::parse(&n),
+            ActionJson::Code(c) => u8::try_from(c).ok().and_then(Action::from_code),
+        }
+        .ok_or_else(|| {
+            CoreError::Malformed("action must be begin, continue or end (or 0, 1, 2)".into())
+        })?;
+        let tx = TxId(s.tx.unwrap_or(0));
+        match action {
+            Action::Begin if tx.0 != 0 => {
+                return Err(CoreError::Malformed(
+                    "a begin must carry no tx (absent or 0)".into(),
+                ));
+            }
+            Action::Continue | Action::End if tx.0 == 0 => {
+                return Err(CoreError::Malformed(format!(
+                    "a {action} must name its transaction in tx"
+                )));
+            }
+            _ => {}
+        }
+        if s.cause == Some(u64::MAX) {
+            return Err(CoreError::Malformed("cause is out of range".into()));
+        }
+        if s.contents.len() > MAX_CONTENTS_LEN {
+            return Err(CoreError::Malformed(format!(
+                "contents are {} bytes; the limit is {MAX_CONTENTS_LEN}",
+                s.contents.len()
+            )));
+        }
+        let signature = parse_hex_array::<64>(&s.signature, "signature")?;
+        Ok(Message {
+            sender,
+            receiver,
+            action,
+            tx,
+            cause: s.cause.map(Seq),
+            counter: s.counter,
+            contents: s.contents,
+            signature,
+        })
+    }
+}
+
+impl Message {
+    /// SHA-256 of the contents, as signed and as recorded.
+    pub fn contents_hash(&self) -> Hash {
+        sha256(self.contents.as_bytes())
+    }
+
+    /// The fields the sender signs, given the contents hash.
+    pub fn signed_fields<'a>(&'a self, contents_hash: &'a Hash) -> SignedFields<'a> {
+        SignedFields {
+            sender: self.sender.as_str(),
+            receiver: self.receiver.as_str(),
+            action: self.action.code(),
+            tx: self.tx.0,
+            cause: self.cause.map(|c| c.0),
+            counter: self.counter,
+            contents_hash,
+        }
+    }
+
+    /// The exact bytes the sender signs (SPEC §4.1).
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        let h = self.contents_hash();
+        self.signed_fields(&h).signing_bytes()
+    }
+
+    /// The JSON submission for this message (what a device client sends).
+    pub fn to_submission(&self) -> MessageSubmission {
+        MessageSubmission {
+            sender: self.sender.to_string(),
+            receiver: self.receiver.to_string(),
+            action: ActionJson::Name(self.action.as_str().to_owned()),
+            tx: (self.tx.0 != 0).then_some(self.tx.0),
+            cause: self.cause.map(|c| c.0),
+            counter: self.counter,
+            contents: self.contents.clone(),
+            signature: hex::encode(self.signature),
+        }
+    }
+}
+
+/// Parses exactly `N` bytes of hex (either case), naming `what` in the error.
+pub fn parse_hex_array<const N: usize>(s: &str, what: &str) -> Result<[u8; N], CoreError> {
+    let mut out = [0u8; N];
+    if s.len() != 2 * N {
+        return Err(CoreError::Malformed(format!(
+            "{what} must be {N} bytes as {} hex digits",
+            2 * N
+        )));
+    }
+    hex::decode_to_slice(s, &mut out)
+        .map_err(|_| CoreError::Malformed(format!("{what} is not valid hex")))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn submission(json: &str) -> Result<Message, CoreError> {
+        let s: MessageSubmission =
+            serde_json::from_str(json).map_err(|e| CoreError::Malformed(e.to_string()))?;
+        Message::try_from(s)
+    }
+
+    const SIG: &str = "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000";
+
+    #[test]
+    fn parses_a_well_formed_continue() {
+        let m = submission(&format!(
+            r#"{{"sender":"a","receiver":"b","action":"continue","tx":3,"cause":7,"counter":9,"contents":"hi","signature":"{SIG}"}}"#
+        ))
+        .unwrap();
+        assert_eq!(m.action, Action::Continue);
+        assert_eq!(m.tx, TxId(3));
+        assert_eq!(m.cause, Some(Seq(7)));
+    }
+
+    #[test]
+    fn accepts_the_papers_numeric_ops() {
+        let m = submission(&format!(
+            r#"{{"sender":"a","receiver":"b","action":2,"tx":3,"counter":9,"contents":"","signature":"{SIG}"}}"#
+        ))
+        .unwrap();
+        assert_eq!(m.action, Action::End);
+    }
+
+    #[test]
+    fn rejects_malformed_submissions() {
+        let cases = [
+            (r#""action":"begin","tx":4"#, "no tx"),
+            (r#""action":"continue""#, "name its transaction"),
+            (r#""action":"jump""#, "action must be"),
+            (r#""action":7"#, "action must be"),
+            (
+                r#""action":"end","tx":1,"cause":18446744073709551615"#,
+                "cause",
+            ),
+        ];
+        for (fields, want) in cases {
+            let json = format!(
+                r#"{{"sender":"a","receiver":"b",{fields},"counter":1,"contents":"","signature":"{SIG}"}}"#
+            );
+            let e = submission(&json).unwrap_err().to_string();
+            assert!(e.contains(want), "{fields}: {e}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_signature_encoding_and_oversized_contents() {
+        let short = r#"{"sender":"a","receiver":"b","action":"begin","counter":1,"contents":"","signature":"abcd"}"#;
+        assert!(
+            submission(short)
+                .unwrap_err()
+                .to_string()
+                .contains("signature")
+        );
+        let big = "x".repeat(MAX_CONTENTS_LEN + 1);
+        let json = format!(
+            r#"{{"sender":"a","receiver":"b","action":"begin","counter":1,"contents":"{big}","signature":"{SIG}"}}"#
+        );
+        assert!(submission(&json).unwrap_err().to_string().contains("limit"));
+    }
+
+    #[test]
+    fn rejects_unknown_fields_and_bad_names() {
+        let extra = format!(
+            r#"{{"sender":"a","receiver":"b","action":"begin","counter":1,"contents":"","signature":"{SIG}","x":1}}"#
+        );
+        assert!(submission(&extra).is_err());
+        let bad = format!(
+            r#"{{"sender":"a b","receiver":"b","action":"begin","counter":1,"contents":"","signature":"{SIG}"}}"#
+        );
+        assert!(submission(&bad).is_err());
+    }
+}

@@ -1,0 +1,296 @@
+//! The device registry (SPEC §1, §2.1): who exists, their clearance, key, exceptions and
+//! status, and each sender's last recorded counter. Rebuilt by replaying registry entries.
+
+use std::collections::{BTreeSet, HashMap};
+
+use ed25519_dalek::VerifyingKey;
+use serde::Serialize;
+
+use crate::{
+    CoreError,
+    entry::{Entry, Registration},
+    ids::Seq,
+    names::DeviceName,
+};
+
+/// Most exceptions one device may list at registration (the entry encodes a u16 count).
+pub const MAX_EXCEPTIONS_AT_REGISTRATION: usize = 4096;
+
+/// Whether a device may still act.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceStatus {
+    /// Registered and not revoked.
+    Active,
+    /// Revoked for good; its messages are recorded with `sender_revoked`.
+    Revoked,
+}
+
+/// A registered device.
+#[derive(Clone, Debug)]
+pub struct Device {
+    /// Unique name.
+    pub name: DeviceName,
+    /// Clearance; higher is more privileged.
+    pub clearance: u32,
+    /// The Ed25519 key its messages are signed with.
+    pub key: VerifyingKey,
+    /// Senders this device accepts despite their lower clearance.
+    pub exceptions: BTreeSet<DeviceName>,
+    /// Active or revoked.
+    pub status: DeviceStatus,
+    /// Seq of its registration entry.
+    pub registered_seq: Seq,
+    /// The counter of its last recorded message, if any.
+    pub last_counter: Option<u64>,
+}
+
+impl Device {
+    /// True once revoked.
+    pub fn is_revoked(&self) -> bool {
+        self.status == DeviceStatus::Revoked
+    }
+
+    /// True when this device accepts `sender` despite a lower clearance.
+    pub fn has_exception_for(&self, sender: &str) -> bool {
+        self.exceptions.contains(sender)
+    }
+}
+
+/// Parses a public key for registration: a valid, non-weak Ed25519 point.
+pub fn parse_public_key(bytes: &[u8; 32]) -> Result<VerifyingKey, CoreError> {
+    let key = VerifyingKey::from_bytes(bytes)
+        .map_err(|_| CoreError::Malformed("public_key is not a valid Ed25519 key".into()))?;
+    if key.is_weak() {
+        return Err(CoreError::Malformed(
+            "public_key is a weak (small-order) Ed25519 key".into(),
+        ));
+    }
+    Ok(key)
+}
+
+/// All devices, by name and by key.
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    devices: HashMap<DeviceName, Device>,
+    by_key: HashMap<[u8; 32], DeviceName>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The device called `name`.
+    pub fn get(&self, name: &str) -> Option<&Device> {
+        self.devices.get(name)
+    }
+
+    /// The device holding `key`.
+    pub fn by_key(&self, key: &[u8; 32]) -> Option<&Device> {
+        self.by_key.get(key).and_then(|n| self.devices.get(n))
+    }
+
+    /// Number of devices, revoked ones included.
+    pub fn len(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// True when no device is registered.
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+    }
+
+    /// All devices, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Device> {
+        self.devices.values()
+    }
+
+    /// Checks that a registry `entry` may be applied now; the error says why not.
+    pub fn check(&self, entry: &Entry) -> Result<(), CoreError> {
+        match entry {
+            Entry::DeviceRegistered(r) => {
+                if self.devices.contains_key(r.name.as_str()) {
+                    return Err(CoreError::NameTaken(r.name.clone()));
+                }
+                if self.by_key.contains_key(&r.public_key) {
+                    return Err(CoreError::KeyTaken);
+                }
+                if r.exceptions.len() > MAX_EXCEPTIONS_AT_REGISTRATION {
+                    return Err(CoreError::Malformed(format!(
+                        "at most {MAX_EXCEPTIONS_AT_REGISTRATION} exceptions at registration"
+                    )));
+                }
+                parse_public_key(&r.public_key).map(|_| ())
+            }
+            Entry::ExceptionGranted { device, sender } => {
+                let d = self.active(device)?;
+                if d.exceptions.contains(sender) {
+                    return Err(CoreError::ExceptionExists(device.clone(), sender.clone()));
+                }
+                Ok(())
+            }
+            Entry::ExceptionWithdrawn { device, sender } => {
+                let d = self.active(device)?;
+                if !d.exceptions.contains(sender) {
+                    return Err(CoreError::NoSuchException(device.clone(), sender.clone()));
+                }
+                Ok(())
+            }
+            Entry::DeviceRevoked { device } => self.active(device).map(|_| ()),
+            Entry::Message(_) => Err(CoreError::Malformed("not a registry entry".into())),
+        }
+    }
+
+    fn active(&self, name: &DeviceName) -> Result<&Device, CoreError> {
+        let d = self
+            .devices
+            .get(name.as_str())
+            .ok_or_else(|| CoreError::UnknownDevice(name.clone()))?;
+        if d.is_revoked() {
+            return Err(CoreError::DeviceRevoked(name.clone()));
+        }
+        Ok(d)
+    }
+
+    /// Checks and applies a registry entry recorded at `seq`.
+    pub fn apply(&mut self, seq: Seq, entry: &Entry) -> Result<(), CoreError> {
+        self.check(entry)?;
+        match entry {
+            Entry::DeviceRegistered(Registration {
+                name,
+                clearance,
+                public_key,
+                exceptions,
+            }) => {
+                let key = parse_public_key(public_key)?;
+                self.by_key.insert(*public_key, name.clone());
+                self.devices.insert(
+                    name.clone(),
+                    Device {
+                        name: name.clone(),
+                        clearance: *clearance,
+                        key,
+                        exceptions: exceptions.clone(),
+                        status: DeviceStatus::Active,
+                        registered_seq: seq,
+                        last_counter: None,
+                    },
+                );
+            }
+            Entry::ExceptionGranted { device, sender } => {
+                if let Some(d) = self.devices.get_mut(device.as_str()) {
+                    d.exceptions.insert(sender.clone());
+                }
+            }
+            Entry::ExceptionWithdrawn { device, sender } => {
+                if let Some(d) = self.devices.get_mut(device.as_str()) {
+                    d.exceptions.remove(sender.as_str());
+                }
+            }
+            Entry::DeviceRevoked { device } => {
+                if let Some(d) = self.devices.get_mut(device.as_str()) {
+                    d.status = DeviceStatus::Revoked;
+                }
+            }
+            Entry::Message(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Records that `sender` sent a message with `counter` (recorded, valid or not).
+    pub fn note_counter(&mut self, sender: &str, counter: u64) {
+        if let Some(d) = self.devices.get_mut(sender) {
+            d.last_counter = Some(counter);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> DeviceName {
+        DeviceName::new(s).unwrap()
+    }
+
+    fn key(seed: u8) -> [u8; 32] {
+        ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+            .verifying_key()
+            .to_bytes()
+    }
+
+    fn reg(n: &str, seed: u8) -> Entry {
+        Entry::DeviceRegistered(Registration {
+            name: name(n),
+            clearance: 1,
+            public_key: key(seed),
+            exceptions: BTreeSet::new(),
+        })
+    }
+
+    #[test]
+    fn names_and_keys_are_unique() {
+        let mut r = Registry::new();
+        r.apply(Seq(0), &reg("a", 1)).unwrap();
+        assert!(matches!(
+            r.check(&reg("a", 2)),
+            Err(CoreError::NameTaken(_))
+        ));
+        assert!(matches!(r.check(&reg("b", 1)), Err(CoreError::KeyTaken)));
+        assert_eq!(r.by_key(&key(1)).map(|d| d.name.as_str()), Some("a"));
+    }
+
+    #[test]
+    fn exceptions_are_granted_once_and_withdrawn_once() {
+        let mut r = Registry::new();
+        r.apply(Seq(0), &reg("a", 1)).unwrap();
+        let grant = Entry::ExceptionGranted {
+            device: name("a"),
+            sender: name("z"),
+        };
+        let withdraw = Entry::ExceptionWithdrawn {
+            device: name("a"),
+            sender: name("z"),
+        };
+        assert!(matches!(
+            r.check(&withdraw),
+            Err(CoreError::NoSuchException(..))
+        ));
+        r.apply(Seq(1), &grant).unwrap();
+        assert!(r.get("a").unwrap().has_exception_for("z"));
+        assert!(matches!(
+            r.check(&grant),
+            Err(CoreError::ExceptionExists(..))
+        ));
+        r.apply(Seq(2), &withdraw).unwrap();
+        assert!(!r.get("a").unwrap().has_exception_for("z"));
+    }
+
+    #[test]
+    fn revocation_is_final_and_unknown_devices_are_named() {
+        let mut r = Registry::new();
+        r.apply(Seq(0), &reg("a", 1)).unwrap();
+        let revoke = Entry::DeviceRevoked { device: name("a") };
+        r.apply(Seq(1), &revoke).unwrap();
+        assert!(r.get("a").unwrap().is_revoked());
+        assert!(matches!(r.check(&revoke), Err(CoreError::DeviceRevoked(_))));
+        let other = Entry::DeviceRevoked {
+            device: name("ghost"),
+        };
+        assert!(matches!(r.check(&other), Err(CoreError::UnknownDevice(_))));
+    }
+
+    #[test]
+    fn invalid_and_weak_keys_are_refused() {
+        // The identity point is a small-order (weak) key.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert!(parse_public_key(&identity).is_err());
+        // y = 2 is not on the curve for either sign of x.
+        let mut off = [0u8; 32];
+        off[0] = 2;
+        assert!(parse_public_key(&off).is_err());
+    }
+}
