@@ -12,7 +12,7 @@ pub mod entry;
 pub mod hash;
 pub mod ids;
 pub mod machine;
-// pub mod merkle;
+pub mod merkle;
 pub mod message;
 pub mod names;
 // pub mod note;

@@ -1,0 +1,368 @@
+//! The write path: authenticate → validate → append → commit one block, for a batch of
+//! submissions at once (group commit). SPEC §3.2 refusals leave no entry; everything else
+//! becomes an entry whose record is returned only once its block is durable.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use ed25519_dalek::Signature;
+use m2mhub_core::{
+    auth::{self, Refusal},
+    checkpoint::Checkpoint,
+    entry::{Entry, MessageEntry},
+    ids::{Seq, TxId},
+    merkle,
+    message::{Action, Message},
+    rules::{self, Facts, Head, TxState},
+};
+
+use crate::{
+    block::{BlockWrite, EntryWrite},
+    error::{LedgerError, Result},
+    ledger::{Committed, Ledger, Writer, now_ms, seal},
+    record::Record,
+    sigverify::{SigCheck, verify_all},
+    store::Snapshot,
+    txcodec,
+};
+
+/// Something to append.
+#[derive(Clone, Debug)]
+pub enum Submission {
+    /// A device's signed message.
+    Message(Message),
+    /// A registry change by the operator.
+    Registry(Entry),
+}
+
+/// What an append gave a submission.
+#[derive(Clone, Debug)]
+pub enum Appended {
+    /// A message's record (`duplicate` is set for an exact resubmission).
+    Message(Record),
+    /// A registry entry's seq and block.
+    Registry {
+        /// Its seq.
+        seq: u64,
+        /// Its block.
+        block: u64,
+    },
+}
+
+/// Where a submission's answer comes from once the block is committed.
+enum Slot {
+    Done(Result<Appended>),
+    Entry(usize),
+    Duplicate(usize),
+}
+
+/// The block being built.
+struct Pending {
+    first_seq: u64,
+    entries: Vec<EntryWrite>,
+    decoded: Vec<Entry>,
+    /// seq → tx for valid messages of this block (cause lookups before commit).
+    valid_tx: HashMap<u64, u64>,
+    /// (sender id, counter) → index in `entries` (resubmissions within one batch).
+    counters: HashMap<(u32, u64), usize>,
+    dirty_txs: HashSet<u64>,
+}
+
+impl Ledger {
+    /// Appends a batch as one block and returns, in order, each submission's outcome.
+    pub fn append(&self, subs: Vec<Submission>) -> Vec<Result<Appended>> {
+        let mut w = self.lock_writer();
+        if w.failed {
+            return subs.iter().map(|_| Err(LedgerError::Unavailable)).collect();
+        }
+        let snap = match self.store.snapshot() {
+            Ok(s) => s,
+            Err(e) => return subs.iter().map(|_| Err(LedgerError::Storage(e.to_string()))).collect(),
+        };
+        let sig_ok = check_signatures(&w, &subs);
+        let mut p = Pending {
+            first_seq: w.frontier.size(),
+            entries: Vec::with_capacity(subs.len()),
+            decoded: Vec::with_capacity(subs.len()),
+            valid_tx: HashMap::new(),
+            counters: HashMap::new(),
+            dirty_txs: HashSet::new(),
+        };
+        let mut slots = Vec::with_capacity(subs.len());
+        for (sub, sig) in subs.into_iter().zip(sig_ok) {
+            let slot = match sub {
+                Submission::Registry(e) => registry_change(&mut w, &mut p, e),
+                Submission::Message(m) => message(&mut w, &mut p, &snap, m, sig),
+            };
+            slots.push(slot.unwrap_or_else(|e| Slot::Done(Err(e))));
+        }
+        drop(snap);
+        if p.entries.is_empty() {
+            return slots
+                .into_iter()
+                .map(|s| match s {
+                    Slot::Done(r) => r,
+                    // Entries and duplicates of entries only exist when `p.entries` is not empty.
+                    Slot::Entry(_) | Slot::Duplicate(_) => Err(LedgerError::Unavailable),
+                })
+                .collect();
+        }
+        match self.commit(&mut w, p) {
+            Ok(records) => slots
+                .into_iter()
+                .map(|s| match s {
+                    Slot::Done(r) => r,
+                    Slot::Entry(i) => Ok(records[i].clone()),
+                    Slot::Duplicate(i) => Ok(match records[i].clone() {
+                        Appended::Message(mut r) => {
+                            r.duplicate = true;
+                            Appended::Message(r)
+                        }
+                        other => other,
+                    }),
+                })
+                .collect(),
+            Err(e) => {
+                tracing::error!("commit failed, the ledger stops accepting writes: {e}");
+                w.failed = true;
+                let msg = e.to_string();
+                slots
+                    .into_iter()
+                    .map(|s| match s {
+                        Slot::Done(Err(e)) => Err(e),
+                        _ => Err(LedgerError::Storage(msg.clone())),
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Hashes, signs and durably commits the pending block; returns each entry's outcome.
+    fn commit(&self, w: &mut Writer, p: Pending) -> Result<Vec<Appended>> {
+        let hashes_start = merkle::stored_hash_count(w.frontier.size());
+        let mut hashes = Vec::with_capacity(2 * p.entries.len() + 8);
+        let mut leaves = Vec::with_capacity(p.entries.len());
+        for e in &p.entries {
+            let leaf = merkle::leaf_hash(&e.bytes);
+            w.frontier.push(leaf, &mut hashes);
+            leaves.push(leaf);
+        }
+        let height = w.height + 1;
+        let cp = Checkpoint {
+            origin: self.origin.clone(),
+            tree_size: w.frontier.size(),
+            root: w.frontier.root(),
+            block: height,
+            prev_block_hash: w.prev_hash,
+        };
+        let row = seal(&self.signer, &cp, p.first_seq, p.entries.len() as u64, now_ms())?;
+        let mut txs = Vec::with_capacity(p.dirty_txs.len());
+        for tx in &p.dirty_txs {
+            if let Some(s) = w.txs.get(tx) {
+                txs.push((*tx, txcodec::encode(s)));
+            }
+        }
+        txs.sort_unstable_by_key(|(tx, _)| *tx);
+        let write = BlockWrite { entries: p.entries, hashes_start, hashes, txs, block: row };
+        self.store.commit(&write)?;
+        w.height = height;
+        w.prev_hash = cp.block_hash();
+
+        let mut outcomes = Vec::with_capacity(write.entries.len());
+        let mut records = Vec::new();
+        let mut registry = Vec::new();
+        for ((e, decoded), leaf) in write.entries.into_iter().zip(p.decoded).zip(&leaves) {
+            match decoded {
+                Entry::Message(m) => {
+                    let r = Record::new(e.seq, &m, e.contents, height, leaf);
+                    records.push(r.clone());
+                    outcomes.push(Appended::Message(r));
+                }
+                other => {
+                    registry.push((e.seq, other));
+                    outcomes.push(Appended::Registry { seq: e.seq, block: height });
+                }
+            }
+        }
+        self.publish(w, Committed { block: Arc::new(write.block), records, registry });
+        Ok(outcomes)
+    }
+}
+
+/// Verifies, for the whole batch at once, the signatures of messages whose sender is known.
+/// `None`: the sender is not (yet) registered; checked again in order.
+fn check_signatures(w: &Writer, subs: &[Submission]) -> Vec<Option<bool>> {
+    let mut checks = Vec::new();
+    let mut at = Vec::with_capacity(subs.len());
+    for s in subs {
+        let found = match s {
+            Submission::Message(m) => w.registry.registry.get(m.sender.as_str()).map(|d| (d, m)),
+            Submission::Registry(_) => None,
+        };
+        at.push(found.map(|(d, m)| {
+            let h = m.contents_hash();
+            checks.push(SigCheck {
+                key: d.key,
+                message: m.signed_fields(&h).signing_bytes(),
+                signature: Signature::from_bytes(&m.signature),
+            });
+            checks.len() - 1
+        }));
+    }
+    let ok = verify_all(&checks);
+    at.into_iter().map(|i| i.map(|i| ok[i])).collect()
+}
+
+fn registry_change(w: &mut Writer, p: &mut Pending, e: Entry) -> Result<Slot> {
+    let seq = p.first_seq + p.entries.len() as u64;
+    w.registry.registry.apply(Seq(seq), &e)?;
+    if let Entry::DeviceRegistered(r) = &e {
+        let id = w.registry.ids.len() as u32;
+        w.registry.ids.insert(r.name.clone(), id);
+    }
+    w.registry_changed = true;
+    p.entries.push(EntryWrite {
+        seq,
+        bytes: e.to_bytes(),
+        contents: None,
+        is_registry: true,
+        tx: None,
+        devices: [None, None],
+        counter: None,
+        invalid: false,
+    });
+    p.decoded.push(e);
+    Ok(Slot::Entry(p.entries.len() - 1))
+}
+
+fn message(w: &mut Writer, p: &mut Pending, snap: &Snapshot, m: Message, sig_ok: Option<bool>) -> Result<Slot> {
+    let seq = p.first_seq + p.entries.len() as u64;
+    let contents_hash = m.contents_hash();
+    {
+        let device = auth::sender(&w.registry.registry, &m)?;
+        let sig_ok = sig_ok.unwrap_or_else(|| auth::verify_signature(device, &m, &contents_hash));
+        if !sig_ok {
+            return Err(Refusal::BadSignature(m.sender.to_string()).into());
+        }
+        if let Err(stale) = auth::check_counter(device, m.counter) {
+            let sender_id = w.registry.ids.get(m.sender.as_str()).copied();
+            let sender_id = sender_id.ok_or_else(|| no_id(&m))?;
+            return resubmission(p, snap, sender_id, &m, stale);
+        }
+    }
+    let sender_id = w.registry.ids.get(m.sender.as_str()).copied().ok_or_else(|| no_id(&m))?;
+
+    let head = Head { action: m.action, tx: m.tx, cause: m.cause };
+    let prior = match m.action {
+        Action::Begin => None,
+        _ => tx_state(w, snap, m.tx.0)?,
+    };
+    let cause_tx = match m.cause {
+        Some(c) => cause_tx(p, snap, c.0)?,
+        None => None,
+    };
+    let registry = &w.registry.registry;
+    let device = registry.get(m.sender.as_str()).ok_or_else(|| no_id(&m))?;
+    let facts = Facts {
+        sender: device,
+        receiver: registry.get(m.receiver.as_str()),
+        tx: prior.as_ref(),
+        provenance: prior.as_ref().and_then(|t| registry.get(t.provenance.as_str())),
+        cause_tx,
+    };
+    let verdict = rules::judge(head, TxId(w.next_tx), &facts);
+    let receiver_id = w.registry.ids.get(m.receiver.as_str()).copied();
+    if let Some(next) = rules::next_tx_state(head, &m.sender, &m.receiver, &verdict, prior.as_ref()) {
+        w.txs.insert(verdict.tx.0, next);
+        p.dirty_txs.insert(verdict.tx.0);
+    }
+    if m.action == Action::Begin {
+        w.next_tx += 1;
+    }
+    w.registry.registry.note_counter(m.sender.as_str(), m.counter);
+    let valid = verdict.valid();
+    if valid {
+        p.valid_tx.insert(seq, verdict.tx.0);
+    }
+    let entry = MessageEntry {
+        sender: m.sender,
+        receiver: m.receiver,
+        action: m.action,
+        tx: verdict.tx,
+        cause: m.cause,
+        counter: m.counter,
+        contents_hash,
+        signature: m.signature,
+        provenance: verdict.provenance,
+        notices: verdict.notices,
+    };
+    let entry = Entry::Message(entry);
+    p.counters.insert((sender_id, m.counter), p.entries.len());
+    p.entries.push(EntryWrite {
+        seq,
+        bytes: entry.to_bytes(),
+        contents: Some(m.contents),
+        is_registry: false,
+        tx: Some(verdict.tx.0),
+        devices: [Some(sender_id), receiver_id.filter(|r| *r != sender_id)],
+        counter: Some((sender_id, m.counter)),
+        invalid: !valid,
+    });
+    p.decoded.push(entry);
+    Ok(Slot::Entry(p.entries.len() - 1))
+}
+
+fn no_id(m: &Message) -> LedgerError {
+    LedgerError::Corrupt(format!("device {} has no id", m.sender))
+}
+
+/// A counter at or below the sender's last: an exact resubmission returns the original
+/// record, anything else is stale.
+fn resubmission(p: &Pending, snap: &Snapshot, sender: u32, m: &Message, stale: Refusal) -> Result<Slot> {
+    if let Some(&i) = p.counters.get(&(sender, m.counter)) {
+        if let Entry::Message(orig) = &p.decoded[i] {
+            if orig.signature == m.signature {
+                return Ok(Slot::Duplicate(i));
+            }
+        }
+        return Err(stale.into());
+    }
+    let Some(seq) = snap.seq_of_counter(sender, m.counter)? else {
+        return Err(stale.into());
+    };
+    let bytes = snap.entry(seq)?.ok_or_else(|| LedgerError::Corrupt(format!("entry {seq} missing")))?;
+    let Ok(Entry::Message(orig)) = Entry::from_bytes(&bytes) else {
+        return Err(LedgerError::Corrupt(format!("entry {seq} is not a message")));
+    };
+    if orig.signature != m.signature {
+        return Err(stale.into());
+    }
+    let block = snap.block_of(seq)?.unwrap_or(0);
+    let mut r = Record::new(seq, &orig, snap.contents(seq)?, block, &merkle::leaf_hash(&bytes));
+    r.duplicate = true;
+    Ok(Slot::Done(Ok(Appended::Message(r))))
+}
+
+fn tx_state(w: &mut Writer, snap: &Snapshot, tx: u64) -> Result<Option<TxState>> {
+    if let Some(s) = w.txs.get(&tx) {
+        return Ok(Some(s.clone()));
+    }
+    let s = snap.tx_state(tx)?;
+    if let Some(s) = &s {
+        w.txs.insert(tx, s.clone());
+    }
+    Ok(s)
+}
+
+/// The tx of message `seq` if it is a valid message, else `None`.
+fn cause_tx(p: &Pending, snap: &Snapshot, seq: u64) -> Result<Option<TxId>> {
+    if seq >= p.first_seq {
+        return Ok(p.valid_tx.get(&seq).copied().map(TxId));
+    }
+    let Some(bytes) = snap.entry(seq)? else { return Ok(None) };
+    match Entry::from_bytes(&bytes) {
+        Ok(Entry::Message(m)) if m.valid() => Ok(Some(m.tx)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(LedgerError::Corrupt(format!("entry {seq}: {e}"))),
+    }
+}

@@ -1,0 +1,60 @@
+//! The ledger's one error type.
+
+use m2mhub_core::{CoreError, auth::Refusal};
+
+/// What can go wrong in the ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// A submission was refused at authentication (SPEC §3.2): nothing was recorded.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// A registry change was refused (name or key taken, unknown device, …): nothing recorded.
+    #[error(transparent)]
+    Registry(#[from] CoreError),
+    /// The store failed; the ledger stops accepting writes until it is restarted.
+    #[error("storage failure: {0}")]
+    Storage(String),
+    /// An earlier storage failure stopped the ledger from accepting writes.
+    #[error("the ledger stopped accepting writes after a storage failure; restart the hub")]
+    Unavailable,
+    /// The data directory holds something the ledger cannot trust (failed start-up check).
+    #[error("corrupt ledger: {0}")]
+    Corrupt(String),
+    /// A file of the data directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The thing asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A query's parameters are out of range.
+    #[error("{0}")]
+    BadQuery(String),
+}
+
+macro_rules! storage_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for LedgerError {
+            fn from(e: $t) -> Self {
+                LedgerError::Storage(e.to_string())
+            }
+        }
+    )*};
+}
+
+storage_errors!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+/// The ledger's result type.
+pub type Result<T, E = LedgerError> = std::result::Result<T, E>;

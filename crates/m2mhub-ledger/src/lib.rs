@@ -1,0 +1,30 @@
+//! M2MHub's ledger: the sequencer that authenticates, validates and appends submissions and
+//! commits them in signed, hash-linked blocks to a durable embedded store (redb); the queries
+//! over it; and replay verification.
+//!
+//! It implements SPEC §3 through `m2mhub-core`'s rules and §4's formats; it does not speak
+//! HTTP or MQTT (transports call [`Ledger::append`] or a [`Committer`]) and never waits on a
+//! blockchain. A record is returned only after its block is durable on disk.
+
+mod append;
+pub mod block;
+mod committer;
+pub mod datadir;
+mod error;
+mod ledger;
+mod query;
+mod record;
+mod sigverify;
+pub mod store;
+mod txcodec;
+pub mod verify;
+
+pub use append::{Appended, Submission};
+pub use block::BlockRow;
+pub use committer::{Committer, MAX_BLOCK_ENTRIES};
+pub use datadir::DataDir;
+pub use error::{LedgerError, Result};
+pub use ledger::{Committed, Ledger, LedgerConfig, RegistryView, View, now_ms};
+pub use query::{ConsistencyProof, EntryView, InclusionProof, MessageFilter, TransactionView, MAX_PAGE};
+pub use record::Record;
+pub use sigverify::{SigCheck, verify_all};

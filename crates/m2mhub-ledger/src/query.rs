@@ -1,0 +1,286 @@
+//! Reads: records, transactions, entries, proofs, checkpoints and blocks. Every query runs on
+//! one store snapshot and walks an index: nothing scans the ledger except the unfiltered
+//! message listing, which pages by seq.
+
+use m2mhub_core::{
+    entry::Entry,
+    hash::Hash,
+    merkle,
+    rules::TxStatus,
+};
+use serde::Serialize;
+
+use crate::{
+    block::BlockRow,
+    error::{LedgerError, Result},
+    ledger::{Ledger, parse_hash},
+    record::Record,
+    store::Snapshot,
+};
+
+/// Most records one page returns.
+pub const MAX_PAGE: usize = 1000;
+/// Records per page when the caller does not say.
+pub const DEFAULT_PAGE: usize = 100;
+
+/// Filters of `GET /v1/messages`.
+#[derive(Clone, Debug, Default)]
+pub struct MessageFilter {
+    /// Only messages naming this tx.
+    pub tx: Option<u64>,
+    /// Only messages this device sent or received.
+    pub device: Option<String>,
+    /// Only valid (true) or invalid (false) messages.
+    pub valid: Option<bool>,
+    /// Only seqs greater than this.
+    pub after: Option<u64>,
+    /// At most this many (capped at [`MAX_PAGE`]).
+    pub limit: Option<usize>,
+}
+
+/// A transaction as `GET /v1/transactions/{tx}` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct TransactionView {
+    /// Its id.
+    pub tx: u64,
+    /// The device that began it.
+    pub provenance: String,
+    /// open, closed or rejected.
+    pub state: TxStatus,
+    /// Every message naming it, by seq.
+    pub messages: Vec<Record>,
+    /// Provenance and every sender and receiver of a valid message, sorted.
+    pub participants: Vec<String>,
+}
+
+/// An entry as `GET /v1/entries/{seq}` shows it (before the decoded fields).
+#[derive(Clone, Debug)]
+pub struct EntryView {
+    /// Its seq.
+    pub seq: u64,
+    /// Canonical bytes.
+    pub bytes: Vec<u8>,
+    /// Decoded.
+    pub entry: Entry,
+    /// Merkle leaf hash.
+    pub leaf_hash: Hash,
+    /// Block holding it.
+    pub block: u64,
+    /// Contents of a message, unless pruned.
+    pub contents: Option<String>,
+}
+
+/// `GET /v1/proof/inclusion`.
+#[derive(Clone, Debug, Serialize)]
+pub struct InclusionProof {
+    /// The entry.
+    pub seq: u64,
+    /// The tree the proof is for.
+    pub tree_size: u64,
+    /// The entry's leaf hash, hex.
+    pub leaf_hash: String,
+    /// RFC 9162 inclusion path, hex.
+    pub path: Vec<String>,
+}
+
+/// `GET /v1/proof/consistency`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConsistencyProof {
+    /// The older tree size.
+    pub from: u64,
+    /// The newer tree size.
+    pub to: u64,
+    /// RFC 9162 consistency path, hex.
+    pub path: Vec<String>,
+}
+
+fn not_found(what: String) -> LedgerError {
+    LedgerError::NotFound(what)
+}
+
+impl Ledger {
+    /// The record of the message at `seq`.
+    pub fn record(&self, seq: u64) -> Result<Record> {
+        let snap = self.snapshot()?;
+        record_at(&snap, seq)?.ok_or_else(|| not_found(format!("no message at seq {seq}")))
+    }
+
+    /// The entry at `seq`.
+    pub fn entry(&self, seq: u64) -> Result<EntryView> {
+        let snap = self.snapshot()?;
+        let bytes = snap.entry(seq)?.ok_or_else(|| not_found(format!("no entry at seq {seq}")))?;
+        let entry = decode(seq, &bytes)?;
+        let contents = match entry {
+            Entry::Message(_) => snap.contents(seq)?,
+            _ => None,
+        };
+        Ok(EntryView {
+            seq,
+            leaf_hash: merkle::leaf_hash(&bytes),
+            block: snap.block_of(seq)?.unwrap_or(0),
+            bytes,
+            entry,
+            contents,
+        })
+    }
+
+    /// Entry bytes for seqs `after+1 ..`, at most `limit` (for outside verifiers).
+    pub fn entries_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+        let start = after.map_or(0, |a| a.saturating_add(1));
+        let end = start.saturating_add(limit.min(MAX_PAGE) as u64);
+        self.snapshot()?.entries(start, end)
+    }
+
+    /// Message records matching `f`, by seq.
+    pub fn messages(&self, f: &MessageFilter) -> Result<Vec<Record>> {
+        let limit = f.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+        let snap = self.snapshot()?;
+        let device_id = match &f.device {
+            Some(name) => match self.view().registry.ids.get(name.as_str()) {
+                Some(id) => Some(*id),
+                None => return Ok(Vec::new()),
+            },
+            None => None,
+        };
+        let mut out = Vec::with_capacity(limit);
+        let mut after = f.after;
+        let page = (limit * 2).max(256);
+        loop {
+            let seqs: Vec<u64> = if let Some(tx) = f.tx {
+                snap.tx_messages(tx, after, page)?
+            } else if let Some(id) = device_id {
+                snap.device_messages(id, after, page)?
+            } else if f.valid == Some(false) {
+                snap.invalid_messages(after, page)?
+            } else {
+                let start = after.map_or(0, |a| a.saturating_add(1));
+                snap.entries(start, start.saturating_add(page as u64))?
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect()
+            };
+            let Some(&last) = seqs.last() else { break };
+            for seq in seqs {
+                let Some(r) = record_at(&snap, seq)? else { continue };
+                let keep = f.valid.is_none_or(|v| r.valid == v)
+                    && f.tx.is_none_or(|t| r.tx == t)
+                    && f.device.as_ref().is_none_or(|d| r.sender == *d || r.receiver == *d);
+                if keep {
+                    out.push(r);
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            after = Some(last);
+        }
+        Ok(out)
+    }
+
+    /// A transaction with all its messages.
+    pub fn transaction(&self, tx: u64) -> Result<TransactionView> {
+        let snap = self.snapshot()?;
+        let state = snap.tx_state(tx)?.ok_or_else(|| not_found(format!("no transaction {tx}")))?;
+        let mut messages = Vec::new();
+        let mut after = None;
+        loop {
+            let seqs = snap.tx_messages(tx, after, 4096)?;
+            let Some(&last) = seqs.last() else { break };
+            for seq in seqs {
+                if let Some(r) = record_at(&snap, seq)? {
+                    messages.push(r);
+                }
+            }
+            after = Some(last);
+        }
+        Ok(TransactionView {
+            tx,
+            provenance: state.provenance.to_string(),
+            state: state.status,
+            messages,
+            participants: state.participants.iter().map(|p| p.to_string()).collect(),
+        })
+    }
+
+    /// An inclusion proof for `seq` in the tree of `tree_size` (default: the latest).
+    pub fn inclusion_proof(&self, seq: u64, tree_size: Option<u64>) -> Result<InclusionProof> {
+        let snap = self.snapshot()?;
+        let size = snap.size()?;
+        let tree_size = tree_size.unwrap_or(size);
+        if tree_size > size {
+            return Err(LedgerError::BadQuery(format!("tree_size {tree_size} is beyond the ledger's {size} entries")));
+        }
+        if seq >= tree_size {
+            return Err(LedgerError::BadQuery(format!("seq {seq} is not in a tree of {tree_size} entries")));
+        }
+        let bytes = snap.entry(seq)?.ok_or_else(|| not_found(format!("no entry at seq {seq}")))?;
+        let path = merkle::prove_inclusion(seq, tree_size, &snap).map_err(|e| LedgerError::Storage(e.to_string()))?;
+        Ok(InclusionProof {
+            seq,
+            tree_size,
+            leaf_hash: hex::encode(merkle::leaf_hash(&bytes)),
+            path: path.iter().map(hex::encode).collect(),
+        })
+    }
+
+    /// A consistency proof between tree sizes `from` and `to` (default: the latest).
+    pub fn consistency_proof(&self, from: u64, to: Option<u64>) -> Result<ConsistencyProof> {
+        let snap = self.snapshot()?;
+        let size = snap.size()?;
+        let to = to.unwrap_or(size);
+        if from == 0 || from > to || to > size {
+            return Err(LedgerError::BadQuery(format!(
+                "need 0 < from ≤ to ≤ {size} (the ledger's size); got from {from}, to {to}"
+            )));
+        }
+        let path = merkle::prove_consistency(from, to, &snap).map_err(|e| LedgerError::Storage(e.to_string()))?;
+        Ok(ConsistencyProof { from, to, path: path.iter().map(hex::encode).collect() })
+    }
+
+    /// The Merkle root of the tree of `tree_size` entries.
+    pub fn root_at(&self, tree_size: u64) -> Result<Hash> {
+        let snap = self.snapshot()?;
+        if tree_size > snap.size()? {
+            return Err(LedgerError::BadQuery(format!("no tree of size {tree_size} yet")));
+        }
+        merkle::tree_hash(tree_size, &snap).map_err(|e| LedgerError::Storage(e.to_string()))
+    }
+
+    /// The latest signed checkpoint.
+    pub fn checkpoint(&self) -> String {
+        self.view().head.checkpoint.clone()
+    }
+
+    /// The block at `height`.
+    pub fn block(&self, height: u64) -> Result<BlockRow> {
+        self.snapshot()?.block(height)?.ok_or_else(|| not_found(format!("no block {height}")))
+    }
+
+    /// Blocks after `after`, at most `limit`.
+    pub fn blocks(&self, after: Option<u64>, limit: Option<usize>) -> Result<Vec<BlockRow>> {
+        self.snapshot()?.blocks(after, limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE))
+    }
+
+    /// The latest `limit` blocks, newest first.
+    pub fn latest_blocks(&self, limit: usize) -> Result<Vec<BlockRow>> {
+        let head = self.view().head.height;
+        self.snapshot()?.blocks_before(head + 1, limit.clamp(1, MAX_PAGE))
+    }
+
+    /// The hash a block's successor names.
+    pub fn head_hash(&self) -> Result<Hash> {
+        parse_hash(&self.view().head.hash)
+    }
+}
+
+fn decode(seq: u64, bytes: &[u8]) -> Result<Entry> {
+    Entry::from_bytes(bytes).map_err(|e| LedgerError::Corrupt(format!("entry {seq}: {e}")))
+}
+
+/// The record at `seq`, or `None` when that entry is not a message.
+pub(crate) fn record_at(snap: &Snapshot, seq: u64) -> Result<Option<Record>> {
+    let Some(bytes) = snap.entry(seq)? else { return Ok(None) };
+    let Entry::Message(m) = decode(seq, &bytes)? else { return Ok(None) };
+    let block = snap.block_of(seq)?.unwrap_or(0);
+    Ok(Some(Record::new(seq, &m, snap.contents(seq)?, block, &merkle::leaf_hash(&bytes))))
+}

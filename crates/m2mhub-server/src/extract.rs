@@ -1,0 +1,96 @@
+//! Request extractors whose rejections speak the API's error format: JSON bodies, query
+//! strings, path parameters and the operator token.
+
+use axum::{
+    extract::{FromRequest, FromRequestParts, Path, Query, Request, rejection::JsonRejection},
+    http::{StatusCode, header::AUTHORIZATION, request::Parts},
+};
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use crate::{error::ApiError, state::AppState};
+
+/// A JSON body; any problem is 400 `malformed` (413 `too_large` past the body cap).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(JsonBody(v)),
+            Err(e) => Err(json_rejection(e)),
+        }
+    }
+}
+
+fn json_rejection(e: JsonRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "request body is too large");
+    }
+    match e {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::malformed("send the body as JSON with Content-Type: application/json")
+        }
+        other => ApiError::malformed(other.body_text()),
+    }
+}
+
+/// A query string; a bad one is 400 `malformed`.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Params(v))
+            .map_err(|e| ApiError::malformed(e.body_text()))
+    }
+}
+
+/// Path parameters; a bad one is 400 `malformed`.
+#[derive(Debug)]
+pub struct PathParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| PathParams(v))
+            .map_err(|e| ApiError::malformed(e.body_text()))
+    }
+}
+
+/// Proof that the request carries the operator token (`Authorization: Bearer …`).
+#[derive(Debug)]
+pub struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let given = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let ok = given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(state.token.as_bytes())));
+        if ok {
+            Ok(Operator)
+        } else {
+            state.metrics.refusal("unauthorized");
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this route needs Authorization: Bearer <operator token>",
+            ))
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! M2MHub's HTTP API (SPEC §5): thin axum handlers that decode, call the ledger and encode.
+//! No rule lives here. Errors become responses in one place ([`error`]).
+//!
+//! [`run`] takes a bound listener and a shutdown future, so tests bind `127.0.0.1:0`.
+
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod graph;
+pub mod metrics;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    routing::{get, post},
+};
+use tokio::net::TcpListener;
+
+pub use state::AppState;
+
+use routes::{devices, ledger, messages, transactions, ui};
+
+/// Body cap for every route but the batch route: a message is at most 16 KiB of contents.
+pub const BODY_LIMIT: usize = 256 * 1024;
+/// Body cap for `POST /v1/messages/batch`.
+pub const BATCH_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// The API's router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(ui::index))
+        .route("/v1/devices", post(devices::register).get(devices::list))
+        .route("/v1/devices/{name}", get(devices::show))
+        .route("/v1/devices/{name}/exceptions", post(devices::grant))
+        .route("/v1/devices/{name}/exceptions/{sender}", axum::routing::delete(devices::withdraw))
+        .route("/v1/devices/{name}/revoke", post(devices::revoke))
+        .route("/v1/messages", post(messages::post).get(messages::list))
+        .route(
+            "/v1/messages/batch",
+            post(messages::batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        )
+        .route("/v1/messages/{seq}", get(messages::show))
+        .route("/v1/transactions/{tx}", get(transactions::show))
+        .route("/v1/transactions/{tx}/graph", get(transactions::graph))
+        .route("/v1/entries", get(ledger::entries))
+        .route("/v1/entries/{seq}", get(ledger::entry))
+        .route("/v1/checkpoint", get(ledger::checkpoint))
+        .route("/v1/key", get(ledger::key))
+        .route("/v1/proof/inclusion", get(ledger::inclusion))
+        .route("/v1/proof/consistency", get(ledger::consistency))
+        .route("/v1/blocks", get(ledger::blocks))
+        .route("/v1/blocks/{height}", get(ledger::block))
+        .route("/v1/events", get(events::stream))
+        .route("/metrics", get(metrics::metrics))
+        .fallback(|| async { error::ApiError::not_found("no such route") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let closer = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closer.close();
+    };
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,159 @@
+//! Device routes: register, list, show, grant and withdraw exceptions, revoke.
+
+use std::collections::BTreeSet;
+
+use axum::{Json, extract::State, http::StatusCode};
+use m2mhub_core::{
+    entry::{Entry, Registration},
+    message::parse_hex_array,
+    names::DeviceName,
+    registry::Device,
+};
+use m2mhub_ledger::{Appended, Submission};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::{
+    error::{ApiError, ApiResult},
+    extract::{JsonBody, Operator, PathParams},
+    state::AppState,
+};
+
+/// A device as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct DeviceJson {
+    /// Unique name.
+    pub name: String,
+    /// Clearance.
+    pub clearance: u32,
+    /// Ed25519 public key, hex.
+    pub public_key: String,
+    /// Senders it accepts despite lower clearance, sorted.
+    pub exceptions: Vec<String>,
+    /// active or revoked.
+    pub status: m2mhub_core::registry::DeviceStatus,
+    /// Seq of its registration entry.
+    pub registered_seq: u64,
+    /// The counter of its last recorded message.
+    pub last_counter: Option<u64>,
+}
+
+impl From<&Device> for DeviceJson {
+    fn from(d: &Device) -> Self {
+        DeviceJson {
+            name: d.name.to_string(),
+            clearance: d.clearance,
+            public_key: hex::encode(d.key.as_bytes()),
+            exceptions: d.exceptions.iter().map(|e| e.to_string()).collect(),
+            status: d.status,
+            registered_seq: d.registered_seq.0,
+            last_counter: d.last_counter,
+        }
+    }
+}
+
+/// `POST /v1/devices` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDevice {
+    name: String,
+    clearance: u32,
+    public_key: String,
+    #[serde(default)]
+    exceptions: Vec<String>,
+}
+
+/// `POST /v1/devices/{name}/exceptions` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewException {
+    sender: String,
+}
+
+/// An entry's decoded fields for the API and events.
+pub fn entry_json(seq: u64, e: &Entry) -> Value {
+    let kind = e.kind().as_str();
+    match e {
+        Entry::DeviceRegistered(r) => json!({
+            "seq": seq, "kind": kind, "name": r.name, "clearance": r.clearance,
+            "public_key": hex::encode(r.public_key), "exceptions": r.exceptions,
+        }),
+        Entry::ExceptionGranted { device, sender } | Entry::ExceptionWithdrawn { device, sender } => {
+            json!({"seq": seq, "kind": kind, "device": device, "sender": sender})
+        }
+        Entry::DeviceRevoked { device } => json!({"seq": seq, "kind": kind, "device": device}),
+        Entry::Message(m) => json!({
+            "seq": seq, "kind": kind, "sender": m.sender, "receiver": m.receiver,
+            "action": m.action, "tx": m.tx.0, "cause": m.cause.map(|c| c.0), "counter": m.counter,
+            "contents_hash": hex::encode(m.contents_hash), "signature": hex::encode(m.signature),
+            "provenance": m.provenance, "valid": m.valid(), "notices": m.notices,
+        }),
+    }
+}
+
+fn device(s: &AppState, name: &str) -> ApiResult<DeviceJson> {
+    let view = s.ledger.view();
+    view.registry
+        .registry
+        .get(name)
+        .map(DeviceJson::from)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_device", format!("no device named {name}")))
+}
+
+async fn change(s: &AppState, entry: Entry) -> ApiResult<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    s.committer.submit(vec![Submission::Registry(entry)], move |r| {
+        let _ = tx.send(r);
+    });
+    let mut results = rx.await.map_err(|_| ApiError::from(m2mhub_ledger::LedgerError::Unavailable))?;
+    match results.pop() {
+        Some(Ok(Appended::Registry { .. })) => Ok(()),
+        Some(Err(e)) => Err(e.into()),
+        _ => Err(m2mhub_ledger::LedgerError::Unavailable.into()),
+    }
+}
+
+fn name(s: &str) -> ApiResult<DeviceName> {
+    DeviceName::new(s).map_err(ApiError::from)
+}
+
+/// `POST /v1/devices`.
+pub async fn register(_: Operator, State(s): State<AppState>, JsonBody(b): JsonBody<NewDevice>) -> ApiResult<(StatusCode, Json<DeviceJson>)> {
+    let device_name = name(&b.name)?;
+    let public_key = parse_hex_array::<32>(&b.public_key, "public_key")?;
+    let exceptions = b.exceptions.iter().map(|e| name(e)).collect::<ApiResult<BTreeSet<_>>>()?;
+    let entry = Entry::DeviceRegistered(Registration { name: device_name, clearance: b.clearance, public_key, exceptions });
+    change(&s, entry).await?;
+    Ok((StatusCode::CREATED, Json(device(&s, &b.name)?)))
+}
+
+/// `GET /v1/devices`.
+pub async fn list(State(s): State<AppState>) -> Json<Vec<DeviceJson>> {
+    let view = s.ledger.view();
+    let mut all: Vec<&Device> = view.registry.registry.iter().collect();
+    all.sort_by_key(|d| d.registered_seq);
+    Json(all.into_iter().map(DeviceJson::from).collect())
+}
+
+/// `GET /v1/devices/{name}`.
+pub async fn show(State(s): State<AppState>, PathParams(n): PathParams<String>) -> ApiResult<Json<DeviceJson>> {
+    device(&s, &n).map(Json)
+}
+
+/// `POST /v1/devices/{name}/exceptions`.
+pub async fn grant(_: Operator, State(s): State<AppState>, PathParams(n): PathParams<String>, JsonBody(b): JsonBody<NewException>) -> ApiResult<Json<DeviceJson>> {
+    change(&s, Entry::ExceptionGranted { device: name(&n)?, sender: name(&b.sender)? }).await?;
+    device(&s, &n).map(Json)
+}
+
+/// `DELETE /v1/devices/{name}/exceptions/{sender}`.
+pub async fn withdraw(_: Operator, State(s): State<AppState>, PathParams((n, sender)): PathParams<(String, String)>) -> ApiResult<Json<DeviceJson>> {
+    change(&s, Entry::ExceptionWithdrawn { device: name(&n)?, sender: name(&sender)? }).await?;
+    device(&s, &n).map(Json)
+}
+
+/// `POST /v1/devices/{name}/revoke`.
+pub async fn revoke(_: Operator, State(s): State<AppState>, PathParams(n): PathParams<String>) -> ApiResult<Json<DeviceJson>> {
+    change(&s, Entry::DeviceRevoked { device: name(&n)? }).await?;
+    device(&s, &n).map(Json)
+}

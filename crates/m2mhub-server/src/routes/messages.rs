@@ -1,0 +1,110 @@
+//! Message routes: submit one, submit a batch, list with filters, show one.
+
+use axum::{Json, extract::State};
+use m2mhub_core::message::{Message, MessageSubmission};
+use m2mhub_ledger::{Appended, LedgerError, MessageFilter, Record, Submission};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{
+    error::{ApiError, ApiResult},
+    extract::{JsonBody, Params, PathParams},
+    state::AppState,
+};
+
+/// Most messages one batch may carry.
+pub const MAX_BATCH: usize = 10_000;
+
+fn decode(v: Value) -> Result<Message, ApiError> {
+    let sub: MessageSubmission = serde_json::from_value(v).map_err(|e| ApiError::malformed(e.to_string()))?;
+    Message::try_from(sub).map_err(|e| ApiError::malformed(e.to_string()))
+}
+
+fn outcome(s: &AppState, r: Result<Appended, LedgerError>) -> Result<Record, ApiError> {
+    match r {
+        Ok(Appended::Message(rec)) => Ok(rec),
+        Ok(Appended::Registry { .. }) => Err(LedgerError::Unavailable.into()),
+        Err(e) => {
+            let e = ApiError::from(e);
+            s.metrics.refusal(e.code);
+            Err(e)
+        }
+    }
+}
+
+async fn submit(s: &AppState, msgs: Vec<Message>) -> Vec<Result<Appended, LedgerError>> {
+    let n = msgs.len();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    s.committer.submit(msgs.into_iter().map(Submission::Message).collect(), move |r| {
+        let _ = tx.send(r);
+    });
+    rx.await.unwrap_or_else(|_| (0..n).map(|_| Err(LedgerError::Unavailable)).collect())
+}
+
+/// `POST /v1/messages`.
+pub async fn post(State(s): State<AppState>, JsonBody(v): JsonBody<Value>) -> ApiResult<Json<Record>> {
+    let msg = decode(v).inspect_err(|e| s.metrics.refusal(e.code))?;
+    let r = submit(&s, vec![msg]).await.pop().unwrap_or(Err(LedgerError::Unavailable));
+    outcome(&s, r).map(Json)
+}
+
+/// `POST /v1/messages/batch`: one answer per message, in order.
+pub async fn batch(State(s): State<AppState>, JsonBody(items): JsonBody<Vec<Value>>) -> ApiResult<Json<Vec<Value>>> {
+    if items.len() > MAX_BATCH {
+        return Err(ApiError::malformed(format!("a batch holds at most {MAX_BATCH} messages")));
+    }
+    let mut answers: Vec<Option<Value>> = Vec::with_capacity(items.len());
+    let mut msgs = Vec::with_capacity(items.len());
+    for v in items {
+        match decode(v) {
+            Ok(m) => {
+                msgs.push(m);
+                answers.push(None);
+            }
+            Err(e) => {
+                s.metrics.refusal(e.code);
+                answers.push(Some(serde_json::to_value(e.body()).unwrap_or(Value::Null)));
+            }
+        }
+    }
+    let mut results = submit(&s, msgs).await.into_iter();
+    let out = answers
+        .into_iter()
+        .map(|a| {
+            a.unwrap_or_else(|| {
+                let r = results.next().unwrap_or(Err(LedgerError::Unavailable));
+                match outcome(&s, r) {
+                    Ok(rec) => serde_json::to_value(rec).unwrap_or(Value::Null),
+                    Err(e) => serde_json::to_value(e.body()).unwrap_or(Value::Null),
+                }
+            })
+        })
+        .collect();
+    Ok(Json(out))
+}
+
+/// `GET /v1/messages` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    tx: Option<u64>,
+    device: Option<String>,
+    valid: Option<bool>,
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/messages`.
+pub async fn list(State(s): State<AppState>, Params(q): Params<ListQuery>) -> ApiResult<Json<Vec<Record>>> {
+    let f = MessageFilter { tx: q.tx, device: q.device, valid: q.valid, after: q.after, limit: q.limit };
+    let ledger = s.ledger.clone();
+    let records = tokio::task::spawn_blocking(move || ledger.messages(&f))
+        .await
+        .map_err(|_| ApiError::from(LedgerError::Unavailable))??;
+    Ok(Json(records))
+}
+
+/// `GET /v1/messages/{seq}`.
+pub async fn show(State(s): State<AppState>, PathParams(seq): PathParams<u64>) -> ApiResult<Json<Record>> {
+    Ok(Json(s.ledger.record(seq)?))
+}

@@ -1,0 +1,51 @@
+//! Shared state of the HTTP server: the ledger, its committer, the operator token, the event
+//! bus and the metrics.
+
+use std::sync::Arc;
+
+use m2mhub_ledger::{Committed, Committer, Ledger};
+use tokio::sync::broadcast;
+
+use crate::{events::Event, metrics::Metrics};
+
+/// Everything a handler may need. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The ledger (reads go straight to it).
+    pub ledger: Arc<Ledger>,
+    /// Group commit for writes.
+    pub committer: Committer,
+    /// The operator token (compared in constant time).
+    pub token: Arc<str>,
+    /// New entries and blocks, for `GET /v1/events`.
+    pub events: broadcast::Sender<Event>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Turns true when the server shuts down, so long-lived streams end.
+    pub closing: tokio::sync::watch::Receiver<bool>,
+    closer: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl AppState {
+    /// State over `ledger`: starts its committer and hooks events and metrics to its blocks.
+    pub fn new(ledger: Arc<Ledger>, token: String) -> m2mhub_ledger::Result<AppState> {
+        let committer = Committer::start(ledger.clone())?;
+        let (events, _) = broadcast::channel(4096);
+        let metrics = Arc::new(Metrics::new());
+        let (tx, m) = (events.clone(), metrics.clone());
+        ledger.on_commit(move |c: &Committed| {
+            m.committed(c);
+            // No receivers is fine: nobody is watching.
+            for e in Event::of_block(c) {
+                let _ = tx.send(e);
+            }
+        });
+        let (closer, closing) = tokio::sync::watch::channel(false);
+        Ok(AppState { ledger, committer, token: Arc::from(token), events, metrics, closing, closer: Arc::new(closer) })
+    }
+
+    /// Ends long-lived streams (SSE) so a graceful shutdown can finish.
+    pub fn close(&self) {
+        self.closer.send_replace(true);
+    }
+}

@@ -1,0 +1,8 @@
+//! The subcommands, one per file, each with `Args` and `run`.
+
+pub mod bench;
+pub mod device;
+pub mod export;
+pub mod serve;
+pub mod trace;
+pub mod verify;

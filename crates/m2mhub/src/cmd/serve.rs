@@ -1,0 +1,109 @@
+//! `m2mhub serve`: open the data directory, start the API, stop cleanly on SIGTERM/SIGINT.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use m2mhub_ledger::{DataDir, Ledger, LedgerConfig, now_ms};
+use m2mhub_server::AppState;
+
+/// `m2mhub serve` options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Data directory (created if missing).
+    #[arg(long, default_value = "./m2mhub-data")]
+    pub data: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Checkpoint origin line (default m2mhub/<hostname>; fixed once the ledger exists).
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Delete message contents older than this (e.g. 30d, 12h); proofs and verdicts still verify.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub retain_contents: Option<Duration>,
+}
+
+/// The default origin: `m2mhub/<hostname>`.
+pub fn default_origin() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty() && !h.contains(char::is_whitespace))
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("m2mhub/{host}")
+}
+
+/// Opens the hub's ledger and state in `data`.
+pub fn open(data: &std::path::Path, origin: Option<String>) -> anyhow::Result<(Arc<Ledger>, String)> {
+    let dir = DataDir::create(data).with_context(|| format!("opening {}", data.display()))?;
+    let ledger = Ledger::open(&dir, &LedgerConfig { origin, default_origin: default_origin() })
+        .with_context(|| format!("opening the ledger in {}", data.display()))?;
+    let (token, file) = dir.operator_token(std::env::var("M2MHUB_OPERATOR_TOKEN").ok())?;
+    match file {
+        Some(f) => println!("operator token in {}", f.display()),
+        None => println!("operator token from M2MHUB_OPERATOR_TOKEN"),
+    }
+    Ok((Arc::new(ledger), token))
+}
+
+/// Runs the server on an already opened ledger until SIGTERM/SIGINT.
+pub async fn serve(ledger: Arc<Ledger>, token: String, listen: SocketAddr, retain: Option<Duration>) -> anyhow::Result<()> {
+    let state = AppState::new(ledger.clone(), token)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    if let Some(retain) = retain {
+        tokio::spawn(prune_loop(ledger.clone(), retain));
+    }
+    println!("listening on http://{addr}");
+    m2mhub_server::run(listener, state, shutdown_signal()).await?;
+    println!("stopped");
+    Ok(())
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let (ledger, token) = open(&a.data, a.origin)?;
+    println!("origin {} · {} entries · block {}", ledger.origin(), ledger.view().head.tree_size, ledger.view().head.height);
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(serve(ledger, token, a.listen, a.retain_contents))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn prune_loop(ledger: Arc<Ledger>, retain: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let cutoff = now_ms().saturating_sub(retain.as_millis() as u64);
+        let l = ledger.clone();
+        match tokio::task::spawn_blocking(move || l.prune_contents_before(cutoff)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!("pruned the contents of {n} messages"),
+            Ok(Err(e)) => tracing::warn!("pruning contents failed: {e}"),
+            Err(e) => tracing::warn!("pruning task failed: {e}"),
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,143 @@
+//! `m2mhub verify`: replay a ledger offline (`--data`) or a running hub through its public
+//! API (`--url`), and name the first bad seq on any difference.
+
+use std::{path::PathBuf, process::ExitCode, time::Instant};
+
+use anyhow::{Context, bail};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use m2mhub_core::note::{NoteSigner, NoteVerifier};
+use m2mhub_ledger::{
+    BlockRow, DataDir,
+    store::Store,
+    verify::{EntryIn, Failure, Summary, Verifier, verify_snapshot},
+};
+use serde::Deserialize;
+
+use crate::remote::Hub;
+
+/// `m2mhub verify` options.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct Args {
+    /// A stopped hub's data directory, checked offline.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// A running hub, checked from outside through its public API.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Trust this verifier key (`name+id+key`) instead of the hub's own.
+    #[arg(long, global = true)]
+    pub key: Option<String>,
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let result = match (&a.data, &a.url) {
+        (Some(dir), _) => offline(dir, a.key.as_deref())?,
+        (None, Some(url)) => tokio::runtime::Runtime::new()?.block_on(online(url, a.key.as_deref()))?,
+        (None, None) => bail!("give --data DIR or --url URL"),
+    };
+    let secs = started.elapsed().as_secs_f64();
+    match result {
+        Ok(s) => {
+            println!(
+                "ok: {} entries in {} blocks replayed, {} contents checked, root {} ({:.0} entries/s)",
+                s.entries,
+                s.blocks,
+                s.contents_checked,
+                hex::encode(s.root),
+                s.entries as f64 / secs.max(1e-9)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(f) => {
+            println!("FAILED: {f}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn offline(dir: &std::path::Path, key: Option<&str>) -> anyhow::Result<Result<Summary, Failure>> {
+    let data = DataDir::existing(dir)?;
+    let verifier = match key {
+        Some(k) => NoteVerifier::parse(k).context("parsing --key")?,
+        None => {
+            let hub_key = data.existing_hub_key()?.context("no hub-key in the data directory; pass --key")?;
+            let store = Store::open(&data.store_path())?;
+            let snap = store.snapshot()?;
+            let origin = snap
+                .block(0)?
+                .and_then(|b| b.checkpoint.lines().next().map(str::to_owned))
+                .context("the ledger has no genesis block")?;
+            drop(snap);
+            drop(store);
+            NoteSigner::new(&origin, hub_key)?.verifier()
+        }
+    };
+    let store = Store::open(&data.store_path()).context("opening the store (is the hub still running?)")?;
+    let snap = store.snapshot()?;
+    Ok(verify_snapshot(&snap, verifier))
+}
+
+#[derive(Debug, Deserialize)]
+struct RawEntry {
+    seq: u64,
+    entry_bytes: String,
+    contents: Option<String>,
+}
+
+async fn online(url: &str, key: Option<&str>) -> anyhow::Result<Result<Summary, Failure>> {
+    let hub = Hub::new(url);
+    let key_line = match key {
+        Some(k) => k.to_owned(),
+        None => hub.text("/v1/key").await?.trim().to_owned(),
+    };
+    let verifier = NoteVerifier::parse(&key_line).context("parsing the hub's verifier key")?;
+    let latest = hub.text("/v1/checkpoint").await?;
+    let mut v = Verifier::new(verifier);
+    let mut after: Option<u64> = None;
+    let mut last_checkpoint = None;
+    let mut seen_latest = false;
+    let mut pending: Vec<EntryIn> = Vec::new();
+    let mut entries_after: Option<u64> = None;
+    loop {
+        let q = after.map_or(String::from("/v1/blocks?limit=1000"), |a| format!("/v1/blocks?limit=1000&after={a}"));
+        let blocks: Vec<BlockRow> = hub.json(&q).await?;
+        let Some(last) = blocks.last() else { break };
+        after = Some(last.height);
+        for b in blocks {
+            while v.size() + (pending.len() as u64) < b.tree_size {
+                let q = entries_after.map_or(String::from("/v1/entries?limit=1000"), |a| format!("/v1/entries?limit=1000&after={a}"));
+                let page: Vec<RawEntry> = hub.json(&q).await?;
+                let Some(l) = page.last() else { break };
+                entries_after = Some(l.seq);
+                for e in page {
+                    let bytes = STANDARD.decode(&e.entry_bytes).with_context(|| format!("entry {}: bad base64", e.seq))?;
+                    pending.push(EntryIn { seq: e.seq, bytes, contents: e.contents });
+                }
+            }
+            let take = (b.tree_size.saturating_sub(v.size()) as usize).min(pending.len());
+            let batch: Vec<EntryIn> = pending.drain(..take).collect();
+            if let Err(f) = v.push_entries(&batch) {
+                return Ok(Err(f));
+            }
+            if let Err(f) = v.check_block(&b) {
+                return Ok(Err(f));
+            }
+            seen_latest |= b.checkpoint == latest;
+            last_checkpoint = Some(b.checkpoint);
+        }
+    }
+    if last_checkpoint.is_none() {
+        bail!("the hub lists no blocks");
+    }
+    // The checkpoint the hub serves must be one of the blocks just verified.
+    if !seen_latest {
+        return Ok(Err(Failure {
+            seq: None,
+            block: None,
+            reason: "the hub's current checkpoint is not one of its verified blocks".into(),
+        }));
+    }
+    Ok(Ok(v.finish()))
+}

@@ -1,0 +1,59 @@
+//! The `m2mhub` command: one module per subcommand under `cmd/`.
+
+mod cmd;
+mod remote;
+
+use clap::{Parser, Subcommand};
+
+/// M2MHub records every machine-to-machine message of an IoT network in a tamper-evident
+/// ledger, tracks which device caused each one, and flags messages that break the clearance
+/// policy.
+#[derive(Debug, Parser)]
+#[command(name = "m2mhub", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the hub: HTTP API and web console on one port.
+    Serve(cmd::serve::Args),
+    /// Check a ledger end to end: every verdict, leaf, root, signature and block link.
+    Verify(cmd::verify::Args),
+    /// Print a transaction's causal tree from a running hub.
+    Trace(cmd::trace::Args),
+    /// Export the ledger from a running hub as JSON lines, W3C PROV-JSON or Graphviz DOT.
+    Export(cmd::export::Args),
+    /// Device tools.
+    #[command(subcommand)]
+    Device(cmd::device::Command),
+    /// Measure the hub: `bench ingest` for now.
+    #[command(subcommand)]
+    Bench(cmd::bench::Command),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("M2MHUB_LOG").unwrap_or_else(|_| "m2mhub=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
+        Command::Trace(a) => cmd::trace::run(a),
+        Command::Export(a) => cmd::export::run(a),
+        Command::Device(c) => cmd::device::run(c),
+        Command::Bench(c) => cmd::bench::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
