@@ -7,7 +7,7 @@
 //! in other crates.
 
 pub mod auth;
-// pub mod checkpoint;
+pub mod checkpoint;
 pub mod entry;
 pub mod hash;
 pub mod ids;
@@ -15,7 +15,7 @@ pub mod machine;
 pub mod merkle;
 pub mod message;
 pub mod names;
-// pub mod note;
+pub mod note;
 pub mod notice;
 pub mod registry;
 pub mod rules;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why an authenticated message is invalid. Declared in SPEC §3.3's order, which is also the
 /// order notices are reported in and their bit positions in entry bytes.
@@ -153,6 +153,19 @@ impl FromIterator<Notice> for Notices {
 impl Serialize for Notices {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Notices {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let codes = Vec::<String>::deserialize(d)?;
+        codes
+            .iter()
+            .map(|c| {
+                Notice::from_code(c)
+                    .ok_or_else(|| serde::de::Error::custom(format!("unknown notice {c:?}")))
+            })
+            .collect()
     }
 }
 

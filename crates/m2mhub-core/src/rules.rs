@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// The state of a transaction (SPEC §3.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TxStatus {
     /// Its `begin` was valid and no valid `end` has come.
@@ -129,10 +129,11 @@ pub fn judge(head: Head, next_tx: TxId, facts: &Facts<'_>) -> Verdict {
         },
     };
 
-    if let (Some(prov), Some(receiver)) = (provenance, facts.receiver) {
-        if prov.clearance < receiver.clearance && !receiver.has_exception_for(prov.name.as_str()) {
-            notices.add(Notice::InsufficientClearance);
-        }
+    if let (Some(prov), Some(receiver)) = (provenance, facts.receiver)
+        && prov.clearance < receiver.clearance
+        && !receiver.has_exception_for(prov.name.as_str())
+    {
+        notices.add(Notice::InsufficientClearance);
     }
 
     // A begin opens a new transaction, so no earlier message can belong to it.

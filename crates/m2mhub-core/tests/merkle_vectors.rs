@@ -2,6 +2,8 @@
 //! (written by the independent Python model `testdata/gen_merkle_vectors.py`) and the
 //! reference tree published with the certificate-transparency and Trillian test suites.
 
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
+
 use m2mhub_core::hash::Hash;
 use m2mhub_core::merkle::{
     Frontier, empty_root, leaf_hash, prove_consistency, prove_inclusion, stored_hash_count,

@@ -1,6 +1,8 @@
 //! SPEC §3 through the public API: the paper's scenario as a table, one test per notice, the
 //! skipping rules, transaction ids and participants, and the refusals of §3.2.
 
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
+
 use std::collections::BTreeSet;
 
 use ed25519_dalek::{Signer, SigningKey};
@@ -27,7 +29,10 @@ fn name(s: &str) -> DeviceName {
 
 impl Net {
     fn new(devices: &[(&str, u32)]) -> Net {
-        let mut net = Net { m: Machine::new(), keys: Vec::new() };
+        let mut net = Net {
+            m: Machine::new(),
+            keys: Vec::new(),
+        };
         for (n, c) in devices {
             net.register(n, *c, &[]);
         }
@@ -48,7 +53,14 @@ impl Net {
         self.keys.push((n.to_owned(), key, 0));
     }
 
-    fn message(&mut self, from: &str, to: &str, action: Action, tx: u64, cause: Option<u64>) -> Message {
+    fn message(
+        &mut self,
+        from: &str,
+        to: &str,
+        action: Action,
+        tx: u64,
+        cause: Option<u64>,
+    ) -> Message {
         let (_, key, counter) = self.keys.iter_mut().find(|k| k.0 == from).unwrap();
         *counter += 1;
         let mut m = Message {
@@ -65,13 +77,22 @@ impl Net {
         m
     }
 
-    fn send(&mut self, from: &str, to: &str, action: Action, tx: u64, cause: Option<u64>) -> MessageEntry {
+    fn send(
+        &mut self,
+        from: &str,
+        to: &str,
+        action: Action,
+        tx: u64,
+        cause: Option<u64>,
+    ) -> MessageEntry {
         let m = self.message(from, to, action, tx, cause);
         self.m.submit(&m).unwrap()
     }
 
     fn revoke(&mut self, n: &str) {
-        self.m.apply_registry(&Entry::DeviceRevoked { device: name(n) }).unwrap();
+        self.m
+            .apply_registry(&Entry::DeviceRevoked { device: name(n) })
+            .unwrap();
     }
 }
 
@@ -86,24 +107,88 @@ fn the_papers_eight_messages() {
     let mut net = Net::new(&[("low_level", 1), ("mid_level", 2), ("top_level", 3)]);
     // (from, to, action, tx, expected notices, expected tx, expected provenance)
     let table: [(&str, &str, Action, u64, &[&str], u64, Option<&str>); 8] = [
-        ("top_level", "low_level", Begin, 0, &[], 1, Some("top_level")),
-        ("low_level", "top_level", Continue, 1, &[], 1, Some("top_level")),
+        (
+            "top_level",
+            "low_level",
+            Begin,
+            0,
+            &[],
+            1,
+            Some("top_level"),
+        ),
+        (
+            "low_level",
+            "top_level",
+            Continue,
+            1,
+            &[],
+            1,
+            Some("top_level"),
+        ),
         ("top_level", "low_level", End, 1, &[], 1, Some("top_level")),
-        ("top_level", "low_level", Continue, 1, &["transaction_closed"], 1, Some("top_level")),
-        ("low_level", "top_level", Begin, 0, &["insufficient_clearance"], 2, Some("low_level")),
-        ("top_level", "mid_level", Continue, 6000, &["unknown_transaction"], 6000, None),
-        ("mid_level", "low_level", Begin, 0, &[], 3, Some("mid_level")),
-        ("low_level", "top_level", Continue, 3, &["insufficient_clearance"], 3, Some("mid_level")),
+        (
+            "top_level",
+            "low_level",
+            Continue,
+            1,
+            &["transaction_closed"],
+            1,
+            Some("top_level"),
+        ),
+        (
+            "low_level",
+            "top_level",
+            Begin,
+            0,
+            &["insufficient_clearance"],
+            2,
+            Some("low_level"),
+        ),
+        (
+            "top_level",
+            "mid_level",
+            Continue,
+            6000,
+            &["unknown_transaction"],
+            6000,
+            None,
+        ),
+        (
+            "mid_level",
+            "low_level",
+            Begin,
+            0,
+            &[],
+            3,
+            Some("mid_level"),
+        ),
+        (
+            "low_level",
+            "top_level",
+            Continue,
+            3,
+            &["insufficient_clearance"],
+            3,
+            Some("mid_level"),
+        ),
     ];
     for (i, (from, to, action, tx, want, want_tx, want_prov)) in table.into_iter().enumerate() {
         let e = net.send(from, to, action, tx, None);
         assert_eq!(codes(&e), want, "message {}", i + 1);
         assert_eq!(e.tx, TxId(want_tx), "message {}", i + 1);
-        assert_eq!(e.provenance.as_ref().map(|p| p.as_str()), want_prov, "message {}", i + 1);
+        assert_eq!(
+            e.provenance.as_ref().map(|p| p.as_str()),
+            want_prov,
+            "message {}",
+            i + 1
+        );
         assert_eq!(e.valid(), want.is_empty());
     }
     assert_eq!(net.m.transaction(TxId(1)).unwrap().status, TxStatus::Closed);
-    assert_eq!(net.m.transaction(TxId(2)).unwrap().status, TxStatus::Rejected);
+    assert_eq!(
+        net.m.transaction(TxId(2)).unwrap().status,
+        TxStatus::Rejected
+    );
     assert_eq!(net.m.transaction(TxId(3)).unwrap().status, TxStatus::Open);
     assert!(net.m.transaction(TxId(6000)).is_none());
 }
@@ -112,7 +197,10 @@ fn the_papers_eight_messages() {
 fn sender_revoked() {
     let mut net = Net::new(&[("a", 2), ("b", 1)]);
     net.revoke("a");
-    assert_eq!(codes(&net.send("a", "b", Begin, 0, None)), ["sender_revoked"]);
+    assert_eq!(
+        codes(&net.send("a", "b", Begin, 0, None)),
+        ["sender_revoked"]
+    );
 }
 
 #[test]
@@ -127,7 +215,10 @@ fn unknown_receiver_skips_the_clearance_check() {
 fn receiver_revoked() {
     let mut net = Net::new(&[("a", 2), ("b", 1)]);
     net.revoke("b");
-    assert_eq!(codes(&net.send("a", "b", Begin, 0, None)), ["receiver_revoked"]);
+    assert_eq!(
+        codes(&net.send("a", "b", Begin, 0, None)),
+        ["receiver_revoked"]
+    );
 }
 
 #[test]
@@ -136,17 +227,32 @@ fn unknown_transaction_skips_participant_clearance_and_cause() {
     let e = net.send("low", "high", Continue, 42, Some(999));
     assert_eq!(codes(&e), ["unknown_transaction"]);
     assert_eq!(e.provenance, None);
-    assert_eq!(codes(&net.send("low", "high", End, 42, None)), ["unknown_transaction"]);
+    assert_eq!(
+        codes(&net.send("low", "high", End, 42, None)),
+        ["unknown_transaction"]
+    );
 }
 
 #[test]
 fn transaction_rejected() {
     let mut net = Net::new(&[("low", 1), ("high", 2), ("peer", 1)]);
-    assert_eq!(codes(&net.send("low", "high", Begin, 0, None)), ["insufficient_clearance"]);
+    assert_eq!(
+        codes(&net.send("low", "high", Begin, 0, None)),
+        ["insufficient_clearance"]
+    );
     // The provenance (a participant) continues its rejected tx towards a peer it may reach.
-    assert_eq!(codes(&net.send("low", "peer", Continue, 1, None)), ["transaction_rejected"]);
-    assert_eq!(codes(&net.send("low", "peer", End, 1, None)), ["transaction_rejected"]);
-    assert_eq!(net.m.transaction(TxId(1)).unwrap().status, TxStatus::Rejected);
+    assert_eq!(
+        codes(&net.send("low", "peer", Continue, 1, None)),
+        ["transaction_rejected"]
+    );
+    assert_eq!(
+        codes(&net.send("low", "peer", End, 1, None)),
+        ["transaction_rejected"]
+    );
+    assert_eq!(
+        net.m.transaction(TxId(1)).unwrap().status,
+        TxStatus::Rejected
+    );
 }
 
 #[test]
@@ -154,19 +260,35 @@ fn transaction_closed_for_continue_and_end() {
     let mut net = Net::new(&[("a", 2), ("b", 1)]);
     net.send("a", "b", Begin, 0, None);
     assert!(net.send("b", "a", End, 1, None).valid());
-    assert_eq!(codes(&net.send("a", "b", Continue, 1, None)), ["transaction_closed"]);
-    assert_eq!(codes(&net.send("a", "b", End, 1, None)), ["transaction_closed"]);
+    assert_eq!(
+        codes(&net.send("a", "b", Continue, 1, None)),
+        ["transaction_closed"]
+    );
+    assert_eq!(
+        codes(&net.send("a", "b", End, 1, None)),
+        ["transaction_closed"]
+    );
 }
 
 #[test]
 fn not_a_participant() {
     let mut net = Net::new(&[("a", 2), ("b", 1), ("c", 1)]);
     net.send("a", "b", Begin, 0, None);
-    assert_eq!(codes(&net.send("c", "b", Continue, 1, None)), ["not_a_participant"]);
+    assert_eq!(
+        codes(&net.send("c", "b", Continue, 1, None)),
+        ["not_a_participant"]
+    );
     // A receiver of a valid message becomes a participant and may continue.
     assert!(net.send("b", "c", Continue, 1, None).valid());
     assert!(net.send("c", "b", Continue, 1, None).valid());
-    let p: Vec<_> = net.m.transaction(TxId(1)).unwrap().participants.iter().map(|d| d.to_string()).collect();
+    let p: Vec<_> = net
+        .m
+        .transaction(TxId(1))
+        .unwrap()
+        .participants
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
     assert_eq!(p, ["a", "b", "c"]);
 }
 
@@ -176,8 +298,16 @@ fn invalid_messages_do_not_make_participants() {
     net.send("a", "b", Begin, 0, None);
     net.revoke("ghost_host");
     // b → ghost_host is invalid (receiver revoked): ghost_host must not join.
-    assert_eq!(codes(&net.send("b", "ghost_host", Continue, 1, None)), ["receiver_revoked"]);
-    assert!(!net.m.transaction(TxId(1)).unwrap().is_participant("ghost_host"));
+    assert_eq!(
+        codes(&net.send("b", "ghost_host", Continue, 1, None)),
+        ["receiver_revoked"]
+    );
+    assert!(
+        !net.m
+            .transaction(TxId(1))
+            .unwrap()
+            .is_participant("ghost_host")
+    );
 }
 
 #[test]
@@ -189,20 +319,35 @@ fn insufficient_clearance_uses_the_provenance_and_exceptions() {
     // top lists low: low may open a conversation with it.
     assert!(net.send("low", "top", Begin, 0, None).valid());
     // mid is not listed by top.
-    assert_eq!(codes(&net.send("mid", "top", Begin, 0, None)), ["insufficient_clearance"]);
+    assert_eq!(
+        codes(&net.send("mid", "top", Begin, 0, None)),
+        ["insufficient_clearance"]
+    );
     // In tx 1 (provenance mid), low answering top is judged by mid's clearance, not low's.
     net.send("low", "mid", Continue, 1, None);
-    assert_eq!(codes(&net.send("low", "top", Continue, 1, None)), ["insufficient_clearance"]);
+    assert_eq!(
+        codes(&net.send("low", "top", Continue, 1, None)),
+        ["insufficient_clearance"]
+    );
     // Granting top an exception for mid (the provenance) lifts it.
     net.m
-        .apply_registry(&Entry::ExceptionGranted { device: name("top"), sender: name("mid") })
+        .apply_registry(&Entry::ExceptionGranted {
+            device: name("top"),
+            sender: name("mid"),
+        })
         .unwrap();
     assert!(net.send("low", "top", Continue, 1, None).valid());
     // Withdrawing puts it back.
     net.m
-        .apply_registry(&Entry::ExceptionWithdrawn { device: name("top"), sender: name("mid") })
+        .apply_registry(&Entry::ExceptionWithdrawn {
+            device: name("top"),
+            sender: name("mid"),
+        })
         .unwrap();
-    assert_eq!(codes(&net.send("low", "top", Continue, 1, None)), ["insufficient_clearance"]);
+    assert_eq!(
+        codes(&net.send("low", "top", Continue, 1, None)),
+        ["insufficient_clearance"]
+    );
 }
 
 #[test]
@@ -214,12 +359,24 @@ fn bad_cause() {
     // A cause in the same tx that is a valid message: fine.
     assert!(net.send("b", "a", Continue, 1, Some(2)).valid());
     // A cause from another tx.
-    assert_eq!(codes(&net.send("b", "a", Continue, 1, Some(3))), ["bad_cause"]);
+    assert_eq!(
+        codes(&net.send("b", "a", Continue, 1, Some(3))),
+        ["bad_cause"]
+    );
     // A cause that is not a message at all (a registration), or does not exist.
-    assert_eq!(codes(&net.send("b", "a", Continue, 1, Some(0))), ["bad_cause"]);
-    assert_eq!(codes(&net.send("b", "a", Continue, 1, Some(10_000))), ["bad_cause"]);
+    assert_eq!(
+        codes(&net.send("b", "a", Continue, 1, Some(0))),
+        ["bad_cause"]
+    );
+    assert_eq!(
+        codes(&net.send("b", "a", Continue, 1, Some(10_000))),
+        ["bad_cause"]
+    );
     // A cause that is an invalid message of the same tx (seq 5 above had bad_cause).
-    assert_eq!(codes(&net.send("b", "a", Continue, 1, Some(5))), ["bad_cause"]);
+    assert_eq!(
+        codes(&net.send("b", "a", Continue, 1, Some(5))),
+        ["bad_cause"]
+    );
     // A begin can have no earlier message in its own, new tx.
     assert_eq!(codes(&net.send("a", "b", Begin, 0, Some(2))), ["bad_cause"]);
 }
@@ -235,14 +392,26 @@ fn every_failing_check_reports_in_spec_order() {
     let e = net.send("a", "c", Continue, 1, Some(0));
     assert_eq!(
         codes(&e),
-        ["sender_revoked", "receiver_revoked", "transaction_closed", "not_a_participant", "bad_cause"]
+        [
+            "sender_revoked",
+            "receiver_revoked",
+            "transaction_closed",
+            "not_a_participant",
+            "bad_cause"
+        ]
     );
     // Low provenance towards a high receiver with everything else wrong too.
     net.send("d", "b", Begin, 0, None); // tx 2 rejected (insufficient clearance), provenance d
     let e = net.send("a", "b", Continue, 2, Some(1));
     assert_eq!(
         codes(&e),
-        ["sender_revoked", "transaction_rejected", "not_a_participant", "insufficient_clearance", "bad_cause"]
+        [
+            "sender_revoked",
+            "transaction_rejected",
+            "not_a_participant",
+            "insufficient_clearance",
+            "bad_cause"
+        ]
     );
 }
 
@@ -251,7 +420,10 @@ fn only_valid_messages_change_state() {
     let mut net = Net::new(&[("a", 2), ("b", 1), ("c", 1)]);
     net.send("a", "b", Begin, 0, None);
     // An invalid end (c is not a participant) does not close the tx.
-    assert_eq!(codes(&net.send("c", "a", End, 1, None)), ["not_a_participant"]);
+    assert_eq!(
+        codes(&net.send("c", "a", End, 1, None)),
+        ["not_a_participant"]
+    );
     assert_eq!(net.m.transaction(TxId(1)).unwrap().status, TxStatus::Open);
 }
 
@@ -293,14 +465,34 @@ fn replay_accepts_what_submit_recorded_and_rejects_edits() {
             exceptions: BTreeSet::new(),
         }));
     }
-    log.push(Entry::Message(net.send("top_level", "low_level", Begin, 0, None)));
-    log.push(Entry::Message(net.send("low_level", "top_level", Continue, 1, Some(3))));
-    log.push(Entry::Message(net.send("low_level", "top_level", Begin, 0, None)));
+    log.push(Entry::Message(net.send(
+        "top_level",
+        "low_level",
+        Begin,
+        0,
+        None,
+    )));
+    log.push(Entry::Message(net.send(
+        "low_level",
+        "top_level",
+        Continue,
+        1,
+        Some(3),
+    )));
+    log.push(Entry::Message(net.send(
+        "low_level",
+        "top_level",
+        Begin,
+        0,
+        None,
+    )));
     for e in &log {
         replica.replay(e).unwrap();
     }
     // Now edit each verdict field in turn: replay must refuse.
-    let Entry::Message(last) = log.last().unwrap().clone() else { panic!() };
+    let Entry::Message(last) = log.last().unwrap().clone() else {
+        panic!()
+    };
     let mut edits = Vec::new();
     let mut e = last.clone();
     e.notices = Default::default();

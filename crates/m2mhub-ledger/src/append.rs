@@ -77,7 +77,12 @@ impl Ledger {
         }
         let snap = match self.store.snapshot() {
             Ok(s) => s,
-            Err(e) => return subs.iter().map(|_| Err(LedgerError::Storage(e.to_string()))).collect(),
+            Err(e) => {
+                return subs
+                    .iter()
+                    .map(|_| Err(LedgerError::Storage(e.to_string())))
+                    .collect();
+            }
         };
         let sig_ok = check_signatures(&w, &subs);
         let mut p = Pending {
@@ -155,7 +160,13 @@ impl Ledger {
             block: height,
             prev_block_hash: w.prev_hash,
         };
-        let row = seal(&self.signer, &cp, p.first_seq, p.entries.len() as u64, now_ms())?;
+        let row = seal(
+            &self.signer,
+            &cp,
+            p.first_seq,
+            p.entries.len() as u64,
+            now_ms(),
+        )?;
         let mut txs = Vec::with_capacity(p.dirty_txs.len());
         for tx in &p.dirty_txs {
             if let Some(s) = w.txs.get(tx) {
@@ -163,7 +174,13 @@ impl Ledger {
             }
         }
         txs.sort_unstable_by_key(|(tx, _)| *tx);
-        let write = BlockWrite { entries: p.entries, hashes_start, hashes, txs, block: row };
+        let write = BlockWrite {
+            entries: p.entries,
+            hashes_start,
+            hashes,
+            txs,
+            block: row,
+        };
         self.store.commit(&write)?;
         w.height = height;
         w.prev_hash = cp.block_hash();
@@ -180,11 +197,21 @@ impl Ledger {
                 }
                 other => {
                     registry.push((e.seq, other));
-                    outcomes.push(Appended::Registry { seq: e.seq, block: height });
+                    outcomes.push(Appended::Registry {
+                        seq: e.seq,
+                        block: height,
+                    });
                 }
             }
         }
-        self.publish(w, Committed { block: Arc::new(write.block), records, registry });
+        self.publish(
+            w,
+            Committed {
+                block: Arc::new(write.block),
+                records,
+                registry,
+            },
+        );
         Ok(outcomes)
     }
 }
@@ -235,7 +262,13 @@ fn registry_change(w: &mut Writer, p: &mut Pending, e: Entry) -> Result<Slot> {
     Ok(Slot::Entry(p.entries.len() - 1))
 }
 
-fn message(w: &mut Writer, p: &mut Pending, snap: &Snapshot, m: Message, sig_ok: Option<bool>) -> Result<Slot> {
+fn message(
+    w: &mut Writer,
+    p: &mut Pending,
+    snap: &Snapshot,
+    m: Message,
+    sig_ok: Option<bool>,
+) -> Result<Slot> {
     let seq = p.first_seq + p.entries.len() as u64;
     let contents_hash = m.contents_hash();
     {
@@ -250,9 +283,18 @@ fn message(w: &mut Writer, p: &mut Pending, snap: &Snapshot, m: Message, sig_ok:
             return resubmission(p, snap, sender_id, &m, stale);
         }
     }
-    let sender_id = w.registry.ids.get(m.sender.as_str()).copied().ok_or_else(|| no_id(&m))?;
+    let sender_id = w
+        .registry
+        .ids
+        .get(m.sender.as_str())
+        .copied()
+        .ok_or_else(|| no_id(&m))?;
 
-    let head = Head { action: m.action, tx: m.tx, cause: m.cause };
+    let head = Head {
+        action: m.action,
+        tx: m.tx,
+        cause: m.cause,
+    };
     let prior = match m.action {
         Action::Begin => None,
         _ => tx_state(w, snap, m.tx.0)?,
@@ -267,19 +309,24 @@ fn message(w: &mut Writer, p: &mut Pending, snap: &Snapshot, m: Message, sig_ok:
         sender: device,
         receiver: registry.get(m.receiver.as_str()),
         tx: prior.as_ref(),
-        provenance: prior.as_ref().and_then(|t| registry.get(t.provenance.as_str())),
+        provenance: prior
+            .as_ref()
+            .and_then(|t| registry.get(t.provenance.as_str())),
         cause_tx,
     };
     let verdict = rules::judge(head, TxId(w.next_tx), &facts);
     let receiver_id = w.registry.ids.get(m.receiver.as_str()).copied();
-    if let Some(next) = rules::next_tx_state(head, &m.sender, &m.receiver, &verdict, prior.as_ref()) {
+    if let Some(next) = rules::next_tx_state(head, &m.sender, &m.receiver, &verdict, prior.as_ref())
+    {
         w.txs.insert(verdict.tx.0, next);
         p.dirty_txs.insert(verdict.tx.0);
     }
     if m.action == Action::Begin {
         w.next_tx += 1;
     }
-    w.registry.registry.note_counter(m.sender.as_str(), m.counter);
+    w.registry
+        .registry
+        .note_counter(m.sender.as_str(), m.counter);
     let valid = verdict.valid();
     if valid {
         p.valid_tx.insert(seq, verdict.tx.0);
@@ -318,27 +365,43 @@ fn no_id(m: &Message) -> LedgerError {
 
 /// A counter at or below the sender's last: an exact resubmission returns the original
 /// record, anything else is stale.
-fn resubmission(p: &Pending, snap: &Snapshot, sender: u32, m: &Message, stale: Refusal) -> Result<Slot> {
+fn resubmission(
+    p: &Pending,
+    snap: &Snapshot,
+    sender: u32,
+    m: &Message,
+    stale: Refusal,
+) -> Result<Slot> {
     if let Some(&i) = p.counters.get(&(sender, m.counter)) {
-        if let Entry::Message(orig) = &p.decoded[i] {
-            if orig.signature == m.signature {
-                return Ok(Slot::Duplicate(i));
-            }
+        if let Entry::Message(orig) = &p.decoded[i]
+            && orig.signature == m.signature
+        {
+            return Ok(Slot::Duplicate(i));
         }
         return Err(stale.into());
     }
     let Some(seq) = snap.seq_of_counter(sender, m.counter)? else {
         return Err(stale.into());
     };
-    let bytes = snap.entry(seq)?.ok_or_else(|| LedgerError::Corrupt(format!("entry {seq} missing")))?;
+    let bytes = snap
+        .entry(seq)?
+        .ok_or_else(|| LedgerError::Corrupt(format!("entry {seq} missing")))?;
     let Ok(Entry::Message(orig)) = Entry::from_bytes(&bytes) else {
-        return Err(LedgerError::Corrupt(format!("entry {seq} is not a message")));
+        return Err(LedgerError::Corrupt(format!(
+            "entry {seq} is not a message"
+        )));
     };
     if orig.signature != m.signature {
         return Err(stale.into());
     }
     let block = snap.block_of(seq)?.unwrap_or(0);
-    let mut r = Record::new(seq, &orig, snap.contents(seq)?, block, &merkle::leaf_hash(&bytes));
+    let mut r = Record::new(
+        seq,
+        &orig,
+        snap.contents(seq)?,
+        block,
+        &merkle::leaf_hash(&bytes),
+    );
     r.duplicate = true;
     Ok(Slot::Done(Ok(Appended::Message(r))))
 }
@@ -359,7 +422,9 @@ fn cause_tx(p: &Pending, snap: &Snapshot, seq: u64) -> Result<Option<TxId>> {
     if seq >= p.first_seq {
         return Ok(p.valid_tx.get(&seq).copied().map(TxId));
     }
-    let Some(bytes) = snap.entry(seq)? else { return Ok(None) };
+    let Some(bytes) = snap.entry(seq)? else {
+        return Ok(None);
+    };
     match Entry::from_bytes(&bytes) {
         Ok(Entry::Message(m)) if m.valid() => Ok(Some(m.tx)),
         Ok(_) => Ok(None),

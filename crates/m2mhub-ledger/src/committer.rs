@@ -1,9 +1,12 @@
 //! Group commit for concurrent callers: submissions queue up while a block is being written,
 //! and the next block takes everything queued (one fsync for many messages).
 
-use std::sync::{
-    Arc,
-    mpsc::{self, Receiver, SyncSender},
+use std::{
+    sync::{
+        Arc, Mutex,
+        mpsc::{self, Receiver, SyncSender},
+    },
+    thread::JoinHandle,
 };
 
 use crate::{
@@ -19,16 +22,21 @@ const QUEUE_DEPTH: usize = 65_536;
 
 type Reply = Box<dyn FnOnce(Vec<Result<Appended>>) + Send>;
 
-struct Job {
-    subs: Vec<Submission>,
-    reply: Reply,
+enum Job {
+    Append {
+        subs: Vec<Submission>,
+        reply: Reply,
+    },
+    /// Commit what is queued, then stop.
+    Stop,
 }
 
-/// A handle to the committing thread; clone it freely. The thread stops when every handle
-/// is dropped.
+/// A handle to the committing thread; clone it freely. The thread stops on [`Committer::stop`]
+/// or when every handle is dropped.
 #[derive(Clone)]
 pub struct Committer {
     tx: SyncSender<Job>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for Committer {
@@ -41,18 +49,38 @@ impl Committer {
     /// Starts the committing thread for `ledger`.
     pub fn start(ledger: Arc<Ledger>) -> Result<Committer> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("m2mhub-commit".into())
             .spawn(move || run(&ledger, &rx))
             .map_err(|e| LedgerError::Storage(format!("cannot start the commit thread: {e}")))?;
-        Ok(Committer { tx })
+        Ok(Committer {
+            tx,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+
+    /// Commits what is queued, stops the thread and waits for it, releasing its hold on the
+    /// ledger. Later submissions are answered `Unavailable`. Blocks: call it off async threads.
+    pub fn stop(&self) {
+        let _ = self.tx.send(Job::Stop);
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
     }
 
     /// Queues `subs` for the next block; `reply` gets their outcomes once it is durable.
-    pub fn submit(&self, subs: Vec<Submission>, reply: impl FnOnce(Vec<Result<Appended>>) + Send + 'static) {
+    pub fn submit(
+        &self,
+        subs: Vec<Submission>,
+        reply: impl FnOnce(Vec<Result<Appended>>) + Send + 'static,
+    ) {
         let n = subs.len();
-        if let Err(mpsc::SendError(job)) = self.tx.send(Job { subs, reply: Box::new(reply) }) {
-            (job.reply)((0..n).map(|_| Err(LedgerError::Unavailable)).collect());
+        if let Err(mpsc::SendError(Job::Append { reply, .. })) = self.tx.send(Job::Append {
+            subs,
+            reply: Box::new(reply),
+        }) {
+            reply((0..n).map(|_| Err(LedgerError::Unavailable)).collect());
         }
     }
 
@@ -63,30 +91,34 @@ impl Committer {
         self.submit(subs, move |r| {
             let _ = tx.send(r);
         });
-        rx.recv().unwrap_or_else(|_| (0..n).map(|_| Err(LedgerError::Unavailable)).collect())
+        rx.recv()
+            .unwrap_or_else(|_| (0..n).map(|_| Err(LedgerError::Unavailable)).collect())
     }
 }
 
 fn run(ledger: &Ledger, rx: &Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        let mut total = jobs[0].subs.len();
-        while total < MAX_BLOCK_ENTRIES {
-            match rx.try_recv() {
-                Ok(job) => {
-                    total += job.subs.len();
-                    jobs.push(job);
+    let mut stopping = false;
+    while !stopping {
+        let Ok(first) = rx.recv() else { return };
+        let mut all = Vec::new();
+        let mut sizes = Vec::new();
+        let mut replies = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Append { subs, reply } => {
+                    sizes.push(subs.len());
+                    all.extend(subs);
+                    replies.push(reply);
                 }
-                Err(_) => break,
+                Job::Stop => stopping = true,
+            }
+            if all.len() < MAX_BLOCK_ENTRIES && !stopping {
+                next = rx.try_recv().ok();
             }
         }
-        let mut all = Vec::with_capacity(total);
-        let mut sizes = Vec::with_capacity(jobs.len());
-        let mut replies = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            sizes.push(job.subs.len());
-            all.extend(job.subs);
-            replies.push(job.reply);
+        if all.is_empty() {
+            continue;
         }
         let mut results = ledger.append(all).into_iter();
         for (n, reply) in sizes.into_iter().zip(replies) {

@@ -18,12 +18,16 @@ pub struct DataDir {
 }
 
 fn io(path: &Path, source: std::io::Error) -> LedgerError {
-    LedgerError::Io { path: path.display().to_string(), source }
+    LedgerError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Fills `buf` from the OS's random source.
 pub fn random_bytes(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|e| LedgerError::Storage(format!("no randomness from the OS: {e}")))
+    getrandom::fill(buf)
+        .map_err(|e| LedgerError::Storage(format!("no randomness from the OS: {e}")))
 }
 
 impl DataDir {
@@ -36,7 +40,9 @@ impl DataDir {
             std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
             b.create(path).map_err(|e| io(path, e))?;
         }
-        Ok(DataDir { path: path.to_owned() })
+        Ok(DataDir {
+            path: path.to_owned(),
+        })
     }
 
     /// Opens an existing data directory without creating anything.
@@ -47,7 +53,9 @@ impl DataDir {
                 path.display()
             )));
         }
-        Ok(DataDir { path: path.to_owned() })
+        Ok(DataDir {
+            path: path.to_owned(),
+        })
     }
 
     /// The directory.

@@ -96,7 +96,9 @@ pub struct Ledger {
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ledger").field("origin", &self.origin).finish_non_exhaustive()
+        f.debug_struct("Ledger")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
     }
 }
 
@@ -123,7 +125,11 @@ impl Ledger {
     }
 
     /// [`Ledger::open`] over an already opened store (tests use fault-injecting backends).
-    pub fn open_store(store: Store, hub_key: ed25519_dalek::SigningKey, config: &LedgerConfig) -> Result<Ledger> {
+    pub fn open_store(
+        store: Store,
+        hub_key: ed25519_dalek::SigningKey,
+        config: &LedgerConfig,
+    ) -> Result<Ledger> {
         let snap = store.snapshot()?;
         let last = snap.last_block()?;
         let origin = match (&last, &config.origin) {
@@ -165,7 +171,10 @@ impl Ledger {
         let next_tx = snap.last_tx()? + 1;
         let prev_hash = parse_hash(&head.hash)?;
         drop(snap);
-        let view = View { registry: Arc::new(registry.clone()), head: Arc::new(head.clone()) };
+        let view = View {
+            registry: Arc::new(registry.clone()),
+            head: Arc::new(head.clone()),
+        };
         Ok(Ledger {
             store,
             signer,
@@ -212,7 +221,10 @@ impl Ledger {
 
     /// Calls `f` after every committed block, on the committing thread (keep it quick).
     pub fn on_commit(&self, f: impl Fn(&Committed) + Send + Sync + 'static) {
-        self.listeners.write().unwrap_or_else(|p| p.into_inner()).push(Box::new(f));
+        self.listeners
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Box::new(f));
     }
 
     pub(crate) fn lock_writer(&self) -> MutexGuard<'_, Writer> {
@@ -232,7 +244,12 @@ impl Ledger {
         if w.txs.len() > TX_CACHE_MAX {
             w.txs.clear();
         }
-        for l in self.listeners.read().unwrap_or_else(|p| p.into_inner()).iter() {
+        for l in self
+            .listeners
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             l(&committed);
         }
     }
@@ -277,7 +294,8 @@ fn origin_of(note: &str) -> Result<String> {
 
 pub(crate) fn parse_hash(hex_str: &str) -> Result<Hash> {
     let mut h = [0u8; 32];
-    hex::decode_to_slice(hex_str, &mut h).map_err(|_| LedgerError::Corrupt(format!("bad hash {hex_str:?}")))?;
+    hex::decode_to_slice(hex_str, &mut h)
+        .map_err(|_| LedgerError::Corrupt(format!("bad hash {hex_str:?}")))?;
     Ok(h)
 }
 
@@ -293,8 +311,16 @@ fn genesis_block(signer: &NoteSigner, origin: &str) -> Result<BlockRow> {
 }
 
 /// Signs `cp` and makes the block row for it.
-pub(crate) fn seal(signer: &NoteSigner, cp: &Checkpoint, first_seq: u64, size: u64, time_ms: u64) -> Result<BlockRow> {
-    let note = cp.sign(signer).map_err(|e| LedgerError::Storage(format!("signing checkpoint: {e}")))?;
+pub(crate) fn seal(
+    signer: &NoteSigner,
+    cp: &Checkpoint,
+    first_seq: u64,
+    size: u64,
+    time_ms: u64,
+) -> Result<BlockRow> {
+    let note = cp
+        .sign(signer)
+        .map_err(|e| LedgerError::Storage(format!("signing checkpoint: {e}")))?;
     Ok(BlockRow {
         height: cp.block,
         first_seq,
@@ -311,8 +337,9 @@ pub(crate) fn seal(signer: &NoteSigner, cp: &Checkpoint, first_seq: u64, size: u
 /// The start-up check: returns the Merkle frontier for appending.
 fn startup_check(snap: &Snapshot, head: &BlockRow, signer: &NoteSigner) -> Result<Frontier> {
     let size = snap.size()?;
-    let cp = Checkpoint::open(&head.checkpoint, &signer.verifier())
-        .map_err(|e| LedgerError::Corrupt(format!("last checkpoint (block {}): {e}", head.height)))?;
+    let cp = Checkpoint::open(&head.checkpoint, &signer.verifier()).map_err(|e| {
+        LedgerError::Corrupt(format!("last checkpoint (block {}): {e}", head.height))
+    })?;
     if cp.tree_size != size || cp.tree_size != head.tree_size || cp.block != head.height {
         return Err(LedgerError::Corrupt(format!(
             "last checkpoint covers {} entries at block {}, the store holds {size}",
@@ -328,9 +355,12 @@ fn startup_check(snap: &Snapshot, head: &BlockRow, signer: &NoteSigner) -> Resul
     }
     if size > 0 {
         // The last entry must hash to the last leaf the tree holds.
-        let last = snap.entry(size - 1)?.ok_or_else(|| LedgerError::Corrupt("last entry missing".into()))?;
-        let leaf = merkle::prove_inclusion(size - 1, size, snap)
-            .and_then(|path| merkle::verify_inclusion(&merkle::leaf_hash(&last), size - 1, size, &path, &cp.root));
+        let last = snap
+            .entry(size - 1)?
+            .ok_or_else(|| LedgerError::Corrupt("last entry missing".into()))?;
+        let leaf = merkle::prove_inclusion(size - 1, size, snap).and_then(|path| {
+            merkle::verify_inclusion(&merkle::leaf_hash(&last), size - 1, size, &path, &cp.root)
+        });
         leaf.map_err(|e| LedgerError::Corrupt(format!("entry {}: {e}", size - 1)))?;
     }
     Ok(frontier)
@@ -340,8 +370,11 @@ fn startup_check(snap: &Snapshot, head: &BlockRow, signer: &NoteSigner) -> Resul
 fn load_registry(snap: &Snapshot) -> Result<RegistryView> {
     let mut view = RegistryView::default();
     for seq in snap.registry_seqs()? {
-        let bytes = snap.entry(seq)?.ok_or_else(|| LedgerError::Corrupt(format!("registry entry {seq} missing")))?;
-        let entry = Entry::from_bytes(&bytes).map_err(|e| LedgerError::Corrupt(format!("entry {seq}: {e}")))?;
+        let bytes = snap
+            .entry(seq)?
+            .ok_or_else(|| LedgerError::Corrupt(format!("registry entry {seq} missing")))?;
+        let entry = Entry::from_bytes(&bytes)
+            .map_err(|e| LedgerError::Corrupt(format!("entry {seq}: {e}")))?;
         view.registry
             .apply(m2mhub_core::ids::Seq(seq), &entry)
             .map_err(|e| LedgerError::Corrupt(format!("entry {seq}: {e}")))?;

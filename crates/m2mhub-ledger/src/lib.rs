@@ -25,6 +25,8 @@ pub use committer::{Committer, MAX_BLOCK_ENTRIES};
 pub use datadir::DataDir;
 pub use error::{LedgerError, Result};
 pub use ledger::{Committed, Ledger, LedgerConfig, RegistryView, View, now_ms};
-pub use query::{ConsistencyProof, EntryView, InclusionProof, MessageFilter, TransactionView, MAX_PAGE};
+pub use query::{
+    ConsistencyProof, EntryView, InclusionProof, MAX_PAGE, MessageFilter, TransactionView,
+};
 pub use record::Record;
 pub use sigverify::{SigCheck, verify_all};

@@ -2,13 +2,8 @@
 //! one store snapshot and walks an index: nothing scans the ledger except the unfiltered
 //! message listing, which pages by seq.
 
-use m2mhub_core::{
-    entry::Entry,
-    hash::Hash,
-    merkle,
-    rules::TxStatus,
-};
-use serde::Serialize;
+use m2mhub_core::{entry::Entry, hash::Hash, merkle, rules::TxStatus};
+use serde::{Deserialize, Serialize};
 
 use crate::{
     block::BlockRow,
@@ -39,7 +34,7 @@ pub struct MessageFilter {
 }
 
 /// A transaction as `GET /v1/transactions/{tx}` shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TransactionView {
     /// Its id.
     pub tx: u64,
@@ -108,7 +103,9 @@ impl Ledger {
     /// The entry at `seq`.
     pub fn entry(&self, seq: u64) -> Result<EntryView> {
         let snap = self.snapshot()?;
-        let bytes = snap.entry(seq)?.ok_or_else(|| not_found(format!("no entry at seq {seq}")))?;
+        let bytes = snap
+            .entry(seq)?
+            .ok_or_else(|| not_found(format!("no entry at seq {seq}")))?;
         let entry = decode(seq, &bytes)?;
         let contents = match entry {
             Entry::Message(_) => snap.contents(seq)?,
@@ -161,10 +158,14 @@ impl Ledger {
             };
             let Some(&last) = seqs.last() else { break };
             for seq in seqs {
-                let Some(r) = record_at(&snap, seq)? else { continue };
+                let Some(r) = record_at(&snap, seq)? else {
+                    continue;
+                };
                 let keep = f.valid.is_none_or(|v| r.valid == v)
                     && f.tx.is_none_or(|t| r.tx == t)
-                    && f.device.as_ref().is_none_or(|d| r.sender == *d || r.receiver == *d);
+                    && f.device
+                        .as_ref()
+                        .is_none_or(|d| r.sender == *d || r.receiver == *d);
                 if keep {
                     out.push(r);
                     if out.len() == limit {
@@ -180,7 +181,9 @@ impl Ledger {
     /// A transaction with all its messages.
     pub fn transaction(&self, tx: u64) -> Result<TransactionView> {
         let snap = self.snapshot()?;
-        let state = snap.tx_state(tx)?.ok_or_else(|| not_found(format!("no transaction {tx}")))?;
+        let state = snap
+            .tx_state(tx)?
+            .ok_or_else(|| not_found(format!("no transaction {tx}")))?;
         let mut messages = Vec::new();
         let mut after = None;
         loop {
@@ -208,13 +211,20 @@ impl Ledger {
         let size = snap.size()?;
         let tree_size = tree_size.unwrap_or(size);
         if tree_size > size {
-            return Err(LedgerError::BadQuery(format!("tree_size {tree_size} is beyond the ledger's {size} entries")));
+            return Err(LedgerError::BadQuery(format!(
+                "tree_size {tree_size} is beyond the ledger's {size} entries"
+            )));
         }
         if seq >= tree_size {
-            return Err(LedgerError::BadQuery(format!("seq {seq} is not in a tree of {tree_size} entries")));
+            return Err(LedgerError::BadQuery(format!(
+                "seq {seq} is not in a tree of {tree_size} entries"
+            )));
         }
-        let bytes = snap.entry(seq)?.ok_or_else(|| not_found(format!("no entry at seq {seq}")))?;
-        let path = merkle::prove_inclusion(seq, tree_size, &snap).map_err(|e| LedgerError::Storage(e.to_string()))?;
+        let bytes = snap
+            .entry(seq)?
+            .ok_or_else(|| not_found(format!("no entry at seq {seq}")))?;
+        let path = merkle::prove_inclusion(seq, tree_size, &snap)
+            .map_err(|e| LedgerError::Storage(e.to_string()))?;
         Ok(InclusionProof {
             seq,
             tree_size,
@@ -233,15 +243,22 @@ impl Ledger {
                 "need 0 < from ≤ to ≤ {size} (the ledger's size); got from {from}, to {to}"
             )));
         }
-        let path = merkle::prove_consistency(from, to, &snap).map_err(|e| LedgerError::Storage(e.to_string()))?;
-        Ok(ConsistencyProof { from, to, path: path.iter().map(hex::encode).collect() })
+        let path = merkle::prove_consistency(from, to, &snap)
+            .map_err(|e| LedgerError::Storage(e.to_string()))?;
+        Ok(ConsistencyProof {
+            from,
+            to,
+            path: path.iter().map(hex::encode).collect(),
+        })
     }
 
     /// The Merkle root of the tree of `tree_size` entries.
     pub fn root_at(&self, tree_size: u64) -> Result<Hash> {
         let snap = self.snapshot()?;
         if tree_size > snap.size()? {
-            return Err(LedgerError::BadQuery(format!("no tree of size {tree_size} yet")));
+            return Err(LedgerError::BadQuery(format!(
+                "no tree of size {tree_size} yet"
+            )));
         }
         merkle::tree_hash(tree_size, &snap).map_err(|e| LedgerError::Storage(e.to_string()))
     }
@@ -253,18 +270,22 @@ impl Ledger {
 
     /// The block at `height`.
     pub fn block(&self, height: u64) -> Result<BlockRow> {
-        self.snapshot()?.block(height)?.ok_or_else(|| not_found(format!("no block {height}")))
+        self.snapshot()?
+            .block(height)?
+            .ok_or_else(|| not_found(format!("no block {height}")))
     }
 
     /// Blocks after `after`, at most `limit`.
     pub fn blocks(&self, after: Option<u64>, limit: Option<usize>) -> Result<Vec<BlockRow>> {
-        self.snapshot()?.blocks(after, limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE))
+        self.snapshot()?
+            .blocks(after, limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE))
     }
 
     /// The latest `limit` blocks, newest first.
     pub fn latest_blocks(&self, limit: usize) -> Result<Vec<BlockRow>> {
         let head = self.view().head.height;
-        self.snapshot()?.blocks_before(head + 1, limit.clamp(1, MAX_PAGE))
+        self.snapshot()?
+            .blocks_before(head + 1, limit.clamp(1, MAX_PAGE))
     }
 
     /// The hash a block's successor names.
@@ -279,8 +300,18 @@ fn decode(seq: u64, bytes: &[u8]) -> Result<Entry> {
 
 /// The record at `seq`, or `None` when that entry is not a message.
 pub(crate) fn record_at(snap: &Snapshot, seq: u64) -> Result<Option<Record>> {
-    let Some(bytes) = snap.entry(seq)? else { return Ok(None) };
-    let Entry::Message(m) = decode(seq, &bytes)? else { return Ok(None) };
+    let Some(bytes) = snap.entry(seq)? else {
+        return Ok(None);
+    };
+    let Entry::Message(m) = decode(seq, &bytes)? else {
+        return Ok(None);
+    };
     let block = snap.block_of(seq)?.unwrap_or(0);
-    Ok(Some(Record::new(seq, &m, snap.contents(seq)?, block, &merkle::leaf_hash(&bytes))))
+    Ok(Some(Record::new(
+        seq,
+        &m,
+        snap.contents(seq)?,
+        block,
+        &merkle::leaf_hash(&bytes),
+    )))
 }

@@ -1,15 +1,10 @@
 //! The record of SPEC §5: a message entry as the API shows it.
 
-use m2mhub_core::{
-    entry::MessageEntry,
-    hash::Hash,
-    message::Action,
-    notice::Notices,
-};
-use serde::Serialize;
+use m2mhub_core::{entry::MessageEntry, hash::Hash, message::Action, notice::Notices};
+use serde::{Deserialize, Serialize};
 
 /// A recorded message, as returned by `POST /v1/messages` and the message queries.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// Its index in the ledger.
     pub seq: u64,
@@ -38,13 +33,19 @@ pub struct Record {
     /// Its Merkle leaf hash, hex.
     pub leaf_hash: String,
     /// True when this answers an exact resubmission of an already recorded message.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
 }
 
 impl Record {
     /// The record of message entry `m` at `seq`.
-    pub fn new(seq: u64, m: &MessageEntry, contents: Option<String>, block: u64, leaf: &Hash) -> Record {
+    pub fn new(
+        seq: u64,
+        m: &MessageEntry,
+        contents: Option<String>,
+        block: u64,
+        leaf: &Hash,
+    ) -> Record {
         Record {
             seq,
             tx: m.tx.0,

@@ -25,7 +25,10 @@ pub fn verify_all(checks: &[SigCheck]) -> Vec<bool> {
     }
     let per = checks.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let handles: Vec<_> = checks.chunks(per).map(|c| s.spawn(move || verify_chunk(c))).collect();
+        let handles: Vec<_> = checks
+            .chunks(per)
+            .map(|c| s.spawn(move || verify_chunk(c)))
+            .collect();
         let mut out = Vec::with_capacity(checks.len());
         for (h, chunk) in handles.into_iter().zip(checks.chunks(per)) {
             // A panicking verifier thread is a bug; treat its chunk as unverified.
@@ -63,14 +66,23 @@ mod tests {
         let mut checks: Vec<SigCheck> = (0..300u32)
             .map(|i| {
                 let message = i.to_be_bytes().to_vec();
-                SigCheck { key: key.verifying_key(), signature: key.sign(&message), message }
+                SigCheck {
+                    key: key.verifying_key(),
+                    signature: key.sign(&message),
+                    message,
+                }
             })
             .collect();
         assert!(verify_all(&checks).iter().all(|ok| *ok));
         checks[7].message.push(0);
         checks[299].message[0] ^= 1;
         let r = verify_all(&checks);
-        let bad: Vec<usize> = r.iter().enumerate().filter(|(_, ok)| !**ok).map(|(i, _)| i).collect();
+        let bad: Vec<usize> = r
+            .iter()
+            .enumerate()
+            .filter(|(_, ok)| !**ok)
+            .map(|(i, _)| i)
+            .collect();
         assert_eq!(bad, [7, 299]);
     }
 }

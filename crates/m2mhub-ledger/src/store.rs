@@ -70,9 +70,29 @@ impl std::fmt::Debug for Snapshot {
 }
 
 impl Store {
-    /// Opens (or creates) the store file at `path`.
+    /// Opens (or creates) the store file at `path`. A new store is created beside it and
+    /// renamed into place once initialized, so a crash during creation leaves no half-made
+    /// file that would later read as a corrupt ledger.
     pub fn open(path: &Path) -> Result<Store> {
-        Self::init(Database::create(path)?)
+        if !path.exists() {
+            let tmp = path.with_extension("creating");
+            let _ = std::fs::remove_file(&tmp);
+            drop(Self::init(Database::create(&tmp)?)?);
+            std::fs::rename(&tmp, path).map_err(|e| LedgerError::Io {
+                path: path.display().to_string(),
+                source: e,
+            })?;
+            if let Some(dir) = path.parent() {
+                // Make the rename itself durable.
+                std::fs::File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| LedgerError::Io {
+                        path: dir.display().to_string(),
+                        source: e,
+                    })?;
+            }
+        }
+        Self::init(Database::open(path)?)
     }
 
     /// Opens a store over any redb backend (tests inject faults this way).
@@ -150,7 +170,8 @@ impl Store {
                 for h in &w.hashes {
                     flat.extend_from_slice(h);
                 }
-                txn.open_table(HASHES)?.insert(w.hashes_start, flat.as_slice())?;
+                txn.open_table(HASHES)?
+                    .insert(w.hashes_start, flat.as_slice())?;
             }
             let mut txs = txn.open_table(TXS)?;
             for (tx, state) in &w.txs {
@@ -158,9 +179,11 @@ impl Store {
             }
             let row = serde_json::to_vec(&w.block)
                 .map_err(|e| LedgerError::Storage(format!("encoding block row: {e}")))?;
-            txn.open_table(BLOCKS)?.insert(w.block.height, row.as_slice())?;
+            txn.open_table(BLOCKS)?
+                .insert(w.block.height, row.as_slice())?;
             if w.block.size > 0 {
-                txn.open_table(BLOCK_STARTS)?.insert(w.block.first_seq, w.block.height)?;
+                txn.open_table(BLOCK_STARTS)?
+                    .insert(w.block.first_seq, w.block.height)?;
             }
         }
         txn.commit()?;
@@ -187,7 +210,9 @@ impl Store {
 
     /// A consistent read snapshot.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        Ok(Snapshot { txn: self.db.begin_read()? })
+        Ok(Snapshot {
+            txn: self.db.begin_read()?,
+        })
     }
 }
 
@@ -241,21 +266,29 @@ impl Snapshot {
 
     /// Contents of the message at `seq`, unless pruned.
     pub fn contents(&self, seq: u64) -> Result<Option<String>> {
-        Ok(self.table(CONTENTS)?.get(seq)?.map(|v| v.value().to_owned()))
+        Ok(self
+            .table(CONTENTS)?
+            .get(seq)?
+            .map(|v| v.value().to_owned()))
     }
 
     /// The block with `height`.
     pub fn block(&self, height: u64) -> Result<Option<BlockRow>> {
         self.table(BLOCKS)?
             .get(height)?
-            .map(|v| serde_json::from_slice(v.value()).map_err(|e| corrupt(format!("block {height}: {e}"))))
+            .map(|v| {
+                serde_json::from_slice(v.value())
+                    .map_err(|e| corrupt(format!("block {height}: {e}")))
+            })
             .transpose()
     }
 
     /// The last block, if any.
     pub fn last_block(&self) -> Result<Option<BlockRow>> {
         let t = self.table(BLOCKS)?;
-        let Some((k, v)) = t.last()? else { return Ok(None) };
+        let Some((k, v)) = t.last()? else {
+            return Ok(None);
+        };
         let height = k.value();
         serde_json::from_slice(v.value())
             .map(Some)
@@ -270,7 +303,10 @@ impl Snapshot {
         for r in t.range(start..)?.take(limit) {
             let (k, v) = r?;
             let h = k.value();
-            out.push(serde_json::from_slice(v.value()).map_err(|e| corrupt(format!("block {h}: {e}")))?);
+            out.push(
+                serde_json::from_slice(v.value())
+                    .map_err(|e| corrupt(format!("block {h}: {e}")))?,
+            );
         }
         Ok(out)
     }
@@ -282,7 +318,10 @@ impl Snapshot {
         for r in t.range(..before)?.rev().take(limit) {
             let (k, v) = r?;
             let h = k.value();
-            out.push(serde_json::from_slice(v.value()).map_err(|e| corrupt(format!("block {h}: {e}")))?);
+            out.push(
+                serde_json::from_slice(v.value())
+                    .map_err(|e| corrupt(format!("block {h}: {e}")))?,
+            );
         }
         Ok(out)
     }
@@ -290,7 +329,10 @@ impl Snapshot {
     /// Height of the block holding `seq`.
     pub fn block_of(&self, seq: u64) -> Result<Option<u64>> {
         let t = self.table(BLOCK_STARTS)?;
-        Ok(t.range(..=seq)?.next_back().transpose()?.map(|(_, v)| v.value()))
+        Ok(t.range(..=seq)?
+            .next_back()
+            .transpose()?
+            .map(|(_, v)| v.value()))
     }
 
     /// Seqs of registry entries, in order.
@@ -305,7 +347,10 @@ impl Snapshot {
 
     /// The seq of `sender`'s message with `counter`.
     pub fn seq_of_counter(&self, sender: u32, counter: u64) -> Result<Option<u64>> {
-        Ok(self.table(COUNTERS)?.get((sender, counter))?.map(|v| v.value()))
+        Ok(self
+            .table(COUNTERS)?
+            .get((sender, counter))?
+            .map(|v| v.value()))
     }
 
     /// The highest counter `sender` has recorded.
@@ -319,7 +364,10 @@ impl Snapshot {
 
     /// A transaction's state.
     pub fn tx_state(&self, tx: u64) -> Result<Option<TxState>> {
-        self.table(TXS)?.get(tx)?.map(|v| txcodec::decode(v.value())).transpose()
+        self.table(TXS)?
+            .get(tx)?
+            .map(|v| txcodec::decode(v.value()))
+            .transpose()
     }
 
     /// The highest tx id assigned so far (0 when none).
@@ -344,7 +392,12 @@ impl Snapshot {
     }
 
     /// Seqs of messages a device sent or received, after `after`, at most `limit`.
-    pub fn device_messages(&self, device: u32, after: Option<u64>, limit: usize) -> Result<Vec<u64>> {
+    pub fn device_messages(
+        &self,
+        device: u32,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<u64>> {
         let t = self.table(DEVICE_MSGS)?;
         let start = after.map_or(0, |a| a.saturating_add(1));
         let mut out = Vec::new();
@@ -373,14 +426,17 @@ impl Snapshot {
 
 impl HashReader for Snapshot {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
-        let t = self.table(HASHES).map_err(|e| MerkleError::Storage(e.to_string()))?;
+        let t = self
+            .table(HASHES)
+            .map_err(|e| MerkleError::Storage(e.to_string()))?;
         let mut out = Vec::with_capacity(indexes.len());
         for &i in indexes {
             let found = t
                 .range(..=i)
                 .and_then(|mut r| r.next_back().transpose())
                 .map_err(|e| MerkleError::Storage(e.to_string()))?;
-            let (start, chunk) = found.ok_or_else(|| MerkleError::Storage(format!("stored hash {i} missing")))?;
+            let (start, chunk) =
+                found.ok_or_else(|| MerkleError::Storage(format!("stored hash {i} missing")))?;
             let off = usize::try_from(i - start.value())
                 .map_err(|_| MerkleError::Storage(format!("stored hash {i} missing")))?
                 * 32;

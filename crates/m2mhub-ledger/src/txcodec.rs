@@ -18,7 +18,11 @@ pub fn encode(s: &TxState) -> Vec<u8> {
         TxStatus::Closed => 1,
         TxStatus::Rejected => 2,
     });
-    let others: Vec<&DeviceName> = s.participants.iter().filter(|p| **p != s.provenance).collect();
+    let others: Vec<&DeviceName> = s
+        .participants
+        .iter()
+        .filter(|p| **p != s.provenance)
+        .collect();
     out.extend_from_slice(&((others.len() + 1) as u16).to_be_bytes());
     for name in std::iter::once(&s.provenance).chain(others) {
         out.extend_from_slice(&(name.as_str().len() as u16).to_be_bytes());
@@ -37,7 +41,12 @@ pub fn decode(b: &[u8]) -> Result<TxState> {
         2 => TxStatus::Rejected,
         _ => return Err(corrupt()),
     };
-    let n = u16::from_be_bytes(rest.get(..2).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?);
+    let n = u16::from_be_bytes(
+        rest.get(..2)
+            .ok_or_else(corrupt)?
+            .try_into()
+            .map_err(|_| corrupt())?,
+    );
     let mut pos = 2;
     let mut names = Vec::with_capacity(usize::from(n));
     for _ in 0..n {
@@ -53,7 +62,11 @@ pub fn decode(b: &[u8]) -> Result<TxState> {
     }
     let provenance = names[0].clone();
     names.sort();
-    Ok(TxState { provenance, status, participants: names })
+    Ok(TxState {
+        provenance,
+        status,
+        participants: names,
+    })
 }
 
 #[cfg(test)]

@@ -46,11 +46,19 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 fn at_seq(seq: u64, reason: impl Into<String>) -> Failure {
-    Failure { seq: Some(seq), block: None, reason: reason.into() }
+    Failure {
+        seq: Some(seq),
+        block: None,
+        reason: reason.into(),
+    }
 }
 
 fn at_block(block: u64, reason: impl Into<String>) -> Failure {
-    Failure { seq: None, block: Some(block), reason: reason.into() }
+    Failure {
+        seq: None,
+        block: Some(block),
+        reason: reason.into(),
+    }
 }
 
 /// What a successful verification covered.
@@ -118,7 +126,8 @@ impl Verifier {
                     format!("entry missing (next entry present is seq {})", e.seq),
                 ));
             }
-            let entry = Entry::from_bytes(&e.bytes).map_err(|err| at_seq(e.seq, err.to_string()))?;
+            let entry =
+                Entry::from_bytes(&e.bytes).map_err(|err| at_seq(e.seq, err.to_string()))?;
             decoded.push(entry);
         }
         let sig_ok = self.check_signatures(&decoded);
@@ -126,7 +135,10 @@ impl Verifier {
             let replay = match entry {
                 Entry::Message(m) => {
                     if !ok {
-                        return Err(at_seq(e.seq, format!("signature by {} does not verify", m.sender)));
+                        return Err(at_seq(
+                            e.seq,
+                            format!("signature by {} does not verify", m.sender),
+                        ));
                     }
                     if let Some(c) = &e.contents {
                         if sha256(c.as_bytes()) != m.contents_hash {
@@ -140,7 +152,8 @@ impl Verifier {
             };
             replay.map_err(|err: ReplayError| at_seq(e.seq, err.to_string()))?;
             self.scratch.clear();
-            self.frontier.push(merkle::leaf_hash(&e.bytes), &mut self.scratch);
+            self.frontier
+                .push(merkle::leaf_hash(&e.bytes), &mut self.scratch);
         }
         self.summary.entries += entries.len() as u64;
         Ok(())
@@ -150,12 +163,19 @@ impl Verifier {
     pub fn check_block(&mut self, b: &BlockRow) -> Result<(), Failure> {
         let h = self.next_height;
         if b.height != h {
-            return Err(at_block(h, format!("block missing (next block present is {})", b.height)));
+            return Err(at_block(
+                h,
+                format!("block missing (next block present is {})", b.height),
+            ));
         }
-        let cp = Checkpoint::open(&b.checkpoint, &self.key).map_err(|e| at_block(h, format!("checkpoint: {e}")))?;
+        let cp = Checkpoint::open(&b.checkpoint, &self.key)
+            .map_err(|e| at_block(h, format!("checkpoint: {e}")))?;
         let first_bad = || Some(b.first_seq);
         if cp.block != h || cp.tree_size != b.tree_size || b.first_seq + b.size != b.tree_size {
-            return Err(at_block(h, "checkpoint and block row disagree on height or size"));
+            return Err(at_block(
+                h,
+                "checkpoint and block row disagree on height or size",
+            ));
         }
         if cp.tree_size != self.frontier.size() {
             return Err(Failure {
@@ -213,7 +233,12 @@ impl Verifier {
                         .registry()
                         .get(m.sender.as_str())
                         .map(|d| d.key)
-                        .or_else(|| pending_keys.iter().find(|(n, _)| *n == m.sender.as_str()).map(|(_, k)| *k));
+                        .or_else(|| {
+                            pending_keys
+                                .iter()
+                                .find(|(n, _)| *n == m.sender.as_str())
+                                .map(|(_, k)| *k)
+                        });
                     at.push(key.map(|key| {
                         let fields = SignedFields {
                             sender: m.sender.as_str(),
@@ -244,7 +269,11 @@ impl Verifier {
 
 /// Verifies a data directory's store offline, block by block.
 pub fn verify_snapshot(snap: &Snapshot, key: NoteVerifier) -> Result<Summary, Failure> {
-    let storage = |e: crate::LedgerError| Failure { seq: None, block: None, reason: e.to_string() };
+    let storage = |e: crate::LedgerError| Failure {
+        seq: None,
+        block: None,
+        reason: e.to_string(),
+    };
     let mut v = Verifier::new(key);
     let size = snap.size().map_err(storage)?;
     let mut after = None;
@@ -260,11 +289,17 @@ pub fn verify_snapshot(snap: &Snapshot, key: NoteVerifier) -> Result<Summary, Fa
                 let mut batch = Vec::with_capacity((chunk_end - chunk_start) as usize);
                 for (seq, bytes) in snap.entries(chunk_start, chunk_end).map_err(storage)? {
                     let contents = snap.contents(seq).map_err(storage)?;
-                    batch.push(EntryIn { seq, bytes, contents });
+                    batch.push(EntryIn {
+                        seq,
+                        bytes,
+                        contents,
+                    });
                 }
                 if batch.len() as u64 != chunk_end - chunk_start {
                     let have: Vec<u64> = batch.iter().map(|e| e.seq).collect();
-                    let missing = (chunk_start..chunk_end).find(|s| !have.contains(s)).unwrap_or(chunk_start);
+                    let missing = (chunk_start..chunk_end)
+                        .find(|s| !have.contains(s))
+                        .unwrap_or(chunk_start);
                     return Err(at_seq(missing, "entry missing"));
                 }
                 v.push_entries(&batch)?;
@@ -273,13 +308,21 @@ pub fn verify_snapshot(snap: &Snapshot, key: NoteVerifier) -> Result<Summary, Fa
         }
     }
     if v.size() != size {
-        return Err(at_seq(v.size(), format!("{} entries after the last block", size - v.size())));
+        return Err(at_seq(
+            v.size(),
+            format!("{} entries after the last block", size - v.size()),
+        ));
     }
     let summary = v.finish();
     // The stored Merkle hashes must be the recomputed ones, or proofs would lie.
-    let stored_root = merkle::tree_hash(size, snap).map_err(|e| at_block(0, format!("stored Merkle hashes: {e}")))?;
+    let stored_root = merkle::tree_hash(size, snap)
+        .map_err(|e| at_block(0, format!("stored Merkle hashes: {e}")))?;
     if stored_root != summary.root {
-        return Err(Failure { seq: None, block: None, reason: "stored Merkle hashes do not match the entries".into() });
+        return Err(Failure {
+            seq: None,
+            block: None,
+            reason: "stored Merkle hashes do not match the entries".into(),
+        });
     }
     Ok(summary)
 }

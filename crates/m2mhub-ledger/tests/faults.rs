@@ -16,8 +16,10 @@ use std::{
 };
 
 use common::*;
-use m2mhub_ledger::{Appended, Ledger, LedgerConfig, Record, Submission, store::Store, verify::verify_snapshot};
-use redb::{StorageBackend, backends::FileBackend};
+use m2mhub_ledger::{
+    Appended, Ledger, LedgerConfig, Record, Submission, store::Store, verify::verify_snapshot,
+};
+use redb::{ReadableTable, StorageBackend, backends::FileBackend};
 
 /// A file backend whose `n`-th mutating call (write, set_len, sync) fails; a failing write
 /// first writes half its bytes (a torn write).
@@ -72,17 +74,34 @@ impl StorageBackend for Faulty {
 const KEY: [u8; 32] = [42; 32];
 
 fn config() -> LedgerConfig {
-    LedgerConfig { origin: Some("m2mhub/faults".into()), default_origin: String::new() }
+    LedgerConfig {
+        origin: Some("m2mhub/faults".into()),
+        default_origin: String::new(),
+    }
 }
 
 fn key() -> ed25519_dalek::SigningKey {
     ed25519_dalek::SigningKey::from_bytes(&KEY)
 }
 
+/// Opens a new store the way `Store::open` does (created aside, renamed into place once
+/// initialized), over the faulty backend.
 fn open_faulty(path: &Path, fail_at: u64, calls: Arc<AtomicU64>) -> Option<Ledger> {
-    let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).unwrap();
-    let backend = Faulty { inner: FileBackend::new(file).unwrap(), calls, fail_at };
+    let tmp = path.with_extension("creating");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&tmp)
+        .unwrap();
+    let backend = Faulty {
+        inner: FileBackend::new(file).unwrap(),
+        calls,
+        fail_at,
+    };
     let store = Store::open_with_backend(backend).ok()?;
+    std::fs::rename(&tmp, path).unwrap();
     Ledger::open_store(store, key(), &config()).ok()
 }
 
@@ -90,13 +109,19 @@ fn open_faulty(path: &Path, fail_at: u64, calls: Arc<AtomicU64>) -> Option<Ledge
 fn workload(ledger: &Ledger) -> Vec<Record> {
     let mut d = Devices::default();
     let mut acked = Vec::new();
-    let regs = PAPER_DEVICES.iter().map(|(n, c)| Submission::Registry(d.registration(n, *c))).collect();
+    let regs = PAPER_DEVICES
+        .iter()
+        .map(|(n, c)| Submission::Registry(d.registration(n, *c)))
+        .collect();
     if ledger.append(regs).iter().any(|r| r.is_err()) {
         return acked;
     }
     let scenario = paper_scenario(&mut d);
     for chunk in scenario.chunks(3) {
-        let subs = chunk.iter().map(|(m, _, _)| Submission::Message(m.clone())).collect();
+        let subs = chunk
+            .iter()
+            .map(|(m, _, _)| Submission::Message(m.clone()))
+            .collect();
         for r in ledger.append(subs) {
             match r {
                 Ok(Appended::Message(r)) => acked.push(r),
@@ -134,14 +159,19 @@ fn every_write_failing_in_turn_loses_nothing_acknowledged() {
         // Nothing beyond the last block is visible, and the whole ledger verifies.
         let snap = ledger.snapshot().unwrap();
         assert_eq!(snap.size().unwrap(), ledger.view().head.tree_size);
-        let verifier = m2mhub_core::note::NoteSigner::new("m2mhub/faults", key()).unwrap().verifier();
+        let verifier = m2mhub_core::note::NoteSigner::new("m2mhub/faults", key())
+            .unwrap()
+            .verifier();
         verify_snapshot(&snap, verifier).unwrap_or_else(|f| panic!("fault at call {fail_at}: {f}"));
         drop(snap);
         // And it accepts writes again.
         assert!(!ledger.is_failed());
         if completed {
             assert_eq!(acked.len(), 8);
-            assert!(fail_at > 5, "the workload made too few writes to test anything");
+            assert!(
+                fail_at > 5,
+                "the workload made too few writes to test anything"
+            );
             break;
         }
         fail_at += 1;
@@ -156,7 +186,11 @@ fn verify_names_the_first_tampered_entry() {
         let ledger = Ledger::open_store(Store::open(&path).unwrap(), key(), &config()).unwrap();
         workload(&ledger);
     }
-    let verifier = || m2mhub_core::note::NoteSigner::new("m2mhub/faults", key()).unwrap().verifier();
+    let verifier = || {
+        m2mhub_core::note::NoteSigner::new("m2mhub/faults", key())
+            .unwrap()
+            .verifier()
+    };
     // Flip one bit in entry 6's bytes (the notices of the paper's 4th message).
     {
         let db = redb::Database::open(&path).unwrap();

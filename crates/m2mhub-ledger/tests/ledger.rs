@@ -5,19 +5,17 @@
 mod common;
 
 use common::*;
-use m2mhub_core::{
-    checkpoint::Checkpoint,
-    merkle,
-    message::Action,
-};
+use m2mhub_core::{checkpoint::Checkpoint, merkle, message::Action};
 use m2mhub_ledger::{
-    DataDir, Ledger, LedgerConfig, LedgerError, MessageFilter, Submission,
-    store::Store,
+    DataDir, Ledger, LedgerConfig, LedgerError, MessageFilter, Submission, store::Store,
     verify::verify_snapshot,
 };
 
 fn config() -> LedgerConfig {
-    LedgerConfig { origin: None, default_origin: "m2mhub/test".into() }
+    LedgerConfig {
+        origin: None,
+        default_origin: "m2mhub/test".into(),
+    }
 }
 
 fn open(dir: &std::path::Path) -> Ledger {
@@ -34,17 +32,25 @@ fn hex32(s: &str) -> [u8; 32] {
 fn the_papers_scenario_survives_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let mut d = Devices::default();
-    let mut recorded = Vec::new();
+    let recorded;
     {
         let ledger = open(tmp.path());
         register_all(&ledger, &mut d, &PAPER_DEVICES);
         // Half in one block, half message by message.
         let scenario = paper_scenario(&mut d);
         let (first, rest) = scenario.split_at(4);
-        let subs = first.iter().map(|(m, _, _)| Submission::Message(m.clone())).collect();
+        let subs = first
+            .iter()
+            .map(|(m, _, _)| Submission::Message(m.clone()))
+            .collect();
         let mut records: Vec<_> = ledger.append(subs).into_iter().map(record).collect();
         for (m, _, _) in rest {
-            records.push(record(ledger.append(vec![Submission::Message(m.clone())]).pop().unwrap()));
+            records.push(record(
+                ledger
+                    .append(vec![Submission::Message(m.clone())])
+                    .pop()
+                    .unwrap(),
+            ));
         }
         for ((_, want, tx), r) in scenario.iter().zip(&records) {
             let got: Vec<&str> = r.notices.iter().map(|n| n.code()).collect();
@@ -63,7 +69,18 @@ fn the_papers_scenario_survives_a_restart() {
     assert_eq!(t.provenance, "top_level");
     assert_eq!(t.messages.len(), 4);
     assert_eq!(format!("{:?}", t.state), "Closed");
-    let next = record(ledger.append(vec![Submission::Message(d.message("top_level", "mid_level", Action::Begin, 0, None))]).pop().unwrap());
+    let next = record(
+        ledger
+            .append(vec![Submission::Message(d.message(
+                "top_level",
+                "mid_level",
+                Action::Begin,
+                0,
+                None,
+            ))])
+            .pop()
+            .unwrap(),
+    );
     assert_eq!((next.seq, next.tx), (11, 4));
     assert_eq!(ledger.view().registry.registry.len(), 3);
 }
@@ -75,21 +92,42 @@ fn exact_resubmission_returns_the_original_and_records_nothing() {
     let mut d = Devices::default();
     register_all(&ledger, &mut d, &PAPER_DEVICES);
     let m = d.message("top_level", "low_level", Action::Begin, 0, None);
-    let first = record(ledger.append(vec![Submission::Message(m.clone())]).pop().unwrap());
+    let first = record(
+        ledger
+            .append(vec![Submission::Message(m.clone())])
+            .pop()
+            .unwrap(),
+    );
     let size = ledger.view().head.tree_size;
-    let again = record(ledger.append(vec![Submission::Message(m.clone())]).pop().unwrap());
+    let again = record(
+        ledger
+            .append(vec![Submission::Message(m.clone())])
+            .pop()
+            .unwrap(),
+    );
     assert!(again.duplicate);
     assert_eq!(again.seq, first.seq);
     assert_eq!(ledger.view().head.tree_size, size);
     // Twice in the same batch: recorded once.
     let m2 = d.message("top_level", "low_level", Action::Begin, 0, None);
-    let rs: Vec<_> = ledger.append(vec![Submission::Message(m2.clone()), Submission::Message(m2)]).into_iter().map(record).collect();
+    let rs: Vec<_> = ledger
+        .append(vec![
+            Submission::Message(m2.clone()),
+            Submission::Message(m2),
+        ])
+        .into_iter()
+        .map(record)
+        .collect();
     assert_eq!(rs[0].seq, rs[1].seq);
     assert!(!rs[0].duplicate && rs[1].duplicate);
     // Same counter, different signature: stale.
     let mut forged = m.clone();
     forged.contents.push('x');
-    let e = ledger.append(vec![Submission::Message(forged)]).pop().unwrap().unwrap_err();
+    let e = ledger
+        .append(vec![Submission::Message(forged)])
+        .pop()
+        .unwrap()
+        .unwrap_err();
     assert!(matches!(e, LedgerError::Refused(_)), "{e}");
 }
 
@@ -104,7 +142,10 @@ fn refusals_leave_the_ledger_unchanged() {
     bad_sig.signature[0] ^= 1;
     let mut unknown = d.message("top_level", "low_level", Action::Begin, 0, None);
     unknown.sender = name("stranger");
-    let rs = ledger.append(vec![Submission::Message(bad_sig), Submission::Message(unknown)]);
+    let rs = ledger.append(vec![
+        Submission::Message(bad_sig),
+        Submission::Message(unknown),
+    ]);
     let codes: Vec<_> = rs
         .into_iter()
         .map(|r| match r.unwrap_err() {
@@ -113,10 +154,20 @@ fn refusals_leave_the_ledger_unchanged() {
         })
         .collect();
     assert_eq!(codes, ["bad_signature", "unknown_sender"]);
-    assert_eq!(*ledger.view().head, *before, "no block for refused submissions");
+    assert_eq!(
+        *ledger.view().head,
+        *before,
+        "no block for refused submissions"
+    );
     // A registry change that is refused.
     let dup = d.registration("top_level", 9);
-    assert!(matches!(ledger.append(vec![Submission::Registry(dup)]).pop().unwrap(), Err(LedgerError::Registry(_))));
+    assert!(matches!(
+        ledger
+            .append(vec![Submission::Registry(dup)])
+            .pop()
+            .unwrap(),
+        Err(LedgerError::Registry(_))
+    ));
 }
 
 #[test]
@@ -128,7 +179,11 @@ fn proofs_verify_against_signed_checkpoints() {
     let mut roots = vec![];
     for (m, _, _) in paper_scenario(&mut d) {
         ledger.append(vec![Submission::Message(m)]);
-        let cp = Checkpoint::open(&ledger.checkpoint(), &m2mhub_core::note::NoteVerifier::parse(&ledger.verifier_key()).unwrap()).unwrap();
+        let cp = Checkpoint::open(
+            &ledger.checkpoint(),
+            &m2mhub_core::note::NoteVerifier::parse(&ledger.verifier_key()).unwrap(),
+        )
+        .unwrap();
         roots.push((cp.tree_size, cp.root));
     }
     let (size, root) = *roots.last().unwrap();
@@ -159,17 +214,70 @@ fn queries_use_the_filters() {
     let ledger = open(tmp.path());
     let mut d = Devices::default();
     register_all(&ledger, &mut d, &PAPER_DEVICES);
-    let subs = paper_scenario(&mut d).into_iter().map(|(m, _, _)| Submission::Message(m)).collect();
+    let subs = paper_scenario(&mut d)
+        .into_iter()
+        .map(|(m, _, _)| Submission::Message(m))
+        .collect();
     ledger.append(subs);
-    let q = |f: MessageFilter| ledger.messages(&f).unwrap().iter().map(|r| r.seq).collect::<Vec<_>>();
+    let q = |f: MessageFilter| {
+        ledger
+            .messages(&f)
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(q(MessageFilter::default()), (3..11).collect::<Vec<_>>());
-    assert_eq!(q(MessageFilter { tx: Some(1), ..Default::default() }), [3, 4, 5, 6]);
-    assert_eq!(q(MessageFilter { valid: Some(false), ..Default::default() }), [6, 7, 8, 10]);
-    assert_eq!(q(MessageFilter { valid: Some(true), ..Default::default() }), [3, 4, 5, 9]);
-    assert_eq!(q(MessageFilter { device: Some("mid_level".into()), ..Default::default() }), [8, 9]);
-    assert_eq!(q(MessageFilter { tx: Some(6000), ..Default::default() }), [8]);
-    assert_eq!(q(MessageFilter { after: Some(8), limit: Some(1), ..Default::default() }), [9]);
-    assert_eq!(q(MessageFilter { device: Some("nobody".into()), ..Default::default() }), Vec::<u64>::new());
+    assert_eq!(
+        q(MessageFilter {
+            tx: Some(1),
+            ..Default::default()
+        }),
+        [3, 4, 5, 6]
+    );
+    assert_eq!(
+        q(MessageFilter {
+            valid: Some(false),
+            ..Default::default()
+        }),
+        [6, 7, 8, 10]
+    );
+    assert_eq!(
+        q(MessageFilter {
+            valid: Some(true),
+            ..Default::default()
+        }),
+        [3, 4, 5, 9]
+    );
+    assert_eq!(
+        q(MessageFilter {
+            device: Some("mid_level".into()),
+            ..Default::default()
+        }),
+        [8, 9]
+    );
+    assert_eq!(
+        q(MessageFilter {
+            tx: Some(6000),
+            ..Default::default()
+        }),
+        [8]
+    );
+    assert_eq!(
+        q(MessageFilter {
+            after: Some(8),
+            limit: Some(1),
+            ..Default::default()
+        }),
+        [9]
+    );
+    assert_eq!(
+        q(MessageFilter {
+            device: Some("nobody".into()),
+            ..Default::default()
+        }),
+        Vec::<u64>::new()
+    );
 }
 
 #[test]
@@ -180,7 +288,10 @@ fn pruned_contents_still_verify() {
         let ledger = open(&dir);
         let mut d = Devices::default();
         register_all(&ledger, &mut d, &PAPER_DEVICES);
-        let subs = paper_scenario(&mut d).into_iter().map(|(m, _, _)| Submission::Message(m)).collect();
+        let subs = paper_scenario(&mut d)
+            .into_iter()
+            .map(|(m, _, _)| Submission::Message(m))
+            .collect();
         ledger.append(subs);
         let pruned = ledger.prune_contents_before(u64::MAX).unwrap();
         assert_eq!(pruned, 8);
@@ -190,8 +301,14 @@ fn pruned_contents_still_verify() {
 }
 
 fn verifier(dir: &std::path::Path) -> m2mhub_core::note::NoteVerifier {
-    let key = DataDir::create(dir).unwrap().existing_hub_key().unwrap().unwrap();
-    m2mhub_core::note::NoteSigner::new("m2mhub/test", key).unwrap().verifier()
+    let key = DataDir::create(dir)
+        .unwrap()
+        .existing_hub_key()
+        .unwrap()
+        .unwrap();
+    m2mhub_core::note::NoteSigner::new("m2mhub/test", key)
+        .unwrap()
+        .verifier()
 }
 
 fn assert_verifies(dir: &std::path::Path) -> u64 {

@@ -32,7 +32,11 @@ pub struct ErrorBody {
 impl ApiError {
     /// A new error.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     /// 400 `malformed`.
@@ -47,7 +51,10 @@ impl ApiError {
 
     /// The body.
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { error: self.code, message: self.message.clone() }
+        ErrorBody {
+            error: self.code,
+            message: self.message.clone(),
+        }
     }
 }
 
@@ -72,7 +79,9 @@ impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         use StatusCode as S;
         let (status, code) = match &e {
-            CoreError::BadName(_) | CoreError::Malformed(_) | CoreError::BadEntry(_) => (S::BAD_REQUEST, "malformed"),
+            CoreError::BadName(_) | CoreError::Malformed(_) | CoreError::BadEntry(_) => {
+                (S::BAD_REQUEST, "malformed")
+            }
             CoreError::NameTaken(_) => (S::CONFLICT, "name_taken"),
             CoreError::KeyTaken => (S::CONFLICT, "key_taken"),
             CoreError::UnknownDevice(_) => (S::NOT_FOUND, "unknown_device"),
@@ -91,10 +100,18 @@ impl From<LedgerError> for ApiError {
             LedgerError::Registry(c) => c.into(),
             LedgerError::NotFound(m) => ApiError::not_found(m),
             LedgerError::BadQuery(m) => ApiError::malformed(m),
-            LedgerError::Unavailable => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()),
+            LedgerError::Unavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
             other => {
                 tracing::error!("internal error: {other}");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string())
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    other.to_string(),
+                )
             }
         }
     }

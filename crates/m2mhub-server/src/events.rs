@@ -30,26 +30,39 @@ impl Event {
             .records
             .iter()
             .map(|r| (r.seq, json!({"kind": "message", "record": r})))
-            .chain(c.registry.iter().map(|(seq, e)| (*seq, entry_json(*seq, e))))
+            .chain(
+                c.registry
+                    .iter()
+                    .map(|(seq, e)| (*seq, entry_json(*seq, e))),
+            )
             .collect();
         entries.sort_by_key(|(s, _)| *s);
         let mut out: Vec<Event> = entries
             .into_iter()
-            .map(|(_, v)| Event { kind: "entry", data: Arc::from(v.to_string()) })
+            .map(|(_, v)| Event {
+                kind: "entry",
+                data: Arc::from(v.to_string()),
+            })
             .collect();
-        out.push(Event { kind: "block", data: Arc::from(json!(&*c.block).to_string()) });
+        out.push(Event {
+            kind: "block",
+            data: Arc::from(json!(&*c.block).to_string()),
+        });
         out
     }
 }
 
 /// `GET /v1/events`.
-pub async fn stream(State(s): State<AppState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+pub async fn stream(
+    State(s): State<AppState>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = s.events.subscribe();
     let mut closing = s.closing.clone();
     // A subscriber too slow to keep up skips what it missed (it can page the API) rather
     // than holding the bus back.
     let stream = BroadcastStream::new(rx).filter_map(|r| {
-        r.ok().map(|e| Ok(SseEvent::default().event(e.kind).data(&*e.data)))
+        r.ok()
+            .map(|e| Ok(SseEvent::default().event(e.kind).data(&*e.data)))
     });
     let stream = futures_util::StreamExt::take_until(stream, async move {
         let _ = closing.wait_for(|c| *c).await;

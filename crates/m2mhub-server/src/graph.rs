@@ -21,7 +21,12 @@ pub fn edges(t: &TransactionView) -> Vec<(u64, u64)> {
 pub fn to_json(t: &TransactionView) -> Value {
     let edges = edges(t);
     let caused: HashSet<u64> = edges.iter().map(|(_, e)| *e).collect();
-    let roots: Vec<u64> = t.messages.iter().map(|m| m.seq).filter(|s| !caused.contains(s)).collect();
+    let roots: Vec<u64> = t
+        .messages
+        .iter()
+        .map(|m| m.seq)
+        .filter(|s| !caused.contains(s))
+        .collect();
     json!({
         "tx": t.tx,
         "provenance": t.provenance,
@@ -58,7 +63,12 @@ pub fn to_dot(t: &TransactionView) -> String {
             label.push_str(&format!("\\n{}", notices.join(", ")));
         }
         let color = if m.valid { "black" } else { "red" };
-        let _ = writeln!(out, "  m{} [label=\"{}\", color={color}, fontcolor={color}];", m.seq, dot_escape(&label));
+        let _ = writeln!(
+            out,
+            "  m{} [label=\"{}\", color={color}, fontcolor={color}];",
+            m.seq,
+            dot_escape(&label)
+        );
     }
     for (c, e) in edges(t) {
         let _ = writeln!(out, "  m{c} -> m{e};");
@@ -84,15 +94,22 @@ pub fn to_prov(t: &TransactionView) -> Value {
     let mut derived = Map::new();
     let mut members = Map::new();
     let tx_id = format!("m2m:transaction/{}", t.tx);
-    entity.insert(tx_id.clone(), json!({
-        "prov:type": {"$": "prov:Collection", "type": "prov:QUALIFIED_NAME"},
-        "m2m:state": format!("{:?}", t.state).to_lowercase(),
-    }));
+    entity.insert(
+        tx_id.clone(),
+        json!({
+            "prov:type": {"$": "prov:Collection", "type": "prov:QUALIFIED_NAME"},
+            "m2m:state": format!("{:?}", t.state).to_lowercase(),
+        }),
+    );
     let devices: BTreeMap<&str, ()> = t
         .participants
         .iter()
         .map(String::as_str)
-        .chain(t.messages.iter().flat_map(|m| [m.sender.as_str(), m.receiver.as_str()]))
+        .chain(
+            t.messages
+                .iter()
+                .flat_map(|m| [m.sender.as_str(), m.receiver.as_str()]),
+        )
         .map(|d| (d, ()))
         .collect();
     for d in devices.keys() {
@@ -101,11 +118,20 @@ pub fn to_prov(t: &TransactionView) -> Value {
     attributed.insert(format!("_:tx{}", t.tx), json!({"prov:entity": tx_id, "prov:agent": agent_id(&t.provenance), "prov:role": "m2m:provenance"}));
     for m in &t.messages {
         entity.insert(msg_id(m.seq), message_entity(m));
-        attributed.insert(format!("_:a{}", m.seq), json!({"prov:entity": msg_id(m.seq), "prov:agent": agent_id(&m.sender)}));
-        members.insert(format!("_:h{}", m.seq), json!({"prov:collection": tx_id, "prov:entity": msg_id(m.seq)}));
+        attributed.insert(
+            format!("_:a{}", m.seq),
+            json!({"prov:entity": msg_id(m.seq), "prov:agent": agent_id(&m.sender)}),
+        );
+        members.insert(
+            format!("_:h{}", m.seq),
+            json!({"prov:collection": tx_id, "prov:entity": msg_id(m.seq)}),
+        );
     }
     for (c, e) in edges(t) {
-        derived.insert(format!("_:d{e}"), json!({"prov:generatedEntity": msg_id(e), "prov:usedEntity": msg_id(c)}));
+        derived.insert(
+            format!("_:d{e}"),
+            json!({"prov:generatedEntity": msg_id(e), "prov:usedEntity": msg_id(c)}),
+        );
     }
     json!({
         "prefix": {"m2m": "urn:m2mhub:"},
@@ -141,14 +167,36 @@ pub fn to_text(t: &TransactionView) -> String {
         format!("{:?}", t.state).to_lowercase(),
         t.participants.join(", ")
     );
-    fn walk(out: &mut String, seq: u64, depth: usize, by_seq: &BTreeMap<u64, &Record>, edges: &[(u64, u64)]) {
+    fn walk(
+        out: &mut String,
+        seq: u64,
+        depth: usize,
+        by_seq: &BTreeMap<u64, &Record>,
+        edges: &[(u64, u64)],
+    ) {
         let Some(m) = by_seq.get(&seq) else { return };
         let verdict = if m.valid {
             "valid".to_owned()
         } else {
-            format!("INVALID: {}", m.notices.iter().map(|n| n.code()).collect::<Vec<_>>().join(", "))
+            format!(
+                "INVALID: {}",
+                m.notices
+                    .iter()
+                    .map(|n| n.code())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         };
-        let _ = writeln!(out, "{}#{} {} → {} {} [{}]", "  ".repeat(depth + 1), m.seq, m.sender, m.receiver, m.action, verdict);
+        let _ = writeln!(
+            out,
+            "{}#{} {} → {} {} [{}]",
+            "  ".repeat(depth + 1),
+            m.seq,
+            m.sender,
+            m.receiver,
+            m.action,
+            verdict
+        );
         for (_, e) in edges.iter().filter(|(c, _)| *c == seq) {
             walk(out, *e, depth + 1, by_seq, edges);
         }

@@ -36,7 +36,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/devices", post(devices::register).get(devices::list))
         .route("/v1/devices/{name}", get(devices::show))
         .route("/v1/devices/{name}/exceptions", post(devices::grant))
-        .route("/v1/devices/{name}/exceptions/{sender}", axum::routing::delete(devices::withdraw))
+        .route(
+            "/v1/devices/{name}/exceptions/{sender}",
+            axum::routing::delete(devices::withdraw),
+        )
         .route("/v1/devices/{name}/revoke", post(devices::revoke))
         .route("/v1/messages", post(messages::post).get(messages::list))
         .route(
@@ -62,11 +65,21 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
-pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let closer = state.clone();
     let shutdown = async move {
         shutdown.await;
         closer.close();
     };
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let committer = state.committer.clone();
+    let served = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    // Commit what is queued and release the ledger before returning.
+    let _ = tokio::task::spawn_blocking(move || committer.stop()).await;
+    served
 }

@@ -48,25 +48,60 @@ impl Metrics {
         let entries = Gauge::default();
         let blocks = Gauge::default();
         let block_entries = Counter::default();
-        registry.register("messages", "Messages recorded since start, by validity", messages.clone());
-        registry.register("refusals", "Submissions refused without an entry (SPEC 3.2), by code", refusals.clone());
+        registry.register(
+            "messages",
+            "Messages recorded since start, by validity",
+            messages.clone(),
+        );
+        registry.register(
+            "refusals",
+            "Submissions refused without an entry (SPEC 3.2), by code",
+            refusals.clone(),
+        );
         registry.register("ledger_entries", "Entries in the ledger", entries.clone());
-        registry.register("ledger_block_height", "Height of the last block", blocks.clone());
-        registry.register("block_entries", "Entries committed in blocks since start", block_entries.clone());
-        Metrics { registry: Mutex::new(registry), messages, refusals, entries, blocks, block_entries }
+        registry.register(
+            "ledger_block_height",
+            "Height of the last block",
+            blocks.clone(),
+        );
+        registry.register(
+            "block_entries",
+            "Entries committed in blocks since start",
+            block_entries.clone(),
+        );
+        Metrics {
+            registry: Mutex::new(registry),
+            messages,
+            refusals,
+            entries,
+            blocks,
+            block_entries,
+        }
     }
 
     /// Counts a refusal by its code.
     pub fn refusal(&self, code: &str) {
-        self.refusals.get_or_create(&CodeLabel { code: code.to_owned() }).inc();
+        self.refusals
+            .get_or_create(&CodeLabel {
+                code: code.to_owned(),
+            })
+            .inc();
     }
 
     /// Accounts for a committed block.
     pub fn committed(&self, c: &Committed) {
         let valid = c.records.iter().filter(|r| r.valid).count() as u64;
         let invalid = c.records.len() as u64 - valid;
-        self.messages.get_or_create(&ValidLabel { valid: "true".into() }).inc_by(valid);
-        self.messages.get_or_create(&ValidLabel { valid: "false".into() }).inc_by(invalid);
+        self.messages
+            .get_or_create(&ValidLabel {
+                valid: "true".into(),
+            })
+            .inc_by(valid);
+        self.messages
+            .get_or_create(&ValidLabel {
+                valid: "false".into(),
+            })
+            .inc_by(invalid);
         self.entries.set(c.block.tree_size as i64);
         self.blocks.set(c.block.height as i64);
         self.block_entries.inc_by(c.block.size);
@@ -88,7 +123,10 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     s.metrics.entries.set(head.tree_size as i64);
     s.metrics.blocks.set(head.height as i64);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         s.metrics.render(),
     )
 }

@@ -41,7 +41,15 @@ impl AppState {
             }
         });
         let (closer, closing) = tokio::sync::watch::channel(false);
-        Ok(AppState { ledger, committer, token: Arc::from(token), events, metrics, closing, closer: Arc::new(closer) })
+        Ok(AppState {
+            ledger,
+            committer,
+            token: Arc::from(token),
+            events,
+            metrics,
+            closing,
+            closer: Arc::new(closer),
+        })
     }
 
     /// Ends long-lived streams (SSE) so a graceful shutdown can finish.

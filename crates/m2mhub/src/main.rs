@@ -36,7 +36,8 @@ enum Command {
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("M2MHUB_LOG").unwrap_or_else(|_| "m2mhub=info,warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("M2MHUB_LOG")
+                .unwrap_or_else(|_| "m2mhub=info,warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

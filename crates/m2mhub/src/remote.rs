@@ -13,12 +13,20 @@ pub struct Hub {
 impl Hub {
     /// A client for the hub at `url` (e.g. `http://127.0.0.1:8080`).
     pub fn new(url: &str) -> Hub {
-        Hub { base: url.trim_end_matches('/').to_owned(), http: reqwest::Client::new() }
+        Hub {
+            base: url.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<reqwest::Response> {
         let url = format!("{}{path}", self.base);
-        let r = self.http.get(&url).send().await.with_context(|| format!("GET {url}"))?;
+        let r = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
         if !r.status().is_success() {
             let status = r.status();
             let body = r.text().await.unwrap_or_default();
@@ -30,7 +38,11 @@ impl Hub {
     /// GET a JSON document.
     pub async fn json<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         let url = format!("{}{path}", self.base);
-        self.get(path).await?.json().await.with_context(|| format!("decoding {url}"))
+        self.get(path)
+            .await?
+            .json()
+            .await
+            .with_context(|| format!("decoding {url}"))
     }
 
     /// GET a text document.
@@ -41,7 +53,12 @@ impl Hub {
     /// GET that may be 404: `None` then.
     pub async fn json_opt<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<Option<T>> {
         let url = format!("{}{path}", self.base);
-        let r = self.http.get(&url).send().await.with_context(|| format!("GET {url}"))?;
+        let r = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
         if r.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }

@@ -35,7 +35,14 @@ impl Devices {
         e
     }
 
-    pub fn message(&mut self, from: &str, to: &str, action: Action, tx: u64, cause: Option<u64>) -> Message {
+    pub fn message(
+        &mut self,
+        from: &str,
+        to: &str,
+        action: Action,
+        tx: u64,
+        cause: Option<u64>,
+    ) -> Message {
         let (_, key, counter) = self.keys.iter_mut().find(|k| k.0 == from).unwrap();
         *counter += 1;
         let mut m = Message {
@@ -61,7 +68,10 @@ pub fn record(r: m2mhub_ledger::Result<Appended>) -> Record {
 }
 
 pub fn register_all(ledger: &Ledger, devices: &mut Devices, list: &[(&str, u32)]) {
-    let subs = list.iter().map(|(n, c)| Submission::Registry(devices.registration(n, *c))).collect();
+    let subs = list
+        .iter()
+        .map(|(n, c)| Submission::Registry(devices.registration(n, *c)))
+        .collect();
     for r in ledger.append(subs) {
         r.unwrap();
     }
@@ -71,14 +81,42 @@ pub fn register_all(ledger: &Ledger, devices: &mut Devices, list: &[(&str, u32)]
 pub fn paper_scenario(d: &mut Devices) -> Vec<(Message, Vec<&'static str>, u64)> {
     use Action::*;
     vec![
-        (d.message("top_level", "low_level", Begin, 0, None), vec![], 1),
-        (d.message("low_level", "top_level", Continue, 1, None), vec![], 1),
+        (
+            d.message("top_level", "low_level", Begin, 0, None),
+            vec![],
+            1,
+        ),
+        (
+            d.message("low_level", "top_level", Continue, 1, None),
+            vec![],
+            1,
+        ),
         (d.message("top_level", "low_level", End, 1, None), vec![], 1),
-        (d.message("top_level", "low_level", Continue, 1, None), vec!["transaction_closed"], 1),
-        (d.message("low_level", "top_level", Begin, 0, None), vec!["insufficient_clearance"], 2),
-        (d.message("top_level", "mid_level", Continue, 6000, None), vec!["unknown_transaction"], 6000),
-        (d.message("mid_level", "low_level", Begin, 0, None), vec![], 3),
-        (d.message("low_level", "top_level", Continue, 3, None), vec!["insufficient_clearance"], 3),
+        (
+            d.message("top_level", "low_level", Continue, 1, None),
+            vec!["transaction_closed"],
+            1,
+        ),
+        (
+            d.message("low_level", "top_level", Begin, 0, None),
+            vec!["insufficient_clearance"],
+            2,
+        ),
+        (
+            d.message("top_level", "mid_level", Continue, 6000, None),
+            vec!["unknown_transaction"],
+            6000,
+        ),
+        (
+            d.message("mid_level", "low_level", Begin, 0, None),
+            vec![],
+            3,
+        ),
+        (
+            d.message("low_level", "top_level", Continue, 3, None),
+            vec!["insufficient_clearance"],
+            3,
+        ),
     ]
 }
 

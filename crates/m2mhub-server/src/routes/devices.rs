@@ -78,7 +78,8 @@ pub fn entry_json(seq: u64, e: &Entry) -> Value {
             "seq": seq, "kind": kind, "name": r.name, "clearance": r.clearance,
             "public_key": hex::encode(r.public_key), "exceptions": r.exceptions,
         }),
-        Entry::ExceptionGranted { device, sender } | Entry::ExceptionWithdrawn { device, sender } => {
+        Entry::ExceptionGranted { device, sender }
+        | Entry::ExceptionWithdrawn { device, sender } => {
             json!({"seq": seq, "kind": kind, "device": device, "sender": sender})
         }
         Entry::DeviceRevoked { device } => json!({"seq": seq, "kind": kind, "device": device}),
@@ -97,15 +98,24 @@ fn device(s: &AppState, name: &str) -> ApiResult<DeviceJson> {
         .registry
         .get(name)
         .map(DeviceJson::from)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_device", format!("no device named {name}")))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_device",
+                format!("no device named {name}"),
+            )
+        })
 }
 
 async fn change(s: &AppState, entry: Entry) -> ApiResult<()> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    s.committer.submit(vec![Submission::Registry(entry)], move |r| {
-        let _ = tx.send(r);
-    });
-    let mut results = rx.await.map_err(|_| ApiError::from(m2mhub_ledger::LedgerError::Unavailable))?;
+    s.committer
+        .submit(vec![Submission::Registry(entry)], move |r| {
+            let _ = tx.send(r);
+        });
+    let mut results = rx
+        .await
+        .map_err(|_| ApiError::from(m2mhub_ledger::LedgerError::Unavailable))?;
     match results.pop() {
         Some(Ok(Appended::Registry { .. })) => Ok(()),
         Some(Err(e)) => Err(e.into()),
@@ -118,11 +128,24 @@ fn name(s: &str) -> ApiResult<DeviceName> {
 }
 
 /// `POST /v1/devices`.
-pub async fn register(_: Operator, State(s): State<AppState>, JsonBody(b): JsonBody<NewDevice>) -> ApiResult<(StatusCode, Json<DeviceJson>)> {
+pub async fn register(
+    _: Operator,
+    State(s): State<AppState>,
+    JsonBody(b): JsonBody<NewDevice>,
+) -> ApiResult<(StatusCode, Json<DeviceJson>)> {
     let device_name = name(&b.name)?;
     let public_key = parse_hex_array::<32>(&b.public_key, "public_key")?;
-    let exceptions = b.exceptions.iter().map(|e| name(e)).collect::<ApiResult<BTreeSet<_>>>()?;
-    let entry = Entry::DeviceRegistered(Registration { name: device_name, clearance: b.clearance, public_key, exceptions });
+    let exceptions = b
+        .exceptions
+        .iter()
+        .map(|e| name(e))
+        .collect::<ApiResult<BTreeSet<_>>>()?;
+    let entry = Entry::DeviceRegistered(Registration {
+        name: device_name,
+        clearance: b.clearance,
+        public_key,
+        exceptions,
+    });
     change(&s, entry).await?;
     Ok((StatusCode::CREATED, Json(device(&s, &b.name)?)))
 }
@@ -136,24 +159,54 @@ pub async fn list(State(s): State<AppState>) -> Json<Vec<DeviceJson>> {
 }
 
 /// `GET /v1/devices/{name}`.
-pub async fn show(State(s): State<AppState>, PathParams(n): PathParams<String>) -> ApiResult<Json<DeviceJson>> {
+pub async fn show(
+    State(s): State<AppState>,
+    PathParams(n): PathParams<String>,
+) -> ApiResult<Json<DeviceJson>> {
     device(&s, &n).map(Json)
 }
 
 /// `POST /v1/devices/{name}/exceptions`.
-pub async fn grant(_: Operator, State(s): State<AppState>, PathParams(n): PathParams<String>, JsonBody(b): JsonBody<NewException>) -> ApiResult<Json<DeviceJson>> {
-    change(&s, Entry::ExceptionGranted { device: name(&n)?, sender: name(&b.sender)? }).await?;
+pub async fn grant(
+    _: Operator,
+    State(s): State<AppState>,
+    PathParams(n): PathParams<String>,
+    JsonBody(b): JsonBody<NewException>,
+) -> ApiResult<Json<DeviceJson>> {
+    change(
+        &s,
+        Entry::ExceptionGranted {
+            device: name(&n)?,
+            sender: name(&b.sender)?,
+        },
+    )
+    .await?;
     device(&s, &n).map(Json)
 }
 
 /// `DELETE /v1/devices/{name}/exceptions/{sender}`.
-pub async fn withdraw(_: Operator, State(s): State<AppState>, PathParams((n, sender)): PathParams<(String, String)>) -> ApiResult<Json<DeviceJson>> {
-    change(&s, Entry::ExceptionWithdrawn { device: name(&n)?, sender: name(&sender)? }).await?;
+pub async fn withdraw(
+    _: Operator,
+    State(s): State<AppState>,
+    PathParams((n, sender)): PathParams<(String, String)>,
+) -> ApiResult<Json<DeviceJson>> {
+    change(
+        &s,
+        Entry::ExceptionWithdrawn {
+            device: name(&n)?,
+            sender: name(&sender)?,
+        },
+    )
+    .await?;
     device(&s, &n).map(Json)
 }
 
 /// `POST /v1/devices/{name}/revoke`.
-pub async fn revoke(_: Operator, State(s): State<AppState>, PathParams(n): PathParams<String>) -> ApiResult<Json<DeviceJson>> {
+pub async fn revoke(
+    _: Operator,
+    State(s): State<AppState>,
+    PathParams(n): PathParams<String>,
+) -> ApiResult<Json<DeviceJson>> {
     change(&s, Entry::DeviceRevoked { device: name(&n)? }).await?;
     device(&s, &n).map(Json)
 }

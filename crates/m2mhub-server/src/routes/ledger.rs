@@ -14,7 +14,10 @@ use crate::{
 };
 
 /// `GET /v1/entries/{seq}`: `{seq, kind, entry_bytes, leaf_hash, block, …decoded fields}`.
-pub async fn entry(State(s): State<AppState>, PathParams(seq): PathParams<u64>) -> ApiResult<Json<Value>> {
+pub async fn entry(
+    State(s): State<AppState>,
+    PathParams(seq): PathParams<u64>,
+) -> ApiResult<Json<Value>> {
     let e = s.ledger.entry(seq)?;
     let mut v = entry_json(seq, &e.entry);
     if let Value::Object(m) = &mut v {
@@ -37,8 +40,13 @@ pub struct EntriesQuery {
 }
 
 /// `GET /v1/entries`: raw entries in seq order, for outside verifiers (an extension of SPEC §5).
-pub async fn entries(State(s): State<AppState>, Params(q): Params<EntriesQuery>) -> ApiResult<Json<Vec<Value>>> {
-    let rows = s.ledger.entries_after(q.after, q.limit.unwrap_or(m2mhub_ledger::MAX_PAGE))?;
+pub async fn entries(
+    State(s): State<AppState>,
+    Params(q): Params<EntriesQuery>,
+) -> ApiResult<Json<Vec<Value>>> {
+    let rows = s
+        .ledger
+        .entries_after(q.after, q.limit.unwrap_or(m2mhub_ledger::MAX_PAGE))?;
     let snap = s.ledger.snapshot()?;
     let mut out = Vec::with_capacity(rows.len());
     for (seq, bytes) in rows {
@@ -56,7 +64,10 @@ pub struct InclusionQuery {
 }
 
 /// `GET /v1/proof/inclusion`.
-pub async fn inclusion(State(s): State<AppState>, Params(q): Params<InclusionQuery>) -> ApiResult<Json<InclusionProof>> {
+pub async fn inclusion(
+    State(s): State<AppState>,
+    Params(q): Params<InclusionQuery>,
+) -> ApiResult<Json<InclusionProof>> {
     Ok(Json(s.ledger.inclusion_proof(q.seq, q.tree_size)?))
 }
 
@@ -69,18 +80,27 @@ pub struct ConsistencyQuery {
 }
 
 /// `GET /v1/proof/consistency`.
-pub async fn consistency(State(s): State<AppState>, Params(q): Params<ConsistencyQuery>) -> ApiResult<Json<ConsistencyProof>> {
+pub async fn consistency(
+    State(s): State<AppState>,
+    Params(q): Params<ConsistencyQuery>,
+) -> ApiResult<Json<ConsistencyProof>> {
     Ok(Json(s.ledger.consistency_proof(q.from, q.to)?))
 }
 
 /// `GET /v1/checkpoint`: the latest signed note, text/plain.
 pub async fn checkpoint(State(s): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], s.ledger.checkpoint())
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        s.ledger.checkpoint(),
+    )
 }
 
 /// `GET /v1/key`: the hub's verifier key line, text/plain.
 pub async fn key(State(s): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{}\n", s.ledger.verifier_key()))
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{}\n", s.ledger.verifier_key()),
+    )
 }
 
 /// `GET /v1/blocks` query.
@@ -92,11 +112,17 @@ pub struct BlocksQuery {
 }
 
 /// `GET /v1/blocks`.
-pub async fn blocks(State(s): State<AppState>, Params(q): Params<BlocksQuery>) -> ApiResult<Json<Vec<BlockRow>>> {
+pub async fn blocks(
+    State(s): State<AppState>,
+    Params(q): Params<BlocksQuery>,
+) -> ApiResult<Json<Vec<BlockRow>>> {
     Ok(Json(s.ledger.blocks(q.after, q.limit)?))
 }
 
 /// `GET /v1/blocks/{height}`.
-pub async fn block(State(s): State<AppState>, PathParams(h): PathParams<u64>) -> ApiResult<Json<BlockRow>> {
+pub async fn block(
+    State(s): State<AppState>,
+    PathParams(h): PathParams<u64>,
+) -> ApiResult<Json<BlockRow>> {
     Ok(Json(s.ledger.block(h)?))
 }

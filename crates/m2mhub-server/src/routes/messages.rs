@@ -16,7 +16,8 @@ use crate::{
 pub const MAX_BATCH: usize = 10_000;
 
 fn decode(v: Value) -> Result<Message, ApiError> {
-    let sub: MessageSubmission = serde_json::from_value(v).map_err(|e| ApiError::malformed(e.to_string()))?;
+    let sub: MessageSubmission =
+        serde_json::from_value(v).map_err(|e| ApiError::malformed(e.to_string()))?;
     Message::try_from(sub).map_err(|e| ApiError::malformed(e.to_string()))
 }
 
@@ -35,23 +36,38 @@ fn outcome(s: &AppState, r: Result<Appended, LedgerError>) -> Result<Record, Api
 async fn submit(s: &AppState, msgs: Vec<Message>) -> Vec<Result<Appended, LedgerError>> {
     let n = msgs.len();
     let (tx, rx) = tokio::sync::oneshot::channel();
-    s.committer.submit(msgs.into_iter().map(Submission::Message).collect(), move |r| {
-        let _ = tx.send(r);
-    });
-    rx.await.unwrap_or_else(|_| (0..n).map(|_| Err(LedgerError::Unavailable)).collect())
+    s.committer.submit(
+        msgs.into_iter().map(Submission::Message).collect(),
+        move |r| {
+            let _ = tx.send(r);
+        },
+    );
+    rx.await
+        .unwrap_or_else(|_| (0..n).map(|_| Err(LedgerError::Unavailable)).collect())
 }
 
 /// `POST /v1/messages`.
-pub async fn post(State(s): State<AppState>, JsonBody(v): JsonBody<Value>) -> ApiResult<Json<Record>> {
+pub async fn post(
+    State(s): State<AppState>,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Json<Record>> {
     let msg = decode(v).inspect_err(|e| s.metrics.refusal(e.code))?;
-    let r = submit(&s, vec![msg]).await.pop().unwrap_or(Err(LedgerError::Unavailable));
+    let r = submit(&s, vec![msg])
+        .await
+        .pop()
+        .unwrap_or(Err(LedgerError::Unavailable));
     outcome(&s, r).map(Json)
 }
 
 /// `POST /v1/messages/batch`: one answer per message, in order.
-pub async fn batch(State(s): State<AppState>, JsonBody(items): JsonBody<Vec<Value>>) -> ApiResult<Json<Vec<Value>>> {
+pub async fn batch(
+    State(s): State<AppState>,
+    JsonBody(items): JsonBody<Vec<Value>>,
+) -> ApiResult<Json<Vec<Value>>> {
     if items.len() > MAX_BATCH {
-        return Err(ApiError::malformed(format!("a batch holds at most {MAX_BATCH} messages")));
+        return Err(ApiError::malformed(format!(
+            "a batch holds at most {MAX_BATCH} messages"
+        )));
     }
     let mut answers: Vec<Option<Value>> = Vec::with_capacity(items.len());
     let mut msgs = Vec::with_capacity(items.len());
@@ -95,8 +111,17 @@ pub struct ListQuery {
 }
 
 /// `GET /v1/messages`.
-pub async fn list(State(s): State<AppState>, Params(q): Params<ListQuery>) -> ApiResult<Json<Vec<Record>>> {
-    let f = MessageFilter { tx: q.tx, device: q.device, valid: q.valid, after: q.after, limit: q.limit };
+pub async fn list(
+    State(s): State<AppState>,
+    Params(q): Params<ListQuery>,
+) -> ApiResult<Json<Vec<Record>>> {
+    let f = MessageFilter {
+        tx: q.tx,
+        device: q.device,
+        valid: q.valid,
+        after: q.after,
+        limit: q.limit,
+    };
     let ledger = s.ledger.clone();
     let records = tokio::task::spawn_blocking(move || ledger.messages(&f))
         .await
@@ -105,6 +130,9 @@ pub async fn list(State(s): State<AppState>, Params(q): Params<ListQuery>) -> Ap
 }
 
 /// `GET /v1/messages/{seq}`.
-pub async fn show(State(s): State<AppState>, PathParams(seq): PathParams<u64>) -> ApiResult<Json<Record>> {
+pub async fn show(
+    State(s): State<AppState>,
+    PathParams(seq): PathParams<u64>,
+) -> ApiResult<Json<Record>> {
     Ok(Json(s.ledger.record(seq)?))
 }

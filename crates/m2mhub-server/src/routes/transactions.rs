@@ -22,13 +22,18 @@ async fn load(s: &AppState, tx: u64) -> ApiResult<TransactionView> {
         .await
         .map_err(|_| ApiError::from(LedgerError::Unavailable))?
         .map_err(|e| match e {
-            LedgerError::NotFound(m) => ApiError::new(axum::http::StatusCode::NOT_FOUND, "unknown_transaction", m),
+            LedgerError::NotFound(m) => {
+                ApiError::new(axum::http::StatusCode::NOT_FOUND, "unknown_transaction", m)
+            }
             other => other.into(),
         })
 }
 
 /// `GET /v1/transactions/{tx}`.
-pub async fn show(State(s): State<AppState>, PathParams(tx): PathParams<u64>) -> ApiResult<Json<TransactionView>> {
+pub async fn show(
+    State(s): State<AppState>,
+    PathParams(tx): PathParams<u64>,
+) -> ApiResult<Json<TransactionView>> {
     load(&s, tx).await.map(Json)
 }
 
@@ -40,12 +45,28 @@ pub struct GraphQuery {
 }
 
 /// `GET /v1/transactions/{tx}/graph?format=json|dot|prov`.
-pub async fn graph(State(s): State<AppState>, PathParams(tx): PathParams<u64>, Params(q): Params<GraphQuery>) -> ApiResult<Response> {
+pub async fn graph(
+    State(s): State<AppState>,
+    PathParams(tx): PathParams<u64>,
+    Params(q): Params<GraphQuery>,
+) -> ApiResult<Response> {
     let t = load(&s, tx).await?;
     Ok(match q.format.as_deref().unwrap_or("json") {
         "json" => Json(graph::to_json(&t)).into_response(),
-        "dot" => ([(header::CONTENT_TYPE, "text/vnd.graphviz; charset=utf-8")], graph::to_dot(&t)).into_response(),
-        "prov" => ([(header::CONTENT_TYPE, "application/json")], graph::to_prov(&t).to_string()).into_response(),
-        other => return Err(ApiError::malformed(format!("format must be json, dot or prov, not {other:?}"))),
+        "dot" => (
+            [(header::CONTENT_TYPE, "text/vnd.graphviz; charset=utf-8")],
+            graph::to_dot(&t),
+        )
+            .into_response(),
+        "prov" => (
+            [(header::CONTENT_TYPE, "application/json")],
+            graph::to_prov(&t).to_string(),
+        )
+            .into_response(),
+        other => {
+            return Err(ApiError::malformed(format!(
+                "format must be json, dot or prov, not {other:?}"
+            )));
+        }
     })
 }

@@ -2,13 +2,7 @@
 //! the ceilings measured in the same run (Ed25519 batch verification of the same signatures,
 //! and a raw fsync'd append of the same bytes), printed as ratios and written as JSON.
 
-use std::{
-    collections::BTreeSet,
-    io::Write,
-    path::PathBuf,
-    process::ExitCode,
-    time::Instant,
-};
+use std::{collections::BTreeSet, io::Write, path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::{Context, bail};
 use ed25519_dalek::{Signature, Signer, SigningKey};
@@ -18,9 +12,7 @@ use m2mhub_core::{
     message::{Action, Message},
     names::DeviceName,
 };
-use m2mhub_ledger::{
-    Appended, DataDir, Ledger, LedgerConfig, SigCheck, Submission, verify_all,
-};
+use m2mhub_ledger::{Appended, DataDir, Ledger, LedgerConfig, SigCheck, Submission, verify_all};
 use serde_json::json;
 
 /// Bench subcommands.
@@ -66,7 +58,9 @@ fn workload(devices: usize, messages: usize) -> anyhow::Result<(Vec<Entry>, Vec<
             SigningKey::from_bytes(&seed)
         })
         .collect();
-    let names: Vec<DeviceName> = (0..devices).map(|i| DeviceName::new(&format!("dev-{i:05}"))).collect::<Result<_, _>>()?;
+    let names: Vec<DeviceName> = (0..devices)
+        .map(|i| DeviceName::new(&format!("dev-{i:05}")))
+        .collect::<Result<_, _>>()?;
     let regs = (0..devices)
         .map(|i| {
             Entry::DeviceRegistered(Registration {
@@ -88,22 +82,34 @@ fn workload(devices: usize, messages: usize) -> anyhow::Result<(Vec<Entry>, Vec<
         let a = (tx as usize * 7) % devices;
         let b = (a + 4) % devices; // same clearance class: a may always begin with b
         let begin_seq = first_seq + plan.len() as u64;
-        let steps = [(a, b, Action::Begin, None), (b, a, Action::Continue, Some(begin_seq)), (a, b, Action::Continue, Some(begin_seq + 1)), (b, a, Action::End, Some(begin_seq + 2))];
+        let steps = [
+            (a, b, Action::Begin, None),
+            (b, a, Action::Continue, Some(begin_seq)),
+            (a, b, Action::Continue, Some(begin_seq + 1)),
+            (b, a, Action::End, Some(begin_seq + 2)),
+        ];
         for (from, to, action, cause) in steps {
             if plan.len() == messages {
                 break;
             }
             counters[from] += 1;
-            plan.push((from, Message {
-                sender: names[from].clone(),
-                receiver: names[to].clone(),
-                action,
-                tx: if action == Action::Begin { TxId(0) } else { TxId(tx) },
-                cause: cause.map(m2mhub_core::ids::Seq),
-                counter: counters[from],
-                contents: format!("{{\"reading\":{},\"unit\":\"C\"}}", plan.len() % 40),
-                signature: [0; 64],
-            }));
+            plan.push((
+                from,
+                Message {
+                    sender: names[from].clone(),
+                    receiver: names[to].clone(),
+                    action,
+                    tx: if action == Action::Begin {
+                        TxId(0)
+                    } else {
+                        TxId(tx)
+                    },
+                    cause: cause.map(m2mhub_core::ids::Seq),
+                    counter: counters[from],
+                    contents: format!("{{\"reading\":{},\"unit\":\"C\"}}", plan.len() % 40),
+                    signature: [0; 64],
+                },
+            ));
         }
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -127,7 +133,10 @@ fn ingest(a: &IngestArgs) -> anyhow::Result<ExitCode> {
     }
     let tmp = tempfile::tempdir()?;
     let dir = a.data.clone().unwrap_or_else(|| tmp.path().join("ledger"));
-    eprintln!("preparing {} signed messages from {} devices…", a.messages, a.devices);
+    eprintln!(
+        "preparing {} signed messages from {} devices…",
+        a.messages, a.devices
+    );
     let (regs, msgs) = workload(a.devices, a.messages)?;
 
     // Ceiling 1: Ed25519 batch verification of the same signatures, same batch size.
@@ -140,7 +149,11 @@ fn ingest(a: &IngestArgs) -> anyhow::Result<ExitCode> {
                 seed[..8].copy_from_slice(&(i + 1).to_be_bytes());
                 seed
             });
-            SigCheck { key: key.verifying_key(), message: m.signing_bytes(), signature: Signature::from_bytes(&m.signature) }
+            SigCheck {
+                key: key.verifying_key(),
+                message: m.signing_bytes(),
+                signature: Signature::from_bytes(&m.signature),
+            }
         })
         .collect();
     let t = Instant::now();
@@ -157,12 +170,15 @@ fn ingest(a: &IngestArgs) -> anyhow::Result<ExitCode> {
     // Ceiling 2: a raw append of the same entry bytes, fdatasync'd once per batch.
     let raw_path = tmp.path().join("raw.log");
     let mut raw = std::fs::File::create(&raw_path)?;
-    let approx: Vec<Vec<u8>> = msgs.iter().map(|m| {
-        let mut b = m.signing_bytes();
-        b.extend_from_slice(&m.signature);
-        b.extend_from_slice(m.contents.as_bytes());
-        b
-    }).collect();
+    let approx: Vec<Vec<u8>> = msgs
+        .iter()
+        .map(|m| {
+            let mut b = m.signing_bytes();
+            b.extend_from_slice(&m.signature);
+            b.extend_from_slice(m.contents.as_bytes());
+            b
+        })
+        .collect();
     let t = Instant::now();
     let mut raw_bytes = 0u64;
     for chunk in approx.chunks(a.batch) {
@@ -177,7 +193,13 @@ fn ingest(a: &IngestArgs) -> anyhow::Result<ExitCode> {
 
     // The real thing: the ledger's append, one durable block per batch.
     let data = DataDir::create(&dir)?;
-    let ledger = Ledger::open(&data, &LedgerConfig { origin: Some("m2mhub/bench".into()), default_origin: String::new() })?;
+    let ledger = Ledger::open(
+        &data,
+        &LedgerConfig {
+            origin: Some("m2mhub/bench".into()),
+            default_origin: String::new(),
+        },
+    )?;
     for r in ledger.append(regs.into_iter().map(Submission::Registry).collect()) {
         r.context("registering the bench devices")?;
     }
@@ -204,11 +226,26 @@ fn ingest(a: &IngestArgs) -> anyhow::Result<ExitCode> {
     let ingest_rate = n / ingest_secs;
     let verify_rate = n / verify_secs;
     let raw_rate = n / raw_secs;
-    println!("bench ingest: {} messages, {} devices, {} per block", msgs.len(), a.devices, a.batch);
+    println!(
+        "bench ingest: {} messages, {} devices, {} per block",
+        msgs.len(),
+        a.devices,
+        a.batch
+    );
     println!("  ledger append (durable)   {ingest_rate:>12.0} msg/s");
-    println!("  Ed25519 verify only       {verify_rate:>12.0} msg/s   ingest = {:.2}× this ceiling", ingest_rate / verify_rate);
-    println!("  raw fsync'd append        {raw_rate:>12.0} msg/s   ingest = {:.2}× this ceiling", ingest_rate / raw_rate);
-    println!("  on disk: {:.0} B/entry (raw bytes {:.0} B/message)", size as f64 / n, raw_bytes as f64 / n);
+    println!(
+        "  Ed25519 verify only       {verify_rate:>12.0} msg/s   ingest = {:.2}× this ceiling",
+        ingest_rate / verify_rate
+    );
+    println!(
+        "  raw fsync'd append        {raw_rate:>12.0} msg/s   ingest = {:.2}× this ceiling",
+        ingest_rate / raw_rate
+    );
+    println!(
+        "  on disk: {:.0} B/entry (raw bytes {:.0} B/message)",
+        size as f64 / n,
+        raw_bytes as f64 / n
+    );
     println!("  target (SPEC §6): ≥ 100000 msg/s");
     if invalid != 0 {
         bail!("{invalid} messages of the workload were judged invalid");

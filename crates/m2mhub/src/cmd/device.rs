@@ -27,7 +27,9 @@ pub fn run(c: Command) -> anyhow::Result<ExitCode> {
             let secret_path = out.with_extension("key");
             let public_path = out.with_extension("pub");
             write_private(&secret_path, format!("{}\n", hex::encode(seed)).as_bytes())
-                .with_context(|| format!("writing {} (it must not exist yet)", secret_path.display()))?;
+                .with_context(|| {
+                    format!("writing {} (it must not exist yet)", secret_path.display())
+                })?;
             std::fs::write(&public_path, format!("{public}\n"))
                 .with_context(|| format!("writing {}", public_path.display()))?;
             println!("{public}");

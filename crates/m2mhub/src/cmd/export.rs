@@ -47,9 +47,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             Format::Jsonl => {
                 let mut after: Option<u64> = None;
                 loop {
-                    let q = after.map_or("/v1/entries?limit=1000".to_owned(), |a| format!("/v1/entries?limit=1000&after={a}"));
+                    let q = after.map_or("/v1/entries?limit=1000".to_owned(), |a| {
+                        format!("/v1/entries?limit=1000&after={a}")
+                    });
                     let page: Vec<Value> = hub.json(&q).await?;
-                    let Some(last) = page.last().and_then(|e| e["seq"].as_u64()) else { break };
+                    let Some(last) = page.last().and_then(|e| e["seq"].as_u64()) else {
+                        break;
+                    };
                     for e in page {
                         let seq = e["seq"].as_u64().unwrap_or_default();
                         let full: Value = hub.json(&format!("/v1/entries/{seq}")).await?;
@@ -64,7 +68,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                     None => Box::new(1..),
                 };
                 for tx in txs {
-                    let Some(t): Option<TransactionView> = hub.json_opt(&format!("/v1/transactions/{tx}")).await? else {
+                    let Some(t): Option<TransactionView> =
+                        hub.json_opt(&format!("/v1/transactions/{tx}")).await?
+                    else {
                         if a.tx.is_some() {
                             anyhow::bail!("the hub has no transaction {tx}");
                         }

@@ -35,10 +35,19 @@ pub fn default_origin() -> String {
 }
 
 /// Opens the hub's ledger and state in `data`.
-pub fn open(data: &std::path::Path, origin: Option<String>) -> anyhow::Result<(Arc<Ledger>, String)> {
+pub fn open(
+    data: &std::path::Path,
+    origin: Option<String>,
+) -> anyhow::Result<(Arc<Ledger>, String)> {
     let dir = DataDir::create(data).with_context(|| format!("opening {}", data.display()))?;
-    let ledger = Ledger::open(&dir, &LedgerConfig { origin, default_origin: default_origin() })
-        .with_context(|| format!("opening the ledger in {}", data.display()))?;
+    let ledger = Ledger::open(
+        &dir,
+        &LedgerConfig {
+            origin,
+            default_origin: default_origin(),
+        },
+    )
+    .with_context(|| format!("opening the ledger in {}", data.display()))?;
     let (token, file) = dir.operator_token(std::env::var("M2MHUB_OPERATOR_TOKEN").ok())?;
     match file {
         Some(f) => println!("operator token in {}", f.display()),
@@ -48,7 +57,12 @@ pub fn open(data: &std::path::Path, origin: Option<String>) -> anyhow::Result<(A
 }
 
 /// Runs the server on an already opened ledger until SIGTERM/SIGINT.
-pub async fn serve(ledger: Arc<Ledger>, token: String, listen: SocketAddr, retain: Option<Duration>) -> anyhow::Result<()> {
+pub async fn serve(
+    ledger: Arc<Ledger>,
+    token: String,
+    listen: SocketAddr,
+    retain: Option<Duration>,
+) -> anyhow::Result<()> {
     let state = AppState::new(ledger.clone(), token)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -65,7 +79,12 @@ pub async fn serve(ledger: Arc<Ledger>, token: String, listen: SocketAddr, retai
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let (ledger, token) = open(&a.data, a.origin)?;
-    println!("origin {} · {} entries · block {}", ledger.origin(), ledger.view().head.tree_size, ledger.view().head.height);
+    println!(
+        "origin {} · {} entries · block {}",
+        ledger.origin(),
+        ledger.view().head.tree_size,
+        ledger.view().head.height
+    );
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(serve(ledger, token, a.listen, a.retain_contents))?;
     Ok(ExitCode::SUCCESS)

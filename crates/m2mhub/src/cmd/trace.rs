@@ -19,8 +19,11 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
-    let t: Option<TransactionView> = rt.block_on(Hub::new(&a.url).json_opt(&format!("/v1/transactions/{}", a.tx)))?;
-    let Some(t) = t else { bail!("the hub has no transaction {}", a.tx) };
+    let t: Option<TransactionView> =
+        rt.block_on(Hub::new(&a.url).json_opt(&format!("/v1/transactions/{}", a.tx)))?;
+    let Some(t) = t else {
+        bail!("the hub has no transaction {}", a.tx)
+    };
     print!("{}", m2mhub_server::graph::to_text(&t));
     Ok(ExitCode::SUCCESS)
 }

@@ -34,7 +34,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let result = match (&a.data, &a.url) {
         (Some(dir), _) => offline(dir, a.key.as_deref())?,
-        (None, Some(url)) => tokio::runtime::Runtime::new()?.block_on(online(url, a.key.as_deref()))?,
+        (None, Some(url)) => {
+            tokio::runtime::Runtime::new()?.block_on(online(url, a.key.as_deref()))?
+        }
         (None, None) => bail!("give --data DIR or --url URL"),
     };
     let secs = started.elapsed().as_secs_f64();
@@ -62,7 +64,9 @@ fn offline(dir: &std::path::Path, key: Option<&str>) -> anyhow::Result<Result<Su
     let verifier = match key {
         Some(k) => NoteVerifier::parse(k).context("parsing --key")?,
         None => {
-            let hub_key = data.existing_hub_key()?.context("no hub-key in the data directory; pass --key")?;
+            let hub_key = data
+                .existing_hub_key()?
+                .context("no hub-key in the data directory; pass --key")?;
             let store = Store::open(&data.store_path())?;
             let snap = store.snapshot()?;
             let origin = snap
@@ -74,7 +78,8 @@ fn offline(dir: &std::path::Path, key: Option<&str>) -> anyhow::Result<Result<Su
             NoteSigner::new(&origin, hub_key)?.verifier()
         }
     };
-    let store = Store::open(&data.store_path()).context("opening the store (is the hub still running?)")?;
+    let store =
+        Store::open(&data.store_path()).context("opening the store (is the hub still running?)")?;
     let snap = store.snapshot()?;
     Ok(verify_snapshot(&snap, verifier))
 }
@@ -101,19 +106,29 @@ async fn online(url: &str, key: Option<&str>) -> anyhow::Result<Result<Summary, 
     let mut pending: Vec<EntryIn> = Vec::new();
     let mut entries_after: Option<u64> = None;
     loop {
-        let q = after.map_or(String::from("/v1/blocks?limit=1000"), |a| format!("/v1/blocks?limit=1000&after={a}"));
+        let q = after.map_or(String::from("/v1/blocks?limit=1000"), |a| {
+            format!("/v1/blocks?limit=1000&after={a}")
+        });
         let blocks: Vec<BlockRow> = hub.json(&q).await?;
         let Some(last) = blocks.last() else { break };
         after = Some(last.height);
         for b in blocks {
             while v.size() + (pending.len() as u64) < b.tree_size {
-                let q = entries_after.map_or(String::from("/v1/entries?limit=1000"), |a| format!("/v1/entries?limit=1000&after={a}"));
+                let q = entries_after.map_or(String::from("/v1/entries?limit=1000"), |a| {
+                    format!("/v1/entries?limit=1000&after={a}")
+                });
                 let page: Vec<RawEntry> = hub.json(&q).await?;
                 let Some(l) = page.last() else { break };
                 entries_after = Some(l.seq);
                 for e in page {
-                    let bytes = STANDARD.decode(&e.entry_bytes).with_context(|| format!("entry {}: bad base64", e.seq))?;
-                    pending.push(EntryIn { seq: e.seq, bytes, contents: e.contents });
+                    let bytes = STANDARD
+                        .decode(&e.entry_bytes)
+                        .with_context(|| format!("entry {}: bad base64", e.seq))?;
+                    pending.push(EntryIn {
+                        seq: e.seq,
+                        bytes,
+                        contents: e.contents,
+                    });
                 }
             }
             let take = (b.tree_size.saturating_sub(v.size()) as usize).min(pending.len());
