@@ -10,12 +10,14 @@ uses nothing but the standard library (hashlib).
 As a self-check it also runs the RFC's verification algorithms (§2.1.3.2, §2.1.4.2) on every
 proof before writing it.
 
-Usage: python3 testdata/gen_merkle_vectors.py   (writes merkle-vectors.json next to itself)
+Usage: python3 testdata/gen_merkle_vectors.py [DIR]   (writes merkle-vectors.json into DIR,
+default: next to itself)
 """
 
 import hashlib
 import json
 import os
+import sys
 
 NUM_LEAVES = 40
 
@@ -186,7 +188,8 @@ def main() -> None:
         "inclusion": inclusion,
         "consistency": consistency,
     }
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "merkle-vectors.json")
+    where = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    out = os.path.join(where, "merkle-vectors.json")
     with open(out, "w", encoding="utf-8") as f:
         json.dump(vectors, f, indent=1, ensure_ascii=False)
         f.write("\n")

@@ -172,6 +172,7 @@ fn every_write_failing_in_turn_loses_nothing_acknowledged() {
                 fail_at > 5,
                 "the workload made too few writes to test anything"
             );
+            eprintln!("faults injected at each of {} storage calls", fail_at - 1);
             break;
         }
         fail_at += 1;

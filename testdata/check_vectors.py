@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""Regenerates every known-answer vector file from its independent generator into a
+temporary directory and fails if any differs from the committed copy."""
+
+import filecmp
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GENERATORS = {
+    "gen_signing_vectors.py": ["signing-vectors.json", "note-vectors.json"],
+    "gen_merkle_vectors.py": ["merkle-vectors.json"],
+}
+
+failed = False
+with tempfile.TemporaryDirectory() as out:
+    for script, outputs in GENERATORS.items():
+        subprocess.run([sys.executable, os.path.join(HERE, script), out], check=True)
+        for name in outputs:
+            if not filecmp.cmp(os.path.join(out, name), os.path.join(HERE, name), shallow=False):
+                print(f"testdata/{name} differs from what {script} generates", file=sys.stderr)
+                failed = True
+if failed:
+    sys.exit(1)
+print("testdata: every vector file matches its generator")
