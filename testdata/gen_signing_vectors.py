@@ -1,95 +1,148 @@
 #!/usr/bin/env python3
-"""Known-answer vectors for SPEC §4.1 (what a device signs) and §4.3 (signed checkpoints),
-written from the spec text with Python's hashlib/base64 and the `cryptography` package's
-Ed25519 -- independently of the Rust code. Writes signing-vectors.json and note-vectors.json
-next to this file (or into the directory given as the only argument)."""
+"""Writes signing-vectors.json: known answers for the bytes an M2MHub device signs.
 
-import base64
+An independent implementation, written from the product spec's layout (SPEC §4, "signing
+bytes"; integers big-endian, strings UTF-8):
+
+    "m2mhub/message/v1" 0x0A
+    u16 len(sender)   sender
+    u16 len(receiver) receiver
+    u8  action            (0 begin, 1 continue, 2 end)
+    u64 tx                (0 for begin)
+    u64 cause + 1         (0 when absent)
+    u64 counter
+    32 bytes SHA-256(contents)
+
+It shares no code with the Rust module it checks (crates/m2mhub-core/src/signing.rs) and uses
+only the standard library (struct, hashlib) and the `cryptography` package for RFC 8032
+Ed25519. Ed25519 is deterministic, so the Rust side must reproduce every signature byte for
+byte. As a self-check the generator signs RFC 8032 §7.1 TEST 1 and verifies each signature it
+writes.
+
+Contents are given either as hex ("contents_hex") or, to keep the file small, by a rule
+("contents_rule": {"len": n, "mul": m, "add": a} meaning byte i = (m * i + a) mod 256).
+Each case's key seed is SHA-256("m2mhub signing vector key " || case name).
+
+Usage: python3 testdata/gen_signing_vectors.py   (writes signing-vectors.json next to itself)
+"""
+
 import hashlib
 import json
 import os
 import struct
-import sys
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
-ACTIONS = {"begin": 0, "continue": 1, "end": 2}
+DOMAIN = b"m2mhub/message/v1\n"
+U64_MAX = 2**64 - 1
+BEGIN, CONTINUE, END = 0, 1, 2
 
 
 def signing_bytes(sender, receiver, action, tx, cause, counter, contents):
-    s, r = sender.encode(), receiver.encode()
-    return (b"m2mhub/message/v1\n"
-            + struct.pack(">H", len(s)) + s
-            + struct.pack(">H", len(r)) + r
-            + struct.pack(">B", ACTIONS[action])
-            + struct.pack(">Q", tx)
-            + struct.pack(">Q", 0 if cause is None else cause + 1)
-            + struct.pack(">Q", counter)
-            + hashlib.sha256(contents.encode()).digest())
+    """The layout above, field by field."""
+    s, r = sender.encode("utf-8"), receiver.encode("utf-8")
+    assert len(s) <= 0xFFFF and len(r) <= 0xFFFF and action in (0, 1, 2)
+    assert cause is None or 0 <= cause < U64_MAX, "cause + 1 must fit in a u64"
+    out = DOMAIN
+    out += struct.pack(">H", len(s)) + s
+    out += struct.pack(">H", len(r)) + r
+    out += struct.pack(">B", action)
+    out += struct.pack(">Q", tx)
+    out += struct.pack(">Q", 0 if cause is None else cause + 1)
+    out += struct.pack(">Q", counter)
+    out += hashlib.sha256(contents).digest()
+    return out
 
 
-def public(sk):
-    return sk.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+def rule_bytes(rule):
+    return bytes((rule["mul"] * i + rule["add"]) % 256 for i in range(rule["len"]))
 
 
-def big_contents():
-    # 16 KiB exactly, from a rule so the JSON stays small.
-    return "".join(chr(ord("a") + i % 26) for i in range(16 * 1024))
+def public_key(sk):
+    return sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
+def self_check():
+    """RFC 8032 §7.1 TEST 1: the empty message under the first published key."""
+    seed = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+    sk = Ed25519PrivateKey.from_private_bytes(seed)
+    assert public_key(sk).hex() == (
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    assert sk.sign(b"").hex() == (
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+        "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+
+
+# (name, sender, receiver, action, tx, cause, counter, contents as hex or rule)
 CASES = [
-    dict(sender="top_level", receiver="low_level", action="begin", tx=0, cause=None, counter=1, contents="unlock the door"),
-    dict(sender="low_level", receiver="top_level", action="continue", tx=1, cause=None, counter=1, contents="door unlocked"),
-    dict(sender="top_level", receiver="low_level", action="end", tx=1, cause=1, counter=2, contents="thanks"),
-    dict(sender="a", receiver="b", action="begin", tx=0, cause=None, counter=0, contents=""),
-    dict(sender="x" * 64, receiver="Y" * 64, action="continue", tx=2**64 - 1, cause=2**64 - 2, counter=2**64 - 1, contents="edges"),
-    dict(sender="motion.sensor-1", receiver="hall_light", action="continue", tx=42, cause=0, counter=7, contents="motion: hallway"),
-    dict(sender="oven", receiver="phone", action="end", tx=9000, cause=123456789, counter=1 << 40, contents="oven is ON \u00b0C \u2603"),
-    dict(sender="gateway", receiver="cam_3", action="begin", tx=0, cause=None, counter=3, contents="BIG"),
-    dict(sender="Thermostat_2", receiver="hvac", action="continue", tx=7, cause=6, counter=99, contents='{"target": 21.5}'),
-    dict(sender="lock", receiver="lock", action="end", tx=1, cause=None, counter=5, contents="self"),
-    dict(sender="n0", receiver="n1", action="begin", tx=0, cause=None, counter=2**32, contents="\n\t\r"),
-    dict(sender="traffic-light.7", receiver="traffic-light.8", action="continue", tx=3, cause=2, counter=12, contents="green"),
+    ("begin", "sensor-1", "hub.gateway", BEGIN, 0, None, 1, "68656c6c6f"),
+    ("continue-without-cause", "sensor-1", "hub.gateway", CONTINUE, 7, None, 2, "776f726c64"),
+    ("continue-cause-zero", "valve_A", "controller.B", CONTINUE, 7, 0, 3, "00"),
+    ("end-with-cause", "controller.B", "valve_A", END, 7, 41, 4, "646f6e65"),
+    ("names-of-length-1-and-64", "a", "R" * 32 + "r" * 31 + "9", BEGIN, 0, None, 0, "01"),
+    ("names-of-length-64-and-1", "S." + "x" * 61 + "_", "b", CONTINUE, 1, 0, 1, "02"),
+    ("empty-contents", "meter-07", "billing", BEGIN, 0, None, 5, ""),
+    ("all-byte-values", "meter-07", "billing", CONTINUE, 5, 5, 6, bytes(range(256)).hex()),
+    ("contents-16-kib", "camera.front", "storage-2", CONTINUE, 123456, 99,
+     7, {"len": 16384, "mul": 31, "add": 7}),
+    ("counter-max", "clock", "hub", BEGIN, 0, None, U64_MAX, "ff"),
+    ("large-tx-and-cause", "relay-9", "relay-10", END, 2**63 + 5, 2**40 + 3, 2**32, "2a"),
+    ("u64-extremes", "edge", "core", CONTINUE, U64_MAX, U64_MAX - 1, U64_MAX - 1, "abcdef"),
+    ("single-byte-contents-begin", "A", "B", BEGIN, 0, None, 0, "00"),
 ]
 
 
-def main():
-    signing = []
-    for i, c in enumerate(CASES):
-        contents = big_contents() if c["contents"] == "BIG" else c["contents"]
-        seed = hashlib.sha256(b"m2mhub test device %d" % i).digest()
+def main() -> None:
+    self_check()
+    assert {len(c[1]) for c in CASES} | {len(c[2]) for c in CASES} >= {1, 64}
+    cases = []
+    for name, sender, receiver, action, tx, cause, counter, contents in CASES:
+        if isinstance(contents, dict):
+            data, given = rule_bytes(contents), {"contents_rule": contents}
+        else:
+            data, given = bytes.fromhex(contents), {"contents_hex": contents}
+        msg = signing_bytes(sender, receiver, action, tx, cause, counter, data)
+        seed = hashlib.sha256(b"m2mhub signing vector key " + name.encode()).digest()
         sk = Ed25519PrivateKey.from_private_bytes(seed)
-        msg = signing_bytes(c["sender"], c["receiver"], c["action"], c["tx"], c["cause"], c["counter"], contents)
-        case = dict(c)
-        case["contents"] = "BIG" if c["contents"] == "BIG" else contents
-        case.update(seed=seed.hex(), public_key=public(sk).hex(),
-                    contents_sha256=hashlib.sha256(contents.encode()).hexdigest(),
-                    signing_bytes=msg.hex(), signature=sk.sign(msg).hex())
-        signing.append(case)
-    with open(os.path.join(OUT, "signing-vectors.json"), "w") as f:
-        json.dump({"big_contents_rule": "16384 chars: chr(ord('a') + i % 26)", "cases": signing}, f, indent=1)
-        f.write("\n")
+        sig = sk.sign(msg)
+        sk.public_key().verify(sig, msg)  # raises if the signature is bad
+        case = {
+            "name": name,
+            "sender": sender,
+            "receiver": receiver,
+            "action": action,
+            "tx": tx,
+            "cause": cause,
+            "counter": counter,
+        }
+        case.update(given)
+        case.update({
+            "contents_sha256": hashlib.sha256(data).hexdigest(),
+            "signing_bytes": msg.hex(),
+            "seed": seed.hex(),
+            "public_key": public_key(sk).hex(),
+            "signature": sig.hex(),
+        })
+        cases.append(case)
 
-    notes = []
-    for i, (origin, size, height) in enumerate([("m2mhub/hub.example", 0, 0), ("m2mhub/hub.example", 11, 3), ("m2mhub/edge-7", 2**40, 123456)]):
-        seed = hashlib.sha256(b"m2mhub test hub %d" % i).digest()
-        sk = Ed25519PrivateKey.from_private_bytes(seed)
-        pk = public(sk)
-        key_id = hashlib.sha256(origin.encode() + b"\n" + b"\x01" + pk).digest()[:4]
-        vkey = "%s+%s+%s" % (origin, key_id.hex(), base64.b64encode(b"\x01" + pk).decode())
-        root = hashlib.sha256(b"root %d" % i).digest() if size else hashlib.sha256(b"").digest()
-        prev = hashlib.sha256(b"prev %d" % i).digest() if height else bytes(32)
-        body = "%s\n%d\n%s\nblock %d prev %s\n" % (origin, size, base64.b64encode(root).decode(), height, base64.b64encode(prev).decode())
-        sig = sk.sign(body.encode())
-        note = body + "\n\u2014 %s %s\n" % (origin, base64.b64encode(key_id + sig).decode())
-        notes.append(dict(seed=seed.hex(), origin=origin, tree_size=size, root=root.hex(), block=height,
-                          prev_block_hash=prev.hex(), key_id=key_id.hex(), verifier_key=vkey,
-                          block_hash=hashlib.sha256(body.encode()).hexdigest(), note=note))
-    with open(os.path.join(OUT, "note-vectors.json"), "w") as f:
-        json.dump({"checkpoints": notes}, f, indent=1, ensure_ascii=False)
+    vectors = {
+        "description": (
+            "M2MHub message signing bytes (SPEC §4) and Ed25519 signatures (RFC 8032) from "
+            "testdata/gen_signing_vectors.py. action: 0 begin, 1 continue, 2 end; cause null "
+            "when absent (encoded 0), else encoded as cause + 1. Contents are contents_hex, or "
+            "contents_rule {len, mul, add}: byte i = (mul * i + add) mod 256. seed is the "
+            "32-byte Ed25519 private key, public_key its RFC 8032 encoding, signature the "
+            "signature over the hex signing_bytes."
+        ),
+        "domain": DOMAIN.decode(),
+        "cases": cases,
+    }
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "signing-vectors.json")
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(vectors, f, indent=1, ensure_ascii=False)
         f.write("\n")
+    print(f"wrote {out}: {len(cases)} cases")
 
 
 if __name__ == "__main__":
