@@ -32,7 +32,9 @@ fn signing_bytes_and_signatures_match_the_reference() {
     assert!(cases.len() >= 12);
     for c in cases {
         let contents = match c["contents"].as_str().unwrap() {
-            "BIG" => (0..16 * 1024).map(|i| (b'a' + (i % 26) as u8) as char).collect(),
+            "BIG" => (0..16 * 1024)
+                .map(|i| (b'a' + (i % 26) as u8) as char)
+                .collect(),
             s => s.to_owned(),
         };
         let m = Message {
@@ -45,12 +47,25 @@ fn signing_bytes_and_signatures_match_the_reference() {
             contents,
             signature: [0; 64],
         };
-        assert_eq!(hex::encode(sha256(m.contents.as_bytes())), c["contents_sha256"].as_str().unwrap());
+        assert_eq!(
+            hex::encode(sha256(m.contents.as_bytes())),
+            c["contents_sha256"].as_str().unwrap()
+        );
         let bytes = m.signing_bytes();
-        assert_eq!(hex::encode(&bytes), c["signing_bytes"].as_str().unwrap(), "{c}");
+        assert_eq!(
+            hex::encode(&bytes),
+            c["signing_bytes"].as_str().unwrap(),
+            "{c}"
+        );
         let key = SigningKey::from_bytes(&bytes32(&c["seed"]));
-        assert_eq!(hex::encode(key.verifying_key().as_bytes()), c["public_key"].as_str().unwrap());
-        assert_eq!(hex::encode(key.sign(&bytes).to_bytes()), c["signature"].as_str().unwrap());
+        assert_eq!(
+            hex::encode(key.verifying_key().as_bytes()),
+            c["public_key"].as_str().unwrap()
+        );
+        assert_eq!(
+            hex::encode(key.sign(&bytes).to_bytes()),
+            c["signature"].as_str().unwrap()
+        );
     }
 }
 
@@ -73,6 +88,9 @@ fn checkpoints_match_the_reference() {
         assert_eq!(cp.sign(&signer).unwrap(), note);
         let verifier = NoteVerifier::parse(c["verifier_key"].as_str().unwrap()).unwrap();
         assert_eq!(Checkpoint::open(note, &verifier).unwrap(), cp);
-        assert_eq!(hex::encode(cp.block_hash()), c["block_hash"].as_str().unwrap());
+        assert_eq!(
+            hex::encode(cp.block_hash()),
+            c["block_hash"].as_str().unwrap()
+        );
     }
 }

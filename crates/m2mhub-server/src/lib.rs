@@ -8,6 +8,7 @@ pub mod events;
 pub mod extract;
 pub mod graph;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/blocks", get(ledger::blocks))
         .route("/v1/blocks/{height}", get(ledger::block))
         .route("/v1/events", get(events::stream))
+        .route("/v1/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics::metrics))
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -22,14 +22,25 @@ const TOKEN: &str = "cli-test-token";
 
 fn serve(dir: &Path) -> (Child, String) {
     let mut child = Command::new(BIN)
-        .args(["serve", "--data", dir.to_str().unwrap(), "--listen", "127.0.0.1:0", "--origin", "m2mhub/cli-test"])
+        .args([
+            "serve",
+            "--data",
+            dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            "m2mhub/cli-test",
+        ])
         .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url = loop {
-        let line = lines.next().expect("serve exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
         if let Some(url) = line.strip_prefix("listening on ") {
             break url.to_owned();
         }
@@ -40,7 +51,10 @@ fn serve(dir: &Path) -> (Child, String) {
 }
 
 fn stop(mut child: Child) {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "serve exited with {exit} after SIGTERM");
@@ -48,10 +62,24 @@ fn stop(mut child: Child) {
 
 fn m2mhub(args: &[&str]) -> (bool, String) {
     let out = Command::new(BIN).args(args).output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
-fn signed(key: &SigningKey, from: &str, to: &str, action: Action, tx: u64, counter: u64) -> serde_json::Value {
+fn signed(
+    key: &SigningKey,
+    from: &str,
+    to: &str,
+    action: Action,
+    tx: u64,
+    counter: u64,
+) -> serde_json::Value {
     let mut m = Message {
         sender: DeviceName::new(from).unwrap(),
         receiver: DeviceName::new(to).unwrap(),
@@ -96,7 +124,11 @@ fn tamper_entry(store: &Path, seq: u64) {
     let txn = db.begin_write().unwrap();
     {
         let mut t = txn.open_table(table).unwrap();
-        let mut bytes = redb::ReadableTable::get(&t, seq).unwrap().unwrap().value().to_vec();
+        let mut bytes = redb::ReadableTable::get(&t, seq)
+            .unwrap()
+            .unwrap()
+            .value()
+            .to_vec();
         bytes[5] ^= 0x01; // a letter of the sender's name
         t.insert(seq, bytes.as_slice()).unwrap();
     }
@@ -124,13 +156,19 @@ fn serve_verify_trace_export_and_tamper() {
 
     let (ok, out) = m2mhub(&["trace", "1", "--url", &url]);
     assert!(ok, "{out}");
-    assert!(out.contains("provenance phone") && out.contains("#3 door_lock → phone continue"), "{out}");
+    assert!(
+        out.contains("provenance phone") && out.contains("#3 door_lock → phone continue"),
+        "{out}"
+    );
 
     let (ok, out) = m2mhub(&["export", "--format", "jsonl", "--url", &url]);
     assert!(ok, "{out}");
     assert_eq!(out.lines().count(), 6);
     let (ok, out) = m2mhub(&["export", "--format", "dot", "--url", &url]);
-    assert!(ok && out.contains("digraph tx1") && out.contains("digraph tx2"), "{out}");
+    assert!(
+        ok && out.contains("digraph tx1") && out.contains("digraph tx2"),
+        "{out}"
+    );
 
     stop(hub);
     let (ok, out) = m2mhub(&["verify", "--data", data.to_str().unwrap()]);
@@ -163,7 +201,11 @@ fn device_keygen_writes_an_owner_only_key() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(prefix.with_extension("key")).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(prefix.with_extension("key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
     }
     let (ok, _) = m2mhub(&["device", "keygen", "--out", prefix.to_str().unwrap()]);

@@ -50,7 +50,10 @@ pub fn run(c: Command) -> anyhow::Result<ExitCode> {
 
 /// A workload: devices with keys, and transactions of four messages (begin, 2× continue, end)
 /// between pairs of devices, each continue caused by the previous message.
-fn workload(devices: usize, messages: usize) -> anyhow::Result<(Vec<Entry>, Vec<Message>)> {
+fn workload(
+    devices: usize,
+    messages: usize,
+) -> anyhow::Result<(Vec<Entry>, Vec<Message>, Vec<SigningKey>)> {
     let keys: Vec<SigningKey> = (0..devices)
         .map(|i| {
             let mut seed = [0u8; 32];
@@ -124,7 +127,7 @@ fn workload(devices: usize, messages: usize) -> anyhow::Result<(Vec<Entry>, Vec<
             });
         }
     });
-    Ok((regs, plan.into_iter().map(|(_, m)| m).collect()))
+    Ok((regs, plan.into_iter().map(|(_, m)| m).collect(), keys))
 }
 
 fn ingest(a: &IngestArgs) -> anyhow::Result<ExitCode> {
@@ -137,20 +140,15 @@ fn ingest(a: &IngestArgs) -> anyhow::Result<ExitCode> {
         "preparing {} signed messages from {} devices…",
         a.messages, a.devices
     );
-    let (regs, msgs) = workload(a.devices, a.messages)?;
+    let (regs, msgs, keys) = workload(a.devices, a.messages)?;
 
     // Ceiling 1: Ed25519 batch verification of the same signatures, same batch size.
     let checks: Vec<SigCheck> = msgs
         .iter()
         .map(|m| {
-            let key = SigningKey::from_bytes(&{
-                let mut seed = [0u8; 32];
-                let i: u64 = m.sender.as_str()[4..].parse().unwrap_or(0);
-                seed[..8].copy_from_slice(&(i + 1).to_be_bytes());
-                seed
-            });
+            let i: usize = m.sender.as_str()[4..].parse().unwrap_or(0);
             SigCheck {
-                key: key.verifying_key(),
+                key: keys[i].verifying_key(),
                 message: m.signing_bytes(),
                 signature: Signature::from_bytes(&m.signature),
             }

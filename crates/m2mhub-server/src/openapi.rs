@@ -1,0 +1,333 @@
+//! The OpenAPI 3.1 description of SPEC §5, served at `/v1/openapi.json`. Built from the route
+//! table below, which a test checks against the router, so the document cannot drift.
+
+use axum::{Json, response::IntoResponse};
+use serde_json::{Value, json};
+
+/// (method, path, operator only, summary, request schema, response schema).
+type Route = (
+    &'static str,
+    &'static str,
+    bool,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+);
+
+/// Every route of the API.
+pub const ROUTES: &[Route] = &[
+    (
+        "post",
+        "/v1/devices",
+        true,
+        "Register a device",
+        Some("NewDevice"),
+        "Device",
+    ),
+    ("get", "/v1/devices", false, "List devices", None, "Devices"),
+    (
+        "get",
+        "/v1/devices/{name}",
+        false,
+        "Show a device",
+        None,
+        "Device",
+    ),
+    (
+        "post",
+        "/v1/devices/{name}/exceptions",
+        true,
+        "Grant an exception: the device accepts `sender` despite lower clearance",
+        Some("NewException"),
+        "Device",
+    ),
+    (
+        "delete",
+        "/v1/devices/{name}/exceptions/{sender}",
+        true,
+        "Withdraw an exception",
+        None,
+        "Device",
+    ),
+    (
+        "post",
+        "/v1/devices/{name}/revoke",
+        true,
+        "Revoke a device for good",
+        None,
+        "Device",
+    ),
+    (
+        "post",
+        "/v1/messages",
+        false,
+        "Submit a signed message; the record is durable when this returns",
+        Some("Message"),
+        "Record",
+    ),
+    (
+        "post",
+        "/v1/messages/batch",
+        false,
+        "Submit many signed messages in one block; one answer per message, in order",
+        Some("Messages"),
+        "BatchAnswers",
+    ),
+    (
+        "get",
+        "/v1/messages",
+        false,
+        "Records by seq, filtered by tx, device, validity; paged with after and limit",
+        None,
+        "Records",
+    ),
+    (
+        "get",
+        "/v1/messages/{seq}",
+        false,
+        "One record",
+        None,
+        "Record",
+    ),
+    (
+        "get",
+        "/v1/transactions/{tx}",
+        false,
+        "A transaction: provenance, state, messages, participants",
+        None,
+        "Transaction",
+    ),
+    (
+        "get",
+        "/v1/transactions/{tx}/graph",
+        false,
+        "The causal tree as json, dot or prov (W3C PROV-JSON)",
+        None,
+        "Graph",
+    ),
+    (
+        "get",
+        "/v1/entries",
+        false,
+        "Raw entries by seq, for outside verifiers (extension)",
+        None,
+        "RawEntries",
+    ),
+    (
+        "get",
+        "/v1/entries/{seq}",
+        false,
+        "An entry: canonical bytes, leaf hash and decoded fields",
+        None,
+        "Entry",
+    ),
+    (
+        "get",
+        "/v1/checkpoint",
+        false,
+        "The latest signed checkpoint (C2SP signed note, text/plain)",
+        None,
+        "Text",
+    ),
+    (
+        "get",
+        "/v1/key",
+        false,
+        "The hub's verifier key line (text/plain)",
+        None,
+        "Text",
+    ),
+    (
+        "get",
+        "/v1/proof/inclusion",
+        false,
+        "RFC 9162 inclusion proof of seq in the tree of tree_size",
+        None,
+        "InclusionProof",
+    ),
+    (
+        "get",
+        "/v1/proof/consistency",
+        false,
+        "RFC 9162 consistency proof between tree sizes from and to",
+        None,
+        "ConsistencyProof",
+    ),
+    (
+        "get",
+        "/v1/blocks",
+        false,
+        "Blocks by height, paged with after and limit",
+        None,
+        "Blocks",
+    ),
+    (
+        "get",
+        "/v1/blocks/{height}",
+        false,
+        "One block",
+        None,
+        "Block",
+    ),
+    (
+        "get",
+        "/v1/events",
+        false,
+        "Server-Sent Events: `entry` per new entry, `block` per block",
+        None,
+        "Text",
+    ),
+    (
+        "get",
+        "/v1/openapi.json",
+        false,
+        "This document",
+        None,
+        "Object",
+    ),
+    (
+        "get",
+        "/metrics",
+        false,
+        "Prometheus metrics (text)",
+        None,
+        "Text",
+    ),
+    ("get", "/", false, "The web console (HTML)", None, "Text"),
+];
+
+fn query_params(path: &str) -> Vec<Value> {
+    let q = |name: &str, ty: &str, required: bool, description: &str| json!({"name": name, "in": "query", "required": required, "description": description, "schema": {"type": ty}});
+    match path {
+        "/v1/messages" => vec![
+            q("tx", "integer", false, "only messages naming this tx"),
+            q(
+                "device",
+                "string",
+                false,
+                "only messages this device sent or received",
+            ),
+            q(
+                "valid",
+                "boolean",
+                false,
+                "only valid or only invalid messages",
+            ),
+            q("after", "integer", false, "only seqs greater than this"),
+            q(
+                "limit",
+                "integer",
+                false,
+                "at most this many (default 100, max 1000)",
+            ),
+        ],
+        "/v1/entries" | "/v1/blocks" => vec![
+            q("after", "integer", false, "start after this"),
+            q("limit", "integer", false, "at most this many"),
+        ],
+        "/v1/proof/inclusion" => vec![
+            q("seq", "integer", true, "the entry"),
+            q("tree_size", "integer", false, "default: latest"),
+        ],
+        "/v1/proof/consistency" => vec![
+            q("from", "integer", true, "older tree size, > 0"),
+            q("to", "integer", false, "default: latest"),
+        ],
+        "/v1/transactions/{tx}/graph" => {
+            vec![q("format", "string", false, "json (default), dot or prov")]
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn schemas() -> Value {
+    let int = json!({"type": "integer", "minimum": 0});
+    let str_ = json!({"type": "string"});
+    let hex = |n: usize| json!({"type": "string", "pattern": format!("^[0-9a-fA-F]{{{n}}}$")});
+    let names = json!({"type": "array", "items": {"type": "string"}});
+    let notices = json!({"type": "array", "items": {"type": "string", "enum": [
+        "sender_revoked", "unknown_receiver", "receiver_revoked", "unknown_transaction",
+        "transaction_rejected", "transaction_closed", "not_a_participant", "insufficient_clearance", "bad_cause"]}});
+    let reff = |n: &str| json!({"$ref": format!("#/components/schemas/{n}")});
+    let record = json!({"type": "object", "required": ["seq", "tx", "provenance", "sender", "receiver", "action", "cause", "counter", "contents", "valid", "notices", "block", "leaf_hash"],
+        "properties": {"seq": int, "tx": int, "provenance": {"type": ["string", "null"]}, "sender": str_, "receiver": str_,
+            "action": {"enum": ["begin", "continue", "end"]}, "cause": {"type": ["integer", "null"]}, "counter": int,
+            "contents": {"type": ["string", "null"], "description": "null once pruned"}, "valid": {"type": "boolean"},
+            "notices": notices, "block": int, "leaf_hash": hex(64), "duplicate": {"type": "boolean"}}});
+    let block = json!({"type": "object", "properties": {"height": int, "first_seq": int, "size": int, "tree_size": int,
+        "root": hex(64), "prev_hash": hex(64), "hash": hex(64), "time_ms": int, "checkpoint": str_}});
+    json!({
+        "Error": {"type": "object", "required": ["error", "message"], "properties": {"error": str_, "message": str_}},
+        "NewDevice": {"type": "object", "required": ["name", "clearance", "public_key"], "additionalProperties": false,
+            "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}, "clearance": {"type": "integer", "minimum": 0, "maximum": 4294967295u64},
+                "public_key": hex(64), "exceptions": names}},
+        "NewException": {"type": "object", "required": ["sender"], "additionalProperties": false, "properties": {"sender": str_}},
+        "Device": {"type": "object", "properties": {"name": str_, "clearance": int, "public_key": hex(64), "exceptions": names,
+            "status": {"enum": ["active", "revoked"]}, "registered_seq": int, "last_counter": {"type": ["integer", "null"]}}},
+        "Devices": {"type": "array", "items": reff("Device")},
+        "Message": {"type": "object", "required": ["sender", "receiver", "action", "counter", "contents", "signature"], "additionalProperties": false,
+            "properties": {"sender": str_, "receiver": str_, "action": {"enum": ["begin", "continue", "end", 0, 1, 2]}, "tx": int, "cause": int,
+                "counter": int, "contents": {"type": "string", "maxLength": 16384}, "signature": hex(128)}},
+        "Messages": {"type": "array", "items": reff("Message"), "maxItems": 10000},
+        "Record": record,
+        "Records": {"type": "array", "items": reff("Record")},
+        "BatchAnswers": {"type": "array", "items": {"oneOf": [reff("Record"), reff("Error")]}},
+        "Transaction": {"type": "object", "properties": {"tx": int, "provenance": str_, "state": {"enum": ["open", "closed", "rejected"]},
+            "messages": reff("Records"), "participants": names}},
+        "Graph": {"type": "object", "description": "json: {tx, provenance, state, participants, nodes, edges, roots}; prov: W3C PROV-JSON; dot: text"},
+        "Entry": {"type": "object", "required": ["seq", "kind", "entry_bytes", "leaf_hash"], "properties": {"seq": int,
+            "kind": {"enum": ["device_registered", "exception_granted", "exception_withdrawn", "device_revoked", "message"]},
+            "entry_bytes": {"type": "string", "contentEncoding": "base64"}, "leaf_hash": hex(64), "block": int}},
+        "RawEntries": {"type": "array", "items": {"type": "object", "properties": {"seq": int, "entry_bytes": str_, "contents": {"type": ["string", "null"]}}}},
+        "InclusionProof": {"type": "object", "properties": {"seq": int, "tree_size": int, "leaf_hash": hex(64), "path": {"type": "array", "items": hex(64)}}},
+        "ConsistencyProof": {"type": "object", "properties": {"from": int, "to": int, "path": {"type": "array", "items": hex(64)}}},
+        "Block": block,
+        "Blocks": {"type": "array", "items": reff("Block")},
+        "Text": {"type": "string"},
+        "Object": {"type": "object"},
+    })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for (method, path, operator, summary, request, response) in ROUTES {
+        let mut params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        params.extend(query_params(path));
+        let mut op = json!({
+            "summary": summary,
+            "parameters": params,
+            "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{response}")}}}},
+                "4XX": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            },
+        });
+        if let Some(req) = request {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{req}")}}}});
+        }
+        if *operator {
+            op["security"] = json!([{"operator": []}]);
+        }
+        let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
+        entry[*method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "M2MHub API", "version": env!("CARGO_PKG_VERSION"),
+            "description": "Tamper-evident provenance for machine-to-machine messages (SPEC §5)."},
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {"operator": {"type": "http", "scheme": "bearer", "description": "the operator token"}},
+        },
+    })
+}
+
+/// `GET /v1/openapi.json`.
+pub async fn serve() -> impl IntoResponse {
+    Json(document())
+}
