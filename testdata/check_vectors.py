@@ -10,7 +10,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GENERATORS = {
-    "gen_signing_vectors.py": ["signing-vectors.json", "note-vectors.json"],
+    "gen_signing_vectors.py": ["signing-vectors.json"],
+    "gen_note_vectors.py": ["note-vectors.json"],
     "gen_merkle_vectors.py": ["merkle-vectors.json"],
 }
 

@@ -18,7 +18,8 @@ reproduces the published example of golang.org/x/mod/sumdb/note (key "PeterNeuma
 every note it writes with its own strict verifier, and makes sure that verifier refuses every
 entry of "bad_checkpoints".
 
-Usage: python3 testdata/gen_note_vectors.py   (writes note-vectors.json next to itself)
+Usage: python3 testdata/gen_note_vectors.py [DIR]
+(writes note-vectors.json into DIR, by default next to itself)
 """
 
 import base64
@@ -26,6 +27,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -157,6 +159,13 @@ def self_check():
     return {"key": peter.as_json(), "text": text, "note": want}
 
 
+def signed_by(k: Key, text: str, note: str) -> dict:
+    """A checkpoint's body, block hash and note, with its signer's key repeated so that each
+    checkpoint entry stands alone."""
+    return {"body": text, "block_hash": sha256(text.encode()).hex(), "note": note,
+            "seed": k.seed.hex(), "key_id": k.key_id.hex(), "verifier_key": k.vkey}
+
+
 def key(name: str) -> Key:
     return Key(name, sha256(b"m2mhub note vector key " + name.encode()))
 
@@ -182,14 +191,14 @@ def main() -> None:
         n = sign(text, log)
         cp = open_checkpoint(n, log)
         assert cp["prev_block_hash"] == prev.hex() and cp["root"] == root.hex()
-        cp.update({"body": text, "block_hash": sha256(text.encode()).hex(), "note": n})
+        cp.update(signed_by(log, text, n))
         checkpoints.append(cp)
         prev = sha256(text.encode())
     # Numbers at the top of the u64 range, and a root and link of all-ones bytes.
     text = body(log.name, U64_MAX, b"\xff" * 32, U64_MAX, b"\xfe" * 32)
     n = sign(text, log)
     cp = open_checkpoint(n, log)
-    cp.update({"body": text, "block_hash": sha256(text.encode()).hex(), "note": n})
+    cp.update(signed_by(log, text, n))
     checkpoints.append(cp)
 
     # A checkpoint cosigned by a witness: opens with either key's note verifier, but only the
@@ -243,7 +252,8 @@ def main() -> None:
             "name+hex(key_id)+base64(0x01 || public_key). notes are texts signed by log_key. "
             "checkpoints: body = origin, tree size, base64 root, 'block <height> prev <base64 "
             "previous block hash>', each line newline-terminated; block_hash = SHA-256(body); "
-            "note = body signed by log_key; the first four form a chain from block 0 (prev all "
+            "note = body signed by log_key (whose seed, key_id and verifier_key each checkpoint "
+            "repeats); the first four form a chain from block 0 (prev all "
             "zeros). cosigned is checkpoints[2] signed by witness_key then log_key. "
             "bad_checkpoints must all be refused when opened with log_key: refused_by 'note' when "
             "the signed note does not verify, 'body' when it does but its text is no valid "
@@ -259,7 +269,8 @@ def main() -> None:
         "cosigned": {"body": cosigned_text, "note": cosigned},
         "bad_checkpoints": bad_checkpoints,
     }
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "note-vectors.json")
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    out = os.path.join(out_dir, "note-vectors.json")
     with open(out, "w", encoding="utf-8") as f:
         json.dump(vectors, f, indent=1, ensure_ascii=False)
         f.write("\n")

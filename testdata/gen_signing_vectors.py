@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes signing-vectors.json: known answers for the bytes an M2MHub device signs.
 
-An independent implementation, written from the product spec's layout (SPEC §4, "signing
-bytes"; integers big-endian, strings UTF-8):
+An independent implementation, written from the product spec's layout (SPEC §4.1, "What a
+device signs"; integers big-endian, strings UTF-8):
 
     "m2mhub/message/v1" 0x0A
     u16 len(sender)   sender
@@ -19,28 +19,31 @@ Ed25519. Ed25519 is deterministic, so the Rust side must reproduce every signatu
 byte. As a self-check the generator signs RFC 8032 §7.1 TEST 1 and verifies each signature it
 writes.
 
-Contents are given either as hex ("contents_hex") or, to keep the file small, by a rule
-("contents_rule": {"len": n, "mul": m, "add": a} meaning byte i = (m * i + a) mod 256).
-Each case's key seed is SHA-256("m2mhub signing vector key " || case name).
+Contents are message text, hashed as UTF-8. To keep the file small, the contents "BIG"
+stand for the 16 KiB text of BIG_RULE below. Each case's key seed is
+SHA-256("m2mhub signing vector key " || case name).
 
-Usage: python3 testdata/gen_signing_vectors.py   (writes signing-vectors.json next to itself)
+Usage: python3 testdata/gen_signing_vectors.py [DIR]
+(writes signing-vectors.json into DIR, by default next to itself)
 """
 
 import hashlib
 import json
 import os
 import struct
+import sys
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 DOMAIN = b"m2mhub/message/v1\n"
 U64_MAX = 2**64 - 1
-BEGIN, CONTINUE, END = 0, 1, 2
+ACTIONS = {"begin": 0, "continue": 1, "end": 2}
+BIG_RULE = "16384 chars: chr(ord('a') + i % 26)"
 
 
 def signing_bytes(sender, receiver, action, tx, cause, counter, contents):
-    """The layout above, field by field."""
+    """The layout above, field by field; action is its code, contents are bytes."""
     s, r = sender.encode("utf-8"), receiver.encode("utf-8")
     assert len(s) <= 0xFFFF and len(r) <= 0xFFFF and action in (0, 1, 2)
     assert cause is None or 0 <= cause < U64_MAX, "cause + 1 must fit in a u64"
@@ -55,8 +58,10 @@ def signing_bytes(sender, receiver, action, tx, cause, counter, contents):
     return out
 
 
-def rule_bytes(rule):
-    return bytes((rule["mul"] * i + rule["add"]) % 256 for i in range(rule["len"]))
+def contents_bytes(contents: str) -> bytes:
+    if contents == "BIG":
+        return "".join(chr(ord("a") + i % 26) for i in range(16384)).encode("utf-8")
+    return contents.encode("utf-8")
 
 
 def public_key(sk):
@@ -74,35 +79,32 @@ def self_check():
         "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
 
 
-# (name, sender, receiver, action, tx, cause, counter, contents as hex or rule)
+# (name, sender, receiver, action, tx, cause, counter, contents)
 CASES = [
-    ("begin", "sensor-1", "hub.gateway", BEGIN, 0, None, 1, "68656c6c6f"),
-    ("continue-without-cause", "sensor-1", "hub.gateway", CONTINUE, 7, None, 2, "776f726c64"),
-    ("continue-cause-zero", "valve_A", "controller.B", CONTINUE, 7, 0, 3, "00"),
-    ("end-with-cause", "controller.B", "valve_A", END, 7, 41, 4, "646f6e65"),
-    ("names-of-length-1-and-64", "a", "R" * 32 + "r" * 31 + "9", BEGIN, 0, None, 0, "01"),
-    ("names-of-length-64-and-1", "S." + "x" * 61 + "_", "b", CONTINUE, 1, 0, 1, "02"),
-    ("empty-contents", "meter-07", "billing", BEGIN, 0, None, 5, ""),
-    ("all-byte-values", "meter-07", "billing", CONTINUE, 5, 5, 6, bytes(range(256)).hex()),
-    ("contents-16-kib", "camera.front", "storage-2", CONTINUE, 123456, 99,
-     7, {"len": 16384, "mul": 31, "add": 7}),
-    ("counter-max", "clock", "hub", BEGIN, 0, None, U64_MAX, "ff"),
-    ("large-tx-and-cause", "relay-9", "relay-10", END, 2**63 + 5, 2**40 + 3, 2**32, "2a"),
-    ("u64-extremes", "edge", "core", CONTINUE, U64_MAX, U64_MAX - 1, U64_MAX - 1, "abcdef"),
-    ("single-byte-contents-begin", "A", "B", BEGIN, 0, None, 0, "00"),
+    ("begin", "sensor-1", "hub.gateway", "begin", 0, None, 1, "hello"),
+    ("continue-without-cause", "sensor-1", "hub.gateway", "continue", 7, None, 2, "world"),
+    ("continue-cause-zero", "valve_A", "controller.B", "continue", 7, 0, 3, "0"),
+    ("end-with-cause", "controller.B", "valve_A", "end", 7, 41, 4, "done"),
+    ("names-of-length-1-and-64", "a", "R" * 32 + "r" * 31 + "9", "begin", 0, None, 0, "x"),
+    ("names-of-length-64-and-1", "S." + "x" * 61 + "_", "b", "continue", 1, 0, 1, "y"),
+    ("empty-contents", "meter-07", "billing", "begin", 0, None, 5, ""),
+    ("utf8-contents", "meter-07", "billing", "continue", 5, 5, 6, "temp: 21.5 \u00b0C \u2603 \u2014 ok"),
+    ("control-characters", "meter-07", "billing", "end", 5, 6, 7, "line 1\nline 2\t\r\u0000"),
+    ("contents-16-kib", "camera.front", "storage-2", "continue", 123456, 99, 7, "BIG"),
+    ("counter-max", "clock", "hub", "begin", 0, None, U64_MAX, "tick"),
+    ("large-tx-and-cause", "relay-9", "relay-10", "end", 2**63 + 5, 2**40 + 3, 2**32, "*"),
+    ("u64-extremes", "edge", "core", "continue", U64_MAX, U64_MAX - 1, U64_MAX - 1, "max"),
 ]
 
 
 def main() -> None:
     self_check()
     assert {len(c[1]) for c in CASES} | {len(c[2]) for c in CASES} >= {1, 64}
+    assert len(contents_bytes("BIG")) == 16 * 1024
     cases = []
     for name, sender, receiver, action, tx, cause, counter, contents in CASES:
-        if isinstance(contents, dict):
-            data, given = rule_bytes(contents), {"contents_rule": contents}
-        else:
-            data, given = bytes.fromhex(contents), {"contents_hex": contents}
-        msg = signing_bytes(sender, receiver, action, tx, cause, counter, data)
+        data = contents_bytes(contents)
+        msg = signing_bytes(sender, receiver, ACTIONS[action], tx, cause, counter, data)
         seed = hashlib.sha256(b"m2mhub signing vector key " + name.encode()).digest()
         sk = Ed25519PrivateKey.from_private_bytes(seed)
         sig = sk.sign(msg)
@@ -115,30 +117,30 @@ def main() -> None:
             "tx": tx,
             "cause": cause,
             "counter": counter,
-        }
-        case.update(given)
-        case.update({
+            "contents": contents,
             "contents_sha256": hashlib.sha256(data).hexdigest(),
             "signing_bytes": msg.hex(),
             "seed": seed.hex(),
             "public_key": public_key(sk).hex(),
             "signature": sig.hex(),
-        })
+        }
         cases.append(case)
 
     vectors = {
         "description": (
-            "M2MHub message signing bytes (SPEC §4) and Ed25519 signatures (RFC 8032) from "
-            "testdata/gen_signing_vectors.py. action: 0 begin, 1 continue, 2 end; cause null "
-            "when absent (encoded 0), else encoded as cause + 1. Contents are contents_hex, or "
-            "contents_rule {len, mul, add}: byte i = (mul * i + add) mod 256. seed is the "
+            "M2MHub message signing bytes (SPEC §4.1) and Ed25519 signatures (RFC 8032) from "
+            "testdata/gen_signing_vectors.py. action begin, continue, end is encoded 0, 1, 2; "
+            "cause null when absent (encoded 0), else encoded as cause + 1; contents are hashed "
+            "as UTF-8, and the contents BIG stand for the text of big_contents_rule. seed is the "
             "32-byte Ed25519 private key, public_key its RFC 8032 encoding, signature the "
             "signature over the hex signing_bytes."
         ),
         "domain": DOMAIN.decode(),
+        "big_contents_rule": BIG_RULE,
         "cases": cases,
     }
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "signing-vectors.json")
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    out = os.path.join(out_dir, "signing-vectors.json")
     with open(out, "w", encoding="utf-8") as f:
         json.dump(vectors, f, indent=1, ensure_ascii=False)
         f.write("\n")

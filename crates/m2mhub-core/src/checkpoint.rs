@@ -1,5 +1,5 @@
 //! M2MHub checkpoints: C2SP tlog-checkpoints (<https://c2sp.org/tlog-checkpoint>) carried in
-//! signed notes, each one a block of the hub's hash chain.
+//! signed notes, each one a block of the hub's hash chain (SPEC §4.3).
 //!
 //! The note text is exactly
 //!

@@ -1,5 +1,5 @@
 //! C2SP signed notes with Ed25519 keys (<https://c2sp.org/signed-note>): key ids, verifier
-//! key strings, signing and strict opening.
+//! key strings, signing and strict opening. They carry M2MHub's checkpoints (SPEC §4.3).
 //!
 //! A signed note is its text (ending in a newline), a blank line, and one or more signature
 //! lines `— <key name> <base64(key id ‖ signature)>` (U+2014 EM DASH, then a space).
@@ -381,6 +381,15 @@ mod tests {
     const PETER_SIG: &str = "\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
     const ENOCH_SIG: &str = "\u{2014} EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n";
 
+    #[test]
+    fn verifier_keys_whose_base64_holds_a_plus_parse() {
+        // Standard base64 uses '+': about one key in four has one. Parsing must not split there.
+        for seed in 0..=255u8 {
+            let s = NoteSigner::new("m2mhub/x", SigningKey::from_bytes(&[seed; 32])).unwrap();
+            assert_eq!(NoteVerifier::parse(&s.verifier_key()).unwrap(), s.verifier());
+        }
+    }
+
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])
     }
@@ -442,59 +451,44 @@ mod tests {
         off_curve[0] = 2; // y = 2 has no x on the curve
         (y_above_p[0], y_above_p[31]) = (0xee, 0x7f); // p + 1: y = 1, not canonically
         identity[0] = 1; // y = 1: the identity, a small-order point
-        let p = |s: &str| format!("PeterNeumann+{s}");
+        // Peter's key with its id and key replaced by `rest`, where K stands for his key.
+        let pk = |rest: &str| format!("PeterNeumann+{}", rest.replace('K', PETER_B64));
+        let form = "expected <name>+<key id>+<key>";
+        let hex8 = "key id is not 8 lowercase hex digits";
+        let b64 = "key is not canonical base64";
+        let len = "Ed25519 key is not 32 bytes";
+        let alg = "signature type is not Ed25519 (0x01)";
         let cases = [
-            ("expected <name>+<key id>+<key>", vec![p(""), p("c74f20a3")]),
-            (
-                "key id is not 8 lowercase hex digits",
-                vec![
-                    p(&format!("c74f20a+{PETER_B64}")),
-                    p(&format!("c74f20a30+{PETER_B64}")),
-                    p(&format!("C74F20A3+{PETER_B64}")),
-                    p(&format!("c74f20g3+{PETER_B64}")),
-                ],
-            ),
-            (
-                "key is not canonical base64",
-                vec![
-                    p(&format!("c74f20a3+{}", &PETER_B64[..43])),
-                    p(&format!("c74f20a3+{PETER_B64}=")),
-                    p(&format!("c74f20a3+{PETER_B64} ")),
-                    p("c74f20a3+AR=="), // stray bits
-                ],
-            ),
-            ("key is empty", vec![p("c74f20a3+")]),
+            (pk(""), form),
+            (pk("c74f20a3"), form),
+            (pk("c74f20a+K"), hex8),
+            (pk("c74f20a30+K"), hex8),
+            (pk("C74F20A3+K"), hex8),
+            (pk("c74f20g3+K"), hex8),
+            (pk(&format!("c74f20a3+{}", &PETER_B64[..43])), b64),
+            (pk("c74f20a3+K="), b64),
+            (pk("c74f20a3+K "), b64),
+            (pk("c74f20a3+AR=="), b64), // nonzero trailing bits
+            (pk("c74f20a3+"), "key is empty"),
             // From Go's test: signature type 0x65, with the key id adjusted.
-            (
-                "signature type is not Ed25519 (0x01)",
-                vec![PETER_VKEY.replace("c74f20a3+A", "173116ae+Z")],
-            ),
-            (
-                "Ed25519 key is not 32 bytes",
-                vec![vkey_of(&[9; 31]), vkey_of(&[9; 33])],
-            ),
-            (
-                "Ed25519 key is not a curve point",
-                vec![vkey_of(&off_curve)],
-            ),
-            ("Ed25519 key is not canonical", vec![vkey_of(&y_above_p)]),
-            ("Ed25519 key has small order", vec![vkey_of(&identity)]),
+            (PETER_VKEY.replace("c74f20a3+A", "173116ae+Z"), alg),
+            (vkey_of(&[9; 31]), len),
+            (vkey_of(&[9; 33]), len),
+            (vkey_of(&off_curve), "Ed25519 key is not a curve point"),
+            (vkey_of(&y_above_p), "Ed25519 key is not canonical"),
+            (vkey_of(&identity), "Ed25519 key has small order"),
         ];
-        for (why, vkeys) in cases {
-            for vkey in vkeys {
-                let got = NoteVerifier::parse(&vkey);
-                assert_eq!(got, Err(NoteError::BadVerifierKey(why)), "{vkey:?}");
-            }
+        for (vkey, why) in cases {
+            let got = NoteVerifier::parse(&vkey);
+            assert_eq!(got, Err(NoteError::BadVerifierKey(why)), "{vkey:?}");
         }
         let parse = |s: &str| NoteVerifier::parse(s).unwrap_err();
-        let no_name = format!("+c74f20a3+{PETER_B64}");
-        assert_eq!(parse(&no_name), NoteError::BadKeyName("".into()));
-        let spaced = format!("P N+c74f20a3+{PETER_B64}");
-        assert_eq!(parse(&spaced), NoteError::BadKeyName("P N".into()));
-        let other_id = PETER_VKEY.replace("a3+", "a4+");
-        assert_eq!(parse(&other_id), NoteError::KeyIdMismatch);
-        let other_name = PETER_VKEY.replace("Neumann", "Neuman");
-        assert_eq!(parse(&other_name), NoteError::KeyIdMismatch);
+        let bad_name = |s: &str| NoteError::BadKeyName(s.into());
+        assert_eq!(parse(&format!("+c74f20a3+{PETER_B64}")), bad_name(""));
+        assert_eq!(parse(&format!("P N+c74f20a3+{PETER_B64}")), bad_name("P N"));
+        let mismatch = NoteError::KeyIdMismatch;
+        assert_eq!(parse(&PETER_VKEY.replace("a3+", "a4+")), mismatch);
+        assert_eq!(parse(&PETER_VKEY.replace("Neumann", "Neuman")), mismatch);
     }
 
     #[test]
@@ -529,61 +523,39 @@ mod tests {
 
     #[test]
     fn framing_rejections() {
+        let ctl = "ASCII control character";
+        let no_blank = "no blank line before the signatures";
+        let no_dash = "signature line does not start with an em dash and a space";
+        let bad_name = "invalid key name in a signature line";
+        let b64 = "signature is not canonical base64";
+        let short = "signature shorter than 5 bytes";
+        let sig = |from: &str, to: &str| with(&PETER_SIG.replace(from, to));
         let cases = [
+            (format!("\u{1}{}", with(PETER_SIG)), ctl),
+            (format!("a\rb\n\n{PETER_SIG}"), ctl),
+            (TEXT.into(), no_blank),
+            (format!("{TEXT}{PETER_SIG}"), no_blank),
+            (with(""), "no signature lines"),
+            (with(PETER_SIG.trim_end()), "no final newline"),
+            (with(&format!("{PETER_SIG}Unexpected line.\n")), no_dash),
+            (sig("\u{2014}", "-"), no_dash),
+            (sig("\u{2014} ", "\u{2014}"), no_dash),
             (
-                "ASCII control character",
-                vec![
-                    format!("\u{1}{}", with(PETER_SIG)),
-                    format!("a\rb\n\n{PETER_SIG}"),
-                ],
-            ),
-            (
-                "no blank line before the signatures",
-                vec![TEXT.into(), format!("{TEXT}{PETER_SIG}")],
-            ),
-            ("no signature lines", vec![with("")]),
-            ("no final newline", vec![with(PETER_SIG.trim_end())]),
-            (
-                "signature line does not start with an em dash and a space",
-                vec![
-                    with(&format!("{PETER_SIG}Unexpected line.\n")),
-                    with(&PETER_SIG.replace('\u{2014}', "-")),
-                    with(&PETER_SIG.replace("\u{2014} ", "\u{2014}")),
-                ],
-            ),
-            (
+                with("\u{2014} PeterNeumann\n"),
                 "signature line has no space after the key name",
-                vec![with("\u{2014} PeterNeumann\n")],
             ),
-            (
-                "invalid key name in a signature line",
-                vec![
-                    with("\u{2014} a+b AAAAAAA=\n"),
-                    with("\u{2014}  AAAAAAA=\n"),
-                ],
-            ),
-            (
-                "signature is not canonical base64",
-                vec![
-                    with(&PETER_SIG.replace("AM=", "AM")),
-                    with(&PETER_SIG.replace("AM=", "AN=")),
-                    with(&PETER_SIG.replace("x08", "x 08")),
-                    with(&PETER_SIG.replace("Neumann ", "Neumann  ")),
-                ],
-            ),
-            (
-                "signature shorter than 5 bytes",
-                vec![
-                    with("\u{2014} PeterNeumann x08gow==\n"),
-                    // A malformed line by an unknown key spoils even a well-signed note.
-                    with(&format!("{PETER_SIG}\u{2014} Other AAAA\n")),
-                ],
-            ),
+            (with("\u{2014} a+b AAAAAAA=\n"), bad_name),
+            (with("\u{2014}  AAAAAAA=\n"), bad_name),
+            (sig("AM=", "AM"), b64),
+            (sig("AM=", "AN="), b64),
+            (sig("x08", "x 08"), b64),
+            (sig("Neumann ", "Neumann  "), b64),
+            (with("\u{2014} PeterNeumann x08gow==\n"), short),
+            // A malformed line by an unknown key spoils even a well-signed note.
+            (with(&format!("{PETER_SIG}\u{2014} Other AAAA\n")), short),
         ];
-        for (why, notes) in cases {
-            for note in notes {
-                assert_eq!(open(&note), Err(NoteError::Malformed(why)), "{note:?}");
-            }
+        for (note, why) in cases {
+            assert_eq!(open(&note), Err(NoteError::Malformed(why)), "{note:?}");
         }
     }
 

@@ -1,4 +1,4 @@
-//! The bytes a device signs with Ed25519 for each message (SPEC §4, "signing bytes").
+//! The bytes a device signs with Ed25519 for each message (SPEC §4.1).
 //!
 //! The layout, integers big-endian and strings UTF-8:
 //!

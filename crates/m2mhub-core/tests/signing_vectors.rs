@@ -9,6 +9,7 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 struct Vectors {
     domain: String,
+    big_contents_rule: String,
     cases: Vec<Case>,
 }
 
@@ -17,25 +18,16 @@ struct Case {
     name: String,
     sender: String,
     receiver: String,
-    action: u8,
+    action: String,
     tx: u64,
     cause: Option<u64>,
     counter: u64,
-    contents_hex: Option<String>,
-    contents_rule: Option<Rule>,
+    contents: String,
     contents_sha256: String,
     signing_bytes: String,
     seed: String,
     public_key: String,
     signature: String,
-}
-
-/// Contents too long to spell out: byte i is (mul * i + add) mod 256.
-#[derive(Deserialize)]
-struct Rule {
-    len: usize,
-    mul: u64,
-    add: u64,
 }
 
 fn vectors() -> Vectors {
@@ -47,16 +39,21 @@ fn vectors() -> Vectors {
     serde_json::from_str(&text).expect("parse signing-vectors.json")
 }
 
+/// The contents' bytes: their UTF-8, or for "BIG" the 16 KiB text of `big_contents_rule`.
 fn contents(case: &Case) -> Vec<u8> {
-    match (&case.contents_hex, &case.contents_rule) {
-        (Some(h), None) => hex::decode(h).expect("contents hex"),
-        (None, Some(r)) => (0..r.len as u64)
-            .map(|i| ((r.mul * i + r.add) % 256) as u8)
-            .collect(),
-        _ => panic!(
-            "{}: exactly one of contents_hex and contents_rule",
-            case.name
-        ),
+    match case.contents.as_str() {
+        "BIG" => (0..16 * 1024).map(|i| b'a' + (i % 26) as u8).collect(),
+        text => text.as_bytes().to_vec(),
+    }
+}
+
+/// The action's code in the signing bytes.
+fn action(case: &Case) -> u8 {
+    match case.action.as_str() {
+        "begin" => 0,
+        "continue" => 1,
+        "end" => 2,
+        other => panic!("{}: unknown action {other:?}", case.name),
     }
 }
 
@@ -65,8 +62,10 @@ fn array<const N: usize>(h: &str) -> [u8; N] {
 }
 
 #[test]
-fn domain_matches() {
-    assert_eq!(vectors().domain.as_bytes(), MESSAGE_DOMAIN);
+fn domain_and_rule_match() {
+    let v = vectors();
+    assert_eq!(v.domain.as_bytes(), MESSAGE_DOMAIN);
+    assert_eq!(v.big_contents_rule, "16384 chars: chr(ord('a') + i % 26)");
 }
 
 #[test]
@@ -79,17 +78,13 @@ fn cover_the_edges() {
         .flat_map(|c| [c.sender.len(), c.receiver.len()])
         .collect();
     assert!(lens.contains(&1) && lens.contains(&64));
-    for action in 0..=2 {
-        assert!(v.cases.iter().any(|c| c.action == action));
+    for code in 0..=2 {
+        assert!(v.cases.iter().any(|c| action(c) == code));
     }
     assert!(v.cases.iter().any(|c| c.cause.is_none()));
     assert!(v.cases.iter().any(|c| c.cause == Some(0)));
     assert!(v.cases.iter().any(|c| c.counter == u64::MAX));
-    assert!(
-        v.cases
-            .iter()
-            .any(|c| c.contents_hex.as_deref() == Some(""))
-    );
+    assert!(v.cases.iter().any(|c| c.contents.is_empty()));
     assert!(v.cases.iter().any(|c| contents(c).len() == 16384));
 }
 
@@ -102,7 +97,7 @@ fn signing_bytes_match() {
         let fields = SignedFields {
             sender: &case.sender,
             receiver: &case.receiver,
-            action: case.action,
+            action: action(&case),
             tx: case.tx,
             cause: case.cause,
             counter: case.counter,

@@ -315,3 +315,38 @@ pub(crate) fn record_at(snap: &Snapshot, seq: u64) -> Result<Option<Record>> {
         &merkle::leaf_hash(&bytes),
     )))
 }
+
+/// A provenance device and the invalid messages its transactions hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvenanceCount {
+    /// The device that began the transactions.
+    pub provenance: String,
+    /// Invalid messages in them.
+    pub invalid_messages: u64,
+}
+
+impl Ledger {
+    /// "Who is misbehaving": provenance devices ranked by the invalid messages their
+    /// transactions hold (walks the invalid-message index).
+    pub fn provenance_ranking(&self) -> Result<Vec<ProvenanceCount>> {
+        let snap = self.snapshot()?;
+        let mut counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        let mut after = None;
+        loop {
+            let seqs = snap.invalid_messages(after, 4096)?;
+            let Some(&last) = seqs.last() else { break };
+            for seq in seqs {
+                if let Some(r) = record_at(&snap, seq)?
+                    && let Some(p) = r.provenance
+                {
+                    *counts.entry(p).or_default() += 1;
+                }
+            }
+            after = Some(last);
+        }
+        let mut out: Vec<ProvenanceCount> =
+            counts.into_iter().map(|(provenance, invalid_messages)| ProvenanceCount { provenance, invalid_messages }).collect();
+        out.sort_by(|a, b| b.invalid_messages.cmp(&a.invalid_messages).then(a.provenance.cmp(&b.provenance)));
+        Ok(out)
+    }
+}
