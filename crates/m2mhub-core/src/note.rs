@@ -386,7 +386,10 @@ mod tests {
         // Standard base64 uses '+': about one key in four has one. Parsing must not split there.
         for seed in 0..=255u8 {
             let s = NoteSigner::new("m2mhub/x", SigningKey::from_bytes(&[seed; 32])).unwrap();
-            assert_eq!(NoteVerifier::parse(&s.verifier_key()).unwrap(), s.verifier());
+            assert_eq!(
+                NoteVerifier::parse(&s.verifier_key()).unwrap(),
+                s.verifier()
+            );
         }
     }
 

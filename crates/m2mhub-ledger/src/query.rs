@@ -344,9 +344,18 @@ impl Ledger {
             }
             after = Some(last);
         }
-        let mut out: Vec<ProvenanceCount> =
-            counts.into_iter().map(|(provenance, invalid_messages)| ProvenanceCount { provenance, invalid_messages }).collect();
-        out.sort_by(|a, b| b.invalid_messages.cmp(&a.invalid_messages).then(a.provenance.cmp(&b.provenance)));
+        let mut out: Vec<ProvenanceCount> = counts
+            .into_iter()
+            .map(|(provenance, invalid_messages)| ProvenanceCount {
+                provenance,
+                invalid_messages,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.invalid_messages
+                .cmp(&a.invalid_messages)
+                .then(a.provenance.cmp(&b.provenance))
+        });
         Ok(out)
     }
 }

@@ -1,6 +1,7 @@
 //! The `m2mhub` command: one module per subcommand under `cmd/`.
 
 mod cmd;
+mod demo;
 mod remote;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +18,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the hub with a simulated smart home and city street, and ask it why the oven
+    /// switched on. Console on http://127.0.0.1:8080.
+    Demo(cmd::demo::Args),
     /// Run the hub: HTTP API and web console on one port.
     Serve(cmd::serve::Args),
     /// Check a ledger end to end: every verdict, leaf, root, signature and block link.
@@ -43,6 +47,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Trace(a) => cmd::trace::run(a),

@@ -211,3 +211,23 @@ fn device_keygen_writes_an_owner_only_key() {
     let (ok, _) = m2mhub(&["device", "keygen", "--out", prefix.to_str().unwrap()]);
     assert!(!ok, "keygen must not overwrite a key");
 }
+
+#[test]
+fn demo_finds_the_device_that_switched_the_oven_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("demo");
+    let (ok, out) = m2mhub(&[
+        "demo",
+        "--once",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("root cause: smart_tv (clearance 1)"), "{out}");
+    assert!(out.contains("smart_tv           3 invalid"), "{out}");
+    // What the demo recorded verifies.
+    let (ok, out) = m2mhub(&["verify", "--data", data.to_str().unwrap()]);
+    assert!(ok, "{out}");
+}

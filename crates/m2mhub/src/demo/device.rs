@@ -26,7 +26,12 @@ impl SimDevice {
     pub fn new(name: &str, clearance: u32) -> anyhow::Result<SimDevice> {
         let mut seed = [0u8; 32];
         m2mhub_ledger::datadir::random_bytes(&mut seed)?;
-        Ok(SimDevice { name: DeviceName::new(name)?, clearance, key: SigningKey::from_bytes(&seed), counter: 0 })
+        Ok(SimDevice {
+            name: DeviceName::new(name)?,
+            clearance,
+            key: SigningKey::from_bytes(&seed),
+            counter: 0,
+        })
     }
 
     /// Its public key, hex.
@@ -35,7 +40,14 @@ impl SimDevice {
     }
 
     /// Signs a message to `to`.
-    pub fn sign(&mut self, to: &str, action: Action, tx: u64, cause: Option<u64>, contents: &str) -> anyhow::Result<Message> {
+    pub fn sign(
+        &mut self,
+        to: &str,
+        action: Action,
+        tx: u64,
+        cause: Option<u64>,
+        contents: &str,
+    ) -> anyhow::Result<Message> {
         self.counter += 1;
         let mut m = Message {
             sender: self.name.clone(),
@@ -52,7 +64,15 @@ impl SimDevice {
     }
 
     /// Signs and sends a message; returns the hub's record.
-    pub async fn send(&mut self, hub: &Hub, to: &str, action: Action, tx: u64, cause: Option<u64>, contents: &str) -> anyhow::Result<Record> {
+    pub async fn send(
+        &mut self,
+        hub: &Hub,
+        to: &str,
+        action: Action,
+        tx: u64,
+        cause: Option<u64>,
+        contents: &str,
+    ) -> anyhow::Result<Record> {
         let m = self.sign(to, action, tx, cause, contents)?;
         hub.post_message(&m).await
     }
@@ -70,14 +90,28 @@ pub struct Hub {
 impl Hub {
     /// A client for the hub at `url`, with the operator token for registrations.
     pub fn new(url: &str, token: &str) -> Hub {
-        Hub { url: url.to_owned(), token: token.to_owned(), http: reqwest::Client::new() }
+        Hub {
+            url: url.to_owned(),
+            token: token.to_owned(),
+            http: reqwest::Client::new(),
+        }
     }
 
     /// Submits a signed message.
     pub async fn post_message(&self, m: &Message) -> anyhow::Result<Record> {
-        let r = self.http.post(format!("{}/v1/messages", self.url)).json(&m.to_submission()).send().await?;
+        let r = self
+            .http
+            .post(format!("{}/v1/messages", self.url))
+            .json(&m.to_submission())
+            .send()
+            .await?;
         if !r.status().is_success() {
-            bail!("{} refused a message from {}: {}", self.url, m.sender, r.text().await.unwrap_or_default());
+            bail!(
+                "{} refused a message from {}: {}",
+                self.url,
+                m.sender,
+                r.text().await.unwrap_or_default()
+            );
         }
         r.json().await.context("decoding a record")
     }
@@ -85,9 +119,19 @@ impl Hub {
     /// Registers a device (operator).
     pub async fn register(&self, d: &SimDevice, exceptions: &[&str]) -> anyhow::Result<()> {
         let body = serde_json::json!({"name": d.name, "clearance": d.clearance, "public_key": d.public_key(), "exceptions": exceptions});
-        let r = self.http.post(format!("{}/v1/devices", self.url)).bearer_auth(&self.token).json(&body).send().await?;
+        let r = self
+            .http
+            .post(format!("{}/v1/devices", self.url))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await?;
         if !r.status().is_success() {
-            bail!("registering {}: {}", d.name, r.text().await.unwrap_or_default());
+            bail!(
+                "registering {}: {}",
+                d.name,
+                r.text().await.unwrap_or_default()
+            );
         }
         Ok(())
     }

@@ -43,38 +43,108 @@ pub type Step = (&'static str, &'static str, Action, &'static str);
 
 /// The scripted chains, in the order they run.
 pub const CHAINS: &[(&str, &[Step])] = &[
-    ("motion in the hallway", &[
-        ("motion_sensor", "hall_light", Begin, "motion detected in the hallway"),
-        ("hall_light", "camera_front", Continue, "light on; wake the camera"),
-        ("camera_front", "phone", Continue, "recording started: clip 0192"),
-        ("phone", "camera_front", End, "owner viewed the clip"),
-    ]),
-    ("good morning", &[
-        ("phone", "voice_assistant", Begin, "alarm dismissed: good morning"),
-        ("voice_assistant", "coffee_maker", Continue, "brew a double espresso"),
-        ("voice_assistant", "thermostat", Continue, "set 21.5 °C"),
-        ("thermostat", "hvac", Continue, "heat to 21.5 °C"),
-        ("hvac", "thermostat", End, "heating"),
-    ]),
-    ("smoke in the kitchen", &[
-        ("smoke_detector", "thermostat", Begin, "smoke detected: kitchen"),
-        ("thermostat", "hvac", Continue, "fans off"),
-        ("smoke_detector", "door_lock", Continue, "unlock for evacuation"),
-        ("door_lock", "phone", Continue, "front door unlocked"),
-        ("phone", "smoke_detector", End, "alarm acknowledged"),
-    ]),
-    ("rush hour", &[
-        ("city_gateway", "traffic_light_1", Begin, "switch to phase plan B"),
-        ("traffic_light_1", "traffic_light_2", Continue, "green wave: offset 12 s"),
-        ("traffic_light_2", "street_camera", Continue, "count vehicles"),
-        ("street_camera", "city_gateway", End, "412 vehicles/h"),
-    ]),
+    (
+        "motion in the hallway",
+        &[
+            (
+                "motion_sensor",
+                "hall_light",
+                Begin,
+                "motion detected in the hallway",
+            ),
+            (
+                "hall_light",
+                "camera_front",
+                Continue,
+                "light on; wake the camera",
+            ),
+            (
+                "camera_front",
+                "phone",
+                Continue,
+                "recording started: clip 0192",
+            ),
+            ("phone", "camera_front", End, "owner viewed the clip"),
+        ],
+    ),
+    (
+        "good morning",
+        &[
+            (
+                "phone",
+                "voice_assistant",
+                Begin,
+                "alarm dismissed: good morning",
+            ),
+            (
+                "voice_assistant",
+                "coffee_maker",
+                Continue,
+                "brew a double espresso",
+            ),
+            ("voice_assistant", "thermostat", Continue, "set 21.5 °C"),
+            ("thermostat", "hvac", Continue, "heat to 21.5 °C"),
+            ("hvac", "thermostat", End, "heating"),
+        ],
+    ),
+    (
+        "smoke in the kitchen",
+        &[
+            (
+                "smoke_detector",
+                "thermostat",
+                Begin,
+                "smoke detected: kitchen",
+            ),
+            ("thermostat", "hvac", Continue, "fans off"),
+            (
+                "smoke_detector",
+                "door_lock",
+                Continue,
+                "unlock for evacuation",
+            ),
+            ("door_lock", "phone", Continue, "front door unlocked"),
+            ("phone", "smoke_detector", End, "alarm acknowledged"),
+        ],
+    ),
+    (
+        "rush hour",
+        &[
+            (
+                "city_gateway",
+                "traffic_light_1",
+                Begin,
+                "switch to phase plan B",
+            ),
+            (
+                "traffic_light_1",
+                "traffic_light_2",
+                Continue,
+                "green wave: offset 12 s",
+            ),
+            (
+                "traffic_light_2",
+                "street_camera",
+                Continue,
+                "count vehicles",
+            ),
+            ("street_camera", "city_gateway", End, "412 vehicles/h"),
+        ],
+    ),
     // The compromised TV talks the voice assistant into switching the oven on.
-    ("the smart TV", &[
-        ("smart_tv", "voice_assistant", Begin, "say: preheat the oven"),
-        ("voice_assistant", "oven", Continue, "oven ON 250 °C"),
-        ("oven", "voice_assistant", End, "oven heating"),
-    ]),
+    (
+        "the smart TV",
+        &[
+            (
+                "smart_tv",
+                "voice_assistant",
+                Begin,
+                "say: preheat the oven",
+            ),
+            ("voice_assistant", "oven", Continue, "oven ON 250 °C"),
+            ("oven", "voice_assistant", End, "oven heating"),
+        ],
+    ),
 ];
 
 /// The demo's devices, by name.
@@ -98,11 +168,19 @@ impl Network {
 
     /// Runs one chain: each step signed by its sender; continue/end carry the chain's tx and
     /// the previous step's seq as cause. Returns the last record's tx.
-    pub async fn run_chain(&mut self, hub: &Hub, steps: &[Step], mut each: impl FnMut()) -> anyhow::Result<u64> {
+    pub async fn run_chain(
+        &mut self,
+        hub: &Hub,
+        steps: &[Step],
+        mut each: impl FnMut(),
+    ) -> anyhow::Result<u64> {
         let mut tx = 0;
         let mut cause = None;
         for (from, to, action, contents) in steps {
-            let d = self.devices.get_mut(from).with_context(|| format!("no device {from}"))?;
+            let d = self
+                .devices
+                .get_mut(from)
+                .with_context(|| format!("no device {from}"))?;
             let r = d.send(hub, to, *action, tx, cause, contents).await?;
             tx = r.tx;
             cause = Some(r.seq);
@@ -115,13 +193,36 @@ impl Network {
     pub async fn background(&mut self, hub: &Hub, round: u64) -> anyhow::Result<()> {
         let sensors = ["parking_sensor_1", "parking_sensor_2", "parking_sensor_3"];
         let from = sensors[(round % 3) as usize];
-        let d = self.devices.get_mut(from).with_context(|| format!("no device {from}"))?;
+        let d = self
+            .devices
+            .get_mut(from)
+            .with_context(|| format!("no device {from}"))?;
         let free = (round * 7) % 23;
         // A sensor may not open a conversation with the gateway (clearance 1 < 4): these are
         // recorded and flagged, as an auditor wants; the gateway answers in its own tx.
-        let r = d.send(hub, "parking_sensor_1", Begin, 0, None, &format!("{free} free spaces")).await?;
-        let g = self.devices.get_mut("city_gateway").with_context(|| "no gateway")?;
-        g.send(hub, "parking_sensor_1", Begin, 0, None, &format!("ack tx {}", r.tx)).await?;
+        let r = d
+            .send(
+                hub,
+                "parking_sensor_1",
+                Begin,
+                0,
+                None,
+                &format!("{free} free spaces"),
+            )
+            .await?;
+        let g = self
+            .devices
+            .get_mut("city_gateway")
+            .with_context(|| "no gateway")?;
+        g.send(
+            hub,
+            "parking_sensor_1",
+            Begin,
+            0,
+            None,
+            &format!("ack tx {}", r.tx),
+        )
+        .await?;
         Ok(())
     }
 }
