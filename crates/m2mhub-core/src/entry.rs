@@ -104,6 +104,19 @@ impl MessageEntry {
         self.notices.is_empty()
     }
 
+    /// The fields the sender signed (SPEC §4.1).
+    pub fn signed_fields(&self) -> crate::signing::SignedFields<'_> {
+        crate::signing::SignedFields {
+            sender: self.sender.as_str(),
+            receiver: self.receiver.as_str(),
+            action: self.action.code(),
+            tx: self.signed_tx().0,
+            cause: self.cause.map(|c| c.0),
+            counter: self.counter,
+            contents_hash: &self.contents_hash,
+        }
+    }
+
     /// The tx the sender signed: 0 for `begin` (the hub assigns it afterwards).
     pub fn signed_tx(&self) -> TxId {
         if self.action == Action::Begin {

@@ -12,7 +12,6 @@ use crate::{
     message::{Action, Message},
     registry::{Device, Registry},
     rules::{self, Facts, Head, TxState},
-    signing::SignedFields,
 };
 
 /// Marks a seq that is not a valid message in [`Machine`]'s dense index.
@@ -128,15 +127,7 @@ impl Machine {
                     .registry
                     .get(m.sender.as_str())
                     .ok_or_else(|| ReplayError::Refused(format!("unknown sender {}", m.sender)))?;
-                let fields = SignedFields {
-                    sender: m.sender.as_str(),
-                    receiver: m.receiver.as_str(),
-                    action: m.action.code(),
-                    tx: m.signed_tx().0,
-                    cause: m.cause.map(|c| c.0),
-                    counter: m.counter,
-                    contents_hash: &m.contents_hash,
-                };
+                let fields = m.signed_fields();
                 let sig = ed25519_dalek::Signature::from_bytes(&m.signature);
                 if device
                     .key

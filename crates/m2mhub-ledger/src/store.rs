@@ -220,6 +220,21 @@ fn corrupt(what: impl std::fmt::Display) -> LedgerError {
     LedgerError::Corrupt(what.to_string())
 }
 
+type Row<'a> = std::result::Result<
+    (
+        redb::AccessGuard<'a, u64>,
+        redb::AccessGuard<'a, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
+
+/// Decodes one row of the blocks table.
+fn block_row(r: Row<'_>) -> Result<BlockRow> {
+    let (k, v) = r?;
+    let h = k.value();
+    serde_json::from_slice(v.value()).map_err(|e| corrupt(format!("block {h}: {e}")))
+}
+
 impl Snapshot {
     fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
@@ -299,31 +314,17 @@ impl Snapshot {
     pub fn blocks(&self, after: Option<u64>, limit: usize) -> Result<Vec<BlockRow>> {
         let t = self.table(BLOCKS)?;
         let start = after.map_or(0, |a| a.saturating_add(1));
-        let mut out = Vec::new();
-        for r in t.range(start..)?.take(limit) {
-            let (k, v) = r?;
-            let h = k.value();
-            out.push(
-                serde_json::from_slice(v.value())
-                    .map_err(|e| corrupt(format!("block {h}: {e}")))?,
-            );
-        }
-        Ok(out)
+        t.range(start..)?.take(limit).map(block_row).collect()
     }
 
     /// Blocks with height < `before`, newest first, at most `limit`.
     pub fn blocks_before(&self, before: u64, limit: usize) -> Result<Vec<BlockRow>> {
         let t = self.table(BLOCKS)?;
-        let mut out = Vec::new();
-        for r in t.range(..before)?.rev().take(limit) {
-            let (k, v) = r?;
-            let h = k.value();
-            out.push(
-                serde_json::from_slice(v.value())
-                    .map_err(|e| corrupt(format!("block {h}: {e}")))?,
-            );
-        }
-        Ok(out)
+        t.range(..before)?
+            .rev()
+            .take(limit)
+            .map(block_row)
+            .collect()
     }
 
     /// Height of the block holding `seq`.

@@ -13,7 +13,6 @@ use m2mhub_core::{
     machine::{Machine, ReplayError},
     merkle::{self, Frontier},
     note::NoteVerifier,
-    signing::SignedFields,
 };
 
 use crate::{
@@ -240,15 +239,7 @@ impl Verifier {
                                 .map(|(_, k)| *k)
                         });
                     at.push(key.map(|key| {
-                        let fields = SignedFields {
-                            sender: m.sender.as_str(),
-                            receiver: m.receiver.as_str(),
-                            action: m.action.code(),
-                            tx: m.signed_tx().0,
-                            cause: m.cause.map(|c| c.0),
-                            counter: m.counter,
-                            contents_hash: &m.contents_hash,
-                        };
+                        let fields = m.signed_fields();
                         checks.push(SigCheck {
                             key,
                             message: fields.signing_bytes(),
