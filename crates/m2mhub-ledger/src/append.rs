@@ -19,7 +19,7 @@ use m2mhub_core::{
 use crate::{
     block::{BlockWrite, EntryWrite},
     error::{LedgerError, Result},
-    ledger::{Committed, Ledger, Writer, now_ms, seal},
+    ledger::{Committed, Ledger, RegistryView, Writer, now_ms, seal},
     record::Record,
     sigverify::{SigCheck, verify_all},
     store::Snapshot,
@@ -68,9 +68,31 @@ struct Pending {
     dirty_txs: HashSet<u64>,
 }
 
+/// Signature verdicts for a batch, from [`Ledger::verify_signatures`]: `Some(ok)` for a
+/// message whose sender was known, `None` for one to check in order (sender unknown then).
+#[derive(Debug, Default)]
+pub struct Verified(Vec<Option<bool>>);
+
 impl Ledger {
     /// Appends a batch as one block and returns, in order, each submission's outcome.
     pub fn append(&self, subs: Vec<Submission>) -> Vec<Result<Appended>> {
+        let verified = self.verify_signatures(&subs);
+        self.append_verified(subs, verified)
+    }
+
+    /// Checks the signatures of a batch without holding the writer, so a pipeline can verify
+    /// one batch while the previous one commits. Keys come from the published registry: a
+    /// device's key never changes, and senders registered since are checked in order.
+    pub fn verify_signatures(&self, subs: &[Submission]) -> Verified {
+        Verified(check_signatures(&self.view().registry, subs))
+    }
+
+    /// [`Ledger::append`] for a batch whose signatures [`Ledger::verify_signatures`] checked.
+    pub fn append_verified(
+        &self,
+        subs: Vec<Submission>,
+        verified: Verified,
+    ) -> Vec<Result<Appended>> {
         let mut w = self.lock_writer();
         if w.failed {
             return subs.iter().map(|_| Err(LedgerError::Unavailable)).collect();
@@ -84,7 +106,8 @@ impl Ledger {
                     .collect();
             }
         };
-        let sig_ok = check_signatures(&w, &subs);
+        let mut sig_ok = verified.0;
+        sig_ok.resize(subs.len(), None);
         let mut p = Pending {
             first_seq: w.frontier.size(),
             entries: Vec::with_capacity(subs.len()),
@@ -218,12 +241,12 @@ impl Ledger {
 
 /// Verifies, for the whole batch at once, the signatures of messages whose sender is known.
 /// `None`: the sender is not (yet) registered; checked again in order.
-fn check_signatures(w: &Writer, subs: &[Submission]) -> Vec<Option<bool>> {
+fn check_signatures(registry: &RegistryView, subs: &[Submission]) -> Vec<Option<bool>> {
     let mut checks = Vec::new();
     let mut at = Vec::with_capacity(subs.len());
     for s in subs {
         let found = match s {
-            Submission::Message(m) => w.registry.registry.get(m.sender.as_str()).map(|d| (d, m)),
+            Submission::Message(m) => registry.registry.get(m.sender.as_str()).map(|d| (d, m)),
             Submission::Registry(_) => None,
         };
         at.push(found.map(|(d, m)| {

@@ -1,5 +1,7 @@
 //! Group commit for concurrent callers: submissions queue up while a block is being written,
-//! and the next block takes everything queued (one fsync for many messages).
+//! and the next block takes everything queued (one fsync for many messages). Two threads form
+//! a pipeline: one gathers a batch and verifies its signatures while the other commits the
+//! previous batch, so the cores verify while the disk syncs.
 
 use std::{
     sync::{
@@ -10,7 +12,7 @@ use std::{
 };
 
 use crate::{
-    append::{Appended, Submission},
+    append::{Appended, Submission, Verified},
     error::{LedgerError, Result},
     ledger::Ledger,
 };
@@ -31,12 +33,20 @@ enum Job {
     Stop,
 }
 
-/// A handle to the committing thread; clone it freely. The thread stops on [`Committer::stop`]
-/// or when every handle is dropped.
+/// A verified batch on its way to the appending thread.
+struct Batch {
+    subs: Vec<Submission>,
+    verified: Verified,
+    sizes: Vec<usize>,
+    replies: Vec<Reply>,
+}
+
+/// A handle to the committing threads; clone it freely. They stop on [`Committer::stop`] or
+/// when every handle is dropped.
 #[derive(Clone)]
 pub struct Committer {
     tx: SyncSender<Job>,
-    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+    threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for Committer {
@@ -46,16 +56,26 @@ impl std::fmt::Debug for Committer {
 }
 
 impl Committer {
-    /// Starts the committing thread for `ledger`.
+    /// Starts the verifying and committing threads for `ledger`.
     pub fn start(ledger: Arc<Ledger>) -> Result<Committer> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
-        let thread = std::thread::Builder::new()
+        // One verified batch may wait while another commits: enough to overlap the two.
+        let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(1);
+        let spawn_err = |e: std::io::Error| {
+            LedgerError::Storage(format!("cannot start the commit threads: {e}"))
+        };
+        let l = ledger.clone();
+        let verifier = std::thread::Builder::new()
+            .name("m2mhub-verify".into())
+            .spawn(move || gather(&l, &rx, &batch_tx))
+            .map_err(spawn_err)?;
+        let appender = std::thread::Builder::new()
             .name("m2mhub-commit".into())
-            .spawn(move || run(&ledger, &rx))
-            .map_err(|e| LedgerError::Storage(format!("cannot start the commit thread: {e}")))?;
+            .spawn(move || commit(&ledger, &batch_rx))
+            .map_err(spawn_err)?;
         Ok(Committer {
             tx,
-            thread: Arc::new(Mutex::new(Some(thread))),
+            threads: Arc::new(Mutex::new(vec![verifier, appender])),
         })
     }
 
@@ -63,8 +83,8 @@ impl Committer {
     /// ledger. Later submissions are answered `Unavailable`. Blocks: call it off async threads.
     pub fn stop(&self) {
         let _ = self.tx.send(Job::Stop);
-        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(h) = handle {
+        let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in handles {
             let _ = h.join();
         }
     }
@@ -96,33 +116,54 @@ impl Committer {
     }
 }
 
-fn run(ledger: &Ledger, rx: &Receiver<Job>) {
+/// Gathers queued jobs into batches and verifies their signatures; stops after a `Stop`.
+fn gather(ledger: &Ledger, rx: &Receiver<Job>, out: &SyncSender<Batch>) {
     let mut stopping = false;
     while !stopping {
         let Ok(first) = rx.recv() else { return };
-        let mut all = Vec::new();
-        let mut sizes = Vec::new();
-        let mut replies = Vec::new();
+        let mut batch = Batch {
+            subs: Vec::new(),
+            verified: Verified::default(),
+            sizes: Vec::new(),
+            replies: Vec::new(),
+        };
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
                 Job::Append { subs, reply } => {
-                    sizes.push(subs.len());
-                    all.extend(subs);
-                    replies.push(reply);
+                    batch.sizes.push(subs.len());
+                    batch.subs.extend(subs);
+                    batch.replies.push(reply);
                 }
                 Job::Stop => stopping = true,
             }
-            if all.len() < MAX_BLOCK_ENTRIES && !stopping {
+            if batch.subs.len() < MAX_BLOCK_ENTRIES && !stopping {
                 next = rx.try_recv().ok();
             }
         }
-        if all.is_empty() {
+        if batch.subs.is_empty() {
             continue;
         }
-        let mut results = ledger.append(all).into_iter();
-        for (n, reply) in sizes.into_iter().zip(replies) {
+        batch.verified = ledger.verify_signatures(&batch.subs);
+        if let Err(mpsc::SendError(b)) = out.send(batch) {
+            answer_unavailable(b);
+            return;
+        }
+    }
+}
+
+/// Appends verified batches in order and answers their callers.
+fn commit(ledger: &Ledger, rx: &Receiver<Batch>) {
+    while let Ok(b) = rx.recv() {
+        let mut results = ledger.append_verified(b.subs, b.verified).into_iter();
+        for (n, reply) in b.sizes.into_iter().zip(b.replies) {
             reply(results.by_ref().take(n).collect());
         }
+    }
+}
+
+fn answer_unavailable(b: Batch) {
+    for (n, reply) in b.sizes.into_iter().zip(b.replies) {
+        reply((0..n).map(|_| Err(LedgerError::Unavailable)).collect());
     }
 }

@@ -19,7 +19,7 @@ pub mod store;
 mod txcodec;
 pub mod verify;
 
-pub use append::{Appended, Submission};
+pub use append::{Appended, Submission, Verified};
 pub use block::BlockRow;
 pub use committer::{Committer, MAX_BLOCK_ENTRIES};
 pub use datadir::DataDir;

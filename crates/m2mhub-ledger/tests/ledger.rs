@@ -335,3 +335,67 @@ fn verify_replays_everything_and_refuses_a_changed_hub_key() {
     let e = Ledger::open(&DataDir::create(&dir).unwrap(), &config()).unwrap_err();
     assert!(matches!(e, LedgerError::Corrupt(_)), "{e}");
 }
+
+#[test]
+fn the_committer_pipeline_records_concurrent_submissions_once_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = std::sync::Arc::new(open(tmp.path()));
+    let committer = m2mhub_ledger::Committer::start(ledger.clone()).unwrap();
+    let mut d = Devices::default();
+    // A registration and a message from the new device in the same queue: the message's
+    // signature is checked in order, after the registration.
+    let reg = Submission::Registry(d.registration("top_level", 3));
+    let reg2 = Submission::Registry(d.registration("low_level", 1));
+    let first = Submission::Message(d.message("top_level", "low_level", Action::Begin, 0, None));
+    let rs = committer.submit_wait(vec![reg, reg2, first]);
+    assert!(rs.iter().all(|r| r.is_ok()), "{rs:?}");
+    // Four devices on four threads submit 50 messages each, one at a time (each device's
+    // counters in order, the devices interleaved).
+    let senders = ["s0", "s1", "s2", "s3"];
+    let regs = senders
+        .iter()
+        .map(|s| Submission::Registry(d.registration(s, 3)))
+        .collect();
+    assert!(committer.submit_wait(regs).iter().all(|r| r.is_ok()));
+    let batches: Vec<Vec<_>> = senders
+        .iter()
+        .map(|s| {
+            (0..50)
+                .map(|_| d.message(s, "low_level", Action::Begin, 0, None))
+                .collect()
+        })
+        .collect();
+    let handles: Vec<_> = batches
+        .into_iter()
+        .map(|msgs| {
+            let c = committer.clone();
+            std::thread::spawn(move || {
+                msgs.into_iter()
+                    .map(|m| record(c.submit_wait(vec![Submission::Message(m)]).pop().unwrap()))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut seqs: Vec<u64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .map(|r| r.seq)
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (7..207).collect::<Vec<_>>());
+    committer.stop();
+    assert!(matches!(
+        committer
+            .submit_wait(vec![Submission::Message(d.message(
+                "top_level",
+                "low_level",
+                Action::Begin,
+                0,
+                None
+            ))])
+            .pop()
+            .unwrap(),
+        Err(LedgerError::Unavailable)
+    ));
+    assert_eq!(ledger.view().head.tree_size, 207);
+}
