@@ -143,18 +143,12 @@ impl TryFrom<MessageSubmission> for Message {
             CoreError::Malformed("action must be begin, continue or end (or 0, 1, 2)".into())
         })?;
         let tx = TxId(s.tx.unwrap_or(0));
-        match action {
-            Action::Begin if tx.0 != 0 => {
-                return Err(CoreError::Malformed(
-                    "a begin must carry no tx (absent or 0)".into(),
-                ));
-            }
-            Action::Continue | Action::End if tx.0 == 0 => {
-                return Err(CoreError::Malformed(format!(
-                    "a {action} must name its transaction in tx"
-                )));
-            }
-            _ => {}
+        // A continue/end without a tx is not malformed: it names tx 0, which never exists, and
+        // is recorded as evidence with `unknown_transaction`.
+        if action == Action::Begin && tx.0 != 0 {
+            return Err(CoreError::Malformed(
+                "a begin must carry no tx (absent or 0)".into(),
+            ));
         }
         if s.cause == Some(u64::MAX) {
             return Err(CoreError::Malformed("cause is out of range".into()));
@@ -257,6 +251,15 @@ mod tests {
     }
 
     #[test]
+    fn a_continue_without_tx_names_tx_zero() {
+        let m = submission(&format!(
+            r#"{{"sender":"a","receiver":"b","action":"continue","counter":1,"contents":"","signature":"{SIG}"}}"#
+        ))
+        .unwrap();
+        assert_eq!(m.tx, TxId(0));
+    }
+
+    #[test]
     fn accepts_the_papers_numeric_ops() {
         let m = submission(&format!(
             r#"{{"sender":"a","receiver":"b","action":2,"tx":3,"counter":9,"contents":"","signature":"{SIG}"}}"#
@@ -269,7 +272,6 @@ mod tests {
     fn rejects_malformed_submissions() {
         let cases = [
             (r#""action":"begin","tx":4"#, "no tx"),
-            (r#""action":"continue""#, "name its transaction"),
             (r#""action":"jump""#, "action must be"),
             (r#""action":7"#, "action must be"),
             (

@@ -234,6 +234,18 @@ fn unknown_transaction_skips_participant_clearance_and_cause() {
 }
 
 #[test]
+fn a_continue_or_end_without_a_tx_is_recorded_as_unknown_transaction() {
+    let mut net = Net::new(&[("a", 2), ("b", 1)]);
+    net.send("a", "b", Begin, 0, None);
+    let e = net.send("a", "b", Continue, 0, None);
+    assert_eq!((codes(&e), e.tx), (vec!["unknown_transaction"], TxId(0)));
+    assert_eq!(
+        codes(&net.send("a", "b", End, 0, None)),
+        ["unknown_transaction"]
+    );
+}
+
+#[test]
 fn transaction_rejected() {
     let mut net = Net::new(&[("low", 1), ("high", 2), ("peer", 1)]);
     assert_eq!(
