@@ -26,8 +26,8 @@ pub use datadir::DataDir;
 pub use error::{LedgerError, Result};
 pub use ledger::{Committed, Ledger, LedgerConfig, RegistryView, View, now_ms};
 pub use query::{
-    ConsistencyProof, EntryView, InclusionProof, MAX_PAGE, MessageFilter, ProvenanceCount,
-    TransactionView,
+    ConsistencyProof, DeviceTransaction, EntryView, InclusionProof, MAX_PAGE, MessageFilter,
+    ProvenanceCount, TransactionView,
 };
 pub use record::Record;
 pub use sigverify::{SigCheck, verify_all};

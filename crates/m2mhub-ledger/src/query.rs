@@ -359,3 +359,82 @@ impl Ledger {
         Ok(out)
     }
 }
+
+/// A transaction that reached a device, for investigations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceTransaction {
+    /// The transaction.
+    pub tx: u64,
+    /// The device that began it (`None` for a tx id that never existed).
+    pub provenance: Option<String>,
+    /// Its state, if it exists.
+    pub state: Option<TxStatus>,
+    /// Messages of it that the device received.
+    pub messages_to_device: u64,
+    /// Of which invalid.
+    pub invalid_to_device: u64,
+    /// The latest such message.
+    pub last_seq: u64,
+}
+
+/// Messages an investigation looks at, at most, per query.
+const INVESTIGATION_SCAN: usize = 100_000;
+
+impl Ledger {
+    /// The last counter `name` recorded, if any.
+    pub fn last_counter(&self, name: &str) -> Result<Option<u64>> {
+        let Some(&id) = self.view().registry.ids.get(name) else {
+            return Ok(None);
+        };
+        self.snapshot()?.last_counter(id)
+    }
+
+    /// The transactions whose messages reached `name`, newest first, at most `limit`, with
+    /// the device that began each: "who made this device act?".
+    pub fn device_transactions(&self, name: &str, limit: usize) -> Result<Vec<DeviceTransaction>> {
+        let Some(&id) = self.view().registry.ids.get(name) else {
+            return Err(not_found(format!("no device named {name}")));
+        };
+        let snap = self.snapshot()?;
+        let mut out: Vec<DeviceTransaction> = Vec::new();
+        let mut index: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+        let mut before = None;
+        let mut scanned = 0;
+        'scan: while scanned < INVESTIGATION_SCAN {
+            let seqs = snap.device_messages_rev(id, before, 4096)?;
+            let Some(&last) = seqs.last() else { break };
+            for seq in seqs {
+                scanned += 1;
+                let Some(r) = record_at(&snap, seq)? else {
+                    continue;
+                };
+                if r.receiver != name {
+                    continue;
+                }
+                let i = match index.get(&r.tx) {
+                    Some(i) => *i,
+                    None => {
+                        if out.len() == limit.clamp(1, MAX_PAGE) {
+                            break 'scan;
+                        }
+                        let state = snap.tx_state(r.tx)?;
+                        out.push(DeviceTransaction {
+                            tx: r.tx,
+                            provenance: state.as_ref().map(|s| s.provenance.to_string()),
+                            state: state.map(|s| s.status),
+                            messages_to_device: 0,
+                            invalid_to_device: 0,
+                            last_seq: r.seq,
+                        });
+                        index.insert(r.tx, out.len() - 1);
+                        out.len() - 1
+                    }
+                };
+                out[i].messages_to_device += 1;
+                out[i].invalid_to_device += u64::from(!r.valid);
+            }
+            before = Some(last);
+        }
+        Ok(out)
+    }
+}

@@ -408,6 +408,23 @@ impl Snapshot {
         Ok(out)
     }
 
+    /// Seqs of messages a device sent or received, newest first, before `before` (all when
+    /// `None`), at most `limit`.
+    pub fn device_messages_rev(
+        &self,
+        device: u32,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<u64>> {
+        let t = self.table(DEVICE_MSGS)?;
+        let end = before.unwrap_or(u64::MAX);
+        let mut out = Vec::new();
+        for r in t.range((device, 0)..(device, end))?.rev().take(limit) {
+            out.push(r?.0.value().1);
+        }
+        Ok(out)
+    }
+
     /// Seqs of invalid messages after `after`, at most `limit`.
     pub fn invalid_messages(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>> {
         let t = self.table(INVALID)?;

@@ -10,6 +10,7 @@ pub mod graph;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod simulated;
 pub mod state;
 
 use std::future::Future;
@@ -23,7 +24,7 @@ use tokio::net::TcpListener;
 
 pub use state::AppState;
 
-use routes::{devices, ledger, messages, transactions, ui};
+use routes::{devices, investigate, ledger, messages, transactions, ui};
 
 /// Body cap for every route but the batch route: a message is at most 16 KiB of contents.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -42,6 +43,12 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(devices::withdraw),
         )
         .route("/v1/devices/{name}/revoke", post(devices::revoke))
+        .route("/v1/devices/{name}/send", post(investigate::send))
+        .route(
+            "/v1/devices/{name}/transactions",
+            get(investigate::device_transactions),
+        )
+        .route("/v1/provenance/ranking", get(investigate::ranking))
         .route("/v1/messages", post(messages::post).get(messages::list))
         .route(
             "/v1/messages/batch",

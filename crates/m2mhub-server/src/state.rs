@@ -6,7 +6,7 @@ use std::sync::Arc;
 use m2mhub_ledger::{Committed, Committer, Ledger};
 use tokio::sync::broadcast;
 
-use crate::{events::Event, metrics::Metrics};
+use crate::{events::Event, metrics::Metrics, simulated::SimulatedKeys};
 
 /// Everything a handler may need. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -21,6 +21,8 @@ pub struct AppState {
     pub events: broadcast::Sender<Event>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Keys of the simulated devices the hub signs for.
+    pub simulated: Arc<SimulatedKeys>,
     /// Turns true when the server shuts down, so long-lived streams end.
     pub closing: tokio::sync::watch::Receiver<bool>,
     closer: Arc<tokio::sync::watch::Sender<bool>>,
@@ -47,9 +49,16 @@ impl AppState {
             token: Arc::from(token),
             events,
             metrics,
+            simulated: Arc::new(SimulatedKeys::none()),
             closing,
             closer: Arc::new(closer),
         })
+    }
+
+    /// Lets the hub hold simulated devices' keys in `dir` (usually `DATA/simulated`).
+    pub fn with_simulated_keys(mut self, dir: &std::path::Path) -> Result<AppState, String> {
+        self.simulated = Arc::new(SimulatedKeys::in_dir(dir)?);
+        Ok(self)
     }
 
     /// Ends long-lived streams (SSE) so a graceful shutdown can finish.

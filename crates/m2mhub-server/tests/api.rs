@@ -36,7 +36,10 @@ impl Hub {
             default_origin: "m2mhub/api-test".into(),
         };
         let ledger = Arc::new(Ledger::open(&DataDir::create(dir).unwrap(), &config).unwrap());
-        let state = AppState::new(ledger, TOKEN.into()).unwrap();
+        let state = AppState::new(ledger, TOKEN.into())
+            .unwrap()
+            .with_simulated_keys(&dir.join("simulated"))
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -538,6 +541,157 @@ async fn every_route_in_the_openapi_document_answers() {
             let body: Value = r.json().await.unwrap();
             assert_ne!(body["message"], "no such route", "{method} {path}");
         }
+    }
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_devices_and_investigations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = Hub::start(tmp.path()).await;
+    let url = hub.url.clone();
+    let c = Client::new();
+    let post = |path: &str, body: Value| {
+        c.post(format!("{url}{path}"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+    };
+    // Two devices whose keys the hub holds, one real device.
+    for (name, clearance) in [("tv", 1), ("oven", 3)] {
+        let r = post(
+            "/v1/devices",
+            json!({"name": name, "clearance": clearance, "simulated": true}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let d: Value = r.json().await.unwrap();
+        assert_eq!(d["simulated"], true);
+        assert_eq!(d["key_fingerprint"].as_str().unwrap().len(), 16);
+    }
+    let real = device("phone", 5);
+    let r = post("/v1/devices", json!({"name": "phone", "clearance": 3, "public_key": hex::encode(real.key.verifying_key().as_bytes())})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = post(
+        "/v1/devices",
+        json!({"name": "x", "clearance": 3, "public_key": "00", "simulated": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "key and simulated are exclusive"
+    );
+    let r = post(
+        "/v1/devices",
+        json!({"name": "tv", "clearance": 3, "simulated": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    // Only the operator may send as a simulated device; the hub signs with its counter.
+    let r = c
+        .post(format!("{url}/v1/devices/tv/send"))
+        .json(&json!({"receiver": "oven", "action": "begin", "contents": "oven on"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let first: Value = post(
+        "/v1/devices/tv/send",
+        json!({"receiver": "oven", "action": "begin", "contents": "oven on"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(first["notices"], json!(["insufficient_clearance"]));
+    assert_eq!(first["counter"], 1);
+    let next: Value = post("/v1/devices/oven/send", json!({"receiver": "tv", "action": "continue", "tx": first["tx"], "cause": first["seq"], "contents": "heating"})).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        next["notices"],
+        json!(["transaction_rejected", "not_a_participant", "bad_cause"])
+    );
+    let again: Value = post(
+        "/v1/devices/tv/send",
+        json!({"receiver": "phone", "action": "begin", "contents": "hello"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        (again["counter"].clone(), again["valid"].clone()),
+        (json!(2), json!(false))
+    );
+    let r = post(
+        "/v1/devices/phone/send",
+        json!({"receiver": "tv", "action": "begin", "contents": "x"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            r.status(),
+            r.json::<Value>().await.unwrap()["error"].clone()
+        ),
+        (StatusCode::CONFLICT, json!("not_simulated"))
+    );
+    // The device list marks them.
+    let list = get(&c, &format!("{url}/v1/devices")).await;
+    let sims: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["simulated"] == true)
+        .map(|d| d["name"].clone())
+        .collect();
+    assert_eq!(sims, [json!("tv"), json!("oven")]);
+    // Investigations: who made the oven act, and who misbehaves.
+    let txs = get(&c, &format!("{url}/v1/devices/oven/transactions")).await;
+    assert_eq!(txs[0]["provenance"], "tv");
+    assert_eq!(txs[0]["invalid_to_device"], 1);
+    let ranking = get(&c, &format!("{url}/v1/provenance/ranking")).await;
+    assert_eq!(
+        ranking[0],
+        json!({"provenance": "tv", "invalid_messages": 3})
+    );
+    let r = c
+        .get(format!("{url}/v1/devices/ghost/transactions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    hub.stop().await;
+    // The hub keeps the keys: after a restart it still signs for them, counters continuing.
+    let hub = Hub::start(tmp.path()).await;
+    let r: Value = c
+        .post(format!("{}/v1/devices/tv/send", hub.url))
+        .bearer_auth(TOKEN)
+        .json(&json!({"receiver": "tv", "action": "begin", "contents": "self"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["counter"].clone(), r["valid"].clone()),
+        (json!(3), json!(true))
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(tmp.path().join("simulated/tv.key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
     }
     hub.stop().await;
 }

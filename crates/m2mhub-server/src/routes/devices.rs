@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use axum::{Json, extract::State, http::StatusCode};
 use m2mhub_core::{
+    CoreError,
     entry::{Entry, Registration},
     message::parse_hex_array,
     names::DeviceName,
@@ -36,10 +37,14 @@ pub struct DeviceJson {
     pub registered_seq: u64,
     /// The counter of its last recorded message.
     pub last_counter: Option<u64>,
+    /// True when the hub holds its key (a simulated device).
+    pub simulated: bool,
+    /// First 8 bytes of SHA-256(public key), hex: short enough to compare by eye.
+    pub key_fingerprint: String,
 }
 
-impl From<&Device> for DeviceJson {
-    fn from(d: &Device) -> Self {
+impl DeviceJson {
+    fn new(d: &Device, simulated: bool) -> Self {
         DeviceJson {
             name: d.name.to_string(),
             clearance: d.clearance,
@@ -48,6 +53,8 @@ impl From<&Device> for DeviceJson {
             status: d.status,
             registered_seq: d.registered_seq.0,
             last_counter: d.last_counter,
+            simulated,
+            key_fingerprint: hex::encode(&m2mhub_core::hash::sha256(d.key.as_bytes())[..8]),
         }
     }
 }
@@ -58,7 +65,12 @@ impl From<&Device> for DeviceJson {
 pub struct NewDevice {
     name: String,
     clearance: u32,
-    public_key: String,
+    /// The device's own key, hex; or none with `simulated: true`.
+    #[serde(default)]
+    public_key: Option<String>,
+    /// True: the hub makes and holds the key (a simulated device).
+    #[serde(default)]
+    simulated: bool,
     #[serde(default)]
     exceptions: Vec<String>,
 }
@@ -92,12 +104,13 @@ pub fn entry_json(seq: u64, e: &Entry) -> Value {
     }
 }
 
-fn device(s: &AppState, name: &str) -> ApiResult<DeviceJson> {
+async fn device(s: &AppState, name: &str) -> ApiResult<DeviceJson> {
     let view = s.ledger.view();
+    let simulated = s.simulated.holds(name).await;
     view.registry
         .registry
         .get(name)
-        .map(DeviceJson::from)
+        .map(|d| DeviceJson::new(d, simulated))
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -134,28 +147,57 @@ pub async fn register(
     JsonBody(b): JsonBody<NewDevice>,
 ) -> ApiResult<(StatusCode, Json<DeviceJson>)> {
     let device_name = name(&b.name)?;
-    let public_key = parse_hex_array::<32>(&b.public_key, "public_key")?;
     let exceptions = b
         .exceptions
         .iter()
         .map(|e| name(e))
         .collect::<ApiResult<BTreeSet<_>>>()?;
+    let (public_key, held) = match (&b.public_key, b.simulated) {
+        (Some(k), false) => (parse_hex_array::<32>(k, "public_key")?, None),
+        (None, true) => {
+            if s.ledger.view().registry.registry.get(&b.name).is_some() {
+                return Err(CoreError::NameTaken(device_name).into());
+            }
+            let key = s.simulated.create(&b.name).map_err(ApiError::malformed)?;
+            (key.verifying_key().to_bytes(), Some(key))
+        }
+        _ => {
+            return Err(ApiError::malformed(
+                "give either public_key or \"simulated\": true",
+            ));
+        }
+    };
     let entry = Entry::DeviceRegistered(Registration {
         name: device_name,
         clearance: b.clearance,
         public_key,
         exceptions,
     });
-    change(&s, entry).await?;
-    Ok((StatusCode::CREATED, Json(device(&s, &b.name)?)))
+    match (change(&s, entry).await, held) {
+        (Ok(()), Some(key)) => s.simulated.keep(&b.name, key).await,
+        (Ok(()), None) => {}
+        (Err(e), held) => {
+            if held.is_some() {
+                s.simulated.discard(&b.name);
+            }
+            return Err(e);
+        }
+    }
+    Ok((StatusCode::CREATED, Json(device(&s, &b.name).await?)))
 }
 
 /// `GET /v1/devices`.
 pub async fn list(State(s): State<AppState>) -> Json<Vec<DeviceJson>> {
     let view = s.ledger.view();
+    let simulated: std::collections::HashSet<String> =
+        s.simulated.names().await.into_iter().collect();
     let mut all: Vec<&Device> = view.registry.registry.iter().collect();
     all.sort_by_key(|d| d.registered_seq);
-    Json(all.into_iter().map(DeviceJson::from).collect())
+    Json(
+        all.into_iter()
+            .map(|d| DeviceJson::new(d, simulated.contains(d.name.as_str())))
+            .collect(),
+    )
 }
 
 /// `GET /v1/devices/{name}`.
@@ -163,7 +205,7 @@ pub async fn show(
     State(s): State<AppState>,
     PathParams(n): PathParams<String>,
 ) -> ApiResult<Json<DeviceJson>> {
-    device(&s, &n).map(Json)
+    device(&s, &n).await.map(Json)
 }
 
 /// `POST /v1/devices/{name}/exceptions`.
@@ -181,7 +223,7 @@ pub async fn grant(
         },
     )
     .await?;
-    device(&s, &n).map(Json)
+    device(&s, &n).await.map(Json)
 }
 
 /// `DELETE /v1/devices/{name}/exceptions/{sender}`.
@@ -198,7 +240,7 @@ pub async fn withdraw(
         },
     )
     .await?;
-    device(&s, &n).map(Json)
+    device(&s, &n).await.map(Json)
 }
 
 /// `POST /v1/devices/{name}/revoke`.
@@ -208,5 +250,5 @@ pub async fn revoke(
     PathParams(n): PathParams<String>,
 ) -> ApiResult<Json<DeviceJson>> {
     change(&s, Entry::DeviceRevoked { device: name(&n)? }).await?;
-    device(&s, &n).map(Json)
+    device(&s, &n).await.map(Json)
 }

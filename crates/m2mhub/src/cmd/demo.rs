@@ -39,12 +39,19 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| tmp.path().join("m2mhub-data"));
     let (ledger, token) = open(&data, None)?;
-    tokio::runtime::Runtime::new()?.block_on(demo(a, ledger, token))?;
+    tokio::runtime::Runtime::new()?.block_on(demo(a, &data, ledger, token))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn demo(a: Args, ledger: std::sync::Arc<Ledger>, token: String) -> anyhow::Result<()> {
-    let state = AppState::new(ledger.clone(), token.clone())?;
+async fn demo(
+    a: Args,
+    data: &std::path::Path,
+    ledger: std::sync::Arc<Ledger>,
+    token: String,
+) -> anyhow::Result<()> {
+    let state = AppState::new(ledger.clone(), token.clone())?
+        .with_simulated_keys(&data.join("simulated"))
+        .map_err(anyhow::Error::msg)?;
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("binding {}", a.listen))?;

@@ -60,10 +60,13 @@ pub fn open(
 pub async fn serve(
     ledger: Arc<Ledger>,
     token: String,
+    data: &std::path::Path,
     listen: SocketAddr,
     retain: Option<Duration>,
 ) -> anyhow::Result<()> {
-    let state = AppState::new(ledger.clone(), token)?;
+    let state = AppState::new(ledger.clone(), token)?
+        .with_simulated_keys(&data.join("simulated"))
+        .map_err(anyhow::Error::msg)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -86,7 +89,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         ledger.view().head.height
     );
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(serve(ledger, token, a.listen, a.retain_contents))?;
+    rt.block_on(serve(ledger, token, &a.data, a.listen, a.retain_contents))?;
     Ok(ExitCode::SUCCESS)
 }
 

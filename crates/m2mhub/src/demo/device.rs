@@ -116,6 +116,22 @@ impl Hub {
         r.json().await.context("decoding a record")
     }
 
+    /// Registers a device whose key the hub makes and holds (operator).
+    pub async fn register_simulated(&self, name: &str, clearance: u32) -> anyhow::Result<()> {
+        let body = serde_json::json!({"name": name, "clearance": clearance, "simulated": true});
+        let r = self
+            .http
+            .post(format!("{}/v1/devices", self.url))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("registering {name}: {}", r.text().await.unwrap_or_default());
+        }
+        Ok(())
+    }
+
     /// Registers a device (operator).
     pub async fn register(&self, d: &SimDevice, exceptions: &[&str]) -> anyhow::Result<()> {
         let body = serde_json::json!({"name": d.name, "clearance": d.clearance, "public_key": d.public_key(), "exceptions": exceptions});

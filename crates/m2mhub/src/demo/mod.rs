@@ -37,6 +37,9 @@ pub const NETWORK: &[(&str, u32, &[&str])] = &[
     ("parking_sensor_3", 1, &[]),
 ];
 
+/// Devices whose keys the hub holds (the console sends as them).
+pub const SIMULATED: &[(&str, u32)] = &[("console_sensor", 1), ("console_controller", 3)];
+
 /// One step of a chain: (from, to, action, contents). `continue`/`end` reuse the chain's tx
 /// and name the previous step as their cause.
 pub type Step = (&'static str, &'static str, Action, &'static str);
@@ -155,13 +158,17 @@ pub struct Network {
 }
 
 impl Network {
-    /// Makes every device a key and registers it with the hub.
+    /// Makes every device a key and registers it with the hub, plus two devices whose keys
+    /// the hub holds, for the operator to send from in the console.
     pub async fn register(hub: &Hub) -> anyhow::Result<Network> {
         let mut devices = HashMap::new();
         for (name, clearance, exceptions) in NETWORK {
             let d = SimDevice::new(name, *clearance)?;
             hub.register(&d, exceptions).await?;
             devices.insert(*name, d);
+        }
+        for (name, clearance) in SIMULATED {
+            hub.register_simulated(name, *clearance).await?;
         }
         Ok(Network { devices })
     }

@@ -1,0 +1,131 @@
+//! Investigation and simulated-device routes: which transactions reached a device and who
+//! began them, which devices begin the most invalid traffic, and sending as a simulated
+//! device (operator only; the hub signs with the key it holds).
+
+use axum::{Json, extract::State, http::StatusCode};
+use m2mhub_core::message::{ActionJson, Message, MessageSubmission};
+use m2mhub_ledger::{
+    Appended, DeviceTransaction, LedgerError, ProvenanceCount, Record, Submission,
+};
+use serde::Deserialize;
+
+use crate::{
+    error::{ApiError, ApiResult},
+    extract::{JsonBody, Operator, Params, PathParams},
+    state::AppState,
+};
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> m2mhub_ledger::Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::from(LedgerError::Unavailable))?
+        .map_err(ApiError::from)
+}
+
+/// `GET /v1/devices/{name}/transactions` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceTxQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /v1/devices/{name}/transactions`: the transactions that reached the device, newest
+/// first, with the device that began each.
+pub async fn device_transactions(
+    State(s): State<AppState>,
+    PathParams(name): PathParams<String>,
+    Params(q): Params<DeviceTxQuery>,
+) -> ApiResult<Json<Vec<DeviceTransaction>>> {
+    let ledger = s.ledger.clone();
+    let limit = q.limit.unwrap_or(100);
+    blocking(move || ledger.device_transactions(&name, limit))
+        .await
+        .map_err(|e| match e.code {
+            "not_found" => ApiError::new(StatusCode::NOT_FOUND, "unknown_device", e.message),
+            _ => e,
+        })
+        .map(Json)
+}
+
+/// `GET /v1/provenance/ranking`: provenance devices by the invalid messages their
+/// transactions hold ("who is misbehaving").
+pub async fn ranking(State(s): State<AppState>) -> ApiResult<Json<Vec<ProvenanceCount>>> {
+    let ledger = s.ledger.clone();
+    blocking(move || ledger.provenance_ranking())
+        .await
+        .map(Json)
+}
+
+/// `POST /v1/devices/{name}/send` body: a message without sender, counter or signature.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendBody {
+    receiver: String,
+    action: ActionJson,
+    #[serde(default)]
+    tx: Option<u64>,
+    #[serde(default)]
+    cause: Option<u64>,
+    contents: String,
+}
+
+/// `POST /v1/devices/{name}/send` (operator): the hub signs as the simulated device, with
+/// its next counter, and records the message like any other.
+pub async fn send(
+    _: Operator,
+    State(s): State<AppState>,
+    PathParams(name): PathParams<String>,
+    JsonBody(b): JsonBody<SendBody>,
+) -> ApiResult<Json<Record>> {
+    // Held across signing and recording: one simulated device's counters stay in order.
+    let mut keys = s.simulated.keys.lock().await;
+    let Some((key, used)) = keys.get_mut(&name) else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_simulated",
+            format!("the hub does not hold {name}'s key: it is not a simulated device"),
+        ));
+    };
+    let ledger = s.ledger.clone();
+    let n = name.clone();
+    let recorded = blocking(move || ledger.last_counter(&n))
+        .await?
+        .unwrap_or(0);
+    let counter = (*used).max(recorded) + 1;
+    let sub = MessageSubmission {
+        sender: name,
+        receiver: b.receiver,
+        action: b.action,
+        tx: b.tx,
+        cause: b.cause,
+        counter,
+        contents: b.contents,
+        signature: "0".repeat(128),
+    };
+    let mut msg = Message::try_from(sub).map_err(ApiError::from)?;
+    msg.signature = ed25519_dalek::Signer::sign(key, &msg.signing_bytes()).to_bytes();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    s.committer
+        .submit(vec![Submission::Message(msg)], move |r| {
+            let _ = tx.send(r);
+        });
+    let result = rx
+        .await
+        .ok()
+        .and_then(|mut r| r.pop())
+        .unwrap_or(Err(LedgerError::Unavailable));
+    match result {
+        Ok(Appended::Message(r)) => {
+            *used = counter;
+            Ok(Json(r))
+        }
+        Ok(Appended::Registry { .. }) => Err(LedgerError::Unavailable.into()),
+        Err(e) => {
+            let e = ApiError::from(e);
+            s.metrics.refusal(e.code);
+            Err(e)
+        }
+    }
+}
