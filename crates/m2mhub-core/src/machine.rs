@@ -25,6 +25,8 @@ pub struct Machine {
     next_tx: TxId,
     /// For each seq, the tx id if it is a valid message, else 0. Dense: 8 bytes per entry.
     valid_tx_of: Vec<u64>,
+    /// Invalid messages so far.
+    invalid: u64,
 }
 
 /// Why an entry does not replay: the ledger is not what the rules would have written.
@@ -68,6 +70,16 @@ impl Machine {
     /// A transaction's state.
     pub fn transaction(&self, tx: TxId) -> Option<&TxState> {
         self.txs.get(&tx)
+    }
+
+    /// Number of transactions (every begin makes one, valid or not).
+    pub fn transaction_count(&self) -> usize {
+        self.txs.len()
+    }
+
+    /// Number of invalid messages replayed.
+    pub fn invalid_count(&self) -> u64 {
+        self.invalid
     }
 
     /// The id the next `begin` gets.
@@ -214,6 +226,7 @@ impl Machine {
             self.next_tx = TxId(self.next_tx.0 + 1);
         }
         self.registry.note_counter(m.sender.as_str(), m.counter);
+        self.invalid += u64::from(!m.valid());
         self.valid_tx_of.push(if m.valid() {
             m.tx.0
         } else {

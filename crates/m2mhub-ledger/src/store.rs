@@ -371,6 +371,16 @@ impl Snapshot {
             .transpose()
     }
 
+    /// Calls `f` for every stored transaction state, by tx.
+    pub fn for_each_tx(&self, mut f: impl FnMut(u64, TxState) -> Result<()>) -> Result<()> {
+        let t = self.table(TXS)?;
+        for r in t.iter()? {
+            let (k, v) = r?;
+            f(k.value(), txcodec::decode(v.value())?)?;
+        }
+        Ok(())
+    }
+
     /// The highest tx id assigned so far (0 when none).
     pub fn last_tx(&self) -> Result<u64> {
         Ok(self.table(TXS)?.last()?.map_or(0, |(k, _)| k.value()))

@@ -212,6 +212,11 @@ impl Verifier {
         self.summary
     }
 
+    /// The rule state the replay reached (to compare a store's projections with).
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
     fn check_signatures(&self, entries: &[Entry]) -> Vec<bool> {
         // Keys come from the registry as of this batch plus registrations inside it; a
         // message from a device registered later in the batch fails replay as unknown.
@@ -256,6 +261,42 @@ impl Verifier {
         // from an unknown sender (true here: replay reports the unknown sender).
         at.into_iter().map(|i| i.is_none_or(|i| ok[i])).collect()
     }
+}
+
+/// The stored projections (transaction states, the invalid-message index) must be what the
+/// replay computed, or queries would answer wrongly about a sound ledger.
+fn check_projections(snap: &Snapshot, m: &Machine) -> Result<(), Failure> {
+    let index = |reason: String| Failure {
+        seq: None,
+        block: None,
+        reason,
+    };
+    let storage = |e: crate::LedgerError| index(e.to_string());
+    let mut stored = 0usize;
+    snap.for_each_tx(|tx, state| {
+        stored += 1;
+        if m.transaction(m2mhub_core::ids::TxId(tx)) != Some(&state) {
+            return Err(crate::LedgerError::Corrupt(format!(
+                "stored state of tx {tx} differs from the replay"
+            )));
+        }
+        Ok(())
+    })
+    .map_err(storage)?;
+    if stored != m.transaction_count() {
+        return Err(index(format!(
+            "{stored} transaction states stored, the replay made {}",
+            m.transaction_count()
+        )));
+    }
+    let invalid = snap.invalid_count().map_err(storage)?;
+    if invalid != m.invalid_count() {
+        return Err(index(format!(
+            "the invalid-message index holds {invalid} messages, the replay found {}",
+            m.invalid_count()
+        )));
+    }
+    Ok(())
 }
 
 /// Verifies a data directory's store offline, block by block.
@@ -304,6 +345,7 @@ pub fn verify_snapshot(snap: &Snapshot, key: NoteVerifier) -> Result<Summary, Fa
             format!("{} entries after the last block", size - v.size()),
         ));
     }
+    check_projections(snap, v.machine())?;
     let summary = v.finish();
     // The stored Merkle hashes must be the recomputed ones, or proofs would lie.
     let stored_root = merkle::tree_hash(size, snap)

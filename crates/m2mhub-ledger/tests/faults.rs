@@ -227,3 +227,33 @@ fn verify_names_the_first_tampered_entry() {
     let e = Ledger::open_store(Store::open(&path).unwrap(), key(), &config()).unwrap_err();
     assert!(e.to_string().contains("entry 10"), "{e}");
 }
+
+#[test]
+fn verify_catches_an_edited_transaction_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("ledger.redb");
+    {
+        let ledger = Ledger::open_store(Store::open(&path).unwrap(), key(), &config()).unwrap();
+        workload(&ledger);
+    }
+    // Mark tx 1 (closed) as open again: byte 0 of its row is the status.
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let table: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("transactions");
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(table).unwrap();
+            let mut row = t.get(1).unwrap().unwrap().value().to_vec();
+            assert_eq!(row[0], 1, "tx 1 is closed");
+            row[0] = 0;
+            t.insert(1, row.as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let verifier = m2mhub_core::note::NoteSigner::new("m2mhub/faults", key())
+        .unwrap()
+        .verifier();
+    let store = Store::open(&path).unwrap();
+    let f = verify_snapshot(&store.snapshot().unwrap(), verifier).unwrap_err();
+    assert!(f.reason.contains("tx 1"), "{f}");
+}
