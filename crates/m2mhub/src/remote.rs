@@ -19,7 +19,8 @@ impl Hub {
         }
     }
 
-    async fn get(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+    /// GET `path`: `None` on 404, an error on any other failure.
+    async fn get_opt(&self, path: &str) -> anyhow::Result<Option<reqwest::Response>> {
         let url = format!("{}{path}", self.base);
         let r = self
             .http
@@ -27,12 +28,21 @@ impl Hub {
             .send()
             .await
             .with_context(|| format!("GET {url}"))?;
+        if r.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
         if !r.status().is_success() {
             let status = r.status();
             let body = r.text().await.unwrap_or_default();
             bail!("GET {url}: {status}: {body}");
         }
-        Ok(r)
+        Ok(Some(r))
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        self.get_opt(path)
+            .await?
+            .with_context(|| format!("GET {}{path}: 404 not found", self.base))
     }
 
     /// GET a JSON document.
@@ -52,19 +62,13 @@ impl Hub {
 
     /// GET that may be 404: `None` then.
     pub async fn json_opt<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<Option<T>> {
-        let url = format!("{}{path}", self.base);
-        let r = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        if r.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
+        match self.get_opt(path).await? {
+            Some(r) => {
+                Ok(Some(r.json().await.with_context(|| {
+                    format!("decoding {}{path}", self.base)
+                })?))
+            }
+            None => Ok(None),
         }
-        if !r.status().is_success() {
-            bail!("GET {url}: {}", r.status());
-        }
-        Ok(Some(r.json().await?))
     }
 }

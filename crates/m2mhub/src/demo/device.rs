@@ -118,7 +118,20 @@ impl Hub {
 
     /// Registers a device whose key the hub makes and holds (operator).
     pub async fn register_simulated(&self, name: &str, clearance: u32) -> anyhow::Result<()> {
-        let body = serde_json::json!({"name": name, "clearance": clearance, "simulated": true});
+        self.register_json(
+            name,
+            serde_json::json!({"name": name, "clearance": clearance, "simulated": true}),
+        )
+        .await
+    }
+
+    /// Registers a device (operator).
+    pub async fn register(&self, d: &SimDevice, exceptions: &[&str]) -> anyhow::Result<()> {
+        let body = serde_json::json!({"name": d.name, "clearance": d.clearance, "public_key": d.public_key(), "exceptions": exceptions});
+        self.register_json(d.name.as_str(), body).await
+    }
+
+    async fn register_json(&self, name: &str, body: serde_json::Value) -> anyhow::Result<()> {
         let r = self
             .http
             .post(format!("{}/v1/devices", self.url))
@@ -128,26 +141,6 @@ impl Hub {
             .await?;
         if !r.status().is_success() {
             bail!("registering {name}: {}", r.text().await.unwrap_or_default());
-        }
-        Ok(())
-    }
-
-    /// Registers a device (operator).
-    pub async fn register(&self, d: &SimDevice, exceptions: &[&str]) -> anyhow::Result<()> {
-        let body = serde_json::json!({"name": d.name, "clearance": d.clearance, "public_key": d.public_key(), "exceptions": exceptions});
-        let r = self
-            .http
-            .post(format!("{}/v1/devices", self.url))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await?;
-        if !r.status().is_success() {
-            bail!(
-                "registering {}: {}",
-                d.name,
-                r.text().await.unwrap_or_default()
-            );
         }
         Ok(())
     }
