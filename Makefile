@@ -5,16 +5,22 @@ CARGO ?= cargo
 
 .PHONY: test deps lint fmt bench run
 
+# apt-get needs root; use sudo when not root.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 test: deps lint
 	$(CARGO) test --workspace --all-targets --locked
+	$(CARGO) build --locked --bin m2mhub
+	cd tests/browser && npm test
 
-# The foundation's tests need only the Rust toolchain and Python's `cryptography` package
-# (for regenerating vectors, checked in CI). Browser, Ethereum and MQTT components are
-# installed here as the issues that need them land.
+# What the tests need: Python's `cryptography` (the vectors' independent implementation),
+# Debian's Chromium and playwright-core from npm (the console's browser tests).
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 	@python3 -c "import cryptography" 2>/dev/null || python3 -m pip install --quiet cryptography
 	python3 testdata/check_vectors.py
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+	cd tests/browser && npm ci --no-audit --no-fund
 
 lint:
 	$(CARGO) fmt --all -- --check
