@@ -120,3 +120,20 @@ test("an inclusion proof verifies in the browser, and a tampered one fails", asy
   await page.waitForFunction(() => /FAILED/.test(document.querySelector("#verify-result")?.textContent ?? ""));
   await shot("05-tampered");
 });
+
+test("the message list pages back through history", async () => {
+  for (let i = 0; i < 110; i++) {
+    await api("/v1/devices/oven/send", { receiver: "smart_tv", action: "begin", contents: `tick ${i}` });
+  }
+  await page.goto(url);
+  await page.fill("#token", TOKEN);
+  await page.waitForFunction(() => document.querySelectorAll("tr.msg").length === 100);
+  const newest = Number(await page.getAttribute("tr.msg >> nth=0", "data-seq"));
+  await page.click("#older");
+  await page.waitForFunction(() => document.querySelectorAll("tr.msg").length > 100);
+  const seqs = await page.$$eval("tr.msg", (rows) => rows.map((r) => Number(r.dataset.seq)));
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => b - a), "newest first, no gaps in order");
+  assert.equal(seqs[0], newest);
+  assert.equal(new Set(seqs).size, seqs.length, "no row twice");
+  await shot("06-paged");
+});

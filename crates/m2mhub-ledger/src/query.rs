@@ -10,7 +10,7 @@ use crate::{
     error::{LedgerError, Result},
     ledger::{Ledger, parse_hash},
     record::Record,
-    store::Snapshot,
+    store::{Index, Snapshot},
 };
 
 /// Most records one page returns.
@@ -29,6 +29,8 @@ pub struct MessageFilter {
     pub valid: Option<bool>,
     /// Only seqs greater than this.
     pub after: Option<u64>,
+    /// Only seqs smaller than this; the page then holds the newest such records, newest first.
+    pub before: Option<u64>,
     /// At most this many (capped at [`MAX_PAGE`]).
     pub limit: Option<usize>,
 }
@@ -139,23 +141,22 @@ impl Ledger {
             },
             None => None,
         };
+        let index = match (f.tx, device_id) {
+            (Some(tx), _) => Index::Tx(tx),
+            (None, Some(id)) => Index::Device(id),
+            (None, None) if f.valid == Some(false) => Index::Invalid,
+            (None, None) => Index::All,
+        };
+        // Oldest first from `after`, or newest first down from `before`.
+        let newest_first = f.before.is_some();
+        let (mut lo, mut hi) = (
+            f.after.map_or(0, |a| a.saturating_add(1)),
+            f.before.unwrap_or(u64::MAX),
+        );
         let mut out = Vec::with_capacity(limit);
-        let mut after = f.after;
         let page = (limit * 2).max(256);
         loop {
-            let seqs: Vec<u64> = if let Some(tx) = f.tx {
-                snap.tx_messages(tx, after, page)?
-            } else if let Some(id) = device_id {
-                snap.device_messages(id, after, page)?
-            } else if f.valid == Some(false) {
-                snap.invalid_messages(after, page)?
-            } else {
-                let start = after.map_or(0, |a| a.saturating_add(1));
-                snap.entries(start, start.saturating_add(page as u64))?
-                    .into_iter()
-                    .map(|(s, _)| s)
-                    .collect()
-            };
+            let seqs = snap.index_page(index, lo, hi, newest_first, page)?;
             let Some(&last) = seqs.last() else { break };
             for seq in seqs {
                 let Some(r) = record_at(&snap, seq)? else {
@@ -173,7 +174,11 @@ impl Ledger {
                     }
                 }
             }
-            after = Some(last);
+            if newest_first {
+                hi = last;
+            } else {
+                lo = last.saturating_add(1);
+            }
         }
         Ok(out)
     }

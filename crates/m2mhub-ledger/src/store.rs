@@ -52,6 +52,24 @@ const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 /// The layout version of the tables above.
 pub const STORE_FORMAT: &str = "m2mhub-store-v1";
 
+/// An index that message queries page through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Index {
+    /// Messages naming a tx.
+    Tx(u64),
+    /// Messages a device (by internal id) sent or received.
+    Device(u32),
+    /// Invalid messages.
+    Invalid,
+    /// Every entry.
+    All,
+}
+
+/// The first seq after `after` (0 when `None`).
+fn next(after: Option<u64>) -> u64 {
+    after.map_or(0, |a| a.saturating_add(1))
+}
+
 /// The redb store. Cheap to share: reads run concurrently with the one writer (MVCC).
 #[derive(Debug)]
 pub struct Store {
@@ -391,31 +409,72 @@ impl Snapshot {
         Ok(self.table(TXS)?.len()?)
     }
 
-    /// Seqs of messages naming `tx`, after `after`, at most `limit`.
-    pub fn tx_messages(&self, tx: u64, after: Option<u64>, limit: usize) -> Result<Vec<u64>> {
-        let t = self.table(TX_MSGS)?;
-        let start = after.map_or(0, |a| a.saturating_add(1));
-        let mut out = Vec::new();
-        for r in t.range((tx, start)..=(tx, u64::MAX))?.take(limit) {
-            out.push(r?.0.value().1);
-        }
-        Ok(out)
-    }
-
-    /// Seqs of messages a device sent or received, after `after`, at most `limit`.
-    pub fn device_messages(
+    /// A page of seqs from `index` within `lo..hi`, oldest first or (`newest_first`) newest
+    /// first, at most `limit`. Every message query pages through one of these.
+    pub fn index_page(
         &self,
-        device: u32,
-        after: Option<u64>,
+        index: Index,
+        lo: u64,
+        hi: u64,
+        newest_first: bool,
         limit: usize,
     ) -> Result<Vec<u64>> {
-        let t = self.table(DEVICE_MSGS)?;
-        let start = after.map_or(0, |a| a.saturating_add(1));
-        let mut out = Vec::new();
-        for r in t.range((device, start)..=(device, u64::MAX))?.take(limit) {
-            out.push(r?.0.value().1);
+        fn collect<K: redb::Key + 'static>(
+            range: redb::Range<'_, K, impl redb::Value + 'static>,
+            seq: impl Fn(&redb::AccessGuard<'_, K>) -> u64,
+            newest_first: bool,
+            limit: usize,
+        ) -> Result<Vec<u64>> {
+            let mut out = Vec::new();
+            let mut push = |r: std::result::Result<
+                (redb::AccessGuard<'_, K>, _),
+                redb::StorageError,
+            >|
+             -> Result<()> {
+                out.push(seq(&r?.0));
+                Ok(())
+            };
+            if newest_first {
+                range.rev().take(limit).try_for_each(&mut push)?;
+            } else {
+                range.take(limit).try_for_each(&mut push)?;
+            }
+            Ok(out)
         }
-        Ok(out)
+        if lo >= hi {
+            return Ok(Vec::new());
+        }
+        match index {
+            Index::Tx(tx) => collect(
+                self.table(TX_MSGS)?.range((tx, lo)..(tx, hi))?,
+                |k| k.value().1,
+                newest_first,
+                limit,
+            ),
+            Index::Device(d) => collect(
+                self.table(DEVICE_MSGS)?.range((d, lo)..(d, hi))?,
+                |k| k.value().1,
+                newest_first,
+                limit,
+            ),
+            Index::Invalid => collect(
+                self.table(INVALID)?.range(lo..hi)?,
+                |k| k.value(),
+                newest_first,
+                limit,
+            ),
+            Index::All => collect(
+                self.table(ENTRIES)?.range(lo..hi)?,
+                |k| k.value(),
+                newest_first,
+                limit,
+            ),
+        }
+    }
+
+    /// Seqs of messages naming `tx`, after `after`, at most `limit`.
+    pub fn tx_messages(&self, tx: u64, after: Option<u64>, limit: usize) -> Result<Vec<u64>> {
+        self.index_page(Index::Tx(tx), next(after), u64::MAX, false, limit)
     }
 
     /// Seqs of messages a device sent or received, newest first, before `before` (all when
@@ -426,24 +485,18 @@ impl Snapshot {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<u64>> {
-        let t = self.table(DEVICE_MSGS)?;
-        let end = before.unwrap_or(u64::MAX);
-        let mut out = Vec::new();
-        for r in t.range((device, 0)..(device, end))?.rev().take(limit) {
-            out.push(r?.0.value().1);
-        }
-        Ok(out)
+        self.index_page(
+            Index::Device(device),
+            0,
+            before.unwrap_or(u64::MAX),
+            true,
+            limit,
+        )
     }
 
     /// Seqs of invalid messages after `after`, at most `limit`.
     pub fn invalid_messages(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>> {
-        let t = self.table(INVALID)?;
-        let start = after.map_or(0, |a| a.saturating_add(1));
-        let mut out = Vec::new();
-        for r in t.range(start..)?.take(limit) {
-            out.push(r?.0.value());
-        }
-        Ok(out)
+        self.index_page(Index::Invalid, next(after), u64::MAX, false, limit)
     }
 
     /// Number of invalid messages.

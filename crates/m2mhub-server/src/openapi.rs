@@ -77,7 +77,7 @@ pub const ROUTES: &[Route] = &[
         "get",
         "/v1/messages",
         false,
-        "Records by seq, filtered by tx, device, validity; paged with after and limit",
+        "Records filtered by tx, device, validity; paged forward with after or backward with before",
         None,
         "Records",
     ),

@@ -320,6 +320,16 @@ async fn the_api_end_to_end() {
     // Queries.
     let tx1 = get(&c, &format!("{url}/v1/messages?tx=1")).await;
     assert_eq!(tx1.as_array().unwrap().len(), 4);
+    let back = get(
+        &c,
+        &format!("{url}/v1/messages?before={}&limit=2", records[3]["seq"]),
+    )
+    .await;
+    assert_eq!(
+        back,
+        json!([records[2], records[1]]),
+        "pages back newest first"
+    );
     let invalid = get(&c, &format!("{url}/v1/messages?valid=false")).await;
     assert_eq!(invalid.as_array().unwrap().len(), 4);
     let t = get(&c, &format!("{url}/v1/transactions/1")).await;

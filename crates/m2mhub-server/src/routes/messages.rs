@@ -107,6 +107,7 @@ pub struct ListQuery {
     device: Option<String>,
     valid: Option<bool>,
     after: Option<u64>,
+    before: Option<u64>,
     limit: Option<usize>,
 }
 
@@ -120,6 +121,7 @@ pub async fn list(
         device: q.device,
         valid: q.valid,
         after: q.after,
+        before: q.before,
         limit: q.limit,
     };
     let ledger = s.ledger.clone();
