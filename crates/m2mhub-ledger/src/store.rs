@@ -253,7 +253,53 @@ fn block_row(r: Row<'_>) -> Result<BlockRow> {
     serde_json::from_slice(v.value()).map_err(|e| corrupt(format!("block {h}: {e}")))
 }
 
+/// Space one table takes, from redb's own accounting.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TableSpace {
+    /// Table name.
+    pub name: &'static str,
+    /// Bytes of keys and values.
+    pub stored: u64,
+    /// Bytes of branch keys and page headers.
+    pub metadata: u64,
+    /// Bytes lost to partly filled pages.
+    pub fragmented: u64,
+    /// Leaf pages.
+    pub leaf_pages: u64,
+}
+
 impl Snapshot {
+    /// Space used by every table, for `m2mhub bench`'s bytes-per-entry breakdown.
+    pub fn table_space(&self) -> Result<Vec<TableSpace>> {
+        fn one<K: redb::Key + 'static, V: redb::Value + 'static>(
+            s: &Snapshot,
+            name: &'static str,
+            def: TableDefinition<K, V>,
+        ) -> Result<TableSpace> {
+            let st = s.table(def)?.stats()?;
+            Ok(TableSpace {
+                name,
+                stored: st.stored_bytes(),
+                metadata: st.metadata_bytes(),
+                fragmented: st.fragmented_bytes(),
+                leaf_pages: st.leaf_pages(),
+            })
+        }
+        Ok(vec![
+            one(self, "entries", ENTRIES)?,
+            one(self, "contents", CONTENTS)?,
+            one(self, "hashes", HASHES)?,
+            one(self, "blocks", BLOCKS)?,
+            one(self, "block_starts", BLOCK_STARTS)?,
+            one(self, "tx_messages", TX_MSGS)?,
+            one(self, "device_messages", DEVICE_MSGS)?,
+            one(self, "invalid_messages", INVALID)?,
+            one(self, "counters", COUNTERS)?,
+            one(self, "registry_entries", REGISTRY)?,
+            one(self, "transactions", TXS)?,
+        ])
+    }
+
     fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
         def: TableDefinition<K, V>,

@@ -3,96 +3,14 @@
 //! hub's directory and names the first bad seq on a tampered copy.
 #![allow(clippy::unwrap_used)]
 
-use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Command, Stdio},
-};
+mod common;
 
-use ed25519_dalek::{Signer, SigningKey};
-use m2mhub_core::{
-    ids::{Seq, TxId},
-    message::{Action, Message},
-    names::DeviceName,
-};
+use std::path::Path;
+
+use common::{TOKEN, m2mhub, serve, signed, stop};
+use ed25519_dalek::SigningKey;
+use m2mhub_core::message::Action;
 use serde_json::json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_m2mhub");
-const TOKEN: &str = "cli-test-token";
-
-fn serve(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--data",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--origin",
-            "m2mhub/cli-test",
-        ])
-        .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(url) = line.strip_prefix("listening on ") {
-            break url.to_owned();
-        }
-    };
-    // Keep draining stdout so the hub never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
-}
-
-fn stop(mut child: Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "serve exited with {exit} after SIGTERM");
-}
-
-fn m2mhub(args: &[&str]) -> (bool, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-fn signed(
-    key: &SigningKey,
-    from: &str,
-    to: &str,
-    action: Action,
-    tx: u64,
-    counter: u64,
-) -> serde_json::Value {
-    let mut m = Message {
-        sender: DeviceName::new(from).unwrap(),
-        receiver: DeviceName::new(to).unwrap(),
-        action,
-        tx: TxId(tx),
-        cause: (tx != 0).then_some(Seq(2)),
-        counter,
-        contents: format!("{from} → {to}"),
-        signature: [0; 64],
-    };
-    m.signature = key.sign(&m.signing_bytes()).to_bytes();
-    serde_json::to_value(m.to_submission()).unwrap()
-}
 
 fn populate(url: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -106,10 +24,10 @@ fn populate(url: &str) {
             assert_eq!(r.status(), 201);
         }
         let msgs = [
-            signed(&phone, "phone", "door_lock", Action::Begin, 0, 1),
-            signed(&lock, "door_lock", "phone", Action::Continue, 1, 1),
-            signed(&lock, "door_lock", "phone", Action::Begin, 0, 2),
-            signed(&phone, "phone", "door_lock", Action::End, 1, 2),
+            signed(&phone, "phone", "door_lock", Action::Begin, 0, None, 1),
+            signed(&lock, "door_lock", "phone", Action::Continue, 1, Some(2), 1),
+            signed(&lock, "door_lock", "phone", Action::Begin, 0, None, 2),
+            signed(&phone, "phone", "door_lock", Action::End, 1, Some(2), 2),
         ];
         for m in msgs {
             let r = c.post(format!("{url}/v1/messages")).json(&m).send().await.unwrap();

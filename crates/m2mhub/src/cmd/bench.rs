@@ -310,5 +310,19 @@ fn ingest_run(
     if recorded != msgs.len() {
         bail!("{recorded} of {} messages recorded", msgs.len());
     }
+    if pipelined {
+        let n = (regs.len() + msgs.len()) as f64;
+        eprintln!("  space per entry by table (stored + metadata + fragmented):");
+        for t in ledger.snapshot()?.table_space()? {
+            eprintln!(
+                "    {:<18} {:>7.1} + {:>6.1} + {:>6.1} B  ({} leaf pages)",
+                t.name,
+                t.stored as f64 / n,
+                t.metadata as f64 / n,
+                t.fragmented as f64 / n,
+                t.leaf_pages
+            );
+        }
+    }
     Ok((secs, std::fs::metadata(data.store_path())?.len()))
 }
