@@ -19,7 +19,7 @@ use redb::{
 };
 
 use crate::{
-    block::{BlockRow, BlockWrite},
+    block::{BlockRow, BlockWrite, IndexRows},
     error::{LedgerError, Result},
     txcodec,
 };
@@ -92,6 +92,10 @@ impl Store {
     /// renamed into place once initialized, so a crash during creation leaves no half-made
     /// file that would later read as a corrupt ledger.
     pub fn open(path: &Path) -> Result<Store> {
+        crate::error::guard_damaged("opening the store", || Self::open_unguarded(path))
+    }
+
+    fn open_unguarded(path: &Path) -> Result<Store> {
         if !path.exists() {
             let tmp = path.with_extension("creating");
             let _ = std::fs::remove_file(&tmp);
@@ -167,19 +171,20 @@ impl Store {
                 if let Some(c) = &e.contents {
                     contents.insert(e.seq, c.as_str())?;
                 }
-                if e.is_registry {
+                let rows = &e.rows;
+                if rows.is_registry {
                     registry.insert(e.seq, ())?;
                 }
-                if let Some(tx) = e.tx {
+                if let Some(tx) = rows.tx {
                     tx_msgs.insert((tx, e.seq), ())?;
                 }
-                for d in e.devices.iter().flatten() {
+                for d in rows.devices.iter().flatten() {
                     dev_msgs.insert((*d, e.seq), ())?;
                 }
-                if let Some(key) = e.counter {
+                if let Some(key) = rows.counter {
                     counters.insert(key, e.seq)?;
                 }
-                if e.invalid {
+                if rows.invalid {
                     invalid.insert(e.seq, ())?;
                 }
             }
@@ -310,7 +315,13 @@ impl Snapshot {
     /// Number of entries.
     pub fn size(&self) -> Result<u64> {
         let t = self.table(ENTRIES)?;
-        Ok(t.last()?.map_or(0, |(k, _)| k.value() + 1))
+        match t.last()? {
+            None => Ok(0),
+            Some((k, _)) => k
+                .value()
+                .checked_add(1)
+                .ok_or_else(|| corrupt("an entry has seq u64::MAX")),
+        }
     }
 
     /// Entry bytes at `seq`.
@@ -548,6 +559,140 @@ impl Snapshot {
     /// Number of invalid messages.
     pub fn invalid_count(&self) -> Result<u64> {
         Ok(self.table(INVALID)?.len()?)
+    }
+}
+
+/// One stored index row, as `verify` reads it back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexRow {
+    /// `registry_entries`.
+    Registry,
+    /// `tx_messages`.
+    Tx(u64),
+    /// `device_messages`.
+    Device(u32),
+    /// `counters`.
+    Counter(u32, u64),
+    /// `invalid_messages`.
+    Invalid,
+}
+
+impl IndexRow {
+    /// The table holding this row.
+    pub fn table(&self) -> &'static str {
+        match self {
+            IndexRow::Registry => "registry_entries",
+            IndexRow::Tx(_) => "tx_messages",
+            IndexRow::Device(_) => "device_messages",
+            IndexRow::Counter(..) => "counters",
+            IndexRow::Invalid => "invalid_messages",
+        }
+    }
+
+    /// True when `rows` (what an entry implies) holds this row.
+    pub fn implied_by(&self, rows: &IndexRows) -> bool {
+        match *self {
+            IndexRow::Registry => rows.is_registry,
+            IndexRow::Tx(tx) => rows.tx == Some(tx),
+            IndexRow::Device(d) => rows.devices.contains(&Some(d)),
+            IndexRow::Counter(s, c) => rows.counter == Some((s, c)),
+            IndexRow::Invalid => rows.invalid,
+        }
+    }
+}
+
+impl Snapshot {
+    /// The first row that `expected` (entries' seqs and the rows they imply) names and the
+    /// store lacks, as (seq, table).
+    pub fn missing_index_row(
+        &self,
+        expected: &[(u64, IndexRows)],
+    ) -> Result<Option<(u64, &'static str)>> {
+        let registry = self.table(REGISTRY)?;
+        let tx_msgs = self.table(TX_MSGS)?;
+        let dev_msgs = self.table(DEVICE_MSGS)?;
+        let counters = self.table(COUNTERS)?;
+        let invalid = self.table(INVALID)?;
+        for &(seq, r) in expected {
+            if r.is_registry && registry.get(seq)?.is_none() {
+                return Ok(Some((seq, "registry_entries")));
+            }
+            if let Some(tx) = r.tx
+                && tx_msgs.get((tx, seq))?.is_none()
+            {
+                return Ok(Some((seq, "tx_messages")));
+            }
+            for d in r.devices.iter().flatten() {
+                if dev_msgs.get((*d, seq))?.is_none() {
+                    return Ok(Some((seq, "device_messages")));
+                }
+            }
+            if let Some(k) = r.counter
+                && counters.get(k)?.map(|v| v.value()) != Some(seq)
+            {
+                return Ok(Some((seq, "counters")));
+            }
+            if r.invalid && invalid.get(seq)?.is_none() {
+                return Ok(Some((seq, "invalid_messages")));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Rows in each index table, by table name.
+    pub fn index_row_counts(&self) -> Result<Vec<(&'static str, u64)>> {
+        Ok(vec![
+            ("registry_entries", self.table(REGISTRY)?.len()?),
+            ("tx_messages", self.table(TX_MSGS)?.len()?),
+            ("device_messages", self.table(DEVICE_MSGS)?.len()?),
+            ("counters", self.table(COUNTERS)?.len()?),
+            ("invalid_messages", self.table(INVALID)?.len()?),
+        ])
+    }
+
+    /// Calls `f(seq, row)` for every row of the index tables (only on `verify`'s slow path,
+    /// to name the entry an extra row claims).
+    pub fn for_each_index_row(&self, mut f: impl FnMut(u64, IndexRow)) -> Result<()> {
+        for r in self.table(REGISTRY)?.iter()? {
+            f(r?.0.value(), IndexRow::Registry);
+        }
+        for r in self.table(TX_MSGS)?.iter()? {
+            let (tx, seq) = r?.0.value();
+            f(seq, IndexRow::Tx(tx));
+        }
+        for r in self.table(DEVICE_MSGS)?.iter()? {
+            let (d, seq) = r?.0.value();
+            f(seq, IndexRow::Device(d));
+        }
+        for r in self.table(COUNTERS)?.iter()? {
+            let (k, v) = r?;
+            let (s, c) = k.value();
+            f(v.value(), IndexRow::Counter(s, c));
+        }
+        for r in self.table(INVALID)?.iter()? {
+            f(r?.0.value(), IndexRow::Invalid);
+        }
+        Ok(())
+    }
+
+    /// The stored Merkle hashes a block added, keyed by its first stored-hash index.
+    pub fn hash_chunk(&self, start: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.table(HASHES)?.get(start)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Number of stored hash chunks (one per block with entries).
+    pub fn hash_chunk_count(&self) -> Result<u64> {
+        Ok(self.table(HASHES)?.len()?)
+    }
+
+    /// Every `block_starts` row: (first seq, height).
+    pub fn block_starts(&self) -> Result<Vec<(u64, u64)>> {
+        let mut out = Vec::new();
+        for r in self.table(BLOCK_STARTS)?.iter()? {
+            let (k, v) = r?;
+            out.push((k.value(), v.value()));
+        }
+        Ok(out)
     }
 }
 

@@ -3,7 +3,7 @@
 //! [`Verifier`] serves the offline check of a data directory and the check of a running hub
 //! through its public API; only the source of entries and blocks differs.
 
-use std::fmt;
+use std::{collections::HashMap, fmt};
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use m2mhub_core::{
@@ -16,7 +16,7 @@ use m2mhub_core::{
 };
 
 use crate::{
-    block::BlockRow,
+    block::{BlockRow, IndexRows},
     sigverify::{SigCheck, verify_all},
     store::Snapshot,
 };
@@ -94,6 +94,18 @@ pub struct Verifier {
     prev_hash: Hash,
     next_height: u64,
     summary: Summary,
+    /// Internal device ids in registration order, with the seq that registered each.
+    ids: HashMap<String, (u32, u64)>,
+    /// Offline only: what the entries imply for the store's indexes and stored hashes.
+    store_rows: Option<StoreRows>,
+}
+
+/// What replayed entries imply for a store, collected for [`verify_snapshot`].
+#[derive(Debug, Default)]
+struct StoreRows {
+    rows: Vec<(u64, IndexRows)>,
+    /// New stored Merkle hashes, each with the seq whose leaf completed it.
+    hashes: Vec<(u64, Hash)>,
 }
 
 impl Verifier {
@@ -107,7 +119,26 @@ impl Verifier {
             prev_hash: [0; 32],
             next_height: 0,
             summary: Summary::default(),
+            ids: HashMap::new(),
+            store_rows: None,
         }
+    }
+
+    /// Also collects the index rows and stored hashes the entries imply, so a store's copies
+    /// can be compared with them ([`verify_snapshot`] does).
+    fn collecting_store_rows(mut self) -> Verifier {
+        self.store_rows = Some(StoreRows::default());
+        self
+    }
+
+    /// The index rows `entry` at `seq` implies, with the devices registered before it.
+    fn rows_at(&self, seq: u64, entry: &Entry) -> IndexRows {
+        IndexRows::of(entry, |name| {
+            self.ids
+                .get(name)
+                .filter(|(_, registered)| *registered < seq)
+                .map(|(id, _)| *id)
+        })
     }
 
     /// The number of entries verified so far.
@@ -150,9 +181,22 @@ impl Verifier {
                 other => self.machine.replay(other),
             };
             replay.map_err(|err: ReplayError| at_seq(e.seq, err.to_string()))?;
+            if self.store_rows.is_some() {
+                let rows = self.rows_at(e.seq, entry);
+                if let Some(s) = &mut self.store_rows {
+                    s.rows.push((e.seq, rows));
+                }
+            }
+            if let Entry::DeviceRegistered(r) = entry {
+                let id = self.ids.len() as u32;
+                self.ids.insert(r.name.as_str().to_owned(), (id, e.seq));
+            }
             self.scratch.clear();
             self.frontier
                 .push(merkle::leaf_hash(&e.bytes), &mut self.scratch);
+            if let Some(s) = &mut self.store_rows {
+                s.hashes.extend(self.scratch.iter().map(|h| (e.seq, *h)));
+            }
         }
         self.summary.entries += entries.len() as u64;
         Ok(())
@@ -299,16 +343,46 @@ fn check_projections(snap: &Snapshot, m: &Machine) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Verifies a data directory's store offline, block by block.
+/// Verifies a data directory's store offline, block by block: the entries (as
+/// [`Verifier`] does), and every copy the store keeps of what they imply — the stored Merkle
+/// hashes proofs are built from, the index tables queries read, the block-start index and the
+/// transaction states.
+///
+/// A store too damaged to read (redb panics on some damaged pages) fails at the first seq not
+/// yet verified.
 pub fn verify_snapshot(snap: &Snapshot, key: NoteVerifier) -> Result<Summary, Failure> {
+    let progress = std::cell::Cell::new(0u64);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        verify_store(snap, key, &progress)
+    })) {
+        Ok(r) => r,
+        Err(payload) => Err(at_seq(
+            progress.get(),
+            format!(
+                "the store file is damaged here ({})",
+                crate::error::panic_message(payload.as_ref())
+            ),
+        )),
+    }
+}
+
+fn verify_store(
+    snap: &Snapshot,
+    key: NoteVerifier,
+    progress: &std::cell::Cell<u64>,
+) -> Result<Summary, Failure> {
     let storage = |e: crate::LedgerError| Failure {
         seq: None,
         block: None,
         reason: e.to_string(),
     };
-    let mut v = Verifier::new(key);
+    let mut v = Verifier::new(key).collecting_store_rows();
     let size = snap.size().map_err(storage)?;
     let mut after = None;
+    let mut hash_index = 0u64;
+    let mut hash_chunks = 0u64;
+    let mut expected_starts = Vec::new();
+    let mut expected_counts: HashMap<&'static str, u64> = HashMap::new();
     loop {
         let blocks = snap.blocks(after, 256).map_err(storage)?;
         let Some(last) = blocks.last() else { break };
@@ -335,8 +409,15 @@ pub fn verify_snapshot(snap: &Snapshot, key: NoteVerifier) -> Result<Summary, Fa
                     return Err(at_seq(missing, "entry missing"));
                 }
                 v.push_entries(&batch)?;
+                check_index_rows(snap, &mut v, &mut expected_counts)?;
+                progress.set(v.size());
             }
             v.check_block(b)?;
+            if b.size > 0 {
+                expected_starts.push((b.first_seq, b.height));
+                check_hash_chunk(snap, &mut v, &mut hash_index, b)?;
+                hash_chunks += 1;
+            }
         }
     }
     if v.size() != size {
@@ -345,6 +426,37 @@ pub fn verify_snapshot(snap: &Snapshot, key: NoteVerifier) -> Result<Summary, Fa
             format!("{} entries after the last block", size - v.size()),
         ));
     }
+    if snap.hash_chunk_count().map_err(storage)? != hash_chunks {
+        return Err(Failure {
+            seq: None,
+            block: None,
+            reason: "the store holds stored-hash chunks no block wrote".into(),
+        });
+    }
+    let starts = snap.block_starts().map_err(storage)?;
+    if starts != expected_starts {
+        let bad = starts
+            .iter()
+            .zip(&expected_starts)
+            .find(|(a, b)| a != b)
+            .map_or_else(
+                || {
+                    expected_starts
+                        .get(starts.len())
+                        .or(starts.get(expected_starts.len()))
+                },
+                |(_, b)| Some(b),
+            );
+        return Err(match bad {
+            Some(&(seq, height)) => Failure {
+                seq: Some(seq),
+                block: Some(height),
+                reason: "the block-start index differs from the blocks".into(),
+            },
+            None => at_block(0, "the block-start index differs from the blocks"),
+        });
+    }
+    check_index_counts(snap, &v, &expected_counts)?;
     check_projections(snap, v.machine())?;
     let summary = v.finish();
     // The stored Merkle hashes must be the recomputed ones, or proofs would lie.
@@ -358,4 +470,110 @@ pub fn verify_snapshot(snap: &Snapshot, key: NoteVerifier) -> Result<Summary, Fa
         });
     }
     Ok(summary)
+}
+
+/// Every index row the entries just replayed imply must be stored.
+fn check_index_rows(
+    snap: &Snapshot,
+    v: &mut Verifier,
+    counts: &mut HashMap<&'static str, u64>,
+) -> Result<(), Failure> {
+    let Some(store_rows) = &mut v.store_rows else {
+        return Ok(());
+    };
+    let rows = std::mem::take(&mut store_rows.rows);
+    for (_, r) in &rows {
+        *counts.entry("registry_entries").or_default() += u64::from(r.is_registry);
+        *counts.entry("tx_messages").or_default() += u64::from(r.tx.is_some());
+        *counts.entry("device_messages").or_default() += r.devices.iter().flatten().count() as u64;
+        *counts.entry("counters").or_default() += u64::from(r.counter.is_some());
+        *counts.entry("invalid_messages").or_default() += u64::from(r.invalid);
+    }
+    match snap.missing_index_row(&rows) {
+        Ok(None) => Ok(()),
+        Ok(Some((seq, table))) => Err(at_seq(seq, format!("index {table} lacks the entry's row"))),
+        Err(e) => Err(at_seq(
+            rows.first().map_or(0, |r| r.0),
+            format!("reading the indexes: {e}"),
+        )),
+    }
+}
+
+/// The stored hashes a block added must be the ones its entries give.
+fn check_hash_chunk(
+    snap: &Snapshot,
+    v: &mut Verifier,
+    hash_index: &mut u64,
+    b: &BlockRow,
+) -> Result<(), Failure> {
+    let Some(store_rows) = &mut v.store_rows else {
+        return Ok(());
+    };
+    let new = std::mem::take(&mut store_rows.hashes);
+    let stored = snap
+        .hash_chunk(*hash_index)
+        .map_err(|e| at_seq(b.first_seq, format!("reading stored hashes: {e}")))?
+        .ok_or_else(|| at_seq(b.first_seq, "the block's stored Merkle hashes are missing"))?;
+    for (i, (seq, h)) in new.iter().enumerate() {
+        if stored.get(32 * i..32 * i + 32) != Some(h.as_slice()) {
+            return Err(at_seq(
+                *seq,
+                "a stored Merkle hash differs from the entries",
+            ));
+        }
+    }
+    if stored.len() != 32 * new.len() {
+        return Err(at_seq(
+            b.first_seq,
+            "the block's stored Merkle hashes have extra bytes",
+        ));
+    }
+    *hash_index += new.len() as u64;
+    Ok(())
+}
+
+/// No index may hold rows beyond those the entries imply; name the entry an extra row claims.
+fn check_index_counts(
+    snap: &Snapshot,
+    v: &Verifier,
+    expected: &HashMap<&'static str, u64>,
+) -> Result<(), Failure> {
+    let storage = |e: crate::LedgerError| at_block(0, format!("reading the indexes: {e}"));
+    let counts = snap.index_row_counts().map_err(storage)?;
+    if counts
+        .iter()
+        .all(|(t, n)| expected.get(t).copied().unwrap_or(0) == *n)
+    {
+        return Ok(());
+    }
+    // Slow path: find the smallest seq an extra row names.
+    let mut worst: Option<(u64, &'static str)> = None;
+    let mut err = None;
+    snap.for_each_index_row(|seq, row| {
+        if worst.is_some_and(|(w, _)| w <= seq) {
+            return;
+        }
+        let rows = match snap.entry(seq) {
+            Ok(Some(bytes)) => Entry::from_bytes(&bytes).ok().map(|e| v.rows_at(seq, &e)),
+            Ok(None) => None,
+            Err(e) => {
+                err = Some(e);
+                None
+            }
+        };
+        if !rows.is_some_and(|r| row.implied_by(&r)) && worst.is_none_or(|(w, _)| seq < w) {
+            worst = Some((seq, row.table()));
+        }
+    })
+    .map_err(storage)?;
+    if let Some(e) = err {
+        return Err(storage(e));
+    }
+    Err(match worst {
+        Some((seq, table)) => at_seq(
+            seq,
+            format!("index {table} holds a row the entry does not imply"),
+        ),
+        None => at_block(0, "an index holds more rows than the entries imply"),
+    })
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{TOKEN, m2mhub, serve, signed, stop};
+use common::{TOKEN, m2mhub, serve, serve_refuses, signed, stop};
 use ed25519_dalek::SigningKey;
 use m2mhub_core::message::Action;
 use serde_json::json;
@@ -152,4 +152,56 @@ fn demo_finds_the_device_that_switched_the_oven_on() {
     // What the demo recorded verifies.
     let (ok, out) = m2mhub(&["verify", "--data", data.to_str().unwrap()]);
     assert!(ok, "{out}");
+}
+
+#[test]
+fn every_file_of_the_data_directory_is_guarded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (hub, url) = serve(&data);
+    populate(&url);
+    stop(hub);
+    let case = |name: &str, damage: &dyn Fn(&Path)| -> (String, String) {
+        let copy = tmp.path().join(name);
+        copy_dir(&data, &copy);
+        damage(&copy);
+        let refused = serve_refuses(&copy);
+        let (ok, verified) = m2mhub(&["verify", "--data", copy.to_str().unwrap()]);
+        assert!(!ok, "{name}: verify passed: {verified}");
+        (refused, verified)
+    };
+    let (refused, _) = case("no-ledger", &|d| {
+        std::fs::remove_file(d.join("ledger.redb")).unwrap()
+    });
+    assert!(refused.contains("deleted or moved"), "{refused}");
+    let (refused, verified) = case("no-key", &|d| {
+        std::fs::remove_file(d.join("hub-key")).unwrap()
+    });
+    assert!(
+        refused.contains("signature") || refused.contains("key"),
+        "{refused}"
+    );
+    assert!(verified.contains("hub-key"), "{verified}");
+    let (refused, verified) = case("other-key", &|d| {
+        let other = tempfile::tempdir().unwrap();
+        let (hub, _) = serve(other.path());
+        stop(hub);
+        std::fs::copy(other.path().join("hub-key"), d.join("hub-key")).unwrap();
+    });
+    assert!(
+        !refused.is_empty() && verified.contains("FAILED"),
+        "{verified}"
+    );
+    let (_, verified) = case("truncated", &|d| {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(d.join("ledger.redb"))
+            .unwrap();
+        let len = f.metadata().unwrap().len();
+        f.set_len(len / 2).unwrap();
+    });
+    assert!(!verified.contains("ok:"), "{verified}");
+    // The undamaged original still serves.
+    let (hub, _) = serve(&data);
+    stop(hub);
 }

@@ -57,9 +57,10 @@ async fn demo(
         .with_context(|| format!("binding {}", a.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let signal = shutdown_signal();
     let server = tokio::spawn(m2mhub_server::run(listener, state, async {
         tokio::select! {
-            () = shutdown_signal() => {},
+            () = signal => {},
             _ = stopped => {},
         }
     }));

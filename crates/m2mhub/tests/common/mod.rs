@@ -92,3 +92,29 @@ pub fn signed(
     m.signature = key.sign(&m.signing_bytes()).to_bytes();
     serde_json::to_value(m.to_submission()).unwrap()
 }
+
+/// Runs `serve` on `dir` expecting it to refuse to start; returns what it printed.
+pub fn serve_refuses(dir: &Path) -> String {
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--data",
+            dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success() && !text.contains("listening on"),
+        "serve started on a damaged data directory: {text}"
+    );
+    text
+}
