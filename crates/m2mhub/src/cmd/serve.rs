@@ -21,6 +21,13 @@ pub struct Args {
     /// Delete message contents older than this (e.g. 30d, 12h); proofs and verdicts still verify.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub retain_contents: Option<Duration>,
+    /// Refused submissions (malformed, unknown sender, bad signature) one source address may
+    /// make in a burst before it is answered 429 without any signature check.
+    #[arg(long, default_value_t = m2mhub_server::state::FAILURE_BURST)]
+    pub auth_failure_burst: u32,
+    /// How fast a source's allowance of refused submissions refills, per second.
+    #[arg(long, default_value_t = m2mhub_server::state::FAILURE_RATE)]
+    pub auth_failure_rate: f64,
 }
 
 /// The default origin: `m2mhub/<hostname>`.
@@ -63,10 +70,12 @@ pub async fn serve(
     data: &std::path::Path,
     listen: SocketAddr,
     retain: Option<Duration>,
+    failures: (u32, f64),
 ) -> anyhow::Result<()> {
     let state = AppState::new(ledger.clone(), token)?
         .with_simulated_keys(&data.join("simulated"))
-        .map_err(anyhow::Error::msg)?;
+        .map_err(anyhow::Error::msg)?
+        .with_failure_limit(failures.0, failures.1);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -90,7 +99,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         ledger.view().head.height
     );
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(serve(ledger, token, &a.data, a.listen, a.retain_contents))?;
+    rt.block_on(serve(
+        ledger,
+        token,
+        &a.data,
+        a.listen,
+        a.retain_contents,
+        (a.auth_failure_burst, a.auth_failure_rate),
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
