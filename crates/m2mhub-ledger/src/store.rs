@@ -92,14 +92,28 @@ impl Store {
     /// renamed into place once initialized, so a crash during creation leaves no half-made
     /// file that would later read as a corrupt ledger.
     pub fn open(path: &Path) -> Result<Store> {
-        crate::error::guard_damaged("opening the store", || Self::open_unguarded(path))
+        Self::open_with_cache(path, None)
     }
 
-    fn open_unguarded(path: &Path) -> Result<Store> {
+    /// [`Store::open`] with a page cache of `cache_bytes` (redb's default, 1 GiB, when `None`).
+    pub fn open_with_cache(path: &Path, cache_bytes: Option<usize>) -> Result<Store> {
+        crate::error::guard_damaged("opening the store", || {
+            Self::open_unguarded(path, cache_bytes)
+        })
+    }
+
+    fn open_unguarded(path: &Path, cache_bytes: Option<usize>) -> Result<Store> {
+        let builder = || {
+            let mut b = Database::builder();
+            if let Some(c) = cache_bytes {
+                b.set_cache_size(c);
+            }
+            b
+        };
         if !path.exists() {
             let tmp = path.with_extension("creating");
             let _ = std::fs::remove_file(&tmp);
-            drop(Self::init(Database::create(&tmp)?)?);
+            drop(Self::init(builder().create(&tmp)?)?);
             std::fs::rename(&tmp, path).map_err(|e| LedgerError::Io {
                 path: path.display().to_string(),
                 source: e,
@@ -114,7 +128,7 @@ impl Store {
                     })?;
             }
         }
-        Self::init(Database::open(path)?)
+        Self::init(builder().open(path)?)
     }
 
     /// Opens a store over any redb backend (tests inject faults this way).

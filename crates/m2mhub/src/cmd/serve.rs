@@ -28,6 +28,9 @@ pub struct Args {
     /// How fast a source's allowance of refused submissions refills, per second.
     #[arg(long, default_value_t = m2mhub_server::state::FAILURE_RATE)]
     pub auth_failure_rate: f64,
+    /// Memory for the store's page cache, MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub cache_mb: usize,
 }
 
 /// The default origin: `m2mhub/<hostname>`.
@@ -46,13 +49,23 @@ pub fn open(
     data: &std::path::Path,
     origin: Option<String>,
 ) -> anyhow::Result<(Arc<Ledger>, String)> {
+    open_with_cache(data, origin, None)
+}
+
+/// [`open`] with the store's page cache set to `cache_bytes`.
+pub fn open_with_cache(
+    data: &std::path::Path,
+    origin: Option<String>,
+    cache_bytes: Option<usize>,
+) -> anyhow::Result<(Arc<Ledger>, String)> {
     let dir = DataDir::create(data).with_context(|| format!("opening {}", data.display()))?;
-    let ledger = Ledger::open(
+    let ledger = Ledger::open_with_cache(
         &dir,
         &LedgerConfig {
             origin,
             default_origin: default_origin(),
         },
+        cache_bytes,
     )
     .with_context(|| format!("opening the ledger in {}", data.display()))?;
     let (token, file) = dir.operator_token(std::env::var("M2MHUB_OPERATOR_TOKEN").ok())?;
@@ -91,7 +104,7 @@ pub async fn serve(
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let (ledger, token) = open(&a.data, a.origin)?;
+    let (ledger, token) = open_with_cache(&a.data, a.origin, Some(a.cache_mb << 20))?;
     println!(
         "origin {} · {} entries · block {}",
         ledger.origin(),

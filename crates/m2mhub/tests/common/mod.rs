@@ -19,6 +19,11 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_m2mhub");
 pub const TOKEN: &str = "cli-test-token";
 
 pub fn serve(dir: &Path) -> (Child, String) {
+    serve_with(dir, &[])
+}
+
+/// `serve` with extra arguments.
+pub fn serve_with(dir: &Path, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args([
             "serve",
@@ -29,6 +34,7 @@ pub fn serve(dir: &Path) -> (Child, String) {
             "--origin",
             "m2mhub/cli-test",
         ])
+        .args(extra)
         .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
         .stdout(Stdio::piped())
         .spawn()
