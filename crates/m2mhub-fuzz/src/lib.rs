@@ -116,8 +116,11 @@ pub fn block_row_json(data: &[u8]) {
     }
 }
 
+/// A fuzz target: takes any bytes, panics only on a bug.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name (the fuzz/ binaries and the tests share this list).
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("message_json", message_json),
     ("entry_bytes", entry_bytes),
     ("note", note),
