@@ -36,12 +36,25 @@ const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const BLOCK_STARTS: TableDefinition<u64, u64> = TableDefinition::new("block_starts");
 /// (tx, seq) for every message naming or opening tx.
 const TX_MSGS: TableDefinition<(u64, u64), ()> = TableDefinition::new("tx_messages");
-/// (device id, seq) for every message a registered device sent or received.
-const DEVICE_MSGS: TableDefinition<(u32, u64), ()> = TableDefinition::new("device_messages");
+/// (epoch, device id, seq) for every message a registered device sent or received.
+const DEVICE_MSGS: TableDefinition<(u32, u32, u64), ()> = TableDefinition::new("device_messages");
 /// seq of every invalid message.
 const INVALID: TableDefinition<u64, ()> = TableDefinition::new("invalid_messages");
-/// (sender id, counter) → seq, to recognise exact resubmissions.
-const COUNTERS: TableDefinition<(u32, u64), u64> = TableDefinition::new("counters");
+/// (epoch, sender id, counter) → seq, to recognise exact resubmissions.
+const COUNTERS: TableDefinition<(u32, u32, u64), u64> = TableDefinition::new("counters");
+/// sender id → the last counter it recorded.
+const LAST_COUNTERS: TableDefinition<u32, u64> = TableDefinition::new("last_counters");
+
+/// Per-device index rows are keyed by the epoch of their seq first: a block's rows then land
+/// in the current epoch's few hundred leaves whatever the ledger's size, instead of in one
+/// leaf per device (with 5,000 devices that was 5,000 pages rewritten per block, and the
+/// append rate fell as the ledger grew). Queries walk epochs; there are ~300 at 10M entries.
+const EPOCH_BITS: u32 = 15;
+
+/// The epoch of `seq`.
+fn epoch(seq: u64) -> u32 {
+    u32::try_from(seq >> EPOCH_BITS).unwrap_or(u32::MAX)
+}
 /// seq of every registry entry, to rebuild the registry at start-up.
 const REGISTRY: TableDefinition<u64, ()> = TableDefinition::new("registry_entries");
 /// tx → encoded transaction state.
@@ -50,7 +63,7 @@ const TXS: TableDefinition<u64, &[u8]> = TableDefinition::new("transactions");
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 
 /// The layout version of the tables above.
-pub const STORE_FORMAT: &str = "m2mhub-store-v1";
+pub const STORE_FORMAT: &str = "m2mhub-store-v2";
 
 /// An index that message queries page through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,6 +161,7 @@ impl Store {
             txn.open_table(DEVICE_MSGS)?;
             txn.open_table(INVALID)?;
             txn.open_table(COUNTERS)?;
+            txn.open_table(LAST_COUNTERS)?;
             txn.open_table(REGISTRY)?;
             txn.open_table(TXS)?;
             let mut meta = txn.open_table(META)?;
@@ -179,6 +193,8 @@ impl Store {
             let mut dev_msgs = txn.open_table(DEVICE_MSGS)?;
             let mut invalid = txn.open_table(INVALID)?;
             let mut counters = txn.open_table(COUNTERS)?;
+            // Counters only grow, so the last one of a block is each sender's last.
+            let mut last = std::collections::BTreeMap::new();
             let mut registry = txn.open_table(REGISTRY)?;
             for e in &w.entries {
                 entries.insert(e.seq, e.bytes.as_slice())?;
@@ -193,10 +209,11 @@ impl Store {
                     tx_msgs.insert((tx, e.seq), ())?;
                 }
                 for d in rows.devices.iter().flatten() {
-                    dev_msgs.insert((*d, e.seq), ())?;
+                    dev_msgs.insert((epoch(e.seq), *d, e.seq), ())?;
                 }
-                if let Some(key) = rows.counter {
-                    counters.insert(key, e.seq)?;
+                if let Some((sender, counter)) = rows.counter {
+                    counters.insert((epoch(e.seq), sender, counter), e.seq)?;
+                    last.insert(sender, counter);
                 }
                 if rows.invalid {
                     invalid.insert(e.seq, ())?;
@@ -209,6 +226,10 @@ impl Store {
                 }
                 txn.open_table(HASHES)?
                     .insert(w.hashes_start, flat.as_slice())?;
+            }
+            let mut last_counters = txn.open_table(LAST_COUNTERS)?;
+            for (sender, counter) in last {
+                last_counters.insert(sender, counter)?;
             }
             let mut txs = txn.open_table(TXS)?;
             for (tx, state) in &w.txs {
@@ -314,6 +335,7 @@ impl Snapshot {
             one(self, "device_messages", DEVICE_MSGS)?,
             one(self, "invalid_messages", INVALID)?,
             one(self, "counters", COUNTERS)?,
+            one(self, "last_counters", LAST_COUNTERS)?,
             one(self, "registry_entries", REGISTRY)?,
             one(self, "transactions", TXS)?,
         ])
@@ -435,21 +457,35 @@ impl Snapshot {
         Ok(out)
     }
 
-    /// The seq of `sender`'s message with `counter`.
+    /// The seq of `sender`'s message with `counter`, searching epochs newest first (exact
+    /// resubmissions are usually recent retries).
     pub fn seq_of_counter(&self, sender: u32, counter: u64) -> Result<Option<u64>> {
-        Ok(self
-            .table(COUNTERS)?
-            .get((sender, counter))?
-            .map(|v| v.value()))
+        let t = self.table(COUNTERS)?;
+        let size = self.size()?;
+        if size == 0 {
+            return Ok(None);
+        }
+        for e in (0..=epoch(size - 1)).rev() {
+            if let Some(v) = t.get((e, sender, counter))? {
+                return Ok(Some(v.value()));
+            }
+        }
+        Ok(None)
     }
 
     /// The highest counter `sender` has recorded.
     pub fn last_counter(&self, sender: u32) -> Result<Option<u64>> {
-        let t = self.table(COUNTERS)?;
-        Ok(t.range((sender, 0)..=(sender, u64::MAX))?
-            .next_back()
-            .transpose()?
-            .map(|(k, _)| k.value().1))
+        Ok(self.table(LAST_COUNTERS)?.get(sender)?.map(|v| v.value()))
+    }
+
+    /// Every sender's last counter: (sender id, counter).
+    pub fn last_counters(&self) -> Result<Vec<(u32, u64)>> {
+        let mut out = Vec::new();
+        for r in self.table(LAST_COUNTERS)?.iter()? {
+            let (k, v) = r?;
+            out.push((k.value(), v.value()));
+        }
+        Ok(out)
     }
 
     /// A transaction's state.
@@ -522,12 +558,39 @@ impl Snapshot {
                 newest_first,
                 limit,
             ),
-            Index::Device(d) => collect(
-                self.table(DEVICE_MSGS)?.range((d, lo)..(d, hi))?,
-                |k| k.value().1,
-                newest_first,
-                limit,
-            ),
+            Index::Device(d) => {
+                let hi = hi.min(self.size()?);
+                if lo >= hi {
+                    return Ok(Vec::new());
+                }
+                let t = self.table(DEVICE_MSGS)?;
+                let mut out = Vec::new();
+                let (first, last) = (epoch(lo), epoch(hi - 1));
+                let mut visit = |e: u32| -> Result<bool> {
+                    let range = t.range((e, d, lo)..(e, d, hi))?;
+                    out.extend(collect(
+                        range,
+                        |k| k.value().2,
+                        newest_first,
+                        limit - out.len(),
+                    )?);
+                    Ok(out.len() >= limit)
+                };
+                if newest_first {
+                    for e in (first..=last).rev() {
+                        if visit(e)? {
+                            break;
+                        }
+                    }
+                } else {
+                    for e in first..=last {
+                        if visit(e)? {
+                            break;
+                        }
+                    }
+                }
+                Ok(out)
+            }
             Index::Invalid => collect(
                 self.table(INVALID)?.range(lo..hi)?,
                 |k| k.value(),
@@ -589,6 +652,8 @@ pub enum IndexRow {
     Counter(u32, u64),
     /// `invalid_messages`.
     Invalid,
+    /// A per-device row filed under another epoch than its seq's.
+    Misfiled,
 }
 
 impl IndexRow {
@@ -600,6 +665,7 @@ impl IndexRow {
             IndexRow::Device(_) => "device_messages",
             IndexRow::Counter(..) => "counters",
             IndexRow::Invalid => "invalid_messages",
+            IndexRow::Misfiled => "device_messages or counters",
         }
     }
 
@@ -611,6 +677,7 @@ impl IndexRow {
             IndexRow::Device(d) => rows.devices.contains(&Some(d)),
             IndexRow::Counter(s, c) => rows.counter == Some((s, c)),
             IndexRow::Invalid => rows.invalid,
+            IndexRow::Misfiled => false,
         }
     }
 }
@@ -637,12 +704,15 @@ impl Snapshot {
                 return Ok(Some((seq, "tx_messages")));
             }
             for d in r.devices.iter().flatten() {
-                if dev_msgs.get((*d, seq))?.is_none() {
+                if dev_msgs.get((epoch(seq), *d, seq))?.is_none() {
                     return Ok(Some((seq, "device_messages")));
                 }
             }
-            if let Some(k) = r.counter
-                && counters.get(k)?.map(|v| v.value()) != Some(seq)
+            if let Some((sender, counter)) = r.counter
+                && counters
+                    .get((epoch(seq), sender, counter))?
+                    .map(|v| v.value())
+                    != Some(seq)
             {
                 return Ok(Some((seq, "counters")));
             }
@@ -675,13 +745,29 @@ impl Snapshot {
             f(seq, IndexRow::Tx(tx));
         }
         for r in self.table(DEVICE_MSGS)?.iter()? {
-            let (d, seq) = r?.0.value();
-            f(seq, IndexRow::Device(d));
+            let (e, d, seq) = r?.0.value();
+            // A row filed under the wrong epoch is an extra row of its seq.
+            f(
+                seq,
+                if e == epoch(seq) {
+                    IndexRow::Device(d)
+                } else {
+                    IndexRow::Misfiled
+                },
+            );
         }
         for r in self.table(COUNTERS)?.iter()? {
             let (k, v) = r?;
-            let (s, c) = k.value();
-            f(v.value(), IndexRow::Counter(s, c));
+            let (e, s, c) = k.value();
+            let seq = v.value();
+            f(
+                seq,
+                if e == epoch(seq) {
+                    IndexRow::Counter(s, c)
+                } else {
+                    IndexRow::Misfiled
+                },
+            );
         }
         for r in self.table(INVALID)?.iter()? {
             f(r?.0.value(), IndexRow::Invalid);

@@ -458,6 +458,7 @@ fn verify_store(
     }
     check_index_counts(snap, &v, &expected_counts)?;
     check_projections(snap, v.machine())?;
+    check_last_counters(snap, &v)?;
     let summary = v.finish();
     // The stored Merkle hashes must be the recomputed ones, or proofs would lie.
     let stored_root = merkle::tree_hash(size, snap)
@@ -470,6 +471,45 @@ fn verify_store(
         });
     }
     Ok(summary)
+}
+
+/// Each sender's stored last counter must be the replay's.
+fn check_last_counters(snap: &Snapshot, v: &Verifier) -> Result<(), Failure> {
+    let mut want: Vec<(u32, u64)> = v
+        .machine()
+        .registry()
+        .iter()
+        .filter_map(|d| {
+            let id = v.ids.get(d.name.as_str())?.0;
+            d.last_counter.map(|c| (id, c))
+        })
+        .collect();
+    want.sort_unstable();
+    let stored = snap
+        .last_counters()
+        .map_err(|e| at_block(0, format!("reading the last counters: {e}")))?;
+    if stored == want {
+        return Ok(());
+    }
+    // The first sender whose row differs, named by the seq of its last message (the counters
+    // index, checked before this, finds it).
+    let (id, c) = want
+        .iter()
+        .find(|r| !stored.contains(r))
+        .or_else(|| stored.iter().find(|r| !want.contains(r)))
+        .copied()
+        .unwrap_or_default();
+    let seq = want
+        .iter()
+        .find(|(i, _)| *i == id)
+        .and_then(|(_, c)| snap.seq_of_counter(id, *c).ok().flatten());
+    Err(Failure {
+        seq,
+        block: None,
+        reason: format!(
+            "the last-counter index differs from the replay for device id {id} (counter {c})"
+        ),
+    })
 }
 
 /// Every index row the entries just replayed imply must be stored.

@@ -109,9 +109,10 @@ const HASHES: TableDefinition<u64, &[u8]> = TableDefinition::new("hashes");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const BLOCK_STARTS: TableDefinition<u64, u64> = TableDefinition::new("block_starts");
 const TX_MSGS: TableDefinition<(u64, u64), ()> = TableDefinition::new("tx_messages");
-const DEVICE_MSGS: TableDefinition<(u32, u64), ()> = TableDefinition::new("device_messages");
+const DEVICE_MSGS: TableDefinition<(u32, u32, u64), ()> = TableDefinition::new("device_messages");
 const INVALID: TableDefinition<u64, ()> = TableDefinition::new("invalid_messages");
-const COUNTERS: TableDefinition<(u32, u64), u64> = TableDefinition::new("counters");
+const COUNTERS: TableDefinition<(u32, u32, u64), u64> = TableDefinition::new("counters");
+const LAST_COUNTERS: TableDefinition<u32, u64> = TableDefinition::new("last_counters");
 const REGISTRY: TableDefinition<u64, ()> = TableDefinition::new("registry_entries");
 
 #[test]
@@ -174,7 +175,10 @@ fn every_edited_row_is_named_by_verify() {
         (
             "device index row removed",
             Box::new(|t| {
-                t.open_table(DEVICE_MSGS).unwrap().remove((2, 20)).unwrap();
+                t.open_table(DEVICE_MSGS)
+                    .unwrap()
+                    .remove((0, 2, 20))
+                    .unwrap();
             }),
             None,
         ),
@@ -183,7 +187,7 @@ fn every_edited_row_is_named_by_verify() {
             Box::new(|t| {
                 t.open_table(DEVICE_MSGS)
                     .unwrap()
-                    .insert((5, 7), ())
+                    .insert((0, 5, 7), ())
                     .unwrap();
             }),
             Some(7),
@@ -197,6 +201,24 @@ fn every_edited_row_is_named_by_verify() {
                     (k.value(), v.value())
                 };
                 c.insert(k, v + 1).unwrap();
+            }),
+            None,
+        ),
+        (
+            "device row filed under another epoch",
+            Box::new(|t| {
+                let mut d = t.open_table(DEVICE_MSGS).unwrap();
+                d.remove((0, 2, 20)).unwrap();
+                d.insert((1, 2, 20), ()).unwrap();
+            }),
+            Some(20),
+        ),
+        (
+            "last counter edited",
+            Box::new(|t| {
+                let mut c = t.open_table(LAST_COUNTERS).unwrap();
+                let v = c.get(3).unwrap().unwrap().value();
+                c.insert(3, v + 1).unwrap();
             }),
             None,
         ),
