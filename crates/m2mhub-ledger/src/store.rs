@@ -398,6 +398,17 @@ impl Snapshot {
             .map(|v| v.value().to_owned()))
     }
 
+    /// Contents of the messages in `start..end` that still have them, in seq order.
+    pub fn contents_range(&self, start: u64, end: u64) -> Result<Vec<(u64, String)>> {
+        let t = self.table(CONTENTS)?;
+        let mut out = Vec::new();
+        for r in t.range(start..end)? {
+            let (k, v) = r?;
+            out.push((k.value(), v.value().to_owned()));
+        }
+        Ok(out)
+    }
+
     /// The block with `height`.
     pub fn block(&self, height: u64) -> Result<Option<BlockRow>> {
         self.table(BLOCKS)?

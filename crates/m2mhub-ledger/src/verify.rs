@@ -103,7 +103,6 @@ pub struct Verifier {
 /// What replayed entries imply for a store, collected for [`verify_snapshot`].
 #[derive(Debug, Default)]
 struct StoreRows {
-    rows: Vec<(u64, IndexRows)>,
     /// New stored Merkle hashes, each with the seq whose leaf completed it.
     hashes: Vec<(u64, Hash)>,
 }
@@ -181,12 +180,6 @@ impl Verifier {
                 other => self.machine.replay(other),
             };
             replay.map_err(|err: ReplayError| at_seq(e.seq, err.to_string()))?;
-            if self.store_rows.is_some() {
-                let rows = self.rows_at(e.seq, entry);
-                if let Some(s) = &mut self.store_rows {
-                    s.rows.push((e.seq, rows));
-                }
-            }
             if let Entry::DeviceRegistered(r) = entry {
                 let id = self.ids.len() as u32;
                 self.ids.insert(r.name.as_str().to_owned(), (id, e.seq));
@@ -378,48 +371,42 @@ fn verify_store(
     };
     let mut v = Verifier::new(key).collecting_store_rows();
     let size = snap.size().map_err(storage)?;
-    let mut after = None;
     let mut hash_index = 0u64;
     let mut hash_chunks = 0u64;
     let mut expected_starts = Vec::new();
-    let mut expected_counts: HashMap<&'static str, u64> = HashMap::new();
-    loop {
-        let blocks = snap.blocks(after, 256).map_err(storage)?;
-        let Some(last) = blocks.last() else { break };
-        after = Some(last.height);
-        for b in &blocks {
-            let start = v.size();
-            let end = b.tree_size.max(start);
-            for chunk_start in (start..end).step_by(4096) {
-                let chunk_end = (chunk_start + 4096).min(end);
-                let mut batch = Vec::with_capacity((chunk_end - chunk_start) as usize);
-                for (seq, bytes) in snap.entries(chunk_start, chunk_end).map_err(storage)? {
-                    let contents = snap.contents(seq).map_err(storage)?;
-                    batch.push(EntryIn {
-                        seq,
-                        bytes,
-                        contents,
-                    });
+    // One thread reads the store and checks its index rows while this one replays (and
+    // checks signatures on every core): on 2 cores verify is bound by the signatures.
+    let expected_counts = std::thread::scope(|scope| -> Result<_, Failure> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Read>(4);
+        let reader = scope.spawn(move || read_store(snap, &tx));
+        for item in rx {
+            match item {
+                Read::Entries(batch, index_failure) => {
+                    let replayed = v.push_entries(&batch);
+                    // Report whichever failure comes first in the ledger.
+                    match (replayed, index_failure) {
+                        (Err(a), Some(b)) => return Err(if b.seq < a.seq { b } else { a }),
+                        (Err(a), None) | (Ok(()), Some(a)) => return Err(a),
+                        (Ok(()), None) => {}
+                    }
+                    progress.set(v.size());
                 }
-                if batch.len() as u64 != chunk_end - chunk_start {
-                    let have: Vec<u64> = batch.iter().map(|e| e.seq).collect();
-                    let missing = (chunk_start..chunk_end)
-                        .find(|s| !have.contains(s))
-                        .unwrap_or(chunk_start);
-                    return Err(at_seq(missing, "entry missing"));
+                Read::Block(b) => {
+                    v.check_block(&b)?;
+                    if b.size > 0 {
+                        expected_starts.push((b.first_seq, b.height));
+                        check_hash_chunk(snap, &mut v, &mut hash_index, &b)?;
+                        hash_chunks += 1;
+                    }
                 }
-                v.push_entries(&batch)?;
-                check_index_rows(snap, &mut v, &mut expected_counts)?;
-                progress.set(v.size());
-            }
-            v.check_block(b)?;
-            if b.size > 0 {
-                expected_starts.push((b.first_seq, b.height));
-                check_hash_chunk(snap, &mut v, &mut hash_index, b)?;
-                hash_chunks += 1;
+                Read::Failed(f) => return Err(f),
             }
         }
-    }
+        // The reader panics only inside redb, on a damaged file.
+        reader
+            .join()
+            .map_err(|_| at_seq(progress.get(), "the store file is damaged here"))
+    })?;
     if v.size() != size {
         return Err(at_seq(
             v.size(),
@@ -512,30 +499,112 @@ fn check_last_counters(snap: &Snapshot, v: &Verifier) -> Result<(), Failure> {
     })
 }
 
-/// Every index row the entries just replayed imply must be stored.
-fn check_index_rows(
+/// What the store reader hands the replay, in ledger order.
+enum Read {
+    /// A chunk of entries, and the first index row they imply that the store lacks.
+    Entries(Vec<EntryIn>, Option<Failure>),
+    /// The block sealing the entries sent before it.
+    Block(BlockRow),
+    /// The store could not be read here.
+    Failed(Failure),
+}
+
+/// Reads blocks and entries in order for [`verify_store`], checking on the way that every
+/// index row the entries imply is stored; returns how many rows each index should hold.
+fn read_store(
     snap: &Snapshot,
-    v: &mut Verifier,
-    counts: &mut HashMap<&'static str, u64>,
-) -> Result<(), Failure> {
-    let Some(store_rows) = &mut v.store_rows else {
-        return Ok(());
+    tx: &std::sync::mpsc::SyncSender<Read>,
+) -> HashMap<&'static str, u64> {
+    let mut counts: HashMap<&'static str, u64> = HashMap::new();
+    // Internal device ids in registration order, with the seq that registered each.
+    let mut ids: HashMap<String, (u32, u64)> = HashMap::new();
+    let mut next = 0u64;
+    let mut after = None;
+    let fail = |f: Failure| {
+        let _ = tx.send(Read::Failed(f));
     };
-    let rows = std::mem::take(&mut store_rows.rows);
-    for (_, r) in &rows {
-        *counts.entry("registry_entries").or_default() += u64::from(r.is_registry);
-        *counts.entry("tx_messages").or_default() += u64::from(r.tx.is_some());
-        *counts.entry("device_messages").or_default() += r.devices.iter().flatten().count() as u64;
-        *counts.entry("counters").or_default() += u64::from(r.counter.is_some());
-        *counts.entry("invalid_messages").or_default() += u64::from(r.invalid);
-    }
-    match snap.missing_index_row(&rows) {
-        Ok(None) => Ok(()),
-        Ok(Some((seq, table))) => Err(at_seq(seq, format!("index {table} lacks the entry's row"))),
-        Err(e) => Err(at_seq(
-            rows.first().map_or(0, |r| r.0),
-            format!("reading the indexes: {e}"),
-        )),
+    loop {
+        let blocks = match snap.blocks(after, 256) {
+            Ok(b) => b,
+            Err(e) => {
+                fail(at_block(after.map_or(0, |h| h + 1), e.to_string()));
+                return counts;
+            }
+        };
+        let Some(last) = blocks.last() else {
+            return counts;
+        };
+        after = Some(last.height);
+        for b in blocks {
+            let end = b.tree_size.max(next);
+            for start in (next..end).step_by(4096) {
+                let stop = (start + 4096).min(end);
+                let read = snap.entries(start, stop).and_then(|entries| {
+                    let contents = snap.contents_range(start, stop)?;
+                    Ok((entries, contents))
+                });
+                let (entries, contents) = match read {
+                    Ok(r) => r,
+                    Err(e) => {
+                        fail(at_seq(start, format!("reading entries: {e}")));
+                        return counts;
+                    }
+                };
+                let mut contents = contents.into_iter().peekable();
+                let mut batch = Vec::with_capacity(entries.len());
+                let mut rows = Vec::with_capacity(entries.len());
+                for (seq, bytes) in entries {
+                    while contents.next_if(|(s, _)| *s < seq).is_some() {}
+                    let c = contents.next_if(|(s, _)| *s == seq).map(|(_, c)| c);
+                    // An entry that does not decode fails the replay, at its seq.
+                    if let Ok(entry) = Entry::from_bytes(&bytes) {
+                        let r = IndexRows::of(&entry, |name| {
+                            ids.get(name)
+                                .filter(|(_, registered)| *registered < seq)
+                                .map(|(id, _)| *id)
+                        });
+                        if let Entry::DeviceRegistered(reg) = &entry {
+                            let id = ids.len() as u32;
+                            ids.insert(reg.name.as_str().to_owned(), (id, seq));
+                        }
+                        rows.push((seq, r));
+                    }
+                    batch.push(EntryIn {
+                        seq,
+                        bytes,
+                        contents: c,
+                    });
+                }
+                if batch.len() as u64 != stop - start {
+                    let have: Vec<u64> = batch.iter().map(|e| e.seq).collect();
+                    let missing = (start..stop).find(|s| !have.contains(s)).unwrap_or(start);
+                    fail(at_seq(missing, "entry missing"));
+                    return counts;
+                }
+                for (_, r) in &rows {
+                    *counts.entry("registry_entries").or_default() += u64::from(r.is_registry);
+                    *counts.entry("tx_messages").or_default() += u64::from(r.tx.is_some());
+                    *counts.entry("device_messages").or_default() +=
+                        r.devices.iter().flatten().count() as u64;
+                    *counts.entry("counters").or_default() += u64::from(r.counter.is_some());
+                    *counts.entry("invalid_messages").or_default() += u64::from(r.invalid);
+                }
+                let index_failure = match snap.missing_index_row(&rows) {
+                    Ok(None) => None,
+                    Ok(Some((seq, table))) => {
+                        Some(at_seq(seq, format!("index {table} lacks the entry's row")))
+                    }
+                    Err(e) => Some(at_seq(start, format!("reading the indexes: {e}"))),
+                };
+                if tx.send(Read::Entries(batch, index_failure)).is_err() {
+                    return counts;
+                }
+            }
+            next = end;
+            if tx.send(Read::Block(b)).is_err() {
+                return counts;
+            }
+        }
     }
 }
 
