@@ -205,3 +205,76 @@ fn every_file_of_the_data_directory_is_guarded() {
     let (hub, _) = serve(&data);
     stop(hub);
 }
+
+#[test]
+fn no_secret_reaches_the_logs_even_at_trace_level() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut child = std::process::Command::new(common::BIN)
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
+        .env("M2MHUB_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let err_log = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr), &mut s).unwrap();
+        s
+    });
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0,
+            "{printed}"
+        );
+        printed.push_str(&line);
+        if let Some(u) = line.trim().strip_prefix("listening on ") {
+            break u.to_owned();
+        }
+    };
+    populate(&url); // operator calls with the token, device messages
+    // A wrong token too: the refusal must not echo what was sent.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{url}/v1/devices"))
+            .bearer_auth("not-the-token-but-secret-too")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    });
+    stop(child);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    printed.push_str(&rest);
+    let logs = format!("{printed}{}", err_log.join().unwrap());
+    assert!(!logs.is_empty());
+    let key = std::fs::read(data.join("hub-key")).unwrap();
+    for secret in [
+        TOKEN.to_owned(),
+        "not-the-token-but-secret-too".to_owned(),
+        String::from_utf8_lossy(&key).trim().to_owned(),
+        hex::encode(&key),
+    ] {
+        assert!(!logs.contains(&secret), "a secret reached the logs");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("hub-key")), 0o600);
+    }
+}
