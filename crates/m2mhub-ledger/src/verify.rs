@@ -523,6 +523,13 @@ fn read_store(
     let fail = |f: Failure| {
         let _ = tx.send(Read::Failed(f));
     };
+    let pruned_below = match snap.contents_pruned_below() {
+        Ok(p) => p,
+        Err(e) => {
+            fail(at_block(0, format!("reading the prune mark: {e}")));
+            return counts;
+        }
+    };
     loop {
         let blocks = match snap.blocks(after, 256) {
             Ok(b) => b,
@@ -558,6 +565,14 @@ fn read_store(
                     let c = contents.next_if(|(s, _)| *s == seq).map(|(_, c)| c);
                     // An entry that does not decode fails the replay, at its seq.
                     if let Ok(entry) = Entry::from_bytes(&bytes) {
+                        if c.is_none() && seq >= pruned_below && matches!(entry, Entry::Message(_))
+                        {
+                            fail(at_seq(
+                                seq,
+                                "the message's contents are missing (not pruned)",
+                            ));
+                            return counts;
+                        }
                         let r = IndexRows::of(&entry, |name| {
                             ids.get(name)
                                 .filter(|(_, registered)| *registered < seq)

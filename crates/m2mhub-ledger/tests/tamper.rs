@@ -144,6 +144,13 @@ fn every_edited_row_is_named_by_verify() {
             Some(33),
         ),
         (
+            "contents deleted (not pruned)",
+            Box::new(|t| {
+                t.open_table(CONTENTS).unwrap().remove(35).unwrap();
+            }),
+            Some(35),
+        ),
+        (
             "stored hash edited",
             Box::new(|t| {
                 let mut h = t.open_table(HASHES).unwrap();
