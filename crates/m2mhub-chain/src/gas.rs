@@ -239,9 +239,7 @@ impl GasReport {
                 r.n, r.baseline_register, r.baseline_record, r.register, r.record
             );
         }
-        s += &format!(
-            "\n| anchor batch (entries) | gas per anchor | proof hashes | gas per entry |\n|---:|---:|---:|---:|\n"
-        );
+        s += "\n| anchor batch (entries) | gas per anchor | proof hashes | gas per entry |\n|---:|---:|---:|---:|\n";
         for r in &self.anchor {
             s += &format!(
                 "| {} | {} | {} | {:.3} |\n",

@@ -158,8 +158,8 @@ pub async fn latest_anchor(provider: &DynProvider, anchor: Address) -> Result<Op
         .call()
         .await
         .map_err(rpc_err)?;
-    Ok((r.count > 0).then_some(Anchor {
-        index: u64::from(r.count) - 1,
+    Ok(u64::from(r.count).checked_sub(1).map(|index| Anchor {
+        index,
         tree_size: r.treeSize,
         root: r.root,
     }))

@@ -3,7 +3,12 @@
 //! sequences of registry changes and messages the contract and `m2mhub-core`'s rules (the
 //! reference `Machine`) agree on every verdict, every tx id, every seq and every refusal.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_arguments,
+    clippy::type_complexity
+)]
 
 use std::collections::BTreeSet;
 

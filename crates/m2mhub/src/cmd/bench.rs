@@ -22,6 +22,8 @@ use serde_json::json;
 pub enum Command {
     /// Durable ingest through the library API.
     Ingest(IngestArgs),
+    /// Gas: the paper's Figure 7 (PaperBaseline vs M2MHubLedger) and anchor mode, in revm.
+    Gas(super::chain::GasArgs),
 }
 
 /// `m2mhub bench ingest` options.
@@ -47,6 +49,7 @@ pub struct IngestArgs {
 pub fn run(c: Command) -> anyhow::Result<ExitCode> {
     match c {
         Command::Ingest(a) => ingest(&a),
+        Command::Gas(a) => super::chain::bench_gas(&a),
     }
 }
 

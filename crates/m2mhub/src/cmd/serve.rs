@@ -21,6 +21,8 @@ pub struct Args {
     /// Delete message contents older than this (e.g. 30d, 12h); proofs and verdicts still verify.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub retain_contents: Option<Duration>,
+    #[command(flatten)]
+    pub chain: super::chain::ServeArgs,
 }
 
 /// The default origin: `m2mhub/<hostname>`.
@@ -89,7 +91,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         ledger.view().head.height
     );
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(serve(ledger, token, &a.data, a.listen, a.retain_contents))?;
+    rt.block_on(async {
+        super::chain::start(&a.chain, &ledger, &a.data)?;
+        serve(ledger, token, &a.data, a.listen, a.retain_contents).await
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
