@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: test deps lint fmt bench run contracts contracts-check
+.PHONY: test deps lint fmt bench bench-gas run contracts contracts-check
 
 # apt-get needs root; use sudo when not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -33,6 +33,10 @@ fmt:
 
 bench:
 	$(CARGO) run --release -- bench ingest
+
+# The paper's Figure 7 and anchor gas, in revm: table, bench-results/gas.json and gas.svg.
+bench-gas:
+	$(CARGO) run --release -- bench gas
 
 run:
 	$(CARGO) run --release -- serve

@@ -111,6 +111,7 @@ impl Anchorer {
             )));
         }
         let contract = M2MHubAnchor::new(self.contract, &self.provider);
+        let _one_at_a_time = rpc::SEND_LOCK.lock().await;
         let sent = contract
             .anchor(from_size, plan.size, plan.root, plan.proof)
             .send()

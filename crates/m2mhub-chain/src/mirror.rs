@@ -99,6 +99,7 @@ impl Mirror {
 
     async fn send(&self, seq: u64, entry: &Entry) -> Result<()> {
         let c = M2MHubLedger::new(self.contract, &self.provider);
+        let _one_at_a_time = crate::rpc::SEND_LOCK.lock().await;
         let sent = match entry {
             Entry::DeviceRegistered(r) => {
                 let accepts = r.exceptions.iter().map(|n| device_id(n.as_str())).collect();

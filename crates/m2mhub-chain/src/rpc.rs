@@ -74,12 +74,23 @@ pub fn key_address(key: &PrivateKeySigner) -> Address {
     alloy::signers::Signer::address(key)
 }
 
-/// A provider for `rpc_url` that signs with `key` (nonce, gas and chain id filled in).
+/// Serializes this process's transactions from send to receipt. The anchorer and the mirror
+/// sign with the same key, so they share one nonce sequence: each send asks the node for the
+/// next nonce (no cached nonce that a failed send could leave with a gap), which is only
+/// right if no other send of ours is in flight.
+pub(crate) static SEND_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A provider for `rpc_url` that signs with `key` (gas, nonce and chain id filled in; nonces
+/// read from the node for every transaction).
 pub fn connect(rpc_url: &str, key: PrivateKeySigner) -> Result<DynProvider> {
     let url = rpc_url
         .parse()
         .map_err(|e| ChainError::Config(format!("bad rpc url {rpc_url}: {e}")))?;
     Ok(ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
         .wallet(EthereumWallet::from(key))
         .connect_http(url)
         .erased())
@@ -117,6 +128,7 @@ pub(crate) async fn confirmed(
 
 /// Deploys `M2MHubAnchor` and `M2MHubLedger`, both owned by the provider's signer `hub`.
 pub async fn deploy(provider: &DynProvider, hub: Address) -> Result<Addresses> {
+    let _one_at_a_time = SEND_LOCK.lock().await;
     let chain_id = provider.get_chain_id().await.map_err(rpc_err)?;
     let anchor_tx = M2MHubAnchor::deploy_builder(provider, hub)
         .send()

@@ -1,6 +1,7 @@
 //! The hub on a real Ethereum node (anvil, started by the test): `chain deploy`, `serve
 //! --chain-rpc … --chain-mode full` anchors and mirrors, is killed (SIGKILL) and restarted,
-//! anchors again from where the chain says it stopped; `verify --chain-rpc` passes; a history
+//! anchors again from where the chain says it stopped; `verify --chain-rpc` passes (on the
+//! running hub through its API, and offline on its data directory); a history
 //! rewritten with the hub's own key (which `verify --data` alone accepts) and a tampered copy
 //! both fail it. In CI a missing anvil fails the test instead of skipping it.
 #![allow(clippy::unwrap_used)]
@@ -229,6 +230,19 @@ fn anchor_kill_restart_anchor_verify_and_detect_a_rewritten_history() {
     let size = entries(&url);
     assert_eq!(size, 11);
     wait_for_chain(&node.url, &addrs, size, true);
+    // From outside, through the running hub's public API.
+    let anchor = addrs.anchor.to_string();
+    let (ok, out) = m2mhub(&[
+        "verify",
+        "--url",
+        &url,
+        "--chain-rpc",
+        &node.url,
+        "--chain-anchor",
+        &anchor,
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("chain ok"), "{out}");
     signal(&mut hub, "-TERM");
 
     let (ok, out) = m2mhub(&["verify", "--data", data_s, "--chain-rpc", &node.url]);

@@ -11,7 +11,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use m2mhub_chain::{
-    Address, B256,
+    Address, B256, ChainError,
     anchor::Anchorer,
     gas,
     mirror::Mirror,
@@ -77,7 +77,7 @@ pub struct ServeArgs {
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// Also check the ledger against the roots anchored through this JSON-RPC endpoint
-    /// (with --data; addresses from DATA/chain.json).
+    /// (addresses from DATA/chain.json; with --url, give --chain-anchor).
     #[arg(long)]
     pub chain_rpc: Option<String>,
     /// M2MHubAnchor's address (default: from DATA/chain.json).
@@ -181,25 +181,52 @@ pub fn start(a: &ServeArgs, ledger: &Arc<Ledger>, data: &Path) -> anyhow::Result
     Ok(())
 }
 
-/// `verify --data DIR --chain-rpc URL`: every anchored root must be the local ledger's root at
-/// that size. Prints what it checked; false on any difference.
-pub fn verify(a: &VerifyArgs, data: &Path) -> anyhow::Result<bool> {
-    let Some(url) = &a.chain_rpc else {
+/// `verify --chain-rpc URL`: every anchored root must be the ledger's root at that size, the
+/// ledger being a stopped hub's data directory (`--data`) or a running hub whose blocks were
+/// just verified (`--url`; anchors are taken at block boundaries, so each anchored size is a
+/// verified block's tree size). Prints what it checked; false on any difference.
+pub fn verify(a: &VerifyArgs, data: Option<&Path>, url: Option<&str>) -> anyhow::Result<bool> {
+    let Some(rpc_url) = &a.chain_rpc else {
         return Ok(true);
     };
-    let addrs = addresses(data, a.chain_anchor, None)?;
-    let dir = m2mhub_ledger::DataDir::existing(data)?;
-    let store = m2mhub_ledger::store::Store::open(&dir.store_path())
-        .context("opening the store (is the hub still running?)")?;
-    let snap = store.snapshot()?;
-    let size = snap.size()?;
-    let provider = rpc::connect_read_only(url)?;
-    let checked =
-        tokio::runtime::Runtime::new()?.block_on(rpc::check_ledger(&provider, &addrs, size, |n| {
-            m2mhub_core::merkle::tree_hash(n, &snap)
-                .map(B256::from)
-                .map_err(|e| m2mhub_chain::ChainError::Mismatch(e.to_string()))
-        }));
+    let provider = rpc::connect_read_only(rpc_url)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let (addrs, checked, size) = match (data, url) {
+        (Some(data), _) => {
+            let addrs = addresses(data, a.chain_anchor, None)?;
+            let dir = m2mhub_ledger::DataDir::existing(data)?;
+            let store = m2mhub_ledger::store::Store::open(&dir.store_path())
+                .context("opening the store (is the hub still running?)")?;
+            let snap = store.snapshot()?;
+            let size = snap.size()?;
+            let checked = rt.block_on(rpc::check_ledger(&provider, &addrs, size, |n| {
+                m2mhub_core::merkle::tree_hash(n, &snap)
+                    .map(B256::from)
+                    .map_err(|e| ChainError::Mismatch(e.to_string()))
+            }));
+            (addrs, checked, size)
+        }
+        (None, Some(url)) => {
+            let anchor = a
+                .chain_anchor
+                .context("with --url, give M2MHubAnchor's address: --chain-anchor ADDR")?;
+            let addrs = Addresses {
+                chain_id: 0,
+                anchor,
+                ledger: Address::ZERO,
+                deployed_block: 0,
+            };
+            let roots = rt.block_on(block_roots(url))?;
+            let size = roots.keys().next_back().copied().unwrap_or(0);
+            let checked = rt.block_on(rpc::check_ledger(&provider, &addrs, size, |n| {
+                roots.get(&n).copied().ok_or_else(|| {
+                    ChainError::Mismatch(format!("no block of the hub ends at tree size {n}"))
+                })
+            }));
+            (addrs, checked, size)
+        }
+        (None, None) => bail!("give --data DIR or --url URL"),
+    };
     match checked {
         Ok(c) if c.anchors.is_empty() => {
             println!("chain: nothing anchored yet in {}", addrs.anchor);
@@ -208,7 +235,7 @@ pub fn verify(a: &VerifyArgs, data: &Path) -> anyhow::Result<bool> {
         Ok(c) => {
             let last = c.anchors.iter().map(|a| a.tree_size).max().unwrap_or(0);
             println!(
-                "chain ok: {} anchors in {} match the local ledger (latest covers {last} of {size} entries){}",
+                "chain ok: {} anchors in {} match the ledger (latest covers {last} of {size} entries){}",
                 c.anchors.len(),
                 addrs.anchor,
                 if c.events_unavailable {
@@ -219,12 +246,35 @@ pub fn verify(a: &VerifyArgs, data: &Path) -> anyhow::Result<bool> {
             );
             Ok(true)
         }
-        Err(m2mhub_chain::ChainError::Mismatch(m)) => {
+        Err(ChainError::Mismatch(m)) => {
             println!("FAILED: chain: {m}");
             Ok(false)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A running hub's blocks: tree size → root.
+async fn block_roots(url: &str) -> anyhow::Result<std::collections::BTreeMap<u64, B256>> {
+    let hub = crate::remote::Hub::new(url);
+    let mut roots = std::collections::BTreeMap::new();
+    let mut after: Option<u64> = None;
+    loop {
+        let q = after.map_or(String::from("/v1/blocks?limit=1000"), |a| {
+            format!("/v1/blocks?limit=1000&after={a}")
+        });
+        let blocks: Vec<m2mhub_ledger::BlockRow> = hub.json(&q).await?;
+        let Some(last) = blocks.last() else { break };
+        after = Some(last.height);
+        for b in blocks {
+            let root: [u8; 32] = hex::decode(&b.root)
+                .ok()
+                .and_then(|r| r.try_into().ok())
+                .with_context(|| format!("block {}: bad root", b.height))?;
+            roots.insert(b.tree_size, B256::from(root));
+        }
+    }
+    Ok(roots)
 }
 
 /// `m2mhub bench gas`.

@@ -43,13 +43,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let secs = started.elapsed().as_secs_f64();
     match result {
         Ok(s) => {
-            if a.chain.chain_rpc.is_some() {
-                let Some(dir) = &a.data else {
-                    bail!("--chain-rpc checks a data directory: give --data DIR");
-                };
-                if !super::chain::verify(&a.chain, dir)? {
-                    return Ok(ExitCode::FAILURE);
-                }
+            if !super::chain::verify(&a.chain, a.data.as_deref(), a.url.as_deref())? {
+                return Ok(ExitCode::FAILURE);
             }
             println!(
                 "ok: {} entries in {} blocks replayed, {} contents checked, root {} ({:.0} entries/s)",
