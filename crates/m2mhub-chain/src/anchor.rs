@@ -66,19 +66,24 @@ impl Anchorer {
         // disk, so they run off the async threads.
         let plan = tokio::task::spawn_blocking(move || -> Result<Option<Plan>> {
             let size = ledger.view().head.tree_size;
-            if size <= from_size {
-                if size < from_size {
-                    return Err(ChainError::Mismatch(format!(
-                        "the chain has anchored {from_size} entries but the ledger has {size}"
-                    )));
-                }
-                return Ok(None);
+            if size < from_size {
+                return Err(ChainError::Mismatch(format!(
+                    "the chain has anchored {from_size} entries but the ledger has {size}"
+                )));
             }
             let local_old = if from_size == 0 {
                 None
             } else {
                 Some(B256::from(ledger.root_at(from_size)?))
             };
+            if size == from_size {
+                return Ok(Some(Plan {
+                    size,
+                    root: local_old.unwrap_or_default(),
+                    proof: Vec::new(),
+                    local_old,
+                }));
+            }
             let root = B256::from(ledger.root_at(size)?);
             let proof = if from_size == 0 {
                 Vec::new()
@@ -102,6 +107,7 @@ impl Anchorer {
         let Some(plan) = plan else {
             return Ok(Round::UpToDate);
         };
+        // Whatever the ledger's size, its prefix must be what the chain anchored.
         if let (Some(a), Some(local)) = (from, plan.local_old)
             && a.root != local
         {
@@ -109,6 +115,9 @@ impl Anchorer {
                 "anchor {} says the first {} entries have root {}, the ledger says {}",
                 a.index, a.tree_size, a.root, local
             )));
+        }
+        if plan.size == from_size {
+            return Ok(Round::UpToDate);
         }
         let contract = M2MHubAnchor::new(self.contract, &self.provider);
         let _one_at_a_time = rpc::SEND_LOCK.lock().await;
@@ -149,7 +158,12 @@ impl Anchorer {
                 Ok(Round::UpToDate) => wait = every,
                 Err(e) => {
                     wait = (wait * 2).min(MAX_BACKOFF).max(every);
-                    tracing::warn!("anchoring failed: {e}; retrying in {wait:?}");
+                    if matches!(e, ChainError::Mismatch(_)) {
+                        // Not transient: the ledger is not the history the chain holds.
+                        tracing::error!("anchoring refused: {e}; retrying in {wait:?}");
+                    } else {
+                        tracing::warn!("anchoring failed: {e}; retrying in {wait:?}");
+                    }
                 }
             }
         }

@@ -166,7 +166,7 @@ impl std::fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
-/// A funded-looking caller for tests and benches: the address `0x…00<n>`.
+/// A caller for tests and benches: the address `0x…00<n>` (gas is free at price zero).
 pub fn account(n: u8) -> Address {
     let mut a = [0u8; 20];
     a[19] = n;

@@ -3,7 +3,7 @@
 //! anchors again from where the chain says it stopped; `verify --chain-rpc` passes (on the
 //! running hub through its API, and offline on its data directory); a history
 //! rewritten with the hub's own key (which `verify --data` alone accepts) and a tampered copy
-//! both fail it. In CI a missing anvil fails the test instead of skipping it.
+//! both fail it, and a hub serving the rewritten ledger refuses to anchor it. In CI a missing anvil fails the test instead of skipping it.
 #![allow(clippy::unwrap_used)]
 
 use std::{
@@ -40,8 +40,8 @@ fn m2mhub(args: &[&str]) -> (bool, String) {
     )
 }
 
-/// A hub process, killed if the test fails before stopping it.
-struct Hub(Child);
+/// A hub process (and its log lines), killed if the test fails before stopping it.
+struct Hub(Child, std::sync::mpsc::Receiver<String>);
 
 impl Drop for Hub {
     fn drop(&mut self) {
@@ -67,8 +67,16 @@ fn serve(dir: &Path, chain: &[&str]) -> (Hub, String) {
         .args(&args)
         .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let (tx, logs) = std::sync::mpsc::channel();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url = loop {
         let line = lines
@@ -80,7 +88,7 @@ fn serve(dir: &Path, chain: &[&str]) -> (Hub, String) {
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    (Hub(child), url)
+    (Hub(child, logs), url)
 }
 
 fn signal(hub: &mut Hub, sig: &str) {
@@ -265,6 +273,27 @@ fn anchor_kill_restart_anchor_verify_and_detect_a_rewritten_history() {
     let (ok, out) = m2mhub(&["verify", "--data", forged_s, "--chain-rpc", &node.url]);
     assert!(!ok, "{out}");
     assert!(out.contains("FAILED: chain"), "{out}");
+    // Serving the forged ledger with anchoring on: the hub refuses to anchor it.
+    let (hub, _) = serve(&forged, &chain[..6]);
+    let refused = loop {
+        // A deadline, not a timing assertion: the refusal comes within one anchoring round.
+        let line = hub
+            .1
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the hub logs its refusal");
+        if line.contains("anchoring refused") {
+            break line;
+        }
+    };
+    assert!(refused.contains("mismatch"), "{refused}");
+    drop(hub);
+    let provider = rpc::connect_read_only(&node.url).unwrap();
+    let latest = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(rpc::latest_anchor(&provider, addrs.anchor))
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.tree_size, 11);
 
     // A tampered copy of the real ledger fails too.
     let tampered = tmp.path().join("tampered");
