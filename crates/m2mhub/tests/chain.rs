@@ -1,9 +1,10 @@
 //! The hub on a real Ethereum node (anvil, started by the test): `chain deploy`, `serve
 //! --chain-rpc … --chain-mode full` anchors and mirrors, is killed (SIGKILL) and restarted,
 //! anchors again from where the chain says it stopped; `verify --chain-rpc` passes (on the
-//! running hub through its API, and offline on its data directory); a history
-//! rewritten with the hub's own key (which `verify --data` alone accepts) and a tampered copy
-//! both fail it, and a hub serving the rewritten ledger refuses to anchor it. In CI a missing anvil fails the test instead of skipping it.
+//! running hub through its API, and offline on its data directory); a history rewritten with
+//! the hub's own key (which `verify --data` alone accepts) and a tampered copy both fail it,
+//! and a hub serving the rewritten ledger refuses to anchor it. In CI a missing anvil fails
+//! the test instead of skipping it.
 #![allow(clippy::unwrap_used)]
 
 use std::{
