@@ -528,6 +528,71 @@ fn not_owner<T: std::fmt::Debug>(r: Result<m2mhub_chain::evm::Called<T>, CallErr
     ))
 }
 
+#[test]
+fn gas_per_call_is_the_same_after_1000_devices_messages_and_open_transactions() {
+    let mut evm = Evm::new();
+    let hub = account(HUB);
+    let (c, _) = evm
+        .deploy(
+            hub,
+            &M2MHubLedger::BYTECODE,
+            &M2MHubLedger::constructorCall { hub },
+        )
+        .unwrap();
+    let msg = |from: u64, to: u64, action: u8, tx: u64, counter: u64| M2MHubLedger::recordCall {
+        m: M2MHubLedger::Message {
+            sender: device_id(&format!("d{from}")),
+            receiver: device_id(&format!("d{to}")),
+            action,
+            tx,
+            causePlusOne: 0,
+            counter,
+            contentsHash: B256::repeat_byte(1),
+            signatureR: B256::repeat_byte(2),
+            signatureS: B256::repeat_byte(3),
+        },
+    };
+    // Per step i: register device i, begin tx i+1 from it to device i-1 (left open), then
+    // continue it back: after n steps there are n devices, 2n messages, n open transactions.
+    let mut gas = Vec::new();
+    for i in 0..=1000u64 {
+        let reg = evm
+            .call(
+                hub,
+                c,
+                &M2MHubLedger::registerCall {
+                    name: format!("d{i}"),
+                    clearance: 1,
+                    publicKey: alloy::primitives::keccak256(i.to_be_bytes()),
+                    accepts: vec![],
+                },
+            )
+            .unwrap();
+        let peer = i.saturating_sub(1);
+        let begin = evm.call(hub, c, &msg(i, peer, 0, 0, 1)).unwrap();
+        assert_eq!(begin.ret.notices, 0);
+        let cont = evm
+            .call(hub, c, &msg(peer, i, 1, i + 1, 2 * i + 2))
+            .unwrap();
+        assert_eq!(cont.ret.notices, 0);
+        gas.push((reg.gas, begin.gas, cont.gas));
+    }
+    // Names grow from "d1" to "d1000", so calldata differs by a few bytes: allow 300 gas.
+    let (first, last) = (gas[1], gas[1000]);
+    assert!(
+        last.0.abs_diff(first.0) <= 300,
+        "register {first:?} → {last:?}"
+    );
+    assert!(
+        last.1.abs_diff(first.1) <= 300,
+        "begin {first:?} → {last:?}"
+    );
+    assert!(
+        last.2.abs_diff(first.2) <= 300,
+        "continue {first:?} → {last:?}"
+    );
+}
+
 /// One random step of the differential test.
 #[derive(Clone, Debug)]
 enum Op {
