@@ -3,24 +3,26 @@
 
 CARGO ?= cargo
 
-.PHONY: test deps lint fmt bench run
+.PHONY: test deps lint fmt bench bench-gas run contracts contracts-check
 
 # apt-get needs root; use sudo when not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-test: deps lint
+test: deps lint contracts-check
 	$(CARGO) test --workspace --all-targets --locked
 	$(CARGO) build --locked --bin m2mhub
 	cd tests/browser && npm test
 
 # What the tests need: Python's `cryptography` (the vectors' independent implementation),
-# Debian's Chromium and playwright-core from npm (the console's browser tests).
+# Debian's Chromium and playwright-core from npm (the console's browser tests), solc-js and
+# anvil from npm (contracts/: the artifacts check and the chain tests).
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 	@python3 -c "import cryptography" 2>/dev/null || python3 -m pip install --quiet cryptography
 	python3 testdata/check_vectors.py
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 	cd tests/browser && npm ci --no-audit --no-fund
+	cd contracts && npm ci --no-audit --no-fund
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -30,7 +32,19 @@ fmt:
 	$(CARGO) fmt --all
 
 bench:
-	$(CARGO) run --release -- bench ingest
+	$(CARGO) run --release -- bench all
+
+# The paper's Figure 7 and anchor gas, in revm: table, bench-results/gas.json and gas.svg.
+bench-gas:
+	$(CARGO) run --release -- bench gas
 
 run:
 	$(CARGO) run --release -- serve
+
+# Recompiles contracts/src with the pinned solc-js; fails when contracts/out differs.
+contracts-check:
+	cd contracts && npm run --silent check
+
+# Rewrites contracts/out from contracts/src (commit the result).
+contracts:
+	cd contracts && npm run --silent build

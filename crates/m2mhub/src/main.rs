@@ -32,7 +32,10 @@ enum Command {
     /// Device tools.
     #[command(subcommand)]
     Device(cmd::device::Command),
-    /// Measure the hub: `bench ingest` for now.
+    /// Ethereum: deploy the anchoring and ledger contracts.
+    #[command(subcommand)]
+    Chain(cmd::chain::Command),
+    /// Measure the hub: `bench ingest`, `bench gas`.
     #[command(subcommand)]
     Bench(cmd::bench::Command),
 }
@@ -53,6 +56,7 @@ fn main() -> std::process::ExitCode {
         Command::Trace(a) => cmd::trace::run(a),
         Command::Export(a) => cmd::export::run(a),
         Command::Device(c) => cmd::device::run(c),
+        Command::Chain(c) => cmd::chain::run(c),
         Command::Bench(c) => cmd::bench::run(c),
     };
     match result {

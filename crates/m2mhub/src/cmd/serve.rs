@@ -35,6 +35,8 @@ pub struct Args {
     /// edited while the hub was stopped may then crash it instead of being refused).
     #[arg(long)]
     pub no_check_store: bool,
+    #[command(flatten)]
+    pub chain: super::chain::ServeArgs,
 }
 
 /// The default origin: `m2mhub/<hostname>`.
@@ -130,14 +132,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         ledger.view().head.height
     );
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(serve(
-        ledger,
-        token,
-        &a.data,
-        a.listen,
-        a.retain_contents,
-        (a.auth_failure_burst, a.auth_failure_rate),
-    ))?;
+    rt.block_on(async {
+        super::chain::start(&a.chain, &ledger, &a.data)?;
+        serve(
+            ledger,
+            token,
+            &a.data,
+            a.listen,
+            a.retain_contents,
+            (a.auth_failure_burst, a.auth_failure_rate),
+        )
+        .await
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

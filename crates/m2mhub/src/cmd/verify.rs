@@ -17,10 +17,9 @@ use crate::remote::Hub;
 
 /// `m2mhub verify` options.
 #[derive(Debug, clap::Args)]
-#[group(required = true, multiple = false)]
 pub struct Args {
     /// A stopped hub's data directory, checked offline.
-    #[arg(long)]
+    #[arg(long, required_unless_present = "url", conflicts_with = "url")]
     pub data: Option<PathBuf>,
     /// A running hub, checked from outside through its public API.
     #[arg(long)]
@@ -28,6 +27,8 @@ pub struct Args {
     /// Trust this verifier key (`name+id+key`) instead of the hub's own.
     #[arg(long, global = true)]
     pub key: Option<String>,
+    #[command(flatten)]
+    pub chain: super::chain::VerifyArgs,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -42,6 +43,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let secs = started.elapsed().as_secs_f64();
     match result {
         Ok(s) => {
+            if !super::chain::verify(&a.chain, a.data.as_deref(), a.url.as_deref())? {
+                return Ok(ExitCode::FAILURE);
+            }
             println!(
                 "ok: {} entries in {} blocks replayed, {} contents checked, root {} ({:.0} entries/s)",
                 s.entries,

@@ -28,6 +28,8 @@ pub enum Command {
     Http(HttpArgs),
     /// Append rate, trace, proofs, investigation, size and verify at 1M/10M entries.
     Scale(ScaleArgs),
+    /// Gas: the paper's Figure 7 (PaperBaseline vs M2MHubLedger) and anchor mode, in revm.
+    Gas(super::chain::GasArgs),
 }
 
 /// `m2mhub bench all` options.
@@ -55,6 +57,7 @@ pub fn run(c: Command) -> anyhow::Result<ExitCode> {
             println!("{}", report::markdown(&rows));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Gas(a) => super::chain::bench_gas(&a),
     }
 }
 
