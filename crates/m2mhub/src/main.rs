@@ -2,6 +2,7 @@
 
 mod cmd;
 mod demo;
+mod mqtt;
 mod remote;
 
 use clap::{Parser, Subcommand};

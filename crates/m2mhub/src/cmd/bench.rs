@@ -22,6 +22,8 @@ use serde_json::json;
 pub enum Command {
     /// Durable ingest through the library API.
     Ingest(IngestArgs),
+    /// End to end over MQTT: device publish → durable record → acknowledgement.
+    Mqtt(super::bench_mqtt::Args),
 }
 
 /// `m2mhub bench ingest` options.
@@ -47,6 +49,7 @@ pub struct IngestArgs {
 pub fn run(c: Command) -> anyhow::Result<ExitCode> {
     match c {
         Command::Ingest(a) => ingest(&a),
+        Command::Mqtt(a) => super::bench_mqtt::run(&a),
     }
 }
 

@@ -30,6 +30,9 @@ pub struct Args {
     /// Run the story, print the answer and stop (no background traffic).
     #[arg(long)]
     pub once: bool,
+    /// With --mqtt, the devices talk to the hub over MQTT through the device SDK.
+    #[command(flatten)]
+    pub mqtt: crate::mqtt::MqttArgs,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -52,6 +55,7 @@ async fn demo(
     let state = AppState::new(ledger.clone(), token.clone())?
         .with_simulated_keys(&data.join("simulated"))
         .map_err(anyhow::Error::msg)?;
+    let committer = state.committer.clone();
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("binding {}", a.listen))?;
@@ -63,6 +67,7 @@ async fn demo(
             _ = stopped => {},
         }
     }));
+    let mqtt = a.mqtt.start(committer).await?;
     println!("listening on {url}");
 
     let hub = Hub::new(&url, &token);
@@ -73,6 +78,9 @@ async fn demo(
     )?);
     bar.set_message("registering devices");
     let mut net = Network::register(&hub).await?;
+    if let Some((_, broker)) = &mqtt {
+        net.connect_mqtt(broker).await?;
+    }
     for (title, chain) in CHAINS {
         bar.set_message(*title);
         net.run_chain(&hub, chain, || bar.inc(1)).await?;

@@ -1,6 +1,7 @@
 //! The subcommands, one per file, each with `Args` and `run`.
 
 pub mod bench;
+pub mod bench_mqtt;
 pub mod demo;
 pub mod device;
 pub mod export;

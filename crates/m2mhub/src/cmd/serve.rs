@@ -21,6 +21,8 @@ pub struct Args {
     /// Delete message contents older than this (e.g. 30d, 12h); proofs and verdicts still verify.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub retain_contents: Option<Duration>,
+    #[command(flatten)]
+    pub mqtt: crate::mqtt::MqttArgs,
 }
 
 /// The default origin: `m2mhub/<hostname>`.
@@ -63,6 +65,7 @@ pub async fn serve(
     data: &std::path::Path,
     listen: SocketAddr,
     retain: Option<Duration>,
+    mqtt: &crate::mqtt::MqttArgs,
 ) -> anyhow::Result<()> {
     let state = AppState::new(ledger.clone(), token)?
         .with_simulated_keys(&data.join("simulated"))
@@ -74,8 +77,12 @@ pub async fn serve(
     if let Some(retain) = retain {
         tokio::spawn(prune_loop(ledger.clone(), retain));
     }
+    let mqtt = mqtt.start(state.committer.clone()).await?;
     println!("listening on http://{addr}");
     m2mhub_server::run(listener, state, shutdown_signal()).await?;
+    if let Some((hub, _)) = mqtt {
+        hub.stop().await;
+    }
     println!("stopped");
     Ok(())
 }
@@ -89,7 +96,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         ledger.view().head.height
     );
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(serve(ledger, token, &a.data, a.listen, a.retain_contents))?;
+    rt.block_on(serve(
+        ledger,
+        token,
+        &a.data,
+        a.listen,
+        a.retain_contents,
+        &a.mqtt,
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
