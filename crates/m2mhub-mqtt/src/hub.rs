@@ -4,8 +4,9 @@
 //! `m2m/out/+` and queues it with the [`Committer`] without waiting, so many messages are in
 //! flight and the committer packs them into blocks. The committer's answers come back, in
 //! order, to the *answerer*, which publishes the acknowledgement and the delivery and only then
-//! acknowledges the device's publish to the broker (a manual PUBACK): a hub that dies before
-//! its commit leaves the message with the broker, which sends it again.
+//! acknowledges the device's publish to an external broker (a manual PUBACK): a hub that dies
+//! before its commit leaves the message with the broker, which sends it again. See [`Release`]
+//! for the embedded broker.
 
 use std::time::Duration;
 
@@ -52,6 +53,21 @@ impl std::str::FromStr for Policy {
     }
 }
 
+/// When the hub releases a device's publish to the broker (its QoS 1 PUBACK).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Release {
+    /// Once the entry is durable and the acknowledgement queued: a hub that dies before its
+    /// commit leaves the message with the broker, which sends it again. For external brokers,
+    /// which outlive the hub.
+    #[default]
+    AfterCommit,
+    /// As soon as the hub has the message. For the embedded broker only: it lives and dies
+    /// with the hub's process, so holding its PUBACK would keep nothing safer (the devices'
+    /// retries carry a message across a hub restart), while it caps the messages the broker
+    /// has in flight to the hub at rumqttd's fixed 100 per connection.
+    OnReceipt,
+}
+
 /// How the hub joins its broker.
 #[derive(Clone, Debug)]
 pub struct HubConfig {
@@ -61,6 +77,8 @@ pub struct HubConfig {
     pub client_id: String,
     /// What to deliver.
     pub policy: Policy,
+    /// When to release devices' publishes.
+    pub release: Release,
 }
 
 /// How long the broker keeps the hub's session (and queues devices' messages) while the hub
@@ -78,6 +96,8 @@ pub struct MqttHub {
 /// A committed (or refused) submission on its way to the answerer.
 struct Done {
     publish: Publish,
+    /// Already released to the broker ([`Release::OnReceipt`]).
+    released: bool,
     /// Where to acknowledge: the device named by the topic.
     sender: Option<DeviceName>,
     outcome: Outcome,
@@ -111,7 +131,7 @@ impl MqttHub {
         let reader = tokio::spawn(read(
             eventloop,
             client.clone(),
-            committer,
+            (committer, config.release),
             done_tx,
             ready_tx,
         ));
@@ -153,7 +173,7 @@ impl MqttHub {
 async fn read(
     mut eventloop: EventLoop,
     client: AsyncClient,
-    committer: Committer,
+    (committer, release): (Committer, Release),
     done: mpsc::UnboundedSender<Done>,
     ready: oneshot::Sender<Result<(), String>>,
 ) {
@@ -171,7 +191,13 @@ async fn read(
                     let _ = r.send(Ok(()));
                 }
             }
-            Ok(Event::Incoming(Packet::Publish(p))) => receive(p, &committer, &done),
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let released = release == Release::OnReceipt;
+                if released && let Err(e) = client.try_ack(&p) {
+                    tracing::warn!("mqtt: releasing a publish: {e}");
+                }
+                receive(p, released, &committer, &done);
+            }
             Ok(_) => {}
             Err(e) => {
                 if let Some(r) = ready.take() {
@@ -186,7 +212,12 @@ async fn read(
 }
 
 /// Decodes one publish and queues it with the committer (or straight for a refusal).
-fn receive(publish: Publish, committer: &Committer, done: &mpsc::UnboundedSender<Done>) {
+fn receive(
+    publish: Publish,
+    released: bool,
+    committer: &Committer,
+    done: &mpsc::UnboundedSender<Done>,
+) {
     let topic = std::str::from_utf8(&publish.topic).unwrap_or("");
     let sender = device_of_topic(topic, "out").and_then(|n| DeviceName::new(n).ok());
     match decode(&publish.payload, sender.as_ref()) {
@@ -197,6 +228,7 @@ fn receive(publish: Publish, committer: &Committer, done: &mpsc::UnboundedSender
                 let result = results.pop().unwrap_or(Err(LedgerError::Unavailable));
                 let _ = done.send(Done {
                     publish,
+                    released,
                     sender,
                     outcome: Outcome::Appended {
                         counter,
@@ -212,6 +244,7 @@ fn receive(publish: Publish, committer: &Committer, done: &mpsc::UnboundedSender
                 .and_then(|v| v.get("counter").and_then(serde_json::Value::as_u64));
             let _ = done.send(Done {
                 publish,
+                released,
                 sender,
                 outcome: Outcome::Refused {
                     counter,
@@ -270,6 +303,9 @@ async fn answer(client: AsyncClient, mut done: mpsc::UnboundedReceiver<Done>, po
 async fn answer_one(client: &AsyncClient, d: Done, policy: Policy) -> Result<(), String> {
     let Some(sender) = &d.sender else {
         // Nobody to answer: release it so the broker does not send it again.
+        if d.released {
+            return Ok(());
+        }
         return client.ack(&d.publish).await.map_err(|e| e.to_string());
     };
     let release = match d.outcome {
@@ -321,7 +357,7 @@ async fn answer_one(client: &AsyncClient, d: Done, policy: Policy) -> Result<(),
             release
         }
     };
-    if release {
+    if release && !d.released {
         client.ack(&d.publish).await.map_err(|e| e.to_string())?;
     }
     Ok(())

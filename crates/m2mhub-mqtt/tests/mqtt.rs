@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use common::{Mosquitto, device, hub, key_of, ledger, transport};
 use m2mhub_client::{ClientError, TxHandle, wire::Delivery};
 use m2mhub_core::message::Action;
-use m2mhub_mqtt::{EmbeddedBroker, Policy};
+use m2mhub_mqtt::{EmbeddedBroker, Policy, Release};
 use tokio::sync::mpsc::Receiver;
 
 fn embedded() -> EmbeddedBroker {
@@ -25,9 +25,9 @@ async fn next(inbox: &mut Receiver<Delivery>) -> Delivery {
 /// The paper's scenario (SPEC §3.3) over MQTT: each acknowledgement carries the verdict, a
 /// `begin`'s tx id, and deliveries reach the receiver's inbox with tx, provenance, verdict
 /// and a signature the receiver can check.
-async fn scenario(url: &str) {
+async fn scenario(url: &str, release: Release) {
     let l = ledger();
-    let hub = hub(&l, url, Policy::Audit).await;
+    let hub = hub(&l, url, Policy::Audit, release).await;
     let top = device(url, "top_level").await;
     let low = device(url, "low_level").await;
     let low_inbox_t = transport(url, "low_level", true).await;
@@ -90,20 +90,20 @@ async fn scenario(url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_broker_acks_verdicts_and_delivers() {
     let b = embedded();
-    scenario(&b.url()).await;
+    scenario(&b.url(), Release::OnReceipt).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_acks_verdicts_and_delivers() {
     let Some(m) = Mosquitto::start() else { return };
-    scenario(&m.url()).await;
+    scenario(&m.url(), Release::AfterCommit).await;
 }
 
 /// Under `enforce`, invalid messages are recorded and acknowledged with their verdict but
 /// never delivered: the receiver's first delivery is the valid message sent after them.
-async fn enforce(url: &str) {
+async fn enforce(url: &str, release: Release) {
     let l = ledger();
-    let hub = hub(&l, url, Policy::Enforce).await;
+    let hub = hub(&l, url, Policy::Enforce, release).await;
     let low = device(url, "low_level").await;
     let mid = device(url, "mid_level").await;
     let inbox_t = transport(url, "top_level", true).await;
@@ -125,21 +125,21 @@ async fn enforce(url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_enforce_holds_invalid_messages() {
     let b = embedded();
-    enforce(&b.url()).await;
+    enforce(&b.url(), Release::OnReceipt).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_enforce_holds_invalid_messages() {
     let Some(m) = Mosquitto::start() else { return };
-    enforce(&m.url()).await;
+    enforce(&m.url(), Release::AfterCommit).await;
 }
 
 /// An exact resubmission is answered with the original record and recorded once; refusals
 /// (bad signature, unknown sender, stale counter, malformed) are acknowledged with their
 /// code and recorded nowhere.
-async fn duplicates_and_refusals(url: &str) {
+async fn duplicates_and_refusals(url: &str, release: Release) {
     let l = ledger();
-    let hub = hub(&l, url, Policy::Audit).await;
+    let hub = hub(&l, url, Policy::Audit, release).await;
     let t = transport(url, "mid_level", false).await;
     let mut d = m2mhub_client::Device::new(
         "mid_level",
@@ -199,13 +199,13 @@ async fn duplicates_and_refusals(url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_duplicates_recorded_once() {
     let b = embedded();
-    duplicates_and_refusals(&b.url()).await;
+    duplicates_and_refusals(&b.url(), Release::OnReceipt).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_duplicates_recorded_once() {
     let Some(m) = Mosquitto::start() else { return };
-    duplicates_and_refusals(&m.url()).await;
+    duplicates_and_refusals(&m.url(), Release::AfterCommit).await;
 }
 
 /// A stream of messages from one device, many in flight, with Mosquitto killed and restarted
@@ -216,7 +216,7 @@ async fn mosquitto_restart_mid_stream_loses_nothing_acknowledged() {
     let Some(mut m) = Mosquitto::start() else { return };
     let url = m.url();
     let l = ledger();
-    let hub = hub(&l, &url, Policy::Audit).await;
+    let hub = hub(&l, &url, Policy::Audit, Release::AfterCommit).await;
     let top = device(&url, "top_level").await;
     const N: usize = 600;
     let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel();

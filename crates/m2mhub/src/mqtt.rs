@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf};
 use anyhow::Context;
 use m2mhub_client::mqtt::BrokerConfig;
 use m2mhub_ledger::Committer;
-use m2mhub_mqtt::{EmbeddedBroker, HubConfig, MqttHub, Policy};
+use m2mhub_mqtt::{EmbeddedBroker, HubConfig, MqttHub, Policy, Release};
 
 /// MQTT options.
 #[derive(Debug, Clone, clap::Args)]
@@ -65,11 +65,18 @@ impl MqttArgs {
             return Ok(None);
         };
         let (host, port) = (broker.host.clone(), broker.port);
+        // The embedded broker dies with the hub: holding its PUBACKs would keep nothing safer.
+        let release = if self.mqtt_connect.is_some() {
+            Release::AfterCommit
+        } else {
+            Release::OnReceipt
+        };
         let hub = MqttHub::start(
             HubConfig {
                 broker: broker.clone(),
                 client_id: self.mqtt_client_id.clone(),
                 policy: self.policy,
+                release,
             },
             committer,
         )

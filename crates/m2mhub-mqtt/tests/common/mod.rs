@@ -22,7 +22,7 @@ use m2mhub_core::{
     names::DeviceName,
 };
 use m2mhub_ledger::{Committer, DataDir, Ledger, LedgerConfig, MessageFilter, Record, Submission};
-use m2mhub_mqtt::{HubConfig, MqttHub, Policy};
+use m2mhub_mqtt::{HubConfig, MqttHub, Policy, Release};
 
 /// The paper's devices (SPEC §3.3): name, clearance.
 pub const DEVICES: &[(&str, u32)] = &[("low_level", 1), ("mid_level", 2), ("top_level", 3)];
@@ -83,12 +83,15 @@ impl Ledgered {
     }
 }
 
-pub async fn hub(l: &Ledgered, broker_url: &str, policy: Policy) -> MqttHub {
+/// The hub on `broker_url`; `release` as `serve` sets it: `OnReceipt` for the embedded
+/// broker, `AfterCommit` for an external one.
+pub async fn hub(l: &Ledgered, broker_url: &str, policy: Policy, release: Release) -> MqttHub {
     MqttHub::start(
         HubConfig {
             broker: BrokerConfig::parse(broker_url).unwrap(),
             client_id: "m2mhub-test".into(),
             policy,
+            release,
         },
         l.committer.clone(),
     )

@@ -27,7 +27,7 @@ use m2mhub_core::{
     names::DeviceName,
 };
 use m2mhub_ledger::{Committer, DataDir, Ledger, LedgerConfig, Submission};
-use m2mhub_mqtt::{EmbeddedBroker, HubConfig, MqttHub, Policy};
+use m2mhub_mqtt::{EmbeddedBroker, HubConfig, MqttHub, Policy, Release};
 use serde_json::json;
 
 /// `m2mhub bench mqtt` options.
@@ -145,6 +145,12 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
                 broker: broker.clone(),
                 client_id: "m2mhub-bench".into(),
                 policy: Policy::Audit,
+                // As `serve` does: held PUBACKs for an external broker only.
+                release: if a.broker.is_some() {
+                    Release::AfterCommit
+                } else {
+                    Release::OnReceipt
+                },
             },
             committer.clone(),
         )

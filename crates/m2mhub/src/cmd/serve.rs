@@ -79,10 +79,15 @@ pub async fn serve(
     }
     let mqtt = mqtt.start(state.committer.clone()).await?;
     println!("listening on http://{addr}");
-    m2mhub_server::run(listener, state, shutdown_signal()).await?;
-    if let Some((hub, _)) = mqtt {
-        hub.stop().await;
-    }
+    // Leave the broker before the committer stops: what is not yet acknowledged stays with
+    // the broker and the devices, and comes back to the next hub.
+    let shutdown = async move {
+        shutdown_signal().await;
+        if let Some((hub, _)) = mqtt {
+            hub.stop().await;
+        }
+    };
+    m2mhub_server::run(listener, state, shutdown).await?;
     println!("stopped");
     Ok(())
 }
