@@ -390,7 +390,7 @@ async fn drive(
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 let topic = String::from_utf8_lossy(&p.topic);
                 if topic.starts_with("m2m/ack/") {
-                    match serde_json::from_slice::<Ack>(&p.payload) {
+                    match Ack::from_json(&p.payload) {
                         Ok(ack) => {
                             let waiter = ack.counter().and_then(|c| {
                                 waiters
@@ -403,7 +403,7 @@ async fn drive(
                                 let _ = w.send(ack);
                             }
                         }
-                        Err(e) => tracing::warn!("undecodable acknowledgement: {e}"),
+                        Err(e) => tracing::warn!("{e}"),
                     }
                 } else {
                     match serde_json::from_slice::<Delivery>(&p.payload) {

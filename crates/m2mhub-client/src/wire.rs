@@ -114,7 +114,33 @@ pub enum Ack {
     Recorded(Record),
 }
 
+/// A refusal as `m2m/ack` carries it, for decoding without buffering (see [`Ack::from_json`]).
+#[derive(Deserialize)]
+struct RefusedJson {
+    #[serde(default)]
+    counter: Option<u64>,
+    error: String,
+    message: String,
+}
+
 impl Ack {
+    /// Decodes an `m2m/ack` payload. Records, by far the common case, are tried first as a
+    /// plain struct: serde's untagged enums buffer the whole document before choosing.
+    pub fn from_json(payload: &[u8]) -> Result<Ack> {
+        if let Ok(r) = serde_json::from_slice::<Record>(payload) {
+            return Ok(Ack::Recorded(r));
+        }
+        let r: RefusedJson = serde_json::from_slice(payload)
+            .map_err(|e| ClientError::Transport(format!("undecodable acknowledgement: {e}")))?;
+        Ok(Ack::Refused {
+            counter: r.counter,
+            refusal: Refusal {
+                error: r.error,
+                message: r.message,
+            },
+        })
+    }
+
     /// The counter of the message this answers.
     pub fn counter(&self) -> Option<u64> {
         match self {
@@ -195,5 +221,9 @@ mod tests {
         assert!(matches!(rec, Ack::Recorded(ref r) if r.tx == 2 && r.seq == 9));
         let json = serde_json::to_string(&refused).unwrap();
         assert_eq!(serde_json::from_str::<Ack>(&json).unwrap(), refused);
+        assert_eq!(Ack::from_json(json.as_bytes()).unwrap(), refused);
+        let json = serde_json::to_string(&rec).unwrap();
+        assert_eq!(Ack::from_json(json.as_bytes()).unwrap(), rec);
+        assert!(Ack::from_json(b"{\"seq\":1}").is_err());
     }
 }
