@@ -111,7 +111,9 @@ impl Client {
         loop {
             let message = sent.message.clone();
             match sent.record().await {
-                Err(ClientError::Refused(r)) if r.error == "stale_counter" && tries < RESIGN_ATTEMPTS => {
+                Err(ClientError::Refused(r))
+                    if r.error == "stale_counter" && tries < RESIGN_ATTEMPTS =>
+                {
                     tries += 1;
                     let mut device = self.device.lock().await;
                     let m = device.resign(&message)?;

@@ -47,9 +47,10 @@ impl Counter {
     /// [`Counter::open`] reserving `reserve` values per write (at least 1).
     pub fn open_with_reserve(path: &Path, reserve: u64) -> Result<Counter> {
         let last = match std::fs::read_to_string(path) {
-            Ok(text) => text.trim().parse::<u64>().map_err(|_| {
-                ClientError::Invalid(format!("{}: not a counter", path.display()))
-            })?,
+            Ok(text) => text
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| ClientError::Invalid(format!("{}: not a counter", path.display())))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
             Err(e) => return Err(io_err(path)(e)),
         };
@@ -67,7 +68,7 @@ impl Counter {
     }
 
     /// The next value; persists a new reservation first when the current one is used up.
-    pub fn next(&mut self) -> Result<u64> {
+    pub fn next_value(&mut self) -> Result<u64> {
         let next = self
             .last
             .checked_add(1)
@@ -110,12 +111,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.counter");
         let mut c = Counter::open_with_reserve(&path, 4).unwrap();
-        let a: Vec<u64> = (0..6).map(|_| c.next().unwrap()).collect();
+        let a: Vec<u64> = (0..6).map(|_| c.next_value().unwrap()).collect();
         assert_eq!(a, [1, 2, 3, 4, 5, 6]);
         // The file holds the reservation, so a crash now resumes above everything handed out.
         drop(c);
         let mut c = Counter::open_with_reserve(&path, 4).unwrap();
-        let n = c.next().unwrap();
+        let n = c.next_value().unwrap();
         assert!(n > 6, "{n}");
     }
 

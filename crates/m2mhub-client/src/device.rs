@@ -83,12 +83,8 @@ impl Device {
     }
 
     fn stamp(&mut self, m: &mut Message) -> Result<()> {
-        m.counter = self.counter.next()?;
-        m.signature = self
-            .key
-            .signing_key()
-            .sign(&m.signing_bytes())
-            .to_bytes();
+        m.counter = self.counter.next_value()?;
+        m.signature = self.key.signing_key().sign(&m.signing_bytes()).to_bytes();
         Ok(())
     }
 }
@@ -133,7 +129,9 @@ mod tests {
         assert_eq!((a.counter, b.counter), (1, 2));
         for m in [&a, &b] {
             let sig = ed25519_dalek::Signature::from_bytes(&m.signature);
-            key.public().verify_strict(&m.signing_bytes(), &sig).unwrap();
+            key.public()
+                .verify_strict(&m.signing_bytes(), &sig)
+                .unwrap();
         }
         assert!(d.sign("not a name", Action::Begin, 0, None, "").is_err());
     }

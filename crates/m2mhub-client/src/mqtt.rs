@@ -123,11 +123,11 @@ impl BrokerConfig {
         match &self.ca_file {
             Some(path) => {
                 use rustls::pki_types::{CertificateDer, pem::PemObject};
-                for cert in CertificateDer::pem_file_iter(path).map_err(|e| {
-                    ClientError::Invalid(format!("{}: {e}", path.display()))
-                })? {
-                    let cert = cert
-                        .map_err(|e| ClientError::Invalid(format!("{}: {e}", path.display())))?;
+                for cert in CertificateDer::pem_file_iter(path)
+                    .map_err(|e| ClientError::Invalid(format!("{}: {e}", path.display())))?
+                {
+                    let cert =
+                        cert.map_err(|e| ClientError::Invalid(format!("{}: {e}", path.display())))?;
                     roots
                         .add(cert)
                         .map_err(|e| ClientError::Invalid(format!("{}: {e}", path.display())))?;
@@ -393,10 +393,7 @@ async fn drive(
                     match Ack::from_json(&p.payload) {
                         Ok(ack) => {
                             let waiter = ack.counter().and_then(|c| {
-                                waiters
-                                    .lock()
-                                    .unwrap_or_else(|p| p.into_inner())
-                                    .remove(&c)
+                                waiters.lock().unwrap_or_else(|p| p.into_inner()).remove(&c)
                             });
                             // No waiter: an answer to a message already answered (a retry).
                             if let Some(w) = waiter {
@@ -438,7 +435,10 @@ mod tests {
         let c = BrokerConfig::parse("mqtt://127.0.0.1").unwrap();
         assert_eq!((c.host.as_str(), c.port, c.tls), ("127.0.0.1", 1883, false));
         let c = BrokerConfig::parse("mqtts://hub:secret@broker.example:9000/").unwrap();
-        assert_eq!((c.host.as_str(), c.port, c.tls), ("broker.example", 9000, true));
+        assert_eq!(
+            (c.host.as_str(), c.port, c.tls),
+            ("broker.example", 9000, true)
+        );
         assert_eq!(c.username.as_deref(), Some("hub"));
         assert_eq!(c.password.as_deref(), Some("secret"));
         let c = BrokerConfig::parse("mqtts://[::1]").unwrap();

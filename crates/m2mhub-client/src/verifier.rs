@@ -37,9 +37,7 @@ fn bad(what: impl std::fmt::Display) -> ClientError {
 
 fn parse_path(path: &[String]) -> Result<Vec<Hash>> {
     path.iter()
-        .map(|h| {
-            m2mhub_core::message::parse_hex_array::<32>(h, "proof hash").map_err(bad)
-        })
+        .map(|h| m2mhub_core::message::parse_hex_array::<32>(h, "proof hash").map_err(bad))
         .collect()
 }
 

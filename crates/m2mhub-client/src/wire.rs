@@ -208,12 +208,13 @@ mod tests {
 
     #[test]
     fn acks_decode_as_records_or_refusals() {
-        let refused: Ack = serde_json::from_str(
-            r#"{"counter":4,"error":"bad_signature","message":"no"}"#,
-        )
-        .unwrap();
+        let refused: Ack =
+            serde_json::from_str(r#"{"counter":4,"error":"bad_signature","message":"no"}"#)
+                .unwrap();
         assert_eq!(refused.counter(), Some(4));
-        assert!(matches!(refused, Ack::Refused { ref refusal, .. } if refusal.error == "bad_signature"));
+        assert!(
+            matches!(refused, Ack::Refused { ref refusal, .. } if refusal.error == "bad_signature")
+        );
         let rec: Ack = serde_json::from_str(
             r#"{"seq":9,"tx":2,"provenance":"a","sender":"a","receiver":"b","action":"begin","cause":null,"counter":5,"contents":null,"valid":true,"notices":[],"block":3,"leaf_hash":"00"}"#,
         )

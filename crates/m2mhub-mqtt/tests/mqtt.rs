@@ -57,7 +57,10 @@ async fn scenario(url: &str, release: Release) {
     assert_eq!((r2.tx, r2.cause), (1, Some(r1.seq)));
     assert_eq!(tx2.tx, tx.tx);
     let d2 = next(&mut top_inbox).await;
-    assert_eq!((d2.record.seq, d2.record.sender.as_str()), (r2.seq, "low_level"));
+    assert_eq!(
+        (d2.record.seq, d2.record.sender.as_str()),
+        (r2.seq, "low_level")
+    );
 
     // 3: top → low, end tx 1: valid; 4: continue the closed tx: flagged, still delivered.
     let r3 = top
@@ -118,7 +121,11 @@ async fn enforce(url: &str, release: Release) {
     assert!(good.valid);
     let d = next(&mut inbox).await;
     assert_eq!(d.record.seq, good.seq, "an invalid message was delivered");
-    assert_eq!(l.messages_of("top_level").len(), 3, "all three are recorded");
+    assert_eq!(
+        l.messages_of("top_level").len(),
+        3,
+        "all three are recorded"
+    );
     hub.stop().await;
 }
 
@@ -159,7 +166,10 @@ async fn duplicates_and_refusals(url: &str, release: Release) {
     forged.contents = "pong".into();
     forged.counter = m.counter + 100;
     let e = t.submit(forged).await.unwrap_err();
-    assert!(matches!(e, ClientError::Refused(ref r) if r.error == "bad_signature"), "{e}");
+    assert!(
+        matches!(e, ClientError::Refused(ref r) if r.error == "bad_signature"),
+        "{e}"
+    );
     // The same counter, properly signed over other contents: stale.
     let mut stale = m.clone();
     stale.contents = "other".into();
@@ -171,7 +181,10 @@ async fn duplicates_and_refusals(url: &str, release: Release) {
             .to_bytes()
     };
     let e = t.submit(stale).await.unwrap_err();
-    assert!(matches!(e, ClientError::Refused(ref r) if r.error == "stale_counter"), "{e}");
+    assert!(
+        matches!(e, ClientError::Refused(ref r) if r.error == "stale_counter"),
+        "{e}"
+    );
 
     // An unregistered device.
     let ghost_t = transport(url, "ghost", false).await;
@@ -181,9 +194,14 @@ async fn duplicates_and_refusals(url: &str, release: Release) {
         m2mhub_client::counter::Counter::in_memory(0),
     )
     .unwrap();
-    let g = ghost.sign("low_level", Action::Begin, 0, None, "boo").unwrap();
+    let g = ghost
+        .sign("low_level", Action::Begin, 0, None, "boo")
+        .unwrap();
     let e = ghost_t.submit(g).await.unwrap_err();
-    assert!(matches!(e, ClientError::Refused(ref r) if r.error == "unknown_sender"), "{e}");
+    assert!(
+        matches!(e, ClientError::Refused(ref r) if r.error == "unknown_sender"),
+        "{e}"
+    );
 
     // One record of all that.
     let mine: Vec<_> = l
@@ -213,7 +231,9 @@ async fn mosquitto_duplicates_recorded_once() {
 /// and every acknowledged record is in the ledger as acknowledged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_restart_mid_stream_loses_nothing_acknowledged() {
-    let Some(mut m) = Mosquitto::start() else { return };
+    let Some(mut m) = Mosquitto::start() else {
+        return;
+    };
     let url = m.url();
     let l = ledger();
     let hub = hub(&l, &url, Policy::Audit, Release::AfterCommit).await;
@@ -272,9 +292,13 @@ async fn mosquitto_restart_mid_stream_loses_nothing_acknowledged() {
     let by_seq: HashMap<u64, &m2mhub_ledger::Record> =
         recorded.iter().map(|r| (r.seq, r)).collect();
     for a in &acked {
-        let r = by_seq.get(&a.seq).expect("an acknowledged seq is not in the ledger");
-        assert_eq!((r.counter, r.tx, &r.leaf_hash), (a.counter, a.tx, &a.leaf_hash));
+        let r = by_seq
+            .get(&a.seq)
+            .expect("an acknowledged seq is not in the ledger");
+        assert_eq!(
+            (r.counter, r.tx, &r.leaf_hash),
+            (a.counter, a.tx, &a.leaf_hash)
+        );
     }
     hub.stop().await;
 }
-

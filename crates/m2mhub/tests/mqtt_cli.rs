@@ -26,15 +26,30 @@ fn free_port() -> u16 {
 fn serve(dir: &Path) -> (Child, String, String) {
     let mqtt = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(BIN)
-        .args(["serve", "--data", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .args(["--origin", "m2mhub/mqtt-cli-test", "--mqtt", "--mqtt-listen", &mqtt])
+        .args([
+            "serve",
+            "--data",
+            dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--origin",
+            "m2mhub/mqtt-cli-test",
+            "--mqtt",
+            "--mqtt-listen",
+            &mqtt,
+        ])
         .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url = loop {
-        let line = lines.next().expect("serve exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
         if let Some(url) = line.strip_prefix("listening on ") {
             break url.to_owned();
         }
@@ -71,7 +86,10 @@ fn serve_mqtt_device_send_listen_and_verify() {
     for (name, clearance) in [("phone", 3), ("door_lock", 1)] {
         let prefix = tmp.path().join(name);
         let public = m2mhub(&["device", "keygen", "--out", prefix.to_str().unwrap()]);
-        assert_eq!(public.trim(), DeviceKey::load(&prefix).unwrap().public_hex());
+        assert_eq!(
+            public.trim(),
+            DeviceKey::load(&prefix).unwrap().public_hex()
+        );
         rt.block_on(http.register_device(TOKEN, name, clearance, public.trim(), &[]))
             .unwrap();
     }
@@ -86,11 +104,26 @@ fn serve_mqtt_device_send_listen_and_verify() {
         .unwrap();
     // It says so on stderr once subscribed.
     let mut err = BufReader::new(listen.stderr.take().unwrap()).lines();
-    assert!(err.next().unwrap().unwrap().starts_with("listening to m2m/in/door_lock"));
+    assert!(
+        err.next()
+            .unwrap()
+            .unwrap()
+            .starts_with("listening to m2m/in/door_lock")
+    );
     let key = tmp.path().join("phone");
     let out = m2mhub(&[
-        "device", "send", "--name", "phone", "--key", key.to_str().unwrap(), "--to",
-        "door_lock", "--contents", "unlock", "--mqtt", &broker,
+        "device",
+        "send",
+        "--name",
+        "phone",
+        "--key",
+        key.to_str().unwrap(),
+        "--to",
+        "door_lock",
+        "--contents",
+        "unlock",
+        "--mqtt",
+        &broker,
     ]);
     let begin: Record = serde_json::from_str(out.trim()).unwrap();
     assert!(begin.valid, "{begin:?}");
@@ -110,19 +143,49 @@ fn serve_mqtt_device_send_listen_and_verify() {
     // The door lock answers over HTTP in the same transaction; the counter file moved on.
     let key = tmp.path().join("door_lock");
     let out = m2mhub(&[
-        "device", "send", "--name", "door_lock", "--key", key.to_str().unwrap(), "--to",
-        "phone", "--action", "continue", "--tx", "1", "--cause", &begin.seq.to_string(),
-        "--contents", "unlocked", "--url", &url,
+        "device",
+        "send",
+        "--name",
+        "door_lock",
+        "--key",
+        key.to_str().unwrap(),
+        "--to",
+        "phone",
+        "--action",
+        "continue",
+        "--tx",
+        "1",
+        "--cause",
+        &begin.seq.to_string(),
+        "--contents",
+        "unlocked",
+        "--url",
+        &url,
     ]);
     let cont: Record = serde_json::from_str(out.trim()).unwrap();
     assert!(cont.valid, "{cont:?}");
     assert_eq!((cont.tx, cont.cause), (1, Some(begin.seq)));
     let out = m2mhub(&[
-        "device", "send", "--name", "phone", "--key", tmp.path().join("phone").to_str().unwrap(),
-        "--to", "door_lock", "--action", "end", "--tx", "1", "--url", &url,
+        "device",
+        "send",
+        "--name",
+        "phone",
+        "--key",
+        tmp.path().join("phone").to_str().unwrap(),
+        "--to",
+        "door_lock",
+        "--action",
+        "end",
+        "--tx",
+        "1",
+        "--url",
+        &url,
     ]);
     let end: Record = serde_json::from_str(out.trim()).unwrap();
-    assert!(end.counter > begin.counter, "the phone's counter persisted between runs");
+    assert!(
+        end.counter > begin.counter,
+        "the phone's counter persisted between runs"
+    );
 
     // An outside verifier checks every record against the signed checkpoint.
     rt.block_on(async {

@@ -136,7 +136,11 @@ pub struct Mosquitto {
 }
 
 fn mosquitto_binary() -> Option<PathBuf> {
-    let candidates = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"];
+    let candidates = [
+        "/usr/sbin/mosquitto",
+        "/usr/bin/mosquitto",
+        "/usr/local/sbin/mosquitto",
+    ];
     candidates.iter().map(PathBuf::from).find(|p| p.exists())
 }
 

@@ -180,7 +180,9 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
             latencies.extend(r??);
         }
         let secs = t.elapsed().as_secs_f64();
-        let cpu = cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
+        let cpu = cpu_seconds()
+            .zip(cpu_before)
+            .map(|(after, before)| after - before);
         hub.stop().await;
         anyhow::Ok((secs, latencies, cpu))
     })?;

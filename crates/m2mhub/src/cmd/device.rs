@@ -147,8 +147,8 @@ async fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
         listen: true,
         ..MqttSettings::default()
     };
-    let t = MqttTransport::connect(&broker(&a.mqtt, a.mqtt_ca.as_ref())?, &a.name, settings)
-        .await?;
+    let t =
+        MqttTransport::connect(&broker(&a.mqtt, a.mqtt_ca.as_ref())?, &a.name, settings).await?;
     let mut inbox = t.take_inbox().context("no inbox")?;
     eprintln!("listening to m2m/in/{}", a.name);
     let mut seen = 0;
