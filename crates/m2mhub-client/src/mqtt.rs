@@ -265,8 +265,9 @@ impl MqttTransport {
                 self.name, m.sender
             )));
         }
-        let payload = serde_json::to_vec(&m.to_submission())
-            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let payload: bytes::Bytes = serde_json::to_vec(&m.to_submission())
+            .map_err(|e| ClientError::Invalid(e.to_string()))?
+            .into();
         let rx = self.wait_for(m.counter);
         self.publish(&payload).await?;
         Ok(InFlight {
@@ -291,9 +292,10 @@ impl MqttTransport {
         rx
     }
 
-    async fn publish(&self, payload: &[u8]) -> Result<()> {
+    async fn publish(&self, payload: &bytes::Bytes) -> Result<()> {
+        // `Bytes` clones share the buffer: a retry publishes the same bytes without copying.
         self.client
-            .publish(self.out.clone(), QoS::AtLeastOnce, false, payload.to_vec())
+            .publish(self.out.clone(), QoS::AtLeastOnce, false, payload.clone())
             .await
             .map_err(|e| ClientError::Transport(format!("publishing: {e}")))
     }
@@ -309,7 +311,7 @@ impl MqttTransport {
 pub struct InFlight {
     transport: Arc<MqttTransport>,
     counter: u64,
-    payload: Vec<u8>,
+    payload: bytes::Bytes,
     rx: oneshot::Receiver<Ack>,
 }
 

@@ -47,7 +47,8 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("M2MHUB_LOG")
-                .unwrap_or_else(|_| "m2mhub=info,warn".into()),
+                // rumqttd (the embedded broker) logs every client that goes away as an error.
+                .unwrap_or_else(|_| "m2mhub=info,warn,rumqttd=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();
