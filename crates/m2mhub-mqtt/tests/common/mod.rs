@@ -86,9 +86,20 @@ impl Ledgered {
 /// The hub on `broker_url`; `release` as `serve` sets it: `OnReceipt` for the embedded
 /// broker, `AfterCommit` for an external one.
 pub async fn hub(l: &Ledgered, broker_url: &str, policy: Policy, release: Release) -> MqttHub {
+    hub_on(l, BrokerConfig::parse(broker_url).unwrap(), policy, release)
+        .await
+        .unwrap()
+}
+
+pub async fn hub_on(
+    l: &Ledgered,
+    broker: BrokerConfig,
+    policy: Policy,
+    release: Release,
+) -> Result<MqttHub, m2mhub_mqtt::MqttError> {
     MqttHub::start(
         HubConfig {
-            broker: BrokerConfig::parse(broker_url).unwrap(),
+            broker,
             client_id: "m2mhub-test".into(),
             policy,
             release,
@@ -96,7 +107,6 @@ pub async fn hub(l: &Ledgered, broker_url: &str, policy: Policy, release: Releas
         l.committer.clone(),
     )
     .await
-    .unwrap()
 }
 
 pub async fn transport(broker_url: &str, name: &str, listen: bool) -> Arc<MqttTransport> {
@@ -148,6 +158,12 @@ impl Mosquitto {
     /// Starts Mosquitto, or returns `None` (with a note) when it is not installed outside CI.
     /// In CI (`CI=true`) a missing Mosquitto fails the test: `make deps` installs it.
     pub fn start() -> Option<Mosquitto> {
+        Self::start_with(|_, port| format!("listener {port} 127.0.0.1\nallow_anonymous true\n"))
+    }
+
+    /// [`Mosquitto::start`] with the listener and access settings `conf` writes, given the
+    /// broker's directory (for certificates, password files) and its port.
+    pub fn start_with(conf: impl FnOnce(&std::path::Path, u16) -> String) -> Option<Mosquitto> {
         let Some(_) = mosquitto_binary() else {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("mosquitto is not installed (make deps installs it)");
@@ -157,12 +173,12 @@ impl Mosquitto {
         };
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let conf = dir.path().join("mosquitto.conf");
+        let listener = conf(dir.path(), port);
         std::fs::write(
-            &conf,
+            dir.path().join("mosquitto.conf"),
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-                 max_queued_messages 0\nmax_inflight_messages 0\nlog_dest stderr\nlog_type error\n"
+                "{listener}persistence false\nmax_queued_messages 0\nmax_inflight_messages 0\n\
+                 log_dest stderr\nlog_type error\n"
             ),
         )
         .unwrap();
@@ -195,6 +211,11 @@ impl Mosquitto {
 
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Its directory (configuration, certificates).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// Kills the broker (SIGKILL, by PID) and starts it again on the same port.
