@@ -226,9 +226,65 @@ async fn mosquitto_duplicates_recorded_once() {
     duplicates_and_refusals(&m.url(), Release::AfterCommit).await;
 }
 
-/// A stream of messages from one device, many in flight, with Mosquitto killed and restarted
-/// in the middle: every message is eventually acknowledged, each is recorded exactly once,
-/// and every acknowledged record is in the ledger as acknowledged.
+/// What a restart in the middle of a stream must keep: every message acknowledged, each
+/// recorded exactly once, every acknowledged record in the ledger as acknowledged.
+fn check_stream(l: &common::Ledgered, acked: &[m2mhub_client::Record], n: usize) {
+    assert_eq!(acked.len(), n);
+    let recorded = l.messages_of("top_level");
+    let mut by_contents: HashMap<String, Vec<u64>> = HashMap::new();
+    for r in &recorded {
+        by_contents
+            .entry(r.contents.clone().unwrap())
+            .or_default()
+            .push(r.seq);
+    }
+    assert_eq!(by_contents.len(), n, "every message is recorded");
+    for (c, seqs) in &by_contents {
+        assert_eq!(seqs.len(), 1, "{c} recorded at seqs {seqs:?}");
+    }
+    let by_seq: HashMap<u64, &m2mhub_ledger::Record> =
+        recorded.iter().map(|r| (r.seq, r)).collect();
+    for a in acked {
+        let r = by_seq
+            .get(&a.seq)
+            .expect("an acknowledged seq is not in the ledger");
+        assert_eq!(
+            (r.counter, r.tx, &r.leaf_hash),
+            (a.counter, a.tx, &a.leaf_hash)
+        );
+    }
+}
+
+/// Streams `n` messages from top_level with 64 in flight; acknowledged records go to `acked`.
+fn stream(
+    top: std::sync::Arc<m2mhub_client::Client>,
+    n: usize,
+    acked: tokio::sync::mpsc::UnboundedSender<m2mhub_client::Record>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..n {
+            // Sign and publish in order; wait for acknowledgements concurrently.
+            let sent = top
+                .start("low_level", Action::Begin, 0, None, &format!("reading {i}"))
+                .await
+                .unwrap();
+            let (top, acked) = (top.clone(), acked.clone());
+            tasks.spawn(async move {
+                let r = top.finish(sent).await.unwrap();
+                let _ = acked.send(r);
+            });
+            while tasks.len() >= 64 {
+                tasks.join_next().await.unwrap().unwrap();
+            }
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.unwrap();
+        }
+    })
+}
+
+/// Mosquitto killed and restarted in the middle of a stream loses nothing acknowledged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_restart_mid_stream_loses_nothing_acknowledged() {
     let Some(mut m) = Mosquitto::start() else {
@@ -240,65 +296,46 @@ async fn mosquitto_restart_mid_stream_loses_nothing_acknowledged() {
     let top = device(&url, "top_level").await;
     const N: usize = 600;
     let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel();
-    let sender = {
-        let top = top.clone();
-        tokio::spawn(async move {
-            let mut tasks = tokio::task::JoinSet::new();
-            for i in 0..N {
-                // Sign and publish in order; wait for acknowledgements concurrently.
-                let sent = top
-                    .start("low_level", Action::Begin, 0, None, &format!("reading {i}"))
-                    .await
-                    .unwrap();
-                let (top, acked) = (top.clone(), acked_tx.clone());
-                tasks.spawn(async move {
-                    let r = top.finish(sent).await.unwrap();
-                    let _ = acked.send(r);
-                });
-                while tasks.len() >= 64 {
-                    tasks.join_next().await.unwrap().unwrap();
-                }
-            }
-            while let Some(r) = tasks.join_next().await {
-                r.unwrap();
-            }
-        })
-    };
-    // Restart the broker once a third of the stream is acknowledged.
+    let sender = stream(top, N, acked_tx);
     let mut acked = Vec::new();
     while acked.len() < N / 3 {
         acked.push(acked_rx.recv().await.unwrap());
     }
     m.restart();
     sender.await.unwrap();
-    drop(top);
-    while let Ok(r) = acked_rx.try_recv() {
+    while let Some(r) = acked_rx.recv().await {
         acked.push(r);
     }
-    assert_eq!(acked.len(), N);
-
-    let recorded = l.messages_of("top_level");
-    let by_contents: HashMap<String, Vec<u64>> =
-        recorded.iter().fold(HashMap::new(), |mut m, r| {
-            m.entry(r.contents.clone().unwrap())
-                .or_default()
-                .push(r.seq);
-            m
-        });
-    assert_eq!(by_contents.len(), N, "every message is recorded");
-    for (c, seqs) in &by_contents {
-        assert_eq!(seqs.len(), 1, "{c} recorded at seqs {seqs:?}");
-    }
-    let by_seq: HashMap<u64, &m2mhub_ledger::Record> =
-        recorded.iter().map(|r| (r.seq, r)).collect();
-    for a in &acked {
-        let r = by_seq
-            .get(&a.seq)
-            .expect("an acknowledged seq is not in the ledger");
-        assert_eq!(
-            (r.counter, r.tx, &r.leaf_hash),
-            (a.counter, a.tx, &a.leaf_hash)
-        );
-    }
+    check_stream(&l, &acked, N);
     hub.stop().await;
+}
+
+/// The hub stopped and started again (ledger closed and reopened from disk) in the middle of a
+/// stream: the broker keeps the hub's session, the devices retry, nothing acknowledged is lost
+/// and nothing is recorded twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_restart_mid_stream_loses_nothing_acknowledged() {
+    let Some(m) = Mosquitto::start() else { return };
+    let url = m.url();
+    let mut l = ledger();
+    let first = hub(&l, &url, Policy::Audit, Release::AfterCommit).await;
+    let top = device(&url, "top_level").await;
+    const N: usize = 600;
+    let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel();
+    let sender = stream(top, N, acked_tx);
+    let mut acked = Vec::new();
+    while acked.len() < N / 3 {
+        acked.push(acked_rx.recv().await.unwrap());
+    }
+    first.stop().await;
+    l = tokio::task::spawn_blocking(move || l.restart())
+        .await
+        .unwrap();
+    let second = hub(&l, &url, Policy::Audit, Release::AfterCommit).await;
+    sender.await.unwrap();
+    while let Some(r) = acked_rx.recv().await {
+        acked.push(r);
+    }
+    check_stream(&l, &acked, N);
+    second.stop().await;
 }

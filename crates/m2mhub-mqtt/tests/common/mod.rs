@@ -37,17 +37,21 @@ pub fn key_of(name: &str) -> DeviceKey {
 pub struct Ledgered {
     pub ledger: Arc<Ledger>,
     pub committer: Committer,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
-pub fn ledger() -> Ledgered {
-    let dir = tempfile::tempdir().unwrap();
-    let data = DataDir::create(&dir.path().join("data")).unwrap();
+fn open(dir: &std::path::Path) -> Arc<Ledger> {
+    let data = DataDir::create(&dir.join("data")).unwrap();
     let config = LedgerConfig {
         origin: Some("m2mhub/mqtt-test".into()),
         default_origin: String::new(),
     };
-    let ledger = Arc::new(Ledger::open(&data, &config).unwrap());
+    Arc::new(Ledger::open(&data, &config).unwrap())
+}
+
+pub fn ledger() -> Ledgered {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
     let regs = DEVICES
         .iter()
         .map(|(name, clearance)| {
@@ -66,11 +70,30 @@ pub fn ledger() -> Ledgered {
     Ledgered {
         ledger,
         committer,
-        _dir: dir,
+        dir,
     }
 }
 
 impl Ledgered {
+    /// What a hub restart does to the ledger: the committer stops, the store is closed and
+    /// opened again from disk. Stop the MQTT side first.
+    pub fn restart(self) -> Ledgered {
+        let Ledgered {
+            ledger,
+            committer,
+            dir,
+        } = self;
+        committer.stop();
+        drop(ledger);
+        let ledger = open(dir.path());
+        let committer = Committer::start(ledger.clone()).unwrap();
+        Ledgered {
+            ledger,
+            committer,
+            dir,
+        }
+    }
+
     /// Every message recorded from or to `device`, in seq order.
     pub fn messages_of(&self, device: &str) -> Vec<Record> {
         self.ledger
