@@ -202,3 +202,26 @@ fn serve_mqtt_device_send_listen_and_verify() {
     });
     stop(hub);
 }
+
+/// `demo --mqtt --once`: the demo's devices run over the embedded broker through the SDK and
+/// the investigation still finds the smart TV.
+#[test]
+fn demo_over_mqtt_finds_the_smart_tv() {
+    let mqtt = format!("127.0.0.1:{}", free_port());
+    let out = Command::new(BIN)
+        .args(["demo", "--once", "--listen", "127.0.0.1:0", "--mqtt"])
+        .args(["--mqtt-listen", &mqtt])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("mqtt broker on mqtt://{mqtt}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("root cause: smart_tv"), "{stdout}");
+}
