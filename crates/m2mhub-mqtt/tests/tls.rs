@@ -149,10 +149,10 @@ async fn hub_and_device_over_tls_with_passwords() {
         Release::AfterCommit,
     )
     .await;
-    let e = wrong
-        .err()
-        .expect("a wrong password was accepted")
-        .to_string();
+    let Err(e) = wrong else {
+        panic!("a wrong password was accepted")
+    };
+    let e = e.to_string();
     assert!(e.contains("refused"), "{e}");
     let mut untrusted = broker(&m, "hub", "hub-secret");
     untrusted.ca_file = Some(m.dir().join("server.crt"));
