@@ -68,6 +68,36 @@ pub enum Release {
     OnReceipt,
 }
 
+/// Told the code of every refused submission (SPEC §3.2: refusals are counted), e.g. to count
+/// them in the server's metrics.
+#[derive(Clone, Default)]
+pub struct RefusalHook(Option<std::sync::Arc<RefusalFn>>);
+
+type RefusalFn = dyn Fn(&str) + Send + Sync;
+
+impl RefusalHook {
+    /// A hook calling `f` with each refusal's code.
+    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> RefusalHook {
+        RefusalHook(Some(std::sync::Arc::new(f)))
+    }
+
+    fn call(&self, code: &str) {
+        if let Some(f) = &self.0 {
+            f(code);
+        }
+    }
+}
+
+impl std::fmt::Debug for RefusalHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "RefusalHook(set)"
+        } else {
+            "RefusalHook(none)"
+        })
+    }
+}
+
 /// How the hub joins its broker.
 #[derive(Clone, Debug)]
 pub struct HubConfig {
@@ -79,6 +109,8 @@ pub struct HubConfig {
     pub policy: Policy,
     /// When to release devices' publishes.
     pub release: Release,
+    /// Told of every refusal.
+    pub on_refusal: RefusalHook,
 }
 
 /// How long the broker keeps the hub's session (and queues devices' messages) while the hub
@@ -135,7 +167,12 @@ impl MqttHub {
             done_tx,
             ready_tx,
         ));
-        let answerer = tokio::spawn(answer(client.clone(), done_rx, config.policy));
+        let answerer = tokio::spawn(answer(
+            client.clone(),
+            done_rx,
+            config.policy,
+            config.on_refusal,
+        ));
         match tokio::time::timeout(Duration::from_secs(10), ready_rx).await {
             Ok(Ok(Ok(()))) => Ok(MqttHub {
                 client,
@@ -292,15 +329,28 @@ struct DeliveryOut<'a> {
 }
 
 /// Publishes acknowledgements and deliveries, then releases the device's publish (PUBACK).
-async fn answer(client: AsyncClient, mut done: mpsc::UnboundedReceiver<Done>, policy: Policy) {
+async fn answer(
+    client: AsyncClient,
+    mut done: mpsc::UnboundedReceiver<Done>,
+    policy: Policy,
+    on_refusal: RefusalHook,
+) {
     while let Some(d) = done.recv().await {
-        if let Err(e) = answer_one(&client, d, policy).await {
+        if let Err(e) = answer_one(&client, d, policy, &on_refusal).await {
             tracing::warn!("mqtt: answering: {e}");
         }
     }
 }
 
-async fn answer_one(client: &AsyncClient, d: Done, policy: Policy) -> Result<(), String> {
+async fn answer_one(
+    client: &AsyncClient,
+    d: Done,
+    policy: Policy,
+    on_refusal: &RefusalHook,
+) -> Result<(), String> {
+    if let Outcome::Refused { refusal, .. } = &d.outcome {
+        on_refusal.call(&refusal.error);
+    }
     let Some(sender) = &d.sender else {
         // Nobody to answer: release it so the broker does not send it again.
         if d.released {
@@ -339,7 +389,10 @@ async fn answer_one(client: &AsyncClient, d: Done, policy: Policy) -> Result<(),
             counter, result, ..
         } => {
             let (code, message, release) = match result {
-                Err(LedgerError::Refused(r)) => (r.code(), r.to_string(), true),
+                Err(LedgerError::Refused(r)) => {
+                    on_refusal.call(r.code());
+                    (r.code(), r.to_string(), true)
+                }
                 Err(e) => {
                     // Not recorded for a reason that is not the message's: keep it with the
                     // broker (no PUBACK) and tell the device to try again.

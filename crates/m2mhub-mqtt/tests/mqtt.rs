@@ -146,7 +146,7 @@ async fn mosquitto_enforce_holds_invalid_messages() {
 /// code and recorded nowhere.
 async fn duplicates_and_refusals(url: &str, release: Release) {
     let l = ledger();
-    let hub = hub(&l, url, Policy::Audit, release).await;
+    let (hub, refusals) = common::hub_counting(&l, url, release).await;
     let t = transport(url, "mid_level", false).await;
     let mut d = m2mhub_client::Device::new(
         "mid_level",
@@ -211,6 +211,11 @@ async fn duplicates_and_refusals(url: &str, release: Release) {
         .collect();
     assert_eq!(mine.len(), 1, "{mine:?}");
     assert_eq!(mine[0].seq, first.seq);
+    // Every refusal was counted, in order.
+    assert_eq!(
+        *refusals.lock().unwrap(),
+        ["bad_signature", "stale_counter", "unknown_sender"]
+    );
     hub.stop().await;
 }
 

@@ -4,8 +4,7 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::Context;
 use m2mhub_client::mqtt::BrokerConfig;
-use m2mhub_ledger::Committer;
-use m2mhub_mqtt::{EmbeddedBroker, HubConfig, MqttHub, Policy, Release};
+use m2mhub_mqtt::{EmbeddedBroker, HubConfig, MqttHub, Policy, RefusalHook, Release};
 
 /// MQTT options.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,10 +55,11 @@ impl MqttArgs {
         Ok(Some(BrokerConfig::parse(&broker.url())?))
     }
 
-    /// Starts the hub's MQTT side on `committer`, if MQTT is on; returns it and its broker.
+    /// Starts the hub's MQTT side on the server's committer, counting refusals in its
+    /// metrics, if MQTT is on; returns it and its broker.
     pub async fn start(
         &self,
-        committer: Committer,
+        state: &m2mhub_server::AppState,
     ) -> anyhow::Result<Option<(MqttHub, BrokerConfig)>> {
         let Some(broker) = self.broker()? else {
             return Ok(None);
@@ -77,8 +77,12 @@ impl MqttArgs {
                 client_id: self.mqtt_client_id.clone(),
                 policy: self.policy,
                 release,
+                on_refusal: {
+                    let metrics = state.metrics.clone();
+                    RefusalHook::new(move |code| metrics.refusal(code))
+                },
             },
-            committer,
+            state.committer.clone(),
         )
         .await
         .with_context(|| format!("joining the MQTT broker at {host}:{port}"))?;

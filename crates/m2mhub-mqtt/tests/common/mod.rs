@@ -22,7 +22,7 @@ use m2mhub_core::{
     names::DeviceName,
 };
 use m2mhub_ledger::{Committer, DataDir, Ledger, LedgerConfig, MessageFilter, Record, Submission};
-use m2mhub_mqtt::{HubConfig, MqttHub, Policy, Release};
+use m2mhub_mqtt::{HubConfig, MqttHub, Policy, RefusalHook, Release};
 
 /// The paper's devices (SPEC §3.3): name, clearance.
 pub const DEVICES: &[(&str, u32)] = &[("low_level", 1), ("mid_level", 2), ("top_level", 3)];
@@ -114,6 +114,29 @@ pub async fn hub(l: &Ledgered, broker_url: &str, policy: Policy, release: Releas
         .unwrap()
 }
 
+/// [`hub`] that collects the codes of refusals.
+pub async fn hub_counting(
+    l: &Ledgered,
+    broker_url: &str,
+    release: Release,
+) -> (MqttHub, Arc<std::sync::Mutex<Vec<String>>>) {
+    let codes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let c = codes.clone();
+    let hub = MqttHub::start(
+        HubConfig {
+            broker: BrokerConfig::parse(broker_url).unwrap(),
+            client_id: "m2mhub-test".into(),
+            policy: Policy::Audit,
+            release,
+            on_refusal: RefusalHook::new(move |code| c.lock().unwrap().push(code.to_owned())),
+        },
+        l.committer.clone(),
+    )
+    .await
+    .unwrap();
+    (hub, codes)
+}
+
 pub async fn hub_on(
     l: &Ledgered,
     broker: BrokerConfig,
@@ -126,6 +149,7 @@ pub async fn hub_on(
             client_id: "m2mhub-test".into(),
             policy,
             release,
+            on_refusal: RefusalHook::default(),
         },
         l.committer.clone(),
     )

@@ -27,7 +27,7 @@ use m2mhub_core::{
     names::DeviceName,
 };
 use m2mhub_ledger::{Committer, DataDir, Ledger, LedgerConfig, Submission};
-use m2mhub_mqtt::{EmbeddedBroker, HubConfig, MqttHub, Policy, Release};
+use m2mhub_mqtt::{EmbeddedBroker, HubConfig, MqttHub, Policy, RefusalHook, Release};
 use serde_json::json;
 
 /// `m2mhub bench mqtt` options.
@@ -151,6 +151,7 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
                 } else {
                     Release::OnReceipt
                 },
+                on_refusal: RefusalHook::default(),
             },
             committer.clone(),
         )

@@ -55,19 +55,18 @@ async fn demo(
     let state = AppState::new(ledger.clone(), token.clone())?
         .with_simulated_keys(&data.join("simulated"))
         .map_err(anyhow::Error::msg)?;
-    let committer = state.committer.clone();
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("binding {}", a.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mqtt = a.mqtt.start(&state).await?;
     let server = tokio::spawn(m2mhub_server::run(listener, state, async {
         tokio::select! {
             () = shutdown_signal() => {},
             _ = stopped => {},
         }
     }));
-    let mqtt = a.mqtt.start(committer).await?;
     println!("listening on {url}");
 
     let hub = Hub::new(&url, &token);

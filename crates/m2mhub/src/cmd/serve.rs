@@ -77,7 +77,7 @@ pub async fn serve(
     if let Some(retain) = retain {
         tokio::spawn(prune_loop(ledger.clone(), retain));
     }
-    let mqtt = mqtt.start(state.committer.clone()).await?;
+    let mqtt = mqtt.start(&state).await?;
     println!("listening on http://{addr}");
     // Leave the broker before the committer stops: what is not yet acknowledged stays with
     // the broker and the devices, and comes back to the next hub.
