@@ -426,3 +426,41 @@ async fn publish(client: &AsyncClient, topic: String, payload: Vec<u8>) -> Resul
 fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, String> {
     serde_json::to_vec(v).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const SIG: &str = "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000";
+
+    fn payload(sender: &str) -> Vec<u8> {
+        format!(
+            r#"{{"sender":"{sender}","receiver":"b","action":"begin","counter":1,"contents":"hi","signature":"{SIG}"}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn decodes_a_message_from_the_outbox_owner_only() {
+        let a = DeviceName::new("a").unwrap();
+        let m = decode(&payload("a"), Some(&a)).unwrap();
+        assert_eq!((m.sender.as_str(), m.counter), ("a", 1));
+        let e = decode(&payload("mallory"), Some(&a)).unwrap_err();
+        assert!(
+            e.contains("a message from mallory published on a's outbox"),
+            "{e}"
+        );
+        assert!(decode(&payload("a"), None).is_err());
+        assert!(decode(b"{", Some(&a)).is_err());
+        assert!(decode(br#"{"sender":"a"}"#, Some(&a)).is_err());
+    }
+
+    #[test]
+    fn parses_policies() {
+        assert_eq!("audit".parse::<Policy>().unwrap(), Policy::Audit);
+        assert_eq!("enforce".parse::<Policy>().unwrap(), Policy::Enforce);
+        assert!("drop".parse::<Policy>().is_err());
+    }
+}
