@@ -107,6 +107,11 @@ impl BrokerConfig {
         let mut o = MqttOptions::new(client_id, self.host.clone(), self.port);
         o.set_keep_alive(Duration::from_secs(30));
         o.set_max_packet_size(Some(MAX_PACKET_BYTES));
+        // Small packets that wait for each other: Nagle's algorithm would hold each one back
+        // until the previous is acknowledged (tens of milliseconds with delayed ACKs).
+        let mut net = rumqttc::NetworkOptions::new();
+        net.set_tcp_nodelay(true);
+        o.set_network_options(net);
         if let Some(user) = &self.username {
             o.set_credentials(user.clone(), self.password.clone().unwrap_or_default());
         }
