@@ -274,7 +274,13 @@ impl MqttTransport {
             .map_err(|e| ClientError::Invalid(e.to_string()))?
             .into();
         let rx = self.wait_for(m.counter);
-        self.publish(&payload).await?;
+        if let Err(e) = self.publish(&payload).await {
+            self.waiters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&m.counter);
+            return Err(e);
+        }
         Ok(InFlight {
             transport: self.clone(),
             counter: m.counter,

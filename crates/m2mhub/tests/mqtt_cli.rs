@@ -25,21 +25,21 @@ fn free_port() -> u16 {
 /// `serve --mqtt` on free ports; returns the child, the HTTP URL and the broker URL.
 fn serve(dir: &Path) -> (Child, String, String) {
     let mqtt = format!("127.0.0.1:{}", free_port());
+    let (child, url) = serve_with(dir, &["--mqtt", "--mqtt-listen", &mqtt]);
+    (child, url, format!("mqtt://{mqtt}"))
+}
+
+/// `serve` with `extra` options on a free HTTP port; returns the child and the HTTP URL.
+fn serve_with(dir: &Path, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(BIN)
+        .args(["serve", "--data", dir.to_str().unwrap()])
         .args([
-            "serve",
-            "--data",
-            dir.to_str().unwrap(),
             "--listen",
             "127.0.0.1:0",
-        ])
-        .args([
             "--origin",
             "m2mhub/mqtt-cli-test",
-            "--mqtt",
-            "--mqtt-listen",
-            &mqtt,
         ])
+        .args(extra)
         .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
         .stdout(Stdio::piped())
         .spawn()
@@ -55,7 +55,7 @@ fn serve(dir: &Path) -> (Child, String, String) {
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    (child, url, format!("mqtt://{mqtt}"))
+    (child, url)
 }
 
 fn stop(mut child: Child) {
@@ -224,4 +224,120 @@ fn demo_over_mqtt_finds_the_smart_tv() {
         "{stdout}"
     );
     assert!(stdout.contains("root cause: smart_tv"), "{stdout}");
+}
+
+/// A real Mosquitto on a free port, killed by PID on drop (`None` outside CI when it is not
+/// installed; in CI a missing Mosquitto fails the test).
+struct Mosquitto {
+    child: Child,
+    port: u16,
+    /// Holds the configuration file until the broker stops.
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    fn start() -> Option<Mosquitto> {
+        let bin = Path::new("/usr/sbin/mosquitto");
+        if !bin.exists() {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "mosquitto is not installed (make deps installs it)"
+            );
+            eprintln!("mosquitto is not installed: skipping (make deps installs it)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = dir.path().join("m.conf");
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        )
+        .unwrap();
+        // Owned (and so killed and waited for on drop) before anything can fail.
+        let m = Mosquitto {
+            child: Command::new(bin).arg("-c").arg(&conf).spawn().unwrap(),
+            port,
+            _dir: dir,
+        };
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        for _ in 0..500 {
+            if std::net::TcpStream::connect(addr).is_ok() {
+                return Some(m);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("mosquitto did not start on {addr}");
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `serve --mqtt-connect … --policy enforce` against a real Mosquitto: an invalid message is
+/// recorded and acknowledged with its verdict but not delivered; the valid one after it is.
+#[test]
+fn serve_mqtt_connect_enforce() {
+    let Some(m) = Mosquitto::start() else { return };
+    let broker = format!("mqtt://127.0.0.1:{}", m.port);
+    let tmp = tempfile::tempdir().unwrap();
+    let (hub, url) = serve_with(
+        &tmp.path().join("data"),
+        &["--mqtt-connect", &broker, "--policy", "enforce"],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let http = HttpTransport::new(&url);
+    for (name, clearance) in [("sensor", 1), ("gateway", 4)] {
+        let prefix = tmp.path().join(name);
+        let public = m2mhub(&["device", "keygen", "--out", prefix.to_str().unwrap()]);
+        rt.block_on(http.register_device(TOKEN, name, clearance, public.trim(), &[]))
+            .unwrap();
+    }
+    let mut listen = Command::new(BIN)
+        .args([
+            "device", "listen", "--name", "gateway", "--mqtt", &broker, "--count", "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(listen.stderr.take().unwrap()).lines();
+    assert!(
+        err.next()
+            .unwrap()
+            .unwrap()
+            .starts_with("listening to m2m/in/gateway")
+    );
+    let send = |name: &str, to: &str, contents: &str| -> Record {
+        let key = tmp.path().join(name);
+        let out = m2mhub(&[
+            "device",
+            "send",
+            "--name",
+            name,
+            "--key",
+            key.to_str().unwrap(),
+            "--to",
+            to,
+            "--contents",
+            contents,
+            "--mqtt",
+            &broker,
+        ]);
+        serde_json::from_str(out.trim()).unwrap()
+    };
+    // A sensor may not open a conversation with the gateway: recorded, flagged, held back.
+    let bad = send("sensor", "gateway", "let me in");
+    assert_eq!(bad.notices, ["insufficient_clearance"]);
+    let good = send("gateway", "gateway", "self test");
+    assert!(good.valid, "{good:?}");
+    let delivered = listen.wait_with_output().unwrap();
+    let d: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&delivered.stdout).trim()).unwrap();
+    assert_eq!(d["seq"], good.seq, "the invalid message was delivered");
+    stop(hub);
 }
