@@ -18,7 +18,10 @@ use std::{
 use m2mhub_core::message::Message;
 use rumqttc::v5::{
     AsyncClient, Event, EventLoop, MqttOptions,
-    mqttbytes::{QoS, v5::Packet},
+    mqttbytes::{
+        QoS,
+        v5::{Packet, SubscribeReasonCode},
+    },
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -392,7 +395,21 @@ async fn drive(
                     }
                 }
             }
-            Ok(Event::Incoming(Packet::SubAck(_))) => {
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let refused = ack
+                    .return_codes
+                    .iter()
+                    .find(|c| !matches!(c, SubscribeReasonCode::Success(_)));
+                if let Some(code) = refused {
+                    let why = format!("the broker refused a subscription: {code:?}");
+                    match ready.take() {
+                        Some(r) => {
+                            let _ = r.send(Err(why));
+                            return;
+                        }
+                        None => tracing::error!("{why}"),
+                    }
+                }
                 suback_pending = suback_pending.saturating_sub(1);
                 if suback_pending == 0
                     && let Some(r) = ready.take()

@@ -23,7 +23,7 @@ use rumqttc::v5::{
     AsyncClient, Event, EventLoop,
     mqttbytes::{
         QoS,
-        v5::{Packet, Publish},
+        v5::{Packet, Publish, SubscribeReasonCode},
     },
 };
 use serde::Serialize;
@@ -223,9 +223,25 @@ async fn read(
                     tracing::error!("mqtt: subscribing to {OUT_FILTER}: {e}");
                 }
             }
-            Ok(Event::Incoming(Packet::SubAck(_))) => {
-                if let Some(r) = ready.take() {
-                    let _ = r.send(Ok(()));
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let refused = ack
+                    .return_codes
+                    .iter()
+                    .find(|c| !matches!(c, SubscribeReasonCode::Success(_)));
+                match (refused, ready.take()) {
+                    (None, Some(r)) => {
+                        let _ = r.send(Ok(()));
+                    }
+                    (Some(code), Some(r)) => {
+                        let _ = r.send(Err(format!(
+                            "the broker refused the subscription to {OUT_FILTER}: {code:?}"
+                        )));
+                        return;
+                    }
+                    (Some(code), None) => {
+                        tracing::error!("mqtt: the broker refused {OUT_FILTER} again: {code:?}");
+                    }
+                    (None, None) => {}
                 }
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {

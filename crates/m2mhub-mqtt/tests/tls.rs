@@ -1,6 +1,7 @@
 //! The hub and a device joining an external broker over TLS with username and password: a
 //! real Mosquitto with a certificate from a CA made here (with the `openssl` command), trusted
-//! through `ca_file`; wrong credentials and an untrusted CA are refused.
+//! through `ca_file`, and the topic ACLs `docs/MQTT.md` recommends; wrong credentials and an
+//! untrusted CA are refused.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -109,6 +110,25 @@ fn tls_listener(dir: &Path, port: u16) -> String {
             "device-secret",
         ],
     );
+    run(
+        dir,
+        &[
+            "mosquitto_passwd",
+            "-b",
+            "passwd",
+            "intruder",
+            "intruder-secret",
+        ],
+    );
+    // The ACLs docs/MQTT.md asks for: the hub reads outboxes and writes acks and inboxes; a
+    // device writes its outbox and reads its ack topic and inbox.
+    std::fs::write(
+        dir.join("acl"),
+        "user hub\ntopic read m2m/out/+\ntopic write m2m/ack/+\ntopic write m2m/in/+\n\n\
+         user top_level\ntopic write m2m/out/top_level\ntopic read m2m/ack/top_level\n\
+         topic read m2m/in/top_level\n",
+    )
+    .unwrap();
     // Mosquitto started as root reads these as the `mosquitto` user: make them readable.
     #[cfg(unix)]
     {
@@ -116,14 +136,15 @@ fn tls_listener(dir: &Path, port: u16) -> String {
         let open =
             |p: &Path, mode| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
         open(dir, 0o755).unwrap();
-        for f in ["ca.crt", "server.crt", "server.key", "passwd"] {
+        for f in ["ca.crt", "server.crt", "server.key", "passwd", "acl"] {
             open(&dir.join(f), 0o644).unwrap();
         }
     }
     let d = dir.display();
     format!(
         "listener {port} 127.0.0.1\ncafile {d}/ca.crt\ncertfile {d}/server.crt\n\
-         keyfile {d}/server.key\nallow_anonymous false\npassword_file {d}/passwd\n"
+         keyfile {d}/server.key\nallow_anonymous false\npassword_file {d}/passwd\n\
+         acl_file {d}/acl\n"
     )
 }
 
