@@ -17,7 +17,7 @@ use m2mhub_core::{
 };
 
 use crate::{
-    block::{BlockWrite, EntryWrite},
+    block::{BlockWrite, EntryWrite, IndexRows},
     error::{LedgerError, Result},
     ledger::{Committed, Ledger, RegistryView, Writer, now_ms, seal},
     record::Record,
@@ -275,11 +275,7 @@ fn registry_change(w: &mut Writer, p: &mut Pending, e: Entry) -> Result<Slot> {
         seq,
         bytes: e.to_bytes(),
         contents: None,
-        is_registry: true,
-        tx: None,
-        devices: [None, None],
-        counter: None,
-        invalid: false,
+        rows: IndexRows::of(&e, |_| None),
     });
     p.decoded.push(e);
     Ok(Slot::Entry(p.entries.len() - 1))
@@ -338,7 +334,6 @@ fn message(
         cause_tx,
     };
     let verdict = rules::judge(head, TxId(w.next_tx), &facts);
-    let receiver_id = w.registry.ids.get(m.receiver.as_str()).copied();
     if let Some(next) = rules::next_tx_state(head, &m.sender, &m.receiver, &verdict, prior.as_ref())
     {
         w.txs.insert(verdict.tx.0, next);
@@ -368,15 +363,13 @@ fn message(
     };
     let entry = Entry::Message(entry);
     p.counters.insert((sender_id, m.counter), p.entries.len());
+    let rows = IndexRows::of(&entry, |name| w.registry.ids.get(name).copied());
+    debug_assert_eq!(rows.counter, Some((sender_id, m.counter)));
     p.entries.push(EntryWrite {
         seq,
         bytes: entry.to_bytes(),
         contents: Some(m.contents),
-        is_registry: false,
-        tx: Some(verdict.tx.0),
-        devices: [Some(sender_id), receiver_id.filter(|r| *r != sender_id)],
-        counter: Some((sender_id, m.counter)),
-        invalid: !valid,
+        rows,
     });
     p.decoded.push(entry);
     Ok(Slot::Entry(p.entries.len() - 1))

@@ -1,6 +1,6 @@
 //! What one block writes, and the block row the store keeps for each block.
 
-use m2mhub_core::hash::Hash;
+use m2mhub_core::{entry::Entry, hash::Hash};
 use serde::{Deserialize, Serialize};
 
 /// A committed block: the entries `first_seq .. first_seq + size` and the checkpoint sealing
@@ -27,7 +27,7 @@ pub struct BlockRow {
     pub checkpoint: String,
 }
 
-/// One entry of a block being written, with the index keys it needs.
+/// One entry of a block being written, with the index rows it needs.
 #[derive(Clone, Debug)]
 pub struct EntryWrite {
     /// Its seq.
@@ -36,16 +36,51 @@ pub struct EntryWrite {
     pub bytes: Vec<u8>,
     /// Message contents, stored beside the tree.
     pub contents: Option<String>,
+    /// The index rows the entry implies.
+    pub rows: IndexRows,
+}
+
+/// The index rows one entry implies. The writer and `verify` derive them with the same
+/// function, [`IndexRows::of`], so a store whose indexes differ from its entries is caught.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexRows {
     /// Registry entries are indexed so the registry can be rebuilt at start-up.
     pub is_registry: bool,
     /// For messages: the tx the message names or got.
     pub tx: Option<u64>,
-    /// For messages: device ids of the sender and (if registered) the receiver.
+    /// For messages: device ids of the sender and (if registered and not the sender) the
+    /// receiver.
     pub devices: [Option<u32>; 2],
     /// For messages: (sender id, counter), to find exact resubmissions.
     pub counter: Option<(u32, u64)>,
     /// For messages: true when invalid.
     pub invalid: bool,
+}
+
+impl IndexRows {
+    /// The rows `entry` implies, given the internal ids of the devices registered before it
+    /// (ids are given in registration order: 0, 1, 2, …).
+    pub fn of(entry: &Entry, id: impl Fn(&str) -> Option<u32>) -> IndexRows {
+        match entry {
+            Entry::Message(m) => {
+                let sender = id(m.sender.as_str());
+                IndexRows {
+                    is_registry: false,
+                    tx: Some(m.tx.0),
+                    devices: [
+                        sender,
+                        id(m.receiver.as_str()).filter(|r| Some(*r) != sender),
+                    ],
+                    counter: sender.map(|s| (s, m.counter)),
+                    invalid: !m.notices.is_empty(),
+                }
+            }
+            _ => IndexRows {
+                is_registry: true,
+                ..IndexRows::default()
+            },
+        }
+    }
 }
 
 /// Everything one block commits, atomically.

@@ -58,3 +58,26 @@ storage_errors!(
 
 /// The ledger's result type.
 pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
+
+/// Runs `f`, turning a panic into [`LedgerError::Corrupt`]. redb trusts its own pages and
+/// panics on some damaged files instead of returning an error; every path that opens or
+/// replays a store an attacker may have edited goes through here, so bad bytes give a clear
+/// error and never a crash.
+pub fn guard_damaged<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => Err(LedgerError::Corrupt(format!(
+            "{what}: the store file is damaged ({})",
+            panic_message(payload.as_ref())
+        ))),
+    }
+}
+
+/// The text of a panic payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown damage".into())
+}

@@ -81,8 +81,9 @@ pub(crate) struct Writer {
     pub(crate) failed: bool,
 }
 
-/// Transaction states kept in memory before the cache is emptied (they are all on disk).
-const TX_CACHE_MAX: usize = 1 << 20;
+/// Transaction states kept in memory before the cache is emptied (they are all on disk; a
+/// miss costs one B-tree read). Small enough that memory stays flat under a long load.
+const TX_CACHE_MAX: usize = 1 << 14;
 
 /// An M2MHub ledger over one data directory.
 pub struct Ledger {
@@ -120,12 +121,52 @@ impl Ledger {
     /// checkpoint is signed by this hub's key, its tree size is the number of entries, and the
     /// stored Merkle hashes give its root. A ledger that fails is refused, not served.
     pub fn open(dir: &DataDir, config: &LedgerConfig) -> Result<Ledger> {
-        let store = Store::open(&dir.store_path())?;
+        Self::open_with_cache(dir, config, None)
+    }
+
+    /// [`Ledger::open`] with the store's page cache set to `cache_bytes` (memory the hub may
+    /// use for hot pages; redb's default, 1 GiB, when `None`).
+    pub fn open_with_cache(
+        dir: &DataDir,
+        config: &LedgerConfig,
+        cache_bytes: Option<usize>,
+    ) -> Result<Ledger> {
+        let store_path = dir.store_path();
+        let has_key = dir.path().join(crate::datadir::HUB_KEY_FILE).exists();
+        if store_path.exists() && !has_key {
+            // Making a new key would only fail the signature check, and leave a wrong key.
+            return Err(LedgerError::Corrupt(format!(
+                "{} holds a ledger but not its {}: restore the hub's key",
+                dir.path().display(),
+                crate::datadir::HUB_KEY_FILE
+            )));
+        }
+        if !store_path.exists() && has_key {
+            // A hub has run here: its ledger was deleted or moved. Starting an empty one
+            // would silently serve a history without it.
+            return Err(LedgerError::Corrupt(format!(
+                "{} holds this hub's key but no {}: the ledger was deleted or moved; \
+                 restore it (or move the key away to start a new ledger)",
+                dir.path().display(),
+                crate::datadir::STORE_FILE
+            )));
+        }
+        let store = Store::open_with_cache(&store_path, cache_bytes)?;
         Self::open_store(store, dir.hub_key()?, config)
     }
 
     /// [`Ledger::open`] over an already opened store (tests use fault-injecting backends).
     pub fn open_store(
+        store: Store,
+        hub_key: ed25519_dalek::SigningKey,
+        config: &LedgerConfig,
+    ) -> Result<Ledger> {
+        crate::error::guard_damaged("start-up check", || {
+            Self::check_and_open(store, hub_key, config)
+        })
+    }
+
+    fn check_and_open(
         store: Store,
         hub_key: ed25519_dalek::SigningKey,
         config: &LedgerConfig,

@@ -10,7 +10,7 @@ use crate::{
     error::{LedgerError, Result},
     ledger::{Ledger, parse_hash},
     record::Record,
-    store::{Index, Snapshot},
+    store::{Index, RecordReader, Snapshot, StoredEntry},
 };
 
 /// Most records one page returns.
@@ -155,11 +155,12 @@ impl Ledger {
         );
         let mut out = Vec::with_capacity(limit);
         let page = (limit * 2).max(256);
+        let mut reader = snap.record_reader()?;
         loop {
             let seqs = snap.index_page(index, lo, hi, newest_first, page)?;
             let Some(&last) = seqs.last() else { break };
             for seq in seqs {
-                let Some(r) = record_at(&snap, seq)? else {
+                let Some(r) = record_with(&mut reader, seq)? else {
                     continue;
                 };
                 let keep = f.valid.is_none_or(|v| r.valid == v)
@@ -191,11 +192,12 @@ impl Ledger {
             .ok_or_else(|| not_found(format!("no transaction {tx}")))?;
         let mut messages = Vec::new();
         let mut after = None;
+        let mut reader = snap.record_reader()?;
         loop {
             let seqs = snap.tx_messages(tx, after, 4096)?;
             let Some(&last) = seqs.last() else { break };
             for seq in seqs {
-                if let Some(r) = record_at(&snap, seq)? {
+                if let Some(r) = record_with(&mut reader, seq)? {
                     messages.push(r);
                 }
             }
@@ -305,17 +307,26 @@ fn decode(seq: u64, bytes: &[u8]) -> Result<Entry> {
 
 /// The record at `seq`, or `None` when that entry is not a message.
 pub(crate) fn record_at(snap: &Snapshot, seq: u64) -> Result<Option<Record>> {
-    let Some(bytes) = snap.entry(seq)? else {
+    record_with(&mut snap.record_reader()?, seq)
+}
+
+/// The record at `seq` through a reader that keeps its tables open across calls.
+pub(crate) fn record_with(reader: &mut RecordReader, seq: u64) -> Result<Option<Record>> {
+    let Some(StoredEntry {
+        bytes,
+        contents,
+        block,
+    }) = reader.read(seq)?
+    else {
         return Ok(None);
     };
     let Entry::Message(m) = decode(seq, &bytes)? else {
         return Ok(None);
     };
-    let block = snap.block_of(seq)?.unwrap_or(0);
     Ok(Some(Record::new(
         seq,
         &m,
-        snap.contents(seq)?,
+        contents,
         block,
         &merkle::leaf_hash(&bytes),
     )))
@@ -337,11 +348,12 @@ impl Ledger {
         let snap = self.snapshot()?;
         let mut counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
         let mut after = None;
+        let mut reader = snap.record_reader()?;
         loop {
             let seqs = snap.invalid_messages(after, 4096)?;
             let Some(&last) = seqs.last() else { break };
             for seq in seqs {
-                if let Some(r) = record_at(&snap, seq)?
+                if let Some(r) = record_with(&mut reader, seq)?
                     && let Some(p) = r.provenance
                 {
                     *counts.entry(p).or_default() += 1;
@@ -405,12 +417,13 @@ impl Ledger {
         let mut index: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
         let mut before = None;
         let mut scanned = 0;
+        let mut reader = snap.record_reader()?;
         'scan: while scanned < INVESTIGATION_SCAN {
             let seqs = snap.device_messages_rev(id, before, 4096)?;
             let Some(&last) = seqs.last() else { break };
             for seq in seqs {
                 scanned += 1;
-                let Some(r) = record_at(&snap, seq)? else {
+                let Some(r) = record_with(&mut reader, seq)? else {
                     continue;
                 };
                 if r.receiver != name {

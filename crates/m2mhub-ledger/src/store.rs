@@ -19,7 +19,7 @@ use redb::{
 };
 
 use crate::{
-    block::{BlockRow, BlockWrite},
+    block::{BlockRow, BlockWrite, IndexRows},
     error::{LedgerError, Result},
     txcodec,
 };
@@ -36,12 +36,25 @@ const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const BLOCK_STARTS: TableDefinition<u64, u64> = TableDefinition::new("block_starts");
 /// (tx, seq) for every message naming or opening tx.
 const TX_MSGS: TableDefinition<(u64, u64), ()> = TableDefinition::new("tx_messages");
-/// (device id, seq) for every message a registered device sent or received.
-const DEVICE_MSGS: TableDefinition<(u32, u64), ()> = TableDefinition::new("device_messages");
+/// (epoch, device id, seq) for every message a registered device sent or received.
+const DEVICE_MSGS: TableDefinition<(u32, u32, u64), ()> = TableDefinition::new("device_messages");
 /// seq of every invalid message.
 const INVALID: TableDefinition<u64, ()> = TableDefinition::new("invalid_messages");
-/// (sender id, counter) → seq, to recognise exact resubmissions.
-const COUNTERS: TableDefinition<(u32, u64), u64> = TableDefinition::new("counters");
+/// (epoch, sender id, counter) → seq, to recognise exact resubmissions.
+const COUNTERS: TableDefinition<(u32, u32, u64), u64> = TableDefinition::new("counters");
+/// sender id → the last counter it recorded.
+const LAST_COUNTERS: TableDefinition<u32, u64> = TableDefinition::new("last_counters");
+
+/// Per-device index rows are keyed by the epoch of their seq first: a block's rows then land
+/// in the current epoch's few hundred leaves whatever the ledger's size, instead of in one
+/// leaf per device (with 5,000 devices that was 5,000 pages rewritten per block, and the
+/// append rate fell as the ledger grew). Queries walk epochs; there are ~300 at 10M entries.
+const EPOCH_BITS: u32 = 15;
+
+/// The epoch of `seq`.
+fn epoch(seq: u64) -> u32 {
+    u32::try_from(seq >> EPOCH_BITS).unwrap_or(u32::MAX)
+}
 /// seq of every registry entry, to rebuild the registry at start-up.
 const REGISTRY: TableDefinition<u64, ()> = TableDefinition::new("registry_entries");
 /// tx → encoded transaction state.
@@ -49,8 +62,11 @@ const TXS: TableDefinition<u64, &[u8]> = TableDefinition::new("transactions");
 /// Format version and settings.
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 
+/// `meta` key: contents of seqs below this were pruned on purpose.
+const PRUNED_BELOW: &str = "contents_pruned_below";
+
 /// The layout version of the tables above.
-pub const STORE_FORMAT: &str = "m2mhub-store-v1";
+pub const STORE_FORMAT: &str = "m2mhub-store-v2";
 
 /// An index that message queries page through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,10 +108,28 @@ impl Store {
     /// renamed into place once initialized, so a crash during creation leaves no half-made
     /// file that would later read as a corrupt ledger.
     pub fn open(path: &Path) -> Result<Store> {
+        Self::open_with_cache(path, None)
+    }
+
+    /// [`Store::open`] with a page cache of `cache_bytes` (redb's default, 1 GiB, when `None`).
+    pub fn open_with_cache(path: &Path, cache_bytes: Option<usize>) -> Result<Store> {
+        crate::error::guard_damaged("opening the store", || {
+            Self::open_unguarded(path, cache_bytes)
+        })
+    }
+
+    fn open_unguarded(path: &Path, cache_bytes: Option<usize>) -> Result<Store> {
+        let builder = || {
+            let mut b = Database::builder();
+            if let Some(c) = cache_bytes {
+                b.set_cache_size(c);
+            }
+            b
+        };
         if !path.exists() {
             let tmp = path.with_extension("creating");
             let _ = std::fs::remove_file(&tmp);
-            drop(Self::init(Database::create(&tmp)?)?);
+            drop(Self::init(builder().create(&tmp)?)?);
             std::fs::rename(&tmp, path).map_err(|e| LedgerError::Io {
                 path: path.display().to_string(),
                 source: e,
@@ -110,7 +144,7 @@ impl Store {
                     })?;
             }
         }
-        Self::init(Database::open(path)?)
+        Self::init(builder().open(path)?)
     }
 
     /// Opens a store over any redb backend (tests inject faults this way).
@@ -130,6 +164,7 @@ impl Store {
             txn.open_table(DEVICE_MSGS)?;
             txn.open_table(INVALID)?;
             txn.open_table(COUNTERS)?;
+            txn.open_table(LAST_COUNTERS)?;
             txn.open_table(REGISTRY)?;
             txn.open_table(TXS)?;
             let mut meta = txn.open_table(META)?;
@@ -161,25 +196,29 @@ impl Store {
             let mut dev_msgs = txn.open_table(DEVICE_MSGS)?;
             let mut invalid = txn.open_table(INVALID)?;
             let mut counters = txn.open_table(COUNTERS)?;
+            // Counters only grow, so the last one of a block is each sender's last.
+            let mut last = std::collections::BTreeMap::new();
             let mut registry = txn.open_table(REGISTRY)?;
             for e in &w.entries {
                 entries.insert(e.seq, e.bytes.as_slice())?;
                 if let Some(c) = &e.contents {
                     contents.insert(e.seq, c.as_str())?;
                 }
-                if e.is_registry {
+                let rows = &e.rows;
+                if rows.is_registry {
                     registry.insert(e.seq, ())?;
                 }
-                if let Some(tx) = e.tx {
+                if let Some(tx) = rows.tx {
                     tx_msgs.insert((tx, e.seq), ())?;
                 }
-                for d in e.devices.iter().flatten() {
-                    dev_msgs.insert((*d, e.seq), ())?;
+                for d in rows.devices.iter().flatten() {
+                    dev_msgs.insert((epoch(e.seq), *d, e.seq), ())?;
                 }
-                if let Some(key) = e.counter {
-                    counters.insert(key, e.seq)?;
+                if let Some((sender, counter)) = rows.counter {
+                    counters.insert((epoch(e.seq), sender, counter), e.seq)?;
+                    last.insert(sender, counter);
                 }
-                if e.invalid {
+                if rows.invalid {
                     invalid.insert(e.seq, ())?;
                 }
             }
@@ -190,6 +229,10 @@ impl Store {
                 }
                 txn.open_table(HASHES)?
                     .insert(w.hashes_start, flat.as_slice())?;
+            }
+            let mut last_counters = txn.open_table(LAST_COUNTERS)?;
+            for (sender, counter) in last {
+                last_counters.insert(sender, counter)?;
             }
             let mut txs = txn.open_table(TXS)?;
             for (tx, state) in &w.txs {
@@ -220,6 +263,13 @@ impl Store {
                 n += 1;
                 false
             })?;
+            // Below this seq, missing contents were pruned; above it, they were taken.
+            let mut meta = txn.open_table(META)?;
+            let before = meta
+                .get(PRUNED_BELOW)?
+                .and_then(|v| v.value().parse::<u64>().ok())
+                .unwrap_or(0);
+            meta.insert(PRUNED_BELOW, end.max(before).to_string().as_str())?;
             n
         };
         txn.commit()?;
@@ -253,7 +303,54 @@ fn block_row(r: Row<'_>) -> Result<BlockRow> {
     serde_json::from_slice(v.value()).map_err(|e| corrupt(format!("block {h}: {e}")))
 }
 
+/// Space one table takes, from redb's own accounting.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TableSpace {
+    /// Table name.
+    pub name: &'static str,
+    /// Bytes of keys and values.
+    pub stored: u64,
+    /// Bytes of branch keys and page headers.
+    pub metadata: u64,
+    /// Bytes lost to partly filled pages.
+    pub fragmented: u64,
+    /// Leaf pages.
+    pub leaf_pages: u64,
+}
+
 impl Snapshot {
+    /// Space used by every table, for `m2mhub bench`'s bytes-per-entry breakdown.
+    pub fn table_space(&self) -> Result<Vec<TableSpace>> {
+        fn one<K: redb::Key + 'static, V: redb::Value + 'static>(
+            s: &Snapshot,
+            name: &'static str,
+            def: TableDefinition<K, V>,
+        ) -> Result<TableSpace> {
+            let st = s.table(def)?.stats()?;
+            Ok(TableSpace {
+                name,
+                stored: st.stored_bytes(),
+                metadata: st.metadata_bytes(),
+                fragmented: st.fragmented_bytes(),
+                leaf_pages: st.leaf_pages(),
+            })
+        }
+        Ok(vec![
+            one(self, "entries", ENTRIES)?,
+            one(self, "contents", CONTENTS)?,
+            one(self, "hashes", HASHES)?,
+            one(self, "blocks", BLOCKS)?,
+            one(self, "block_starts", BLOCK_STARTS)?,
+            one(self, "tx_messages", TX_MSGS)?,
+            one(self, "device_messages", DEVICE_MSGS)?,
+            one(self, "invalid_messages", INVALID)?,
+            one(self, "counters", COUNTERS)?,
+            one(self, "last_counters", LAST_COUNTERS)?,
+            one(self, "registry_entries", REGISTRY)?,
+            one(self, "transactions", TXS)?,
+        ])
+    }
+
     fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
         def: TableDefinition<K, V>,
@@ -261,10 +358,26 @@ impl Snapshot {
         Ok(self.txn.open_table(def)?)
     }
 
+    /// A reader for many messages' stored parts.
+    pub fn record_reader(&self) -> Result<RecordReader> {
+        Ok(RecordReader {
+            entries: self.table(ENTRIES)?,
+            contents: self.table(CONTENTS)?,
+            starts: self.table(BLOCK_STARTS)?,
+            block: None,
+        })
+    }
+
     /// Number of entries.
     pub fn size(&self) -> Result<u64> {
         let t = self.table(ENTRIES)?;
-        Ok(t.last()?.map_or(0, |(k, _)| k.value() + 1))
+        match t.last()? {
+            None => Ok(0),
+            Some((k, _)) => k
+                .value()
+                .checked_add(1)
+                .ok_or_else(|| corrupt("an entry has seq u64::MAX")),
+        }
     }
 
     /// Entry bytes at `seq`.
@@ -303,6 +416,27 @@ impl Snapshot {
             .table(CONTENTS)?
             .get(seq)?
             .map(|v| v.value().to_owned()))
+    }
+
+    /// Contents of messages below this seq may have been pruned; above it every message has
+    /// them (0 when nothing was ever pruned).
+    pub fn contents_pruned_below(&self) -> Result<u64> {
+        Ok(self
+            .table(META)?
+            .get(PRUNED_BELOW)?
+            .and_then(|v| v.value().parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Contents of the messages in `start..end` that still have them, in seq order.
+    pub fn contents_range(&self, start: u64, end: u64) -> Result<Vec<(u64, String)>> {
+        let t = self.table(CONTENTS)?;
+        let mut out = Vec::new();
+        for r in t.range(start..end)? {
+            let (k, v) = r?;
+            out.push((k.value(), v.value().to_owned()));
+        }
+        Ok(out)
     }
 
     /// The block with `height`.
@@ -364,21 +498,35 @@ impl Snapshot {
         Ok(out)
     }
 
-    /// The seq of `sender`'s message with `counter`.
+    /// The seq of `sender`'s message with `counter`, searching epochs newest first (exact
+    /// resubmissions are usually recent retries).
     pub fn seq_of_counter(&self, sender: u32, counter: u64) -> Result<Option<u64>> {
-        Ok(self
-            .table(COUNTERS)?
-            .get((sender, counter))?
-            .map(|v| v.value()))
+        let t = self.table(COUNTERS)?;
+        let size = self.size()?;
+        if size == 0 {
+            return Ok(None);
+        }
+        for e in (0..=epoch(size - 1)).rev() {
+            if let Some(v) = t.get((e, sender, counter))? {
+                return Ok(Some(v.value()));
+            }
+        }
+        Ok(None)
     }
 
     /// The highest counter `sender` has recorded.
     pub fn last_counter(&self, sender: u32) -> Result<Option<u64>> {
-        let t = self.table(COUNTERS)?;
-        Ok(t.range((sender, 0)..=(sender, u64::MAX))?
-            .next_back()
-            .transpose()?
-            .map(|(k, _)| k.value().1))
+        Ok(self.table(LAST_COUNTERS)?.get(sender)?.map(|v| v.value()))
+    }
+
+    /// Every sender's last counter: (sender id, counter).
+    pub fn last_counters(&self) -> Result<Vec<(u32, u64)>> {
+        let mut out = Vec::new();
+        for r in self.table(LAST_COUNTERS)?.iter()? {
+            let (k, v) = r?;
+            out.push((k.value(), v.value()));
+        }
+        Ok(out)
     }
 
     /// A transaction's state.
@@ -451,12 +599,39 @@ impl Snapshot {
                 newest_first,
                 limit,
             ),
-            Index::Device(d) => collect(
-                self.table(DEVICE_MSGS)?.range((d, lo)..(d, hi))?,
-                |k| k.value().1,
-                newest_first,
-                limit,
-            ),
+            Index::Device(d) => {
+                let hi = hi.min(self.size()?);
+                if lo >= hi {
+                    return Ok(Vec::new());
+                }
+                let t = self.table(DEVICE_MSGS)?;
+                let mut out = Vec::new();
+                let (first, last) = (epoch(lo), epoch(hi - 1));
+                let mut visit = |e: u32| -> Result<bool> {
+                    let range = t.range((e, d, lo)..(e, d, hi))?;
+                    out.extend(collect(
+                        range,
+                        |k| k.value().2,
+                        newest_first,
+                        limit - out.len(),
+                    )?);
+                    Ok(out.len() >= limit)
+                };
+                if newest_first {
+                    for e in (first..=last).rev() {
+                        if visit(e)? {
+                            break;
+                        }
+                    }
+                } else {
+                    for e in first..=last {
+                        if visit(e)? {
+                            break;
+                        }
+                    }
+                }
+                Ok(out)
+            }
             Index::Invalid => collect(
                 self.table(INVALID)?.range(lo..hi)?,
                 |k| k.value(),
@@ -502,6 +677,220 @@ impl Snapshot {
     /// Number of invalid messages.
     pub fn invalid_count(&self) -> Result<u64> {
         Ok(self.table(INVALID)?.len()?)
+    }
+}
+
+/// Reads the stored parts of many messages (entry bytes, contents, block) with the tables
+/// opened once: a 1,000-message trace makes 1,000 reads, not 3,000 table opens.
+pub struct RecordReader {
+    entries: ReadOnlyTable<u64, &'static [u8]>,
+    contents: ReadOnlyTable<u64, &'static str>,
+    starts: ReadOnlyTable<u64, u64>,
+    /// The block last found: seqs `start..end` are in block `height`.
+    block: Option<(u64, u64, u64)>,
+}
+
+impl std::fmt::Debug for RecordReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordReader").finish_non_exhaustive()
+    }
+}
+
+/// What the store holds for one entry besides its indexes.
+#[derive(Clone, Debug)]
+pub struct StoredEntry {
+    /// Entry bytes.
+    pub bytes: Vec<u8>,
+    /// Contents, unless pruned (messages only).
+    pub contents: Option<String>,
+    /// Height of the block holding it.
+    pub block: u64,
+}
+
+impl RecordReader {
+    /// Entry bytes, contents and block of the entry at `seq`.
+    pub fn read(&mut self, seq: u64) -> Result<Option<StoredEntry>> {
+        let Some(bytes) = self.entries.get(seq)?.map(|v| v.value().to_vec()) else {
+            return Ok(None);
+        };
+        let contents = self.contents.get(seq)?.map(|v| v.value().to_owned());
+        let height = match self.block {
+            Some((start, end, h)) if (start..end).contains(&seq) => h,
+            _ => {
+                let found = self.starts.range(..=seq)?.next_back().transpose()?;
+                let (start, h) = found.map_or((0, 0), |(k, v)| (k.value(), v.value()));
+                let end = self
+                    .starts
+                    .range(seq + 1..)?
+                    .next()
+                    .transpose()?
+                    .map_or(u64::MAX, |(k, _)| k.value());
+                self.block = Some((start, end, h));
+                h
+            }
+        };
+        Ok(Some(StoredEntry {
+            bytes,
+            contents,
+            block: height,
+        }))
+    }
+}
+
+/// One stored index row, as `verify` reads it back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexRow {
+    /// `registry_entries`.
+    Registry,
+    /// `tx_messages`.
+    Tx(u64),
+    /// `device_messages`.
+    Device(u32),
+    /// `counters`.
+    Counter(u32, u64),
+    /// `invalid_messages`.
+    Invalid,
+    /// A per-device row filed under another epoch than its seq's.
+    Misfiled,
+}
+
+impl IndexRow {
+    /// The table holding this row.
+    pub fn table(&self) -> &'static str {
+        match self {
+            IndexRow::Registry => "registry_entries",
+            IndexRow::Tx(_) => "tx_messages",
+            IndexRow::Device(_) => "device_messages",
+            IndexRow::Counter(..) => "counters",
+            IndexRow::Invalid => "invalid_messages",
+            IndexRow::Misfiled => "device_messages or counters",
+        }
+    }
+
+    /// True when `rows` (what an entry implies) holds this row.
+    pub fn implied_by(&self, rows: &IndexRows) -> bool {
+        match *self {
+            IndexRow::Registry => rows.is_registry,
+            IndexRow::Tx(tx) => rows.tx == Some(tx),
+            IndexRow::Device(d) => rows.devices.contains(&Some(d)),
+            IndexRow::Counter(s, c) => rows.counter == Some((s, c)),
+            IndexRow::Invalid => rows.invalid,
+            IndexRow::Misfiled => false,
+        }
+    }
+}
+
+impl Snapshot {
+    /// The first row that `expected` (entries' seqs and the rows they imply) names and the
+    /// store lacks, as (seq, table).
+    pub fn missing_index_row(
+        &self,
+        expected: &[(u64, IndexRows)],
+    ) -> Result<Option<(u64, &'static str)>> {
+        let registry = self.table(REGISTRY)?;
+        let tx_msgs = self.table(TX_MSGS)?;
+        let dev_msgs = self.table(DEVICE_MSGS)?;
+        let counters = self.table(COUNTERS)?;
+        let invalid = self.table(INVALID)?;
+        for &(seq, r) in expected {
+            if r.is_registry && registry.get(seq)?.is_none() {
+                return Ok(Some((seq, "registry_entries")));
+            }
+            if let Some(tx) = r.tx
+                && tx_msgs.get((tx, seq))?.is_none()
+            {
+                return Ok(Some((seq, "tx_messages")));
+            }
+            for d in r.devices.iter().flatten() {
+                if dev_msgs.get((epoch(seq), *d, seq))?.is_none() {
+                    return Ok(Some((seq, "device_messages")));
+                }
+            }
+            if let Some((sender, counter)) = r.counter
+                && counters
+                    .get((epoch(seq), sender, counter))?
+                    .map(|v| v.value())
+                    != Some(seq)
+            {
+                return Ok(Some((seq, "counters")));
+            }
+            if r.invalid && invalid.get(seq)?.is_none() {
+                return Ok(Some((seq, "invalid_messages")));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Rows in each index table, by table name.
+    pub fn index_row_counts(&self) -> Result<Vec<(&'static str, u64)>> {
+        Ok(vec![
+            ("registry_entries", self.table(REGISTRY)?.len()?),
+            ("tx_messages", self.table(TX_MSGS)?.len()?),
+            ("device_messages", self.table(DEVICE_MSGS)?.len()?),
+            ("counters", self.table(COUNTERS)?.len()?),
+            ("invalid_messages", self.table(INVALID)?.len()?),
+        ])
+    }
+
+    /// Calls `f(seq, row)` for every row of the index tables (only on `verify`'s slow path,
+    /// to name the entry an extra row claims).
+    pub fn for_each_index_row(&self, mut f: impl FnMut(u64, IndexRow)) -> Result<()> {
+        for r in self.table(REGISTRY)?.iter()? {
+            f(r?.0.value(), IndexRow::Registry);
+        }
+        for r in self.table(TX_MSGS)?.iter()? {
+            let (tx, seq) = r?.0.value();
+            f(seq, IndexRow::Tx(tx));
+        }
+        for r in self.table(DEVICE_MSGS)?.iter()? {
+            let (e, d, seq) = r?.0.value();
+            // A row filed under the wrong epoch is an extra row of its seq.
+            f(
+                seq,
+                if e == epoch(seq) {
+                    IndexRow::Device(d)
+                } else {
+                    IndexRow::Misfiled
+                },
+            );
+        }
+        for r in self.table(COUNTERS)?.iter()? {
+            let (k, v) = r?;
+            let (e, s, c) = k.value();
+            let seq = v.value();
+            f(
+                seq,
+                if e == epoch(seq) {
+                    IndexRow::Counter(s, c)
+                } else {
+                    IndexRow::Misfiled
+                },
+            );
+        }
+        for r in self.table(INVALID)?.iter()? {
+            f(r?.0.value(), IndexRow::Invalid);
+        }
+        Ok(())
+    }
+
+    /// The stored Merkle hashes a block added, keyed by its first stored-hash index.
+    pub fn hash_chunk(&self, start: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.table(HASHES)?.get(start)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Number of stored hash chunks (one per block with entries).
+    pub fn hash_chunk_count(&self) -> Result<u64> {
+        Ok(self.table(HASHES)?.len()?)
+    }
+
+    /// Every `block_starts` row: (first seq, height).
+    pub fn block_starts(&self) -> Result<Vec<(u64, u64)>> {
+        let mut out = Vec::new();
+        for r in self.table(BLOCK_STARTS)?.iter()? {
+            let (k, v) = r?;
+            out.push((k.value(), v.value()));
+        }
+        Ok(out)
     }
 }
 

@@ -3,7 +3,7 @@
 //! [`Verifier`] serves the offline check of a data directory and the check of a running hub
 //! through its public API; only the source of entries and blocks differs.
 
-use std::fmt;
+use std::{collections::HashMap, fmt};
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use m2mhub_core::{
@@ -16,7 +16,7 @@ use m2mhub_core::{
 };
 
 use crate::{
-    block::BlockRow,
+    block::{BlockRow, IndexRows},
     sigverify::{SigCheck, verify_all},
     store::Snapshot,
 };
@@ -94,6 +94,17 @@ pub struct Verifier {
     prev_hash: Hash,
     next_height: u64,
     summary: Summary,
+    /// Internal device ids in registration order, with the seq that registered each.
+    ids: HashMap<String, (u32, u64)>,
+    /// Offline only: what the entries imply for the store's indexes and stored hashes.
+    store_rows: Option<StoreRows>,
+}
+
+/// What replayed entries imply for a store, collected for [`verify_snapshot`].
+#[derive(Debug, Default)]
+struct StoreRows {
+    /// New stored Merkle hashes, each with the seq whose leaf completed it.
+    hashes: Vec<(u64, Hash)>,
 }
 
 impl Verifier {
@@ -107,7 +118,26 @@ impl Verifier {
             prev_hash: [0; 32],
             next_height: 0,
             summary: Summary::default(),
+            ids: HashMap::new(),
+            store_rows: None,
         }
+    }
+
+    /// Also collects the index rows and stored hashes the entries imply, so a store's copies
+    /// can be compared with them ([`verify_snapshot`] does).
+    fn collecting_store_rows(mut self) -> Verifier {
+        self.store_rows = Some(StoreRows::default());
+        self
+    }
+
+    /// The index rows `entry` at `seq` implies, with the devices registered before it.
+    fn rows_at(&self, seq: u64, entry: &Entry) -> IndexRows {
+        IndexRows::of(entry, |name| {
+            self.ids
+                .get(name)
+                .filter(|(_, registered)| *registered < seq)
+                .map(|(id, _)| *id)
+        })
     }
 
     /// The number of entries verified so far.
@@ -150,9 +180,16 @@ impl Verifier {
                 other => self.machine.replay(other),
             };
             replay.map_err(|err: ReplayError| at_seq(e.seq, err.to_string()))?;
+            if let Entry::DeviceRegistered(r) = entry {
+                let id = self.ids.len() as u32;
+                self.ids.insert(r.name.as_str().to_owned(), (id, e.seq));
+            }
             self.scratch.clear();
             self.frontier
                 .push(merkle::leaf_hash(&e.bytes), &mut self.scratch);
+            if let Some(s) = &mut self.store_rows {
+                s.hashes.extend(self.scratch.iter().map(|h| (e.seq, *h)));
+            }
         }
         self.summary.entries += entries.len() as u64;
         Ok(())
@@ -299,53 +336,116 @@ fn check_projections(snap: &Snapshot, m: &Machine) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Verifies a data directory's store offline, block by block.
+/// Verifies a data directory's store offline, block by block: the entries (as
+/// [`Verifier`] does), and every copy the store keeps of what they imply — the stored Merkle
+/// hashes proofs are built from, the index tables queries read, the block-start index and the
+/// transaction states.
+///
+/// A store too damaged to read (redb panics on some damaged pages) fails at the first seq not
+/// yet verified.
 pub fn verify_snapshot(snap: &Snapshot, key: NoteVerifier) -> Result<Summary, Failure> {
+    let progress = std::cell::Cell::new(0u64);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        verify_store(snap, key, &progress)
+    })) {
+        Ok(r) => r,
+        Err(payload) => Err(at_seq(
+            progress.get(),
+            format!(
+                "the store file is damaged here ({})",
+                crate::error::panic_message(payload.as_ref())
+            ),
+        )),
+    }
+}
+
+fn verify_store(
+    snap: &Snapshot,
+    key: NoteVerifier,
+    progress: &std::cell::Cell<u64>,
+) -> Result<Summary, Failure> {
     let storage = |e: crate::LedgerError| Failure {
         seq: None,
         block: None,
         reason: e.to_string(),
     };
-    let mut v = Verifier::new(key);
+    let mut v = Verifier::new(key).collecting_store_rows();
     let size = snap.size().map_err(storage)?;
-    let mut after = None;
-    loop {
-        let blocks = snap.blocks(after, 256).map_err(storage)?;
-        let Some(last) = blocks.last() else { break };
-        after = Some(last.height);
-        for b in &blocks {
-            let start = v.size();
-            let end = b.tree_size.max(start);
-            for chunk_start in (start..end).step_by(4096) {
-                let chunk_end = (chunk_start + 4096).min(end);
-                let mut batch = Vec::with_capacity((chunk_end - chunk_start) as usize);
-                for (seq, bytes) in snap.entries(chunk_start, chunk_end).map_err(storage)? {
-                    let contents = snap.contents(seq).map_err(storage)?;
-                    batch.push(EntryIn {
-                        seq,
-                        bytes,
-                        contents,
-                    });
+    let mut hash_index = 0u64;
+    let mut hash_chunks = 0u64;
+    let mut expected_starts = Vec::new();
+    // One thread reads the store and checks its index rows while this one replays (and
+    // checks signatures on every core): on 2 cores verify is bound by the signatures.
+    let expected_counts = std::thread::scope(|scope| -> Result<_, Failure> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Read>(4);
+        let reader = scope.spawn(move || read_store(snap, &tx));
+        for item in rx {
+            match item {
+                Read::Entries(batch, index_failure) => {
+                    let replayed = v.push_entries(&batch);
+                    // Report whichever failure comes first in the ledger.
+                    match (replayed, index_failure) {
+                        (Err(a), Some(b)) => return Err(if b.seq < a.seq { b } else { a }),
+                        (Err(a), None) | (Ok(()), Some(a)) => return Err(a),
+                        (Ok(()), None) => {}
+                    }
+                    progress.set(v.size());
                 }
-                if batch.len() as u64 != chunk_end - chunk_start {
-                    let have: Vec<u64> = batch.iter().map(|e| e.seq).collect();
-                    let missing = (chunk_start..chunk_end)
-                        .find(|s| !have.contains(s))
-                        .unwrap_or(chunk_start);
-                    return Err(at_seq(missing, "entry missing"));
+                Read::Block(b) => {
+                    v.check_block(&b)?;
+                    if b.size > 0 {
+                        expected_starts.push((b.first_seq, b.height));
+                        check_hash_chunk(snap, &mut v, &mut hash_index, &b)?;
+                        hash_chunks += 1;
+                    }
                 }
-                v.push_entries(&batch)?;
+                Read::Failed(f) => return Err(f),
             }
-            v.check_block(b)?;
         }
-    }
+        // The reader panics only inside redb, on a damaged file.
+        reader
+            .join()
+            .map_err(|_| at_seq(progress.get(), "the store file is damaged here"))
+    })?;
     if v.size() != size {
         return Err(at_seq(
             v.size(),
             format!("{} entries after the last block", size - v.size()),
         ));
     }
+    if snap.hash_chunk_count().map_err(storage)? != hash_chunks {
+        return Err(Failure {
+            seq: None,
+            block: None,
+            reason: "the store holds stored-hash chunks no block wrote".into(),
+        });
+    }
+    let starts = snap.block_starts().map_err(storage)?;
+    if starts != expected_starts {
+        let bad = starts
+            .iter()
+            .zip(&expected_starts)
+            .find(|(a, b)| a != b)
+            .map_or_else(
+                || {
+                    expected_starts
+                        .get(starts.len())
+                        .or(starts.get(expected_starts.len()))
+                },
+                |(_, b)| Some(b),
+            );
+        return Err(match bad {
+            Some(&(seq, height)) => Failure {
+                seq: Some(seq),
+                block: Some(height),
+                reason: "the block-start index differs from the blocks".into(),
+            },
+            None => at_block(0, "the block-start index differs from the blocks"),
+        });
+    }
+    check_index_counts(snap, &v, &expected_counts)?;
     check_projections(snap, v.machine())?;
+    check_last_counters(snap, &v)?;
     let summary = v.finish();
     // The stored Merkle hashes must be the recomputed ones, or proofs would lie.
     let stored_root = merkle::tree_hash(size, snap)
@@ -358,4 +458,246 @@ pub fn verify_snapshot(snap: &Snapshot, key: NoteVerifier) -> Result<Summary, Fa
         });
     }
     Ok(summary)
+}
+
+/// Each sender's stored last counter must be the replay's.
+fn check_last_counters(snap: &Snapshot, v: &Verifier) -> Result<(), Failure> {
+    let mut want: Vec<(u32, u64)> = v
+        .machine()
+        .registry()
+        .iter()
+        .filter_map(|d| {
+            let id = v.ids.get(d.name.as_str())?.0;
+            d.last_counter.map(|c| (id, c))
+        })
+        .collect();
+    want.sort_unstable();
+    let stored = snap
+        .last_counters()
+        .map_err(|e| at_block(0, format!("reading the last counters: {e}")))?;
+    if stored == want {
+        return Ok(());
+    }
+    // The first sender whose row differs, named by the seq of its last message (the counters
+    // index, checked before this, finds it).
+    let (id, c) = want
+        .iter()
+        .find(|r| !stored.contains(r))
+        .or_else(|| stored.iter().find(|r| !want.contains(r)))
+        .copied()
+        .unwrap_or_default();
+    let seq = want
+        .iter()
+        .find(|(i, _)| *i == id)
+        .and_then(|(_, c)| snap.seq_of_counter(id, *c).ok().flatten());
+    Err(Failure {
+        seq,
+        block: None,
+        reason: format!(
+            "the last-counter index differs from the replay for device id {id} (counter {c})"
+        ),
+    })
+}
+
+/// What the store reader hands the replay, in ledger order.
+enum Read {
+    /// A chunk of entries, and the first index row they imply that the store lacks.
+    Entries(Vec<EntryIn>, Option<Failure>),
+    /// The block sealing the entries sent before it.
+    Block(BlockRow),
+    /// The store could not be read here.
+    Failed(Failure),
+}
+
+/// Reads blocks and entries in order for [`verify_store`], checking on the way that every
+/// index row the entries imply is stored; returns how many rows each index should hold.
+fn read_store(
+    snap: &Snapshot,
+    tx: &std::sync::mpsc::SyncSender<Read>,
+) -> HashMap<&'static str, u64> {
+    let mut counts: HashMap<&'static str, u64> = HashMap::new();
+    // Internal device ids in registration order, with the seq that registered each.
+    let mut ids: HashMap<String, (u32, u64)> = HashMap::new();
+    let mut next = 0u64;
+    let mut after = None;
+    let fail = |f: Failure| {
+        let _ = tx.send(Read::Failed(f));
+    };
+    let pruned_below = match snap.contents_pruned_below() {
+        Ok(p) => p,
+        Err(e) => {
+            fail(at_block(0, format!("reading the prune mark: {e}")));
+            return counts;
+        }
+    };
+    loop {
+        let blocks = match snap.blocks(after, 256) {
+            Ok(b) => b,
+            Err(e) => {
+                fail(at_block(after.map_or(0, |h| h + 1), e.to_string()));
+                return counts;
+            }
+        };
+        let Some(last) = blocks.last() else {
+            return counts;
+        };
+        after = Some(last.height);
+        for b in blocks {
+            let end = b.tree_size.max(next);
+            for start in (next..end).step_by(4096) {
+                let stop = (start + 4096).min(end);
+                let read = snap.entries(start, stop).and_then(|entries| {
+                    let contents = snap.contents_range(start, stop)?;
+                    Ok((entries, contents))
+                });
+                let (entries, contents) = match read {
+                    Ok(r) => r,
+                    Err(e) => {
+                        fail(at_seq(start, format!("reading entries: {e}")));
+                        return counts;
+                    }
+                };
+                let mut contents = contents.into_iter().peekable();
+                let mut batch = Vec::with_capacity(entries.len());
+                let mut rows = Vec::with_capacity(entries.len());
+                for (seq, bytes) in entries {
+                    while contents.next_if(|(s, _)| *s < seq).is_some() {}
+                    let c = contents.next_if(|(s, _)| *s == seq).map(|(_, c)| c);
+                    // An entry that does not decode fails the replay, at its seq.
+                    if let Ok(entry) = Entry::from_bytes(&bytes) {
+                        if c.is_none() && seq >= pruned_below && matches!(entry, Entry::Message(_))
+                        {
+                            fail(at_seq(
+                                seq,
+                                "the message's contents are missing (not pruned)",
+                            ));
+                            return counts;
+                        }
+                        let r = IndexRows::of(&entry, |name| {
+                            ids.get(name)
+                                .filter(|(_, registered)| *registered < seq)
+                                .map(|(id, _)| *id)
+                        });
+                        if let Entry::DeviceRegistered(reg) = &entry {
+                            let id = ids.len() as u32;
+                            ids.insert(reg.name.as_str().to_owned(), (id, seq));
+                        }
+                        rows.push((seq, r));
+                    }
+                    batch.push(EntryIn {
+                        seq,
+                        bytes,
+                        contents: c,
+                    });
+                }
+                if batch.len() as u64 != stop - start {
+                    let have: Vec<u64> = batch.iter().map(|e| e.seq).collect();
+                    let missing = (start..stop).find(|s| !have.contains(s)).unwrap_or(start);
+                    fail(at_seq(missing, "entry missing"));
+                    return counts;
+                }
+                for (_, r) in &rows {
+                    *counts.entry("registry_entries").or_default() += u64::from(r.is_registry);
+                    *counts.entry("tx_messages").or_default() += u64::from(r.tx.is_some());
+                    *counts.entry("device_messages").or_default() +=
+                        r.devices.iter().flatten().count() as u64;
+                    *counts.entry("counters").or_default() += u64::from(r.counter.is_some());
+                    *counts.entry("invalid_messages").or_default() += u64::from(r.invalid);
+                }
+                let index_failure = match snap.missing_index_row(&rows) {
+                    Ok(None) => None,
+                    Ok(Some((seq, table))) => {
+                        Some(at_seq(seq, format!("index {table} lacks the entry's row")))
+                    }
+                    Err(e) => Some(at_seq(start, format!("reading the indexes: {e}"))),
+                };
+                if tx.send(Read::Entries(batch, index_failure)).is_err() {
+                    return counts;
+                }
+            }
+            next = end;
+            if tx.send(Read::Block(b)).is_err() {
+                return counts;
+            }
+        }
+    }
+}
+
+/// The stored hashes a block added must be the ones its entries give.
+fn check_hash_chunk(
+    snap: &Snapshot,
+    v: &mut Verifier,
+    hash_index: &mut u64,
+    b: &BlockRow,
+) -> Result<(), Failure> {
+    let Some(store_rows) = &mut v.store_rows else {
+        return Ok(());
+    };
+    let new = std::mem::take(&mut store_rows.hashes);
+    let stored = snap
+        .hash_chunk(*hash_index)
+        .map_err(|e| at_seq(b.first_seq, format!("reading stored hashes: {e}")))?
+        .ok_or_else(|| at_seq(b.first_seq, "the block's stored Merkle hashes are missing"))?;
+    for (i, (seq, h)) in new.iter().enumerate() {
+        if stored.get(32 * i..32 * i + 32) != Some(h.as_slice()) {
+            return Err(at_seq(
+                *seq,
+                "a stored Merkle hash differs from the entries",
+            ));
+        }
+    }
+    if stored.len() != 32 * new.len() {
+        return Err(at_seq(
+            b.first_seq,
+            "the block's stored Merkle hashes have extra bytes",
+        ));
+    }
+    *hash_index += new.len() as u64;
+    Ok(())
+}
+
+/// No index may hold rows beyond those the entries imply; name the entry an extra row claims.
+fn check_index_counts(
+    snap: &Snapshot,
+    v: &Verifier,
+    expected: &HashMap<&'static str, u64>,
+) -> Result<(), Failure> {
+    let storage = |e: crate::LedgerError| at_block(0, format!("reading the indexes: {e}"));
+    let counts = snap.index_row_counts().map_err(storage)?;
+    if counts
+        .iter()
+        .all(|(t, n)| expected.get(t).copied().unwrap_or(0) == *n)
+    {
+        return Ok(());
+    }
+    // Slow path: find the smallest seq an extra row names.
+    let mut worst: Option<(u64, &'static str)> = None;
+    let mut err = None;
+    snap.for_each_index_row(|seq, row| {
+        if worst.is_some_and(|(w, _)| w <= seq) {
+            return;
+        }
+        let rows = match snap.entry(seq) {
+            Ok(Some(bytes)) => Entry::from_bytes(&bytes).ok().map(|e| v.rows_at(seq, &e)),
+            Ok(None) => None,
+            Err(e) => {
+                err = Some(e);
+                None
+            }
+        };
+        if !rows.is_some_and(|r| row.implied_by(&r)) && worst.is_none_or(|(w, _)| seq < w) {
+            worst = Some((seq, row.table()));
+        }
+    })
+    .map_err(storage)?;
+    if let Some(e) = err {
+        return Err(storage(e));
+    }
+    Err(match worst {
+        Some((seq, table)) => at_seq(
+            seq,
+            format!("index {table} holds a row the entry does not imply"),
+        ),
+        None => at_block(0, "an index holds more rows than the entries imply"),
+    })
 }

@@ -49,6 +49,18 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// 429 `too_many_failures`: the source failed authentication too often.
+    pub fn too_many_failures(wait: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failures",
+            format!(
+                "too many refused submissions from this address; retry in {} s",
+                wait.as_secs() + 1
+            ),
+        )
+    }
+
     /// The body.
     pub fn body(&self) -> ErrorBody {
         ErrorBody {

@@ -98,3 +98,21 @@ impl FromRequestParts<AppState> for Operator {
         }
     }
 }
+
+/// The peer address of the connection, when the server knows it (it always does when served
+/// by [`crate::run`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Source(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Source(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}

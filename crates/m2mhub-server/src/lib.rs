@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod routes;
 pub mod simulated;
 pub mod state;
+pub mod throttle;
 
 use std::future::Future;
 
@@ -85,7 +86,8 @@ pub async fn run(
         closer.close();
     };
     let committer = state.committer.clone();
-    let served = axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     // Commit what is queued and release the ledger before returning.

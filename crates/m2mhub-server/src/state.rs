@@ -6,7 +6,12 @@ use std::sync::Arc;
 use m2mhub_ledger::{Committed, Committer, Ledger};
 use tokio::sync::broadcast;
 
-use crate::{events::Event, metrics::Metrics, simulated::SimulatedKeys};
+use crate::{events::Event, metrics::Metrics, simulated::SimulatedKeys, throttle::FailureThrottle};
+
+/// Default cap on authentication failures per source: a burst of this many…
+pub const FAILURE_BURST: u32 = 200;
+/// …refilled at this many per second.
+pub const FAILURE_RATE: f64 = 20.0;
 
 /// Everything a handler may need. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -23,6 +28,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Keys of the simulated devices the hub signs for.
     pub simulated: Arc<SimulatedKeys>,
+    /// Authentication failures per source address.
+    pub throttle: Arc<FailureThrottle>,
     /// Turns true when the server shuts down, so long-lived streams end.
     pub closing: tokio::sync::watch::Receiver<bool>,
     closer: Arc<tokio::sync::watch::Sender<bool>>,
@@ -50,6 +57,7 @@ impl AppState {
             events,
             metrics,
             simulated: Arc::new(SimulatedKeys::none()),
+            throttle: Arc::new(FailureThrottle::new(FAILURE_BURST, FAILURE_RATE)),
             closing,
             closer: Arc::new(closer),
         })
@@ -59,6 +67,12 @@ impl AppState {
     pub fn with_simulated_keys(mut self, dir: &std::path::Path) -> Result<AppState, String> {
         self.simulated = Arc::new(SimulatedKeys::in_dir(dir)?);
         Ok(self)
+    }
+
+    /// Caps authentication failures per source at `burst`, refilled at `per_sec`.
+    pub fn with_failure_limit(mut self, burst: u32, per_sec: f64) -> AppState {
+        self.throttle = Arc::new(FailureThrottle::new(burst, per_sec));
+        self
     }
 
     /// Ends long-lived streams (SSE) so a graceful shutdown can finish.

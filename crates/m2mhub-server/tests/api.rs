@@ -31,6 +31,10 @@ struct Hub {
 
 impl Hub {
     async fn start(dir: &Path) -> Hub {
+        Self::start_with(dir, |s| s).await
+    }
+
+    async fn start_with(dir: &Path, f: impl FnOnce(AppState) -> AppState) -> Hub {
         let config = LedgerConfig {
             origin: None,
             default_origin: "m2mhub/api-test".into(),
@@ -40,6 +44,7 @@ impl Hub {
             .unwrap()
             .with_simulated_keys(&dir.join("simulated"))
             .unwrap();
+        let state = f(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -703,5 +708,450 @@ async fn simulated_devices_and_investigations() {
             & 0o777;
         assert_eq!(mode, 0o600);
     }
+    hub.stop().await;
+}
+
+async fn tree_size(c: &Client, url: &str) -> u64 {
+    let b = get(c, &format!("{url}/v1/blocks?limit=1000")).await;
+    b.as_array().unwrap().last().unwrap()["tree_size"]
+        .as_u64()
+        .unwrap()
+}
+
+async fn register(c: &Client, url: &str, d: &Device, clearance: u32) {
+    let body = json!({"name": d.name, "clearance": clearance,
+        "public_key": hex::encode(d.key.verifying_key().as_bytes())});
+    let r = c
+        .post(format!("{url}/v1/devices"))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_forgeries_is_capped_per_source_and_devices_still_get_through() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = Hub::start_with(tmp.path(), |s| s.with_failure_limit(5, 0.01)).await;
+    let url = hub.url.clone();
+    let device_client = Client::new();
+    // The forger connects from another loopback address: another source.
+    let forger = Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let mut lamp = device("lamp", 1);
+    let mut switch = device("switch", 2);
+    register(&device_client, &url, &lamp, 1).await;
+    register(&device_client, &url, &switch, 1).await;
+    let before = tree_size(&device_client, &url).await;
+
+    let mut forged = device("lamp", 66); // the lamp's name, someone else's key
+    for i in 0..5 {
+        let (s, r) = send(
+            &forger,
+            &url,
+            &sign(&mut forged, "switch", Action::Begin, 0, None),
+        )
+        .await;
+        assert_eq!(
+            (s, r["error"].clone()),
+            (StatusCode::UNAUTHORIZED, json!("bad_signature")),
+            "forgery {i}"
+        );
+    }
+    // Its allowance is spent: refused before any signature check, even when well signed,
+    // and whole batches too.
+    let (s, r) = send(
+        &forger,
+        &url,
+        &sign(&mut forged, "switch", Action::Begin, 0, None),
+    )
+    .await;
+    assert_eq!(
+        (s, r["error"].clone()),
+        (StatusCode::TOO_MANY_REQUESTS, json!("too_many_failures"))
+    );
+    let (s, _) = send(
+        &forger,
+        &url,
+        &sign(&mut switch, "lamp", Action::Begin, 0, None),
+    )
+    .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    let r = forger
+        .post(format!("{url}/v1/messages/batch"))
+        .json(&json!([sign(&mut switch, "lamp", Action::Begin, 0, None)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Garbage counts too.
+    let r = Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 3]))
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        let x = r
+            .post(format!("{url}/v1/messages"))
+            .header("content-type", "application/json")
+            .body("{")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(x.status(), StatusCode::BAD_REQUEST);
+    }
+    let x = r
+        .post(format!("{url}/v1/messages"))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(x.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // The real device, from its own address, is not starved.
+    let (s, r) = send(
+        &device_client,
+        &url,
+        &sign(&mut lamp, "switch", Action::Begin, 0, None),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        tree_size(&device_client, &url).await,
+        before + 1,
+        "only the lamp's message is recorded"
+    );
+    let m = device_client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("m2mhub_refusals_total{code=\"too_many_failures\"} 4"),
+        "{m}"
+    );
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_class_of_bad_input_gets_a_clear_error_and_records_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = Hub::start(tmp.path()).await;
+    let url = hub.url.clone();
+    let c = Client::new();
+    let mut a = device("a", 1);
+    let b = device("b", 2);
+    register(&c, &url, &a, 1).await;
+    register(&c, &url, &b, 1).await;
+    let before = tree_size(&c, &url).await;
+    let good = sign(&mut a, "b", Action::Begin, 0, None);
+    let with = |field: &str, v: Value| {
+        let mut m = good.clone();
+        m[field] = v;
+        m
+    };
+    let without = |field: &str| {
+        let mut m = good.clone();
+        m.as_object_mut().unwrap().remove(field);
+        m
+    };
+    let raw = |body: &str| body.to_owned();
+    let cases: Vec<(&str, String, StatusCode, &str)> = vec![
+        ("empty body", raw(""), StatusCode::BAD_REQUEST, "malformed"),
+        (
+            "not JSON",
+            raw("{\"sender\":"),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        ("null", raw("null"), StatusCode::BAD_REQUEST, "malformed"),
+        ("an array", raw("[]"), StatusCode::BAD_REQUEST, "malformed"),
+        (
+            "deeply nested",
+            "[".repeat(100_000),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "counter as string",
+            with("counter", json!("1")).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "negative counter",
+            with("counter", json!(-1)).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "counter 2^64",
+            good.to_string()
+                .replace("\"counter\":1", "\"counter\":18446744073709551616"),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "fractional counter",
+            with("counter", json!(1.5)).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "unknown action",
+            with("action", json!("explode")).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "action number 7",
+            with("action", json!(7)).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "short signature",
+            with("signature", json!("00")).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "non-hex signature",
+            with("signature", json!("zz".repeat(64))).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "missing signature",
+            without("signature").to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "missing sender",
+            without("sender").to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "missing counter",
+            without("counter").to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "accented name",
+            with("sender", json!("dévice")).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "emoji name",
+            with("receiver", json!("🔒")).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "NUL in name",
+            with("receiver", json!("b\u{0}")).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "right-to-left override",
+            with("receiver", json!("b\u{202e}")).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "empty name",
+            with("sender", json!("")).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "65-character name",
+            with("receiver", json!("x".repeat(65))).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "contents over 16 KiB",
+            with("contents", json!("x".repeat(16 * 1024 + 1))).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "lone surrogate in contents",
+            good.to_string()
+                .replace("\"contents\":\"", "\"contents\":\"\\ud800"),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "body over the cap",
+            format!("\"{}\"", "x".repeat(m2mhub_server::BODY_LIMIT)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+        (
+            "cause as string",
+            with("cause", json!("3")).to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "contents edited after signing",
+            with("contents", json!("other")).to_string(),
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+        ),
+        (
+            "a name with another's key",
+            with("sender", json!("b")).to_string(),
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+        ),
+        (
+            "unknown sender",
+            with("sender", json!("nobody")).to_string(),
+            StatusCode::UNAUTHORIZED,
+            "unknown_sender",
+        ),
+    ];
+    for (what, body, status, code) in cases {
+        let r = c
+            .post(format!("{url}/v1/messages"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let got_status = r.status();
+        let body: Value = r
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: error body is not JSON: {e}"));
+        assert_eq!(
+            (got_status, body["error"].as_str().unwrap_or("")),
+            (status, code),
+            "{what}: {body}"
+        );
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: no message"
+        );
+    }
+    // Registration: the operator token and the registry's own rules.
+    let reg = |body: Value, token: Option<&str>| {
+        let mut r = c.post(format!("{url}/v1/devices")).json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let pk = hex::encode(SigningKey::from_bytes(&[7; 32]).verifying_key().as_bytes());
+    for (what, body, token, status, code) in [
+        (
+            "no token",
+            json!({"name": "c", "clearance": 1, "public_key": pk}),
+            None,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (
+            "wrong token",
+            json!({"name": "c", "clearance": 1, "public_key": pk}),
+            Some("nope"),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (
+            "token prefix",
+            json!({"name": "c", "clearance": 1, "public_key": pk}),
+            Some(&TOKEN[..4]),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (
+            "clearance 2^32",
+            json!({"name": "c", "clearance": 4_294_967_296u64, "public_key": pk}),
+            Some(TOKEN),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "31-byte key",
+            json!({"name": "c", "clearance": 1, "public_key": &pk[2..]}),
+            Some(TOKEN),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "unicode name",
+            json!({"name": "ça", "clearance": 1, "public_key": pk}),
+            Some(TOKEN),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "bad exception name",
+            json!({"name": "c", "clearance": 1, "public_key": pk, "exceptions": ["a b"]}),
+            Some(TOKEN),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "unknown field",
+            json!({"name": "c", "clearance": 1, "public_key": pk, "admin": true}),
+            Some(TOKEN),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+    ] {
+        let r = reg(body, token).await.unwrap();
+        let got = r.status();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            (got, body["error"].as_str().unwrap_or("")),
+            (status, code),
+            "{what}: {body}"
+        );
+    }
+    // Query strings and paths.
+    for (path, status) in [
+        ("/v1/messages?limit=abc", StatusCode::BAD_REQUEST),
+        ("/v1/messages?tx=-1", StatusCode::BAD_REQUEST),
+        ("/v1/messages?bogus=1", StatusCode::BAD_REQUEST),
+        ("/v1/messages/18446744073709551616", StatusCode::BAD_REQUEST),
+        ("/v1/messages/99999", StatusCode::NOT_FOUND),
+        (
+            "/v1/proof/inclusion?seq=5&tree_size=2",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/v1/proof/consistency?from=9&to=2", StatusCode::BAD_REQUEST),
+        ("/v1/devices/%F0%9F%94%92", StatusCode::NOT_FOUND),
+    ] {
+        let r = c.get(format!("{url}{path}")).send().await.unwrap();
+        let got = r.status();
+        let body: Value = r.json().await.unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(body["error"].is_string(), "{path}: {body}");
+    }
+    assert_eq!(
+        tree_size(&c, &url).await,
+        before,
+        "bad input recorded something"
+    );
+    // And the hub still takes good input.
+    let (s, _) = send(&c, &url, &good).await;
+    assert_eq!(s, StatusCode::OK);
     hub.stop().await;
 }

@@ -3,96 +3,14 @@
 //! hub's directory and names the first bad seq on a tampered copy.
 #![allow(clippy::unwrap_used)]
 
-use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Command, Stdio},
-};
+mod common;
 
-use ed25519_dalek::{Signer, SigningKey};
-use m2mhub_core::{
-    ids::{Seq, TxId},
-    message::{Action, Message},
-    names::DeviceName,
-};
+use std::path::Path;
+
+use common::{TOKEN, m2mhub, serve, serve_refuses, signed, stop};
+use ed25519_dalek::SigningKey;
+use m2mhub_core::message::Action;
 use serde_json::json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_m2mhub");
-const TOKEN: &str = "cli-test-token";
-
-fn serve(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--data",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--origin",
-            "m2mhub/cli-test",
-        ])
-        .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(url) = line.strip_prefix("listening on ") {
-            break url.to_owned();
-        }
-    };
-    // Keep draining stdout so the hub never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
-}
-
-fn stop(mut child: Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "serve exited with {exit} after SIGTERM");
-}
-
-fn m2mhub(args: &[&str]) -> (bool, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-fn signed(
-    key: &SigningKey,
-    from: &str,
-    to: &str,
-    action: Action,
-    tx: u64,
-    counter: u64,
-) -> serde_json::Value {
-    let mut m = Message {
-        sender: DeviceName::new(from).unwrap(),
-        receiver: DeviceName::new(to).unwrap(),
-        action,
-        tx: TxId(tx),
-        cause: (tx != 0).then_some(Seq(2)),
-        counter,
-        contents: format!("{from} → {to}"),
-        signature: [0; 64],
-    };
-    m.signature = key.sign(&m.signing_bytes()).to_bytes();
-    serde_json::to_value(m.to_submission()).unwrap()
-}
 
 fn populate(url: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -106,10 +24,10 @@ fn populate(url: &str) {
             assert_eq!(r.status(), 201);
         }
         let msgs = [
-            signed(&phone, "phone", "door_lock", Action::Begin, 0, 1),
-            signed(&lock, "door_lock", "phone", Action::Continue, 1, 1),
-            signed(&lock, "door_lock", "phone", Action::Begin, 0, 2),
-            signed(&phone, "phone", "door_lock", Action::End, 1, 2),
+            signed(&phone, "phone", "door_lock", Action::Begin, 0, None, 1),
+            signed(&lock, "door_lock", "phone", Action::Continue, 1, Some(2), 1),
+            signed(&lock, "door_lock", "phone", Action::Begin, 0, None, 2),
+            signed(&phone, "phone", "door_lock", Action::End, 1, Some(2), 2),
         ];
         for m in msgs {
             let r = c.post(format!("{url}/v1/messages")).json(&m).send().await.unwrap();
@@ -234,4 +152,129 @@ fn demo_finds_the_device_that_switched_the_oven_on() {
     // What the demo recorded verifies.
     let (ok, out) = m2mhub(&["verify", "--data", data.to_str().unwrap()]);
     assert!(ok, "{out}");
+}
+
+#[test]
+fn every_file_of_the_data_directory_is_guarded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (hub, url) = serve(&data);
+    populate(&url);
+    stop(hub);
+    let case = |name: &str, damage: &dyn Fn(&Path)| -> (String, String) {
+        let copy = tmp.path().join(name);
+        copy_dir(&data, &copy);
+        damage(&copy);
+        let refused = serve_refuses(&copy);
+        let (ok, verified) = m2mhub(&["verify", "--data", copy.to_str().unwrap()]);
+        assert!(!ok, "{name}: verify passed: {verified}");
+        (refused, verified)
+    };
+    let (refused, _) = case("no-ledger", &|d| {
+        std::fs::remove_file(d.join("ledger.redb")).unwrap()
+    });
+    assert!(refused.contains("deleted or moved"), "{refused}");
+    let (refused, verified) = case("no-key", &|d| {
+        std::fs::remove_file(d.join("hub-key")).unwrap()
+    });
+    assert!(
+        refused.contains("signature") || refused.contains("key"),
+        "{refused}"
+    );
+    assert!(verified.contains("hub-key"), "{verified}");
+    let (refused, verified) = case("other-key", &|d| {
+        let other = tempfile::tempdir().unwrap();
+        let (hub, _) = serve(other.path());
+        stop(hub);
+        std::fs::copy(other.path().join("hub-key"), d.join("hub-key")).unwrap();
+    });
+    assert!(
+        !refused.is_empty() && verified.contains("FAILED"),
+        "{verified}"
+    );
+    let (_, verified) = case("truncated", &|d| {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(d.join("ledger.redb"))
+            .unwrap();
+        let len = f.metadata().unwrap().len();
+        f.set_len(len / 2).unwrap();
+    });
+    assert!(!verified.contains("ok:"), "{verified}");
+    // The undamaged original still serves.
+    let (hub, _) = serve(&data);
+    stop(hub);
+}
+
+#[test]
+fn no_secret_reaches_the_logs_even_at_trace_level() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut child = std::process::Command::new(common::BIN)
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
+        .env("M2MHUB_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let err_log = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr), &mut s).unwrap();
+        s
+    });
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0,
+            "{printed}"
+        );
+        printed.push_str(&line);
+        if let Some(u) = line.trim().strip_prefix("listening on ") {
+            break u.to_owned();
+        }
+    };
+    populate(&url); // operator calls with the token, device messages
+    // A wrong token too: the refusal must not echo what was sent.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{url}/v1/devices"))
+            .bearer_auth("not-the-token-but-secret-too")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    });
+    stop(child);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    printed.push_str(&rest);
+    let logs = format!("{printed}{}", err_log.join().unwrap());
+    assert!(!logs.is_empty());
+    let key = std::fs::read(data.join("hub-key")).unwrap();
+    for secret in [
+        TOKEN.to_owned(),
+        "not-the-token-but-secret-too".to_owned(),
+        String::from_utf8_lossy(&key).trim().to_owned(),
+        hex::encode(&key),
+    ] {
+        assert!(!logs.contains(&secret), "a secret reached the logs");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("hub-key")), 0o600);
+    }
 }

@@ -8,8 +8,9 @@ use serde_json::Value;
 
 use crate::{
     error::{ApiError, ApiResult},
-    extract::{JsonBody, Params, PathParams},
+    extract::{JsonBody, Params, PathParams, Source},
     state::AppState,
+    throttle::FailureThrottle,
 };
 
 /// Most messages one batch may carry.
@@ -46,24 +47,50 @@ async fn submit(s: &AppState, msgs: Vec<Message>) -> Vec<Result<Appended, Ledger
         .unwrap_or_else(|_| (0..n).map(|_| Err(LedgerError::Unavailable)).collect())
 }
 
+/// Refuses a source that used up its authentication failures (before any signature check).
+fn throttled(s: &AppState, source: Source) -> Result<(), ApiError> {
+    s.throttle.check(source.0).map_err(|wait| {
+        let e = ApiError::too_many_failures(wait);
+        s.metrics.refusal(e.code);
+        e
+    })
+}
+
+/// Counts a refusal against its source when it is an authentication failure.
+fn count_failure(s: &AppState, source: Source, e: &ApiError) {
+    if FailureThrottle::counts(e.code) {
+        s.throttle.failed(source.0, 1);
+    }
+}
+
 /// `POST /v1/messages`.
 pub async fn post(
     State(s): State<AppState>,
-    JsonBody(v): JsonBody<Value>,
+    source: Source,
+    body: Result<JsonBody<Value>, ApiError>,
 ) -> ApiResult<Json<Record>> {
-    let msg = decode(v).inspect_err(|e| s.metrics.refusal(e.code))?;
+    throttled(&s, source)?;
+    let msg = body.and_then(|JsonBody(v)| decode(v)).inspect_err(|e| {
+        s.metrics.refusal(e.code);
+        count_failure(&s, source, e);
+    })?;
     let r = submit(&s, vec![msg])
         .await
         .pop()
         .unwrap_or(Err(LedgerError::Unavailable));
-    outcome(&s, r).map(Json)
+    outcome(&s, r)
+        .inspect_err(|e| count_failure(&s, source, e))
+        .map(Json)
 }
 
 /// `POST /v1/messages/batch`: one answer per message, in order.
 pub async fn batch(
     State(s): State<AppState>,
-    JsonBody(items): JsonBody<Vec<Value>>,
+    source: Source,
+    body: Result<JsonBody<Vec<Value>>, ApiError>,
 ) -> ApiResult<Json<Vec<Value>>> {
+    throttled(&s, source)?;
+    let JsonBody(items) = body.inspect_err(|e| count_failure(&s, source, e))?;
     if items.len() > MAX_BATCH {
         return Err(ApiError::malformed(format!(
             "a batch holds at most {MAX_BATCH} messages"
@@ -79,6 +106,7 @@ pub async fn batch(
             }
             Err(e) => {
                 s.metrics.refusal(e.code);
+                count_failure(&s, source, &e);
                 answers.push(Some(serde_json::to_value(e.body()).unwrap_or(Value::Null)));
             }
         }
@@ -91,7 +119,10 @@ pub async fn batch(
                 let r = results.next().unwrap_or(Err(LedgerError::Unavailable));
                 match outcome(&s, r) {
                     Ok(rec) => serde_json::to_value(rec).unwrap_or(Value::Null),
-                    Err(e) => serde_json::to_value(e.body()).unwrap_or(Value::Null),
+                    Err(e) => {
+                        count_failure(&s, source, &e);
+                        serde_json::to_value(e.body()).unwrap_or(Value::Null)
+                    }
                 }
             })
         })

@@ -61,9 +61,10 @@ async fn demo(
     let url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mqtt = a.mqtt.start(&state).await?;
+    let signal = shutdown_signal();
     let server = tokio::spawn(m2mhub_server::run(listener, state, async {
         tokio::select! {
-            () = shutdown_signal() => {},
+            () = signal => {},
             _ = stopped => {},
         }
     }));

@@ -1,7 +1,6 @@
 //! The subcommands, one per file, each with `Args` and `run`.
 
 pub mod bench;
-pub mod bench_mqtt;
 pub mod demo;
 pub mod device;
 pub mod export;

@@ -21,6 +21,16 @@ pub struct Args {
     /// Delete message contents older than this (e.g. 30d, 12h); proofs and verdicts still verify.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub retain_contents: Option<Duration>,
+    /// Refused submissions (malformed, unknown sender, bad signature) one source address may
+    /// make in a burst before it is answered 429 without any signature check.
+    #[arg(long, default_value_t = m2mhub_server::state::FAILURE_BURST)]
+    pub auth_failure_burst: u32,
+    /// How fast a source's allowance of refused submissions refills, per second.
+    #[arg(long, default_value_t = m2mhub_server::state::FAILURE_RATE)]
+    pub auth_failure_rate: f64,
+    /// Memory for the store's page cache, MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub cache_mb: usize,
     #[command(flatten)]
     pub mqtt: crate::mqtt::MqttArgs,
 }
@@ -41,13 +51,23 @@ pub fn open(
     data: &std::path::Path,
     origin: Option<String>,
 ) -> anyhow::Result<(Arc<Ledger>, String)> {
+    open_with_cache(data, origin, None)
+}
+
+/// [`open`] with the store's page cache set to `cache_bytes`.
+pub fn open_with_cache(
+    data: &std::path::Path,
+    origin: Option<String>,
+    cache_bytes: Option<usize>,
+) -> anyhow::Result<(Arc<Ledger>, String)> {
     let dir = DataDir::create(data).with_context(|| format!("opening {}", data.display()))?;
-    let ledger = Ledger::open(
+    let ledger = Ledger::open_with_cache(
         &dir,
         &LedgerConfig {
             origin,
             default_origin: default_origin(),
         },
+        cache_bytes,
     )
     .with_context(|| format!("opening the ledger in {}", data.display()))?;
     let (token, file) = dir.operator_token(std::env::var("M2MHUB_OPERATOR_TOKEN").ok())?;
@@ -65,11 +85,13 @@ pub async fn serve(
     data: &std::path::Path,
     listen: SocketAddr,
     retain: Option<Duration>,
+    failures: (u32, f64),
     mqtt: &crate::mqtt::MqttArgs,
 ) -> anyhow::Result<()> {
     let state = AppState::new(ledger.clone(), token)?
         .with_simulated_keys(&data.join("simulated"))
-        .map_err(anyhow::Error::msg)?;
+        .map_err(anyhow::Error::msg)?
+        .with_failure_limit(failures.0, failures.1);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -78,22 +100,23 @@ pub async fn serve(
         tokio::spawn(prune_loop(ledger.clone(), retain));
     }
     let mqtt = mqtt.start(&state).await?;
-    println!("listening on http://{addr}");
+    let signal = shutdown_signal();
     // Leave the broker before the committer stops: what is not yet acknowledged stays with
     // the broker and the devices, and comes back to the next hub.
-    let shutdown = async move {
-        shutdown_signal().await;
+    let stop = async move {
+        signal.await;
         if let Some((hub, _)) = mqtt {
             hub.stop().await;
         }
     };
-    m2mhub_server::run(listener, state, shutdown).await?;
+    println!("listening on http://{addr}");
+    m2mhub_server::run(listener, state, stop).await?;
     println!("stopped");
     Ok(())
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let (ledger, token) = open(&a.data, a.origin)?;
+    let (ledger, token) = open_with_cache(&a.data, a.origin, Some(a.cache_mb << 20))?;
     println!(
         "origin {} · {} entries · block {}",
         ledger.origin(),
@@ -107,6 +130,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         &a.data,
         a.listen,
         a.retain_contents,
+        (a.auth_failure_burst, a.auth_failure_rate),
         &a.mqtt,
     ))?;
     Ok(ExitCode::SUCCESS)
@@ -127,24 +151,31 @@ async fn prune_loop(ledger: Arc<Ledger>, retain: Duration) {
     }
 }
 
-/// Completes on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that completes on SIGTERM or SIGINT. The handlers are installed when this is
+/// called, not when the future is first polled, so a signal that arrives right after the
+/// `listening on` line still stops the hub cleanly. Call it inside the runtime.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {},
+                        _ = int.recv() => {},
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

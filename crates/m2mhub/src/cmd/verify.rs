@@ -60,6 +60,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn offline(dir: &std::path::Path, key: Option<&str>) -> anyhow::Result<Result<Summary, Failure>> {
+    // redb panics on some damaged pages; the ledger turns those panics into a named failure,
+    // so keep the default hook from printing a backtrace over the verdict.
+    std::panic::set_hook(Box::new(|_| {}));
     let data = DataDir::existing(dir)?;
     let verifier = match key {
         Some(k) => NoteVerifier::parse(k).context("parsing --key")?,

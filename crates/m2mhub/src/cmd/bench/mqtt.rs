@@ -32,7 +32,7 @@ use serde_json::json;
 
 /// `m2mhub bench mqtt` options.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct MqttArgs {
     /// Messages to send, in all.
     #[arg(long, default_value_t = 200_000)]
     pub messages: usize,
@@ -111,7 +111,7 @@ fn workload(devices: usize, messages: usize) -> anyhow::Result<(Vec<Entry>, Vec<
     Ok((regs, plan))
 }
 
-pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
+pub fn run(a: &MqttArgs) -> anyhow::Result<ExitCode> {
     if a.messages == 0 || a.devices < 2 || a.window == 0 {
         bail!("need --messages > 0, --devices ≥ 2 and --window > 0");
     }

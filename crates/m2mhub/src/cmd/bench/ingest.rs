@@ -2,32 +2,20 @@
 //! the ceilings measured in the same run (Ed25519 batch verification of the same signatures,
 //! and a raw fsync'd append of the same bytes), printed as ratios and written as JSON.
 
-use std::{collections::BTreeSet, io::Write, path::PathBuf, process::ExitCode, time::Instant};
+use std::{io::Write, path::PathBuf, time::Instant};
 
 use anyhow::{Context, bail};
-use ed25519_dalek::{Signature, Signer, SigningKey};
-use m2mhub_core::{
-    entry::{Entry, Registration},
-    ids::TxId,
-    message::{Action, Message},
-    names::DeviceName,
-};
+use ed25519_dalek::{Signature, SigningKey};
+use m2mhub_core::{entry::Entry, message::Message};
 use m2mhub_ledger::{
     Appended, Committer, DataDir, Ledger, LedgerConfig, SigCheck, Submission, verify_all,
 };
 use serde_json::json;
 
-/// Bench subcommands.
-#[derive(Debug, clap::Subcommand)]
-pub enum Command {
-    /// Durable ingest through the library API.
-    Ingest(IngestArgs),
-    /// End to end over MQTT: device publish → durable record → acknowledgement.
-    Mqtt(super::bench_mqtt::Args),
-}
+use super::workload::{Fleet, Planner};
 
 /// `m2mhub bench ingest` options.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct IngestArgs {
     /// Messages to ingest.
     #[arg(long, default_value_t = 200_000)]
@@ -46,96 +34,33 @@ pub struct IngestArgs {
     pub out: PathBuf,
 }
 
-pub fn run(c: Command) -> anyhow::Result<ExitCode> {
-    match c {
-        Command::Ingest(a) => ingest(&a),
-        Command::Mqtt(a) => super::bench_mqtt::run(&a),
-    }
-}
-
-/// A workload: devices with keys, and transactions of four messages (begin, 2× continue, end)
-/// between pairs of devices, each continue caused by the previous message.
+/// A workload of `messages` signed messages from `devices` devices (see [`Planner`]).
 fn workload(
     devices: usize,
     messages: usize,
 ) -> anyhow::Result<(Vec<Entry>, Vec<Message>, Vec<SigningKey>)> {
-    let keys: Vec<SigningKey> = (0..devices)
-        .map(|i| {
-            let mut seed = [0u8; 32];
-            seed[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
-            SigningKey::from_bytes(&seed)
-        })
-        .collect();
-    let names: Vec<DeviceName> = (0..devices)
-        .map(|i| DeviceName::new(&format!("dev-{i:05}")))
-        .collect::<Result<_, _>>()?;
-    let regs = (0..devices)
-        .map(|i| {
-            Entry::DeviceRegistered(Registration {
-                name: names[i].clone(),
-                clearance: (i % 4) as u32,
-                public_key: keys[i].verifying_key().to_bytes(),
-                exceptions: BTreeSet::new(),
-            })
-        })
-        .collect();
-    // Plan unsigned messages in order (tx ids are predictable on a fresh ledger), then sign
-    // them on every core.
-    let mut counters = vec![0u64; devices];
-    let mut plan = Vec::with_capacity(messages);
-    let first_seq = devices as u64;
-    let mut tx = 0u64;
-    while plan.len() < messages {
-        tx += 1;
-        let a = (tx as usize * 7) % devices;
-        let b = (a + 4) % devices; // same clearance class: a may always begin with b
-        let begin_seq = first_seq + plan.len() as u64;
-        let steps = [
-            (a, b, Action::Begin, None),
-            (b, a, Action::Continue, Some(begin_seq)),
-            (a, b, Action::Continue, Some(begin_seq + 1)),
-            (b, a, Action::End, Some(begin_seq + 2)),
-        ];
-        for (from, to, action, cause) in steps {
-            if plan.len() == messages {
-                break;
-            }
-            counters[from] += 1;
-            plan.push((
-                from,
-                Message {
-                    sender: names[from].clone(),
-                    receiver: names[to].clone(),
-                    action,
-                    tx: if action == Action::Begin {
-                        TxId(0)
-                    } else {
-                        TxId(tx)
-                    },
-                    cause: cause.map(m2mhub_core::ids::Seq),
-                    counter: counters[from],
-                    contents: format!("{{\"reading\":{},\"unit\":\"C\"}}", plan.len() % 40),
-                    signature: [0; 64],
-                },
-            ));
-        }
-    }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = plan.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        for chunk in plan.chunks_mut(per) {
-            let keys = &keys;
-            s.spawn(move || {
-                for (from, m) in chunk {
-                    m.signature = keys[*from].sign(&m.signing_bytes()).to_bytes();
-                }
-            });
-        }
-    });
-    Ok((regs, plan.into_iter().map(|(_, m)| m).collect(), keys))
+    let fleet = Fleet::new(devices)?;
+    let mut plan = Planner::new(&fleet, devices as u64, None).plan(messages);
+    fleet.sign_all(&mut plan);
+    Ok((
+        fleet.registrations(),
+        plan.into_iter().map(|(_, m)| m).collect(),
+        fleet.keys,
+    ))
 }
 
-fn ingest(a: &IngestArgs) -> anyhow::Result<ExitCode> {
+/// Runs the ingest benchmark; prints it and returns its JSON report.
+pub fn ingest(a: &IngestArgs) -> anyhow::Result<serde_json::Value> {
+    let report = ingest_inner(a)?;
+    if let Some(parent) = a.out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&a.out, serde_json::to_string_pretty(&report)?)?;
+    println!("  results in {}", a.out.display());
+    Ok(report)
+}
+
+fn ingest_inner(a: &IngestArgs) -> anyhow::Result<serde_json::Value> {
     if a.messages == 0 || a.devices < 8 || a.batch == 0 {
         bail!("need --messages > 0, --devices ≥ 8 and --batch > 0");
     }
@@ -241,12 +166,7 @@ fn ingest(a: &IngestArgs) -> anyhow::Result<ExitCode> {
         "raw_bytes_per_message": raw_bytes as f64 / n,
         "target_msgs_per_s": 100_000,
     });
-    if let Some(parent) = a.out.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(&a.out, serde_json::to_string_pretty(&report)?)?;
-    println!("  results in {}", a.out.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
 /// Ingests `msgs` into a fresh ledger in `dir`; returns the seconds taken and the store's size.
@@ -312,6 +232,20 @@ fn ingest_run(
     }
     if recorded != msgs.len() {
         bail!("{recorded} of {} messages recorded", msgs.len());
+    }
+    if pipelined {
+        let n = (regs.len() + msgs.len()) as f64;
+        eprintln!("  space per entry by table (stored + metadata + fragmented):");
+        for t in ledger.snapshot()?.table_space()? {
+            eprintln!(
+                "    {:<18} {:>7.1} + {:>6.1} + {:>6.1} B  ({} leaf pages)",
+                t.name,
+                t.stored as f64 / n,
+                t.metadata as f64 / n,
+                t.fragmented as f64 / n,
+                t.leaf_pages
+            );
+        }
     }
     Ok((secs, std::fs::metadata(data.store_path())?.len()))
 }

@@ -1,0 +1,155 @@
+//! `m2mhub bench`: the performance suite of SPEC §6. Each part prints its figures and writes
+//! JSON under `bench-results/`; `bench all` runs every part and adds a Markdown summary of
+//! every figure beside its target (`bench-results/BENCH.md`, embedded in the README).
+
+mod http;
+mod ingest;
+mod mqtt;
+mod report;
+mod scale;
+mod workload;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use report::Row;
+use serde_json::json;
+
+pub use http::HttpArgs;
+pub use ingest::IngestArgs;
+pub use mqtt::MqttArgs;
+pub use scale::ScaleArgs;
+
+/// Bench subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Every benchmark below, then a summary table against the targets.
+    All(AllArgs),
+    /// Durable ingest through the library API, against its ceilings.
+    Ingest(IngestArgs),
+    /// HTTP batch and single ingest, and latency at a fixed offered rate.
+    Http(HttpArgs),
+    /// Append rate, trace, proofs, investigation, size and verify at 1M/10M entries.
+    Scale(ScaleArgs),
+    /// End to end over MQTT: device publish → durable record → acknowledgement.
+    Mqtt(MqttArgs),
+}
+
+/// `m2mhub bench all` options.
+#[derive(Debug, clap::Args)]
+pub struct AllArgs {
+    /// Ledger sizes for the scale part (10000000 for the full run: ~5 GB of disk).
+    #[arg(long, value_delimiter = ',', default_value = "1000000")]
+    pub sizes: Vec<u64>,
+    /// Directory for the JSON results and the summary.
+    #[arg(long, default_value = "bench-results")]
+    pub out: PathBuf,
+}
+
+pub fn run(c: Command) -> anyhow::Result<ExitCode> {
+    match c {
+        Command::All(a) => all(&a),
+        Command::Ingest(a) => ingest::ingest(&a).map(|_| ExitCode::SUCCESS),
+        Command::Http(a) => {
+            let (_, rows) = http::http(&a)?;
+            println!("{}", report::markdown(&rows));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Scale(a) => {
+            let (_, rows) = scale::scale(&a)?;
+            println!("{}", report::markdown(&rows));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Mqtt(a) => mqtt::run(&a),
+    }
+}
+
+/// Rows for the ingest report.
+fn ingest_rows(r: &serde_json::Value) -> Vec<Row> {
+    let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
+    let raw = f("raw_bytes_per_message");
+    vec![
+        Row::at_least(
+            "library ingest, durable, signatures verified",
+            f("ingest_msgs_per_s"),
+            "msg/s",
+            100_000.0,
+        ),
+        Row::info(
+            "… against Ed25519 verification alone",
+            format!(
+                "{:.2}× ({} msg/s)",
+                f("ingest_over_verify"),
+                report::human(f("verify_only_msgs_per_s"))
+            ),
+        ),
+        Row::info(
+            "… against a raw fsync'd append",
+            format!(
+                "{:.2}× ({} msg/s)",
+                f("ingest_over_raw"),
+                report::human(f("raw_append_msgs_per_s"))
+            ),
+        ),
+        Row::at_most(
+            &format!("bytes on disk per entry (raw message {raw:.0} B)"),
+            f("bytes_on_disk_per_entry"),
+            "B",
+            2.0 * raw + 200.0,
+        ),
+    ]
+}
+
+fn all(a: &AllArgs) -> anyhow::Result<ExitCode> {
+    let out = |name: &str| a.out.join(name);
+    let ingest = ingest::ingest(&IngestArgs {
+        messages: 200_000,
+        devices: 1000,
+        batch: 4096,
+        data: None,
+        out: out("ingest.json"),
+    })?;
+    let mut rows = ingest_rows(&ingest);
+    let (http, http_rows) = http::http(&HttpArgs {
+        batch_messages: 200_000,
+        batch_size: 1000,
+        single_messages: 30_000,
+        clients: 64,
+        rate: 5000,
+        seconds: 10,
+        out: out("http.json"),
+    })?;
+    rows.extend(http_rows);
+    let (scale, scale_rows) = scale::scale(&ScaleArgs {
+        sizes: a.sizes.clone(),
+        devices: 5000,
+        batch: 4096,
+        data: None,
+        out: out("scale.json"),
+    })?;
+    rows.extend(scale_rows);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let table = report::markdown(&rows);
+    let md = format!(
+        "Measured by `m2mhub bench all` on {cores} cores ({cpu}), release build.\n\n{table}"
+    );
+    std::fs::create_dir_all(&a.out)?;
+    std::fs::write(out("BENCH.md"), &md)?;
+    std::fs::write(
+        out("bench.json"),
+        serde_json::to_string_pretty(&json!({
+            "cores": cores, "cpu": cpu, "ingest": ingest, "http": http, "scale": scale, "summary": rows,
+        }))?,
+    )?;
+    println!("\n{md}");
+    println!("results in {}", a.out.display());
+    Ok(ExitCode::SUCCESS)
+}

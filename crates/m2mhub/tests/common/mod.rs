@@ -1,0 +1,126 @@
+//! What the binary's integration tests share: start `serve` on a data directory, stop it,
+//! run a subcommand, sign a message.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+};
+
+use ed25519_dalek::{Signer, SigningKey};
+use m2mhub_core::{
+    ids::{Seq, TxId},
+    message::{Action, Message},
+    names::DeviceName,
+};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_m2mhub");
+pub const TOKEN: &str = "cli-test-token";
+
+pub fn serve(dir: &Path) -> (Child, String) {
+    serve_with(dir, &[])
+}
+
+/// `serve` with extra arguments.
+pub fn serve_with(dir: &Path, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--data",
+            dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            "m2mhub/cli-test",
+        ])
+        .args(extra)
+        .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
+        if let Some(url) = line.strip_prefix("listening on ") {
+            break url.to_owned();
+        }
+    };
+    // Keep draining stdout so the hub never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+pub fn stop(mut child: Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "serve exited with {exit} after SIGTERM");
+}
+
+pub fn m2mhub(args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+pub fn signed(
+    key: &SigningKey,
+    from: &str,
+    to: &str,
+    action: Action,
+    tx: u64,
+    cause: Option<u64>,
+    counter: u64,
+) -> serde_json::Value {
+    let mut m = Message {
+        sender: DeviceName::new(from).unwrap(),
+        receiver: DeviceName::new(to).unwrap(),
+        action,
+        tx: TxId(tx),
+        cause: cause.map(Seq),
+        counter,
+        contents: format!("{from} → {to}"),
+        signature: [0; 64],
+    };
+    m.signature = key.sign(&m.signing_bytes()).to_bytes();
+    serde_json::to_value(m.to_submission()).unwrap()
+}
+
+/// Runs `serve` on `dir` expecting it to refuse to start; returns what it printed.
+pub fn serve_refuses(dir: &Path) -> String {
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--data",
+            dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success() && !text.contains("listening on"),
+        "serve started on a damaged data directory: {text}"
+    );
+    text
+}
