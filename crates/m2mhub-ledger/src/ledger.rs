@@ -23,7 +23,7 @@ use crate::{
     datadir::DataDir,
     error::{LedgerError, Result},
     record::Record,
-    store::{Snapshot, Store},
+    store::{Snapshot, Store, StoreOptions},
 };
 
 /// How to open a ledger.
@@ -121,15 +121,15 @@ impl Ledger {
     /// checkpoint is signed by this hub's key, its tree size is the number of entries, and the
     /// stored Merkle hashes give its root. A ledger that fails is refused, not served.
     pub fn open(dir: &DataDir, config: &LedgerConfig) -> Result<Ledger> {
-        Self::open_with_cache(dir, config, None)
+        Self::open_with(dir, config, &StoreOptions::default())
     }
 
-    /// [`Ledger::open`] with the store's page cache set to `cache_bytes` (memory the hub may
-    /// use for hot pages; redb's default, 1 GiB, when `None`).
-    pub fn open_with_cache(
+    /// [`Ledger::open`] with store options: the page cache size (memory the hub may use for
+    /// hot pages) and whether to check every page's checksum first.
+    pub fn open_with(
         dir: &DataDir,
         config: &LedgerConfig,
-        cache_bytes: Option<usize>,
+        options: &StoreOptions,
     ) -> Result<Ledger> {
         let store_path = dir.store_path();
         let has_key = dir.path().join(crate::datadir::HUB_KEY_FILE).exists();
@@ -151,7 +151,7 @@ impl Ledger {
                 crate::datadir::STORE_FILE
             )));
         }
-        let store = Store::open_with_cache(&store_path, cache_bytes)?;
+        let store = Store::open_with(&store_path, options)?;
         Self::open_store(store, dir.hub_key()?, config)
     }
 

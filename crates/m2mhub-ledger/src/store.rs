@@ -92,6 +92,18 @@ pub struct Store {
     db: Database,
 }
 
+/// How to open a store.
+#[derive(Clone, Debug, Default)]
+pub struct StoreOptions {
+    /// Page cache size (redb's default, 1 GiB, when `None`).
+    pub cache_bytes: Option<usize>,
+    /// Check the checksum of every page before trusting the file (redb's integrity check; it
+    /// reads the whole file). A file edited behind redb's back is then refused with an error;
+    /// without the check redb trusts its pages, and some damage makes it panic (turned into an
+    /// error) or abort the process. redb runs the check by itself after an unclean shutdown.
+    pub check_integrity: bool,
+}
+
 /// A consistent snapshot for reads.
 pub struct Snapshot {
     txn: ReadTransaction,
@@ -108,22 +120,41 @@ impl Store {
     /// renamed into place once initialized, so a crash during creation leaves no half-made
     /// file that would later read as a corrupt ledger.
     pub fn open(path: &Path) -> Result<Store> {
-        Self::open_with_cache(path, None)
+        Self::open_with(path, &StoreOptions::default())
     }
 
-    /// [`Store::open`] with a page cache of `cache_bytes` (redb's default, 1 GiB, when `None`).
-    pub fn open_with_cache(path: &Path, cache_bytes: Option<usize>) -> Result<Store> {
+    /// [`Store::open`] with options.
+    pub fn open_with(path: &Path, o: &StoreOptions) -> Result<Store> {
         crate::error::guard_damaged("opening the store", || {
-            Self::open_unguarded(path, cache_bytes)
+            Self::open_unguarded(path, o.cache_bytes, o.check_integrity && path.exists())
         })
     }
 
-    fn open_unguarded(path: &Path, cache_bytes: Option<usize>) -> Result<Store> {
+    /// Opens an existing store after checking the checksum of every page (see
+    /// [`StoreOptions::check_integrity`]); `verify` opens stores this way.
+    pub fn open_checked(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(LedgerError::NotFound(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+        Self::open_with(
+            path,
+            &StoreOptions {
+                cache_bytes: None,
+                check_integrity: true,
+            },
+        )
+    }
+
+    fn open_unguarded(path: &Path, cache_bytes: Option<usize>, check: bool) -> Result<Store> {
         let builder = || {
             let mut b = Database::builder();
             if let Some(c) = cache_bytes {
                 b.set_cache_size(c);
             }
+            b.set_check_integrity_on_open(check);
             b
         };
         if !path.exists() {

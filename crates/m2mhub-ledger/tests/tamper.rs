@@ -75,7 +75,7 @@ fn build(path: &Path) {
 }
 
 fn verify(path: &Path) -> Result<u64, Failure> {
-    let store = Store::open(path).map_err(|e| Failure {
+    let store = Store::open_checked(path).map_err(|e| Failure {
         seq: None,
         block: None,
         reason: format!("open: {e}"),
@@ -392,7 +392,7 @@ fn random_file_edits_are_detected_or_change_nothing() {
         std::fs::write(&path, &b).unwrap();
         // The hub's start-up check must give an answer, not a panic, whatever it finds.
         let started = catch_unwind(AssertUnwindSafe(|| {
-            Store::open(&path).and_then(|s| Ledger::open_store(s, key(), &config()))
+            Store::open_checked(&path).and_then(|s| Ledger::open_store(s, key(), &config()))
         }));
         assert!(started.is_ok(), "{what}: the start-up check panicked");
         drop(started);

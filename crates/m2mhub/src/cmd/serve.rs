@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use m2mhub_ledger::{DataDir, Ledger, LedgerConfig, now_ms};
+use m2mhub_ledger::{DataDir, Ledger, LedgerConfig, now_ms, store::StoreOptions};
 use m2mhub_server::AppState;
 
 /// `m2mhub serve` options.
@@ -31,6 +31,10 @@ pub struct Args {
     /// Memory for the store's page cache, MiB.
     #[arg(long, default_value_t = 1024)]
     pub cache_mb: usize,
+    /// Skip checking every page's checksum at start (faster start on a large ledger; a store
+    /// edited while the hub was stopped may then crash it instead of being refused).
+    #[arg(long)]
+    pub no_check_store: bool,
     #[command(flatten)]
     pub mqtt: crate::mqtt::MqttArgs,
 }
@@ -51,23 +55,30 @@ pub fn open(
     data: &std::path::Path,
     origin: Option<String>,
 ) -> anyhow::Result<(Arc<Ledger>, String)> {
-    open_with_cache(data, origin, None)
+    open_with(
+        data,
+        origin,
+        &StoreOptions {
+            cache_bytes: None,
+            check_integrity: true,
+        },
+    )
 }
 
-/// [`open`] with the store's page cache set to `cache_bytes`.
-pub fn open_with_cache(
+/// [`open`] with store options.
+pub fn open_with(
     data: &std::path::Path,
     origin: Option<String>,
-    cache_bytes: Option<usize>,
+    options: &StoreOptions,
 ) -> anyhow::Result<(Arc<Ledger>, String)> {
     let dir = DataDir::create(data).with_context(|| format!("opening {}", data.display()))?;
-    let ledger = Ledger::open_with_cache(
+    let ledger = Ledger::open_with(
         &dir,
         &LedgerConfig {
             origin,
             default_origin: default_origin(),
         },
-        cache_bytes,
+        options,
     )
     .with_context(|| format!("opening the ledger in {}", data.display()))?;
     let (token, file) = dir.operator_token(std::env::var("M2MHUB_OPERATOR_TOKEN").ok())?;
@@ -116,7 +127,14 @@ pub async fn serve(
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let (ledger, token) = open_with_cache(&a.data, a.origin, Some(a.cache_mb << 20))?;
+    let (ledger, token) = open_with(
+        &a.data,
+        a.origin,
+        &StoreOptions {
+            cache_bytes: Some(a.cache_mb << 20),
+            check_integrity: !a.no_check_store,
+        },
+    )?;
     println!(
         "origin {} · {} entries · block {}",
         ledger.origin(),

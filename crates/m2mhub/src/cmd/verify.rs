@@ -64,26 +64,23 @@ fn offline(dir: &std::path::Path, key: Option<&str>) -> anyhow::Result<Result<Su
     // so keep the default hook from printing a backtrace over the verdict.
     std::panic::set_hook(Box::new(|_| {}));
     let data = DataDir::existing(dir)?;
+    // Every page's checksum first: a file edited behind redb's back is refused, not read.
+    let store = Store::open_checked(&data.store_path())
+        .context("opening the store (is the hub still running?)")?;
+    let snap = store.snapshot()?;
     let verifier = match key {
         Some(k) => NoteVerifier::parse(k).context("parsing --key")?,
         None => {
             let hub_key = data
                 .existing_hub_key()?
                 .context("no hub-key in the data directory; pass --key")?;
-            let store = Store::open(&data.store_path())?;
-            let snap = store.snapshot()?;
             let origin = snap
                 .block(0)?
                 .and_then(|b| b.checkpoint.lines().next().map(str::to_owned))
                 .context("the ledger has no genesis block")?;
-            drop(snap);
-            drop(store);
             NoteSigner::new(&origin, hub_key)?.verifier()
         }
     };
-    let store =
-        Store::open(&data.store_path()).context("opening the store (is the hub still running?)")?;
-    let snap = store.snapshot()?;
     Ok(verify_snapshot(&snap, verifier))
 }
 
