@@ -36,8 +36,15 @@ impl Device {
 
     /// The device whose key is `PREFIX.key`, with its counter in `PREFIX.counter`.
     pub fn open(name: &str, prefix: &Path) -> Result<Device> {
+        Self::open_with_reserve(name, prefix, crate::counter::DEFAULT_RESERVE)
+    }
+
+    /// [`Device::open`] reserving `reserve` counter values per write of the counter file: 1
+    /// for a process that sends one message and exits (no values skipped), more for a
+    /// long-running device (one fsync per `reserve` messages).
+    pub fn open_with_reserve(name: &str, prefix: &Path, reserve: u64) -> Result<Device> {
         let key = DeviceKey::load(prefix)?;
-        let counter = Counter::open(&with_suffix(prefix, "counter"))?;
+        let counter = Counter::open_with_reserve(&with_suffix(prefix, "counter"), reserve)?;
         Device::new(name, key, counter)
     }
 

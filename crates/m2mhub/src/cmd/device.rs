@@ -119,7 +119,8 @@ async fn send(a: SendArgs) -> anyhow::Result<ExitCode> {
     if action != Action::Begin && a.tx.is_none() {
         bail!("--action {action} needs --tx");
     }
-    let device = Device::open(&a.name, &a.key)?;
+    // One message per run: reserve one counter value at a time, so none is skipped.
+    let device = Device::open_with_reserve(&a.name, &a.key, 1)?;
     let transport = match &a.hub.mqtt {
         Some(url) => Transport::Mqtt(Arc::new(
             MqttTransport::connect(
