@@ -2,9 +2,15 @@
 
 mod cmd;
 mod demo;
+mod mqtt;
 mod remote;
 
 use clap::{Parser, Subcommand};
+
+// Small allocations dominate the MQTT path (a few per message per hop); mimalloc serves them
+// with about a fifth less CPU than glibc's malloc in `bench mqtt`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// M2MHub records every machine-to-machine message of an IoT network in a tamper-evident
 /// ledger, tracks which device caused each one, and flags messages that break the clearance
@@ -44,7 +50,8 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("M2MHUB_LOG")
-                .unwrap_or_else(|_| "m2mhub=info,warn".into()),
+                // rumqttd (the embedded broker) logs every client that goes away as an error.
+                .unwrap_or_else(|_| "m2mhub=info,warn,rumqttd=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -30,6 +30,9 @@ pub struct Args {
     /// Run the story, print the answer and stop (no background traffic).
     #[arg(long)]
     pub once: bool,
+    /// With --mqtt, the devices talk to the hub over MQTT through the device SDK.
+    #[command(flatten)]
+    pub mqtt: crate::mqtt::MqttArgs,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -57,6 +60,7 @@ async fn demo(
         .with_context(|| format!("binding {}", a.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mqtt = a.mqtt.start(&state).await?;
     let signal = shutdown_signal();
     let server = tokio::spawn(m2mhub_server::run(listener, state, async {
         tokio::select! {
@@ -74,6 +78,9 @@ async fn demo(
     )?);
     bar.set_message("registering devices");
     let mut net = Network::register(&hub).await?;
+    if let Some((_, broker)) = &mqtt {
+        net.connect_mqtt(broker).await?;
+    }
     for (title, chain) in CHAINS {
         bar.set_message(*title);
         net.run_chain(&hub, chain, || bar.inc(1)).await?;

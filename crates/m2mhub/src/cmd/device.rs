@@ -1,10 +1,16 @@
-//! `m2mhub device …`: device key tools.
+//! `m2mhub device …`: a device from the command line, through the device SDK: make a key
+//! pair, send a signed message (HTTP or MQTT), print what arrives in a device's inbox.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
-use anyhow::Context;
-use ed25519_dalek::SigningKey;
-use m2mhub_ledger::datadir::{random_bytes, write_private};
+use anyhow::{Context, bail};
+use m2mhub_client::{
+    Client, Device, Transport,
+    http::HttpTransport,
+    keys::DeviceKey,
+    mqtt::{BrokerConfig, MqttSettings, MqttTransport},
+};
+use m2mhub_core::message::Action;
 
 /// Device subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -15,30 +21,152 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Sign a message with a device's key and send it; prints the hub's record as JSON.
+    Send(SendArgs),
+    /// Print each message delivered to a device's inbox (m2m/in/NAME), one JSON line each.
+    Listen(ListenArgs),
+}
+
+/// Where the hub is: HTTP or a broker.
+#[derive(Debug, clap::Args)]
+pub struct HubArgs {
+    /// The hub's HTTP API.
+    #[arg(long, default_value = "http://127.0.0.1:8080", conflicts_with = "mqtt")]
+    pub url: String,
+    /// Send over MQTT through this broker instead: mqtt://host:port or mqtts://…
+    #[arg(long)]
+    pub mqtt: Option<String>,
+    /// PEM file of the CA certificates to trust for mqtts://.
+    #[arg(long, requires = "mqtt")]
+    pub mqtt_ca: Option<PathBuf>,
+}
+
+/// `m2mhub device send` options.
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    /// The sending device's name.
+    #[arg(long)]
+    pub name: String,
+    /// Its key's path prefix (PREFIX.key; the counter is kept in PREFIX.counter).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The receiving device.
+    #[arg(long)]
+    pub to: String,
+    /// begin, continue or end.
+    #[arg(long, default_value = "begin")]
+    pub action: String,
+    /// The transaction (for continue and end).
+    #[arg(long)]
+    pub tx: Option<u64>,
+    /// The seq of the message that caused this one.
+    #[arg(long)]
+    pub cause: Option<u64>,
+    /// The contents.
+    #[arg(long, default_value = "")]
+    pub contents: String,
+    #[command(flatten)]
+    pub hub: HubArgs,
+}
+
+/// `m2mhub device listen` options.
+#[derive(Debug, clap::Args)]
+pub struct ListenArgs {
+    /// The device whose inbox to print.
+    #[arg(long)]
+    pub name: String,
+    /// The broker: mqtt://host:port or mqtts://…
+    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+    pub mqtt: String,
+    /// PEM file of the CA certificates to trust for mqtts://.
+    #[arg(long)]
+    pub mqtt_ca: Option<PathBuf>,
+    /// Stop after this many messages (default: run until interrupted).
+    #[arg(long)]
+    pub count: Option<u64>,
 }
 
 pub fn run(c: Command) -> anyhow::Result<ExitCode> {
     match c {
         Command::Keygen { out } => {
-            let mut seed = [0u8; 32];
-            random_bytes(&mut seed)?;
-            let key = SigningKey::from_bytes(&seed);
-            let public = hex::encode(key.verifying_key().as_bytes());
-            let secret_path = out.with_extension("key");
-            let public_path = out.with_extension("pub");
-            write_private(&secret_path, format!("{}\n", hex::encode(seed)).as_bytes())
-                .with_context(|| {
-                    format!("writing {} (it must not exist yet)", secret_path.display())
-                })?;
-            std::fs::write(&public_path, format!("{public}\n"))
-                .with_context(|| format!("writing {}", public_path.display()))?;
+            let key = DeviceKey::generate()?;
+            key.save(&out)?;
+            let public = key.public_hex();
             println!("{public}");
             eprintln!(
                 "secret key in {}, public key in {}; register it with\n  curl -H \"Authorization: Bearer $TOKEN\" -d '{{\"name\":\"NAME\",\"clearance\":1,\"public_key\":\"{public}\"}}' -H 'Content-Type: application/json' http://127.0.0.1:8080/v1/devices",
-                secret_path.display(),
-                public_path.display()
+                DeviceKey::secret_path(&out).display(),
+                DeviceKey::public_path(&out).display()
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Send(a) => tokio::runtime::Runtime::new()?.block_on(send(a)),
+        Command::Listen(a) => tokio::runtime::Runtime::new()?.block_on(listen(a)),
     }
+}
+
+fn broker(url: &str, ca: Option<&PathBuf>) -> anyhow::Result<BrokerConfig> {
+    let mut b = BrokerConfig::parse(url)?;
+    b.ca_file = ca.cloned();
+    if let Ok(pass) = std::env::var("M2MHUB_MQTT_PASSWORD") {
+        b.password = Some(pass);
+    }
+    Ok(b)
+}
+
+async fn send(a: SendArgs) -> anyhow::Result<ExitCode> {
+    let action = Action::parse(&a.action).context("--action must be begin, continue or end")?;
+    if action != Action::Begin && a.tx.is_none() {
+        bail!("--action {action} needs --tx");
+    }
+    // One message per run: reserve one counter value at a time, so none is skipped.
+    let device = Device::open_with_reserve(&a.name, &a.key, 1)?;
+    let transport = match &a.hub.mqtt {
+        Some(url) => Transport::Mqtt(Arc::new(
+            MqttTransport::connect(
+                &broker(url, a.hub.mqtt_ca.as_ref())?,
+                &a.name,
+                MqttSettings::default(),
+            )
+            .await?,
+        )),
+        None => Transport::Http(HttpTransport::new(&a.hub.url)),
+    };
+    let client = Client::new(device, transport);
+    let record = client
+        .send(&a.to, action, a.tx.unwrap_or(0), a.cause, &a.contents)
+        .await?;
+    if let Transport::Mqtt(t) = client.transport() {
+        t.disconnect().await;
+    }
+    println!("{}", serde_json::to_string(&record)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
+    let settings = MqttSettings {
+        listen: true,
+        ..MqttSettings::default()
+    };
+    let t =
+        MqttTransport::connect(&broker(&a.mqtt, a.mqtt_ca.as_ref())?, &a.name, settings).await?;
+    let mut inbox = t.take_inbox().context("no inbox")?;
+    eprintln!("listening to m2m/in/{}", a.name);
+    let mut seen = 0;
+    loop {
+        tokio::select! {
+            d = inbox.recv() => {
+                let Some(d) = d else { bail!("the connection ended") };
+                println!("{}", serde_json::to_string(&d)?);
+                seen += 1;
+                if a.count.is_some_and(|n| seen >= n) {
+                    break;
+                }
+            }
+            () = crate::cmd::serve::shutdown_signal() => break,
+        }
+    }
+    t.disconnect().await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    Ok(ExitCode::SUCCESS)
 }

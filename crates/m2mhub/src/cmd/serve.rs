@@ -37,6 +37,8 @@ pub struct Args {
     pub no_check_store: bool,
     #[command(flatten)]
     pub chain: super::chain::ServeArgs,
+    #[command(flatten)]
+    pub mqtt: crate::mqtt::MqttArgs,
 }
 
 /// The default origin: `m2mhub/<hostname>`.
@@ -97,6 +99,7 @@ pub async fn serve(
     listen: SocketAddr,
     retain: Option<Duration>,
     failures: (u32, f64),
+    mqtt: &crate::mqtt::MqttArgs,
 ) -> anyhow::Result<()> {
     let state = AppState::new(ledger.clone(), token)?
         .with_simulated_keys(&data.join("simulated"))
@@ -109,7 +112,16 @@ pub async fn serve(
     if let Some(retain) = retain {
         tokio::spawn(prune_loop(ledger.clone(), retain));
     }
-    let stop = shutdown_signal();
+    let mqtt = mqtt.start(&state).await?;
+    let signal = shutdown_signal();
+    // Leave the broker before the committer stops: what is not yet acknowledged stays with
+    // the broker and the devices, and comes back to the next hub.
+    let stop = async move {
+        signal.await;
+        if let Some((hub, _)) = mqtt {
+            hub.stop().await;
+        }
+    };
     println!("listening on http://{addr}");
     m2mhub_server::run(listener, state, stop).await?;
     println!("stopped");
@@ -141,6 +153,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             a.listen,
             a.retain_contents,
             (a.auth_failure_burst, a.auth_failure_rate),
+            &a.mqtt,
         )
         .await
     })?;

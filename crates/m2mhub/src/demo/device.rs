@@ -1,10 +1,17 @@
-//! A simulated device: it holds its own Ed25519 key and counter, signs its own messages
-//! (SPEC §4.1) and submits them to the hub over the public HTTP API, like a real device.
+//! A simulated device: it holds its own Ed25519 key and counter (the device SDK's), signs its
+//! own messages (SPEC §4.1) and submits them to the hub over the public HTTP API, or over MQTT
+//! through the SDK's transport once connected, like a real device.
+
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use ed25519_dalek::{Signer, SigningKey};
+use m2mhub_client::{
+    Device,
+    counter::Counter,
+    keys::DeviceKey,
+    mqtt::{BrokerConfig, MqttSettings, MqttTransport},
+};
 use m2mhub_core::{
-    ids::{Seq, TxId},
     message::{Action, Message},
     names::DeviceName,
 };
@@ -17,26 +24,33 @@ pub struct SimDevice {
     pub name: DeviceName,
     /// Its clearance.
     pub clearance: u32,
-    key: SigningKey,
-    counter: u64,
+    device: Device,
+    mqtt: Option<Arc<MqttTransport>>,
 }
 
 impl SimDevice {
     /// A device with a fresh random key.
     pub fn new(name: &str, clearance: u32) -> anyhow::Result<SimDevice> {
-        let mut seed = [0u8; 32];
-        m2mhub_ledger::datadir::random_bytes(&mut seed)?;
         Ok(SimDevice {
             name: DeviceName::new(name)?,
             clearance,
-            key: SigningKey::from_bytes(&seed),
-            counter: 0,
+            device: Device::new(name, DeviceKey::generate()?, Counter::in_memory(0))?,
+            mqtt: None,
         })
+    }
+
+    /// From now on, sends over MQTT through `broker` instead of HTTP.
+    pub async fn connect_mqtt(&mut self, broker: &BrokerConfig) -> anyhow::Result<()> {
+        let t = MqttTransport::connect(broker, self.name.as_str(), MqttSettings::default())
+            .await
+            .with_context(|| format!("connecting {} to the broker", self.name))?;
+        self.mqtt = Some(Arc::new(t));
+        Ok(())
     }
 
     /// Its public key, hex.
     pub fn public_key(&self) -> String {
-        hex::encode(self.key.verifying_key().as_bytes())
+        self.device.key().public_hex()
     }
 
     /// Signs a message to `to`.
@@ -48,19 +62,7 @@ impl SimDevice {
         cause: Option<u64>,
         contents: &str,
     ) -> anyhow::Result<Message> {
-        self.counter += 1;
-        let mut m = Message {
-            sender: self.name.clone(),
-            receiver: DeviceName::new(to)?,
-            action,
-            tx: TxId(tx),
-            cause: cause.map(Seq),
-            counter: self.counter,
-            contents: contents.to_owned(),
-            signature: [0; 64],
-        };
-        m.signature = self.key.sign(&m.signing_bytes()).to_bytes();
-        Ok(m)
+        Ok(self.device.sign(to, action, tx, cause, contents)?)
     }
 
     /// Signs and sends a message; returns the hub's record.
@@ -74,7 +76,14 @@ impl SimDevice {
         contents: &str,
     ) -> anyhow::Result<Record> {
         let m = self.sign(to, action, tx, cause, contents)?;
-        hub.post_message(&m).await
+        match &self.mqtt {
+            Some(t) => {
+                // The SDK's record and the ledger's have the same JSON shape (SPEC §5).
+                let r = t.submit(m).await?;
+                Ok(serde_json::from_value(serde_json::to_value(r)?)?)
+            }
+            None => hub.post_message(&m).await,
+        }
     }
 }
 

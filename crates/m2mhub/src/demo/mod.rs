@@ -173,6 +173,17 @@ impl Network {
         Ok(Network { devices })
     }
 
+    /// Sends every device's messages over MQTT through `broker` from now on.
+    pub async fn connect_mqtt(
+        &mut self,
+        broker: &m2mhub_client::mqtt::BrokerConfig,
+    ) -> anyhow::Result<()> {
+        for d in self.devices.values_mut() {
+            d.connect_mqtt(broker).await?;
+        }
+        Ok(())
+    }
+
     /// Runs one chain: each step signed by its sender; continue/end carry the chain's tx and
     /// the previous step's seq as cause. Returns the last record's tx.
     pub async fn run_chain(

@@ -4,6 +4,7 @@
 
 mod http;
 mod ingest;
+mod mqtt;
 mod report;
 mod scale;
 mod workload;
@@ -15,6 +16,7 @@ use serde_json::json;
 
 pub use http::HttpArgs;
 pub use ingest::IngestArgs;
+pub use mqtt::MqttArgs;
 pub use scale::ScaleArgs;
 
 /// Bench subcommands.
@@ -30,6 +32,8 @@ pub enum Command {
     Scale(ScaleArgs),
     /// Gas: the paper's Figure 7 (PaperBaseline vs M2MHubLedger) and anchor mode, in revm.
     Gas(super::chain::GasArgs),
+    /// End to end over MQTT: device publish → durable record → acknowledgement.
+    Mqtt(MqttArgs),
 }
 
 /// `m2mhub bench all` options.
@@ -58,6 +62,7 @@ pub fn run(c: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Gas(a) => super::chain::bench_gas(&a),
+        Command::Mqtt(a) => mqtt::run(&a),
     }
 }
 

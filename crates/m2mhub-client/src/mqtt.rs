@@ -1,0 +1,487 @@
+//! The MQTT 5 transport (`docs/MQTT.md`): a device publishes its signed message on
+//! `m2m/out/{name}` at QoS 1 and waits for the hub's acknowledgement on `m2m/ack/{name}`;
+//! messages for it arrive on `m2m/in/{name}`.
+//!
+//! At-least-once, end to end: a message not acknowledged in time is published again, byte for
+//! byte, and the hub answers a resubmission with the original record (SPEC §3.2), so a lost
+//! publish, a lost acknowledgement or a restarted broker or hub never records anything twice.
+//! Also here: [`BrokerConfig`], the broker address, credentials and TLS settings that the hub
+//! uses as well.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use m2mhub_core::message::Message;
+use rumqttc::v5::{
+    AsyncClient, Event, EventLoop, MqttOptions,
+    mqttbytes::{
+        QoS,
+        v5::{Packet, SubscribeReasonCode},
+    },
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    ClientError, Result,
+    wire::{Ack, Delivery, Record, ack_topic, in_topic, out_topic},
+};
+
+/// Largest MQTT packet accepted: a message of 16 KiB contents, JSON-escaped, with room.
+pub const MAX_PACKET_BYTES: u32 = 256 * 1024;
+
+/// A broker's address, credentials and TLS settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerConfig {
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Whether to speak TLS (`mqtts://`).
+    pub tls: bool,
+    /// Username, if the broker wants one.
+    pub username: Option<String>,
+    /// Password, if the broker wants one.
+    pub password: Option<String>,
+    /// PEM file of the CA certificates to trust for TLS (default: the system's roots).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl BrokerConfig {
+    /// Parses `mqtt://[user[:password]@]host[:port]` (port 1883) or `mqtts://…` (TLS,
+    /// port 8883). IPv6 hosts go in brackets.
+    pub fn parse(url: &str) -> Result<BrokerConfig> {
+        let bad = |why: &str| ClientError::Invalid(format!("broker URL {url:?}: {why}"));
+        let (tls, rest) = if let Some(r) = url.strip_prefix("mqtt://") {
+            (false, r)
+        } else if let Some(r) = url.strip_prefix("mqtts://") {
+            (true, r)
+        } else {
+            return Err(bad("must start with mqtt:// or mqtts://"));
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains('/') || rest.contains('?') {
+            return Err(bad("no path or query allowed"));
+        }
+        let (userinfo, hostport) = match rest.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, rest),
+        };
+        let (username, password) = match userinfo {
+            None => (None, None),
+            Some(u) => match u.split_once(':') {
+                Some((user, pass)) => (Some(user.to_owned()), Some(pass.to_owned())),
+                None => (Some(u.to_owned()), None),
+            },
+        };
+        let default_port = if tls { 8883 } else { 1883 };
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed ["))?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => p.parse().map_err(|_| bad("bad port"))?,
+                None if after.is_empty() => default_port,
+                None => return Err(bad("junk after the host")),
+            };
+            (h.to_owned(), port)
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h.to_owned(), p.parse().map_err(|_| bad("bad port"))?),
+                None => (hostport.to_owned(), default_port),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        Ok(BrokerConfig {
+            host,
+            port,
+            tls,
+            username,
+            password,
+            ca_file: None,
+        })
+    }
+
+    /// rumqttc options for a client called `client_id` of this broker.
+    pub fn options(&self, client_id: &str) -> Result<MqttOptions> {
+        let mut o = MqttOptions::new(client_id, self.host.clone(), self.port);
+        o.set_keep_alive(Duration::from_secs(30));
+        o.set_max_packet_size(Some(MAX_PACKET_BYTES));
+        // Small packets that wait for each other: Nagle's algorithm would hold each one back
+        // until the previous is acknowledged (tens of milliseconds with delayed ACKs).
+        let mut net = rumqttc::NetworkOptions::new();
+        net.set_tcp_nodelay(true);
+        o.set_network_options(net);
+        if let Some(user) = &self.username {
+            o.set_credentials(user.clone(), self.password.clone().unwrap_or_default());
+        }
+        if self.tls {
+            o.set_transport(rumqttc::Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Rustls(Arc::new(self.tls_config()?)),
+            ));
+        }
+        Ok(o)
+    }
+
+    fn tls_config(&self) -> Result<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        match &self.ca_file {
+            Some(path) => {
+                use rustls::pki_types::{CertificateDer, pem::PemObject};
+                for cert in CertificateDer::pem_file_iter(path)
+                    .map_err(|e| ClientError::Invalid(format!("{}: {e}", path.display())))?
+                {
+                    let cert =
+                        cert.map_err(|e| ClientError::Invalid(format!("{}: {e}", path.display())))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| ClientError::Invalid(format!("{}: {e}", path.display())))?;
+                }
+            }
+            None => {
+                for cert in rustls_native_certs::load_native_certs().certs {
+                    // A broken system certificate is skipped, as browsers do.
+                    let _ = roots.add(cert);
+                }
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Ok(rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientError::Invalid(format!("TLS: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth())
+    }
+}
+
+/// How a device's MQTT transport behaves.
+#[derive(Clone, Debug)]
+pub struct MqttSettings {
+    /// How long to wait for an acknowledgement before publishing the message again.
+    pub ack_timeout: Duration,
+    /// How many times to publish one message before giving up.
+    pub max_attempts: u32,
+    /// Subscribe to the device's inbox (`m2m/in/{name}`) and queue what arrives.
+    pub listen: bool,
+}
+
+impl Default for MqttSettings {
+    fn default() -> Self {
+        MqttSettings {
+            ack_timeout: Duration::from_secs(5),
+            max_attempts: 12,
+            listen: false,
+        }
+    }
+}
+
+type Waiters = Arc<Mutex<HashMap<u64, oneshot::Sender<Ack>>>>;
+
+/// A device's connection to the hub through a broker. Cheap to share (`Arc`); many messages
+/// may be in flight at once.
+#[derive(Debug)]
+pub struct MqttTransport {
+    client: AsyncClient,
+    name: String,
+    out: String,
+    waiters: Waiters,
+    settings: MqttSettings,
+    inbox: Mutex<Option<mpsc::Receiver<Delivery>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MqttTransport {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl MqttTransport {
+    /// Connects device `name` to the broker. Returns once the broker has accepted the
+    /// connection and the subscriptions (so nothing published after this is missed).
+    pub async fn connect(
+        broker: &BrokerConfig,
+        name: &str,
+        settings: MqttSettings,
+    ) -> Result<MqttTransport> {
+        let mut suffix = [0u8; 4];
+        getrandom::fill(&mut suffix)
+            .map_err(|e| ClientError::Invalid(format!("no randomness from the OS: {e}")))?;
+        // A random suffix lets one device run several clients (a sender, a listener).
+        let client_id = format!("m2mdev-{name}-{}", hex::encode(suffix));
+        let mut options = broker.options(&client_id)?;
+        options.set_clean_start(true);
+        let (client, eventloop) = AsyncClient::new(options, 1024);
+        let waiters: Waiters = Arc::default();
+        let (inbox_tx, inbox_rx) = mpsc::channel(4096);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let mut topics = vec![ack_topic(name)];
+        if settings.listen {
+            topics.push(in_topic(name));
+        }
+        let task = tokio::spawn(drive(
+            eventloop,
+            client.clone(),
+            topics,
+            waiters.clone(),
+            inbox_tx,
+            ready_tx,
+        ));
+        let ready = tokio::time::timeout(settings.ack_timeout * 2, ready_rx).await;
+        match ready {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => {
+                task.abort();
+                return Err(ClientError::Transport(e));
+            }
+            Ok(Err(_)) | Err(_) => {
+                task.abort();
+                return Err(ClientError::Transport(format!(
+                    "no connection to the broker at {}:{}",
+                    broker.host, broker.port
+                )));
+            }
+        }
+        Ok(MqttTransport {
+            client,
+            name: name.to_owned(),
+            out: out_topic(name),
+            waiters,
+            settings,
+            inbox: Mutex::new(Some(inbox_rx)),
+            task,
+        })
+    }
+
+    /// The device's inbox (once; `None` after the first call or without `listen`).
+    pub fn take_inbox(&self) -> Option<mpsc::Receiver<Delivery>> {
+        if !self.settings.listen {
+            return None;
+        }
+        self.inbox.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Publishes `m` and returns a handle that waits for its acknowledgement. Messages are
+    /// published in the order of the calls, so counters reach the hub in order.
+    pub async fn start(self: &Arc<Self>, m: Message) -> Result<InFlight> {
+        if m.sender.as_str() != self.name {
+            return Err(ClientError::Invalid(format!(
+                "this transport is {}'s, not {}'s",
+                self.name, m.sender
+            )));
+        }
+        let payload: bytes::Bytes = serde_json::to_vec(&m.to_submission())
+            .map_err(|e| ClientError::Invalid(e.to_string()))?
+            .into();
+        let rx = self.wait_for(m.counter);
+        if let Err(e) = self.publish(&payload).await {
+            self.waiters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&m.counter);
+            return Err(e);
+        }
+        Ok(InFlight {
+            transport: self.clone(),
+            counter: m.counter,
+            payload,
+            rx,
+        })
+    }
+
+    /// Publishes `m` and waits for its record: [`MqttTransport::start`] then [`InFlight::wait`].
+    pub async fn submit(self: &Arc<Self>, m: Message) -> Result<Record> {
+        self.start(m).await?.wait().await
+    }
+
+    fn wait_for(&self, counter: u64) -> oneshot::Receiver<Ack> {
+        let (tx, rx) = oneshot::channel();
+        self.waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(counter, tx);
+        rx
+    }
+
+    async fn publish(&self, payload: &bytes::Bytes) -> Result<()> {
+        // `Bytes` clones share the buffer: a retry publishes the same bytes without copying.
+        self.client
+            .publish(self.out.clone(), QoS::AtLeastOnce, false, payload.clone())
+            .await
+            .map_err(|e| ClientError::Transport(format!("publishing: {e}")))
+    }
+
+    /// Disconnects politely.
+    pub async fn disconnect(&self) {
+        let _ = self.client.disconnect().await;
+    }
+}
+
+/// A published message waiting for its acknowledgement.
+#[derive(Debug)]
+pub struct InFlight {
+    transport: Arc<MqttTransport>,
+    counter: u64,
+    payload: bytes::Bytes,
+    rx: oneshot::Receiver<Ack>,
+}
+
+impl InFlight {
+    /// The counter of the message.
+    pub fn counter(&self) -> u64 {
+        self.counter
+    }
+
+    /// Waits for the record; publishes the same bytes again after each `ack_timeout` (the
+    /// hub answers a resubmission with the original record) and on transient refusals.
+    pub async fn wait(mut self) -> Result<Record> {
+        let t = &self.transport;
+        let mut attempts = 1;
+        loop {
+            match tokio::time::timeout(t.settings.ack_timeout, &mut self.rx).await {
+                Ok(Ok(Ack::Recorded(r))) => return Ok(r),
+                Ok(Ok(Ack::Refused { refusal, .. })) if !refusal.is_transient() => {
+                    return Err(ClientError::Refused(refusal));
+                }
+                Ok(Ok(Ack::Refused { .. })) | Err(_) => {}
+                Ok(Err(_)) => {
+                    return Err(ClientError::Transport("the connection task ended".into()));
+                }
+            }
+            if attempts >= t.settings.max_attempts {
+                t.waiters
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&self.counter);
+                return Err(ClientError::Timeout {
+                    counter: self.counter,
+                    attempts,
+                });
+            }
+            attempts += 1;
+            tracing::debug!(
+                "{}: no ack for counter {}, publishing again",
+                t.name,
+                self.counter
+            );
+            self.rx = t.wait_for(self.counter);
+            t.publish(&self.payload).await?;
+        }
+    }
+}
+
+/// Polls the connection: (re)subscribes on every connection, routes acknowledgements to their
+/// waiters and deliveries to the inbox, and reconnects after errors.
+async fn drive(
+    mut eventloop: EventLoop,
+    client: AsyncClient,
+    topics: Vec<String>,
+    waiters: Waiters,
+    inbox: mpsc::Sender<Delivery>,
+    ready: oneshot::Sender<std::result::Result<(), String>>,
+) {
+    let mut ready = Some(ready);
+    let mut suback_pending = 0usize;
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                suback_pending = topics.len();
+                for t in &topics {
+                    if let Err(e) = client.try_subscribe(t.clone(), QoS::AtLeastOnce) {
+                        tracing::warn!("subscribing to {t}: {e}");
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let refused = ack
+                    .return_codes
+                    .iter()
+                    .find(|c| !matches!(c, SubscribeReasonCode::Success(_)));
+                if let Some(code) = refused {
+                    let why = format!("the broker refused a subscription: {code:?}");
+                    match ready.take() {
+                        Some(r) => {
+                            let _ = r.send(Err(why));
+                            return;
+                        }
+                        None => tracing::error!("{why}"),
+                    }
+                }
+                suback_pending = suback_pending.saturating_sub(1);
+                if suback_pending == 0
+                    && let Some(r) = ready.take()
+                {
+                    let _ = r.send(Ok(()));
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let topic = String::from_utf8_lossy(&p.topic);
+                if topic.starts_with("m2m/ack/") {
+                    match Ack::from_json(&p.payload) {
+                        Ok(ack) => {
+                            let waiter = ack.counter().and_then(|c| {
+                                waiters.lock().unwrap_or_else(|p| p.into_inner()).remove(&c)
+                            });
+                            // No waiter: an answer to a message already answered (a retry).
+                            if let Some(w) = waiter {
+                                let _ = w.send(ack);
+                            }
+                        }
+                        Err(e) => tracing::warn!("{e}"),
+                    }
+                } else {
+                    match serde_json::from_slice::<Delivery>(&p.payload) {
+                        Ok(d) => {
+                            if inbox.try_send(d).is_err() {
+                                tracing::warn!("inbox full or closed: a delivery was dropped");
+                            }
+                        }
+                        Err(e) => tracing::warn!("undecodable delivery: {e}"),
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if let Some(r) = ready.take() {
+                    let _ = r.send(Err(format!("connecting to the broker: {e}")));
+                    return;
+                }
+                tracing::debug!("broker connection: {e}; reconnecting");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_broker_urls() {
+        let c = BrokerConfig::parse("mqtt://127.0.0.1").unwrap();
+        assert_eq!((c.host.as_str(), c.port, c.tls), ("127.0.0.1", 1883, false));
+        let c = BrokerConfig::parse("mqtts://hub:secret@broker.example:9000/").unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.port, c.tls),
+            ("broker.example", 9000, true)
+        );
+        assert_eq!(c.username.as_deref(), Some("hub"));
+        assert_eq!(c.password.as_deref(), Some("secret"));
+        let c = BrokerConfig::parse("mqtts://[::1]").unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("::1", 8883));
+        for bad in [
+            "http://x",
+            "mqtt://",
+            "mqtt://h:port",
+            "mqtt://h/topic",
+            "mqtt://[::1",
+            "mqtt://h:1?x=1",
+        ] {
+            assert!(BrokerConfig::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

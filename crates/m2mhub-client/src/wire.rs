@@ -1,0 +1,230 @@
+//! What travels between devices and the hub: the record of SPEC §5, refusals, and the MQTT
+//! topics and payloads of `docs/MQTT.md` (acknowledgements and inbox deliveries).
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use m2mhub_core::{
+    ids::{Seq, TxId},
+    message::{Action, Message},
+    names::DeviceName,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{ClientError, Result};
+
+/// The first level of every M2MHub topic.
+pub const TOPIC_ROOT: &str = "m2m";
+
+/// Where `sender` publishes its signed messages.
+pub fn out_topic(sender: &str) -> String {
+    format!("{TOPIC_ROOT}/out/{sender}")
+}
+
+/// Where the hub acknowledges `sender`'s messages.
+pub fn ack_topic(sender: &str) -> String {
+    format!("{TOPIC_ROOT}/ack/{sender}")
+}
+
+/// Where the hub delivers messages addressed to `receiver`.
+pub fn in_topic(receiver: &str) -> String {
+    format!("{TOPIC_ROOT}/in/{receiver}")
+}
+
+/// The filter the hub subscribes to: every device's outbox.
+pub const OUT_FILTER: &str = "m2m/out/+";
+
+/// The device name at the end of `topic` if it is `m2m/{kind}/{name}`.
+pub fn device_of_topic<'a>(topic: &'a str, kind: &str) -> Option<&'a str> {
+    let rest = topic.strip_prefix(TOPIC_ROOT)?.strip_prefix('/')?;
+    let name = rest.strip_prefix(kind)?.strip_prefix('/')?;
+    (!name.is_empty() && !name.contains('/')).then_some(name)
+}
+
+/// A recorded message (SPEC §5 "record").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Its index in the ledger.
+    pub seq: u64,
+    /// Its transaction.
+    pub tx: u64,
+    /// The transaction's provenance device; null when the transaction is unknown.
+    pub provenance: Option<String>,
+    /// Sender.
+    pub sender: String,
+    /// Receiver.
+    pub receiver: String,
+    /// begin, continue or end.
+    pub action: Action,
+    /// The seq of the message that caused it.
+    pub cause: Option<u64>,
+    /// The sender's counter.
+    pub counter: u64,
+    /// The contents (null in MQTT acknowledgements and once pruned).
+    #[serde(default)]
+    pub contents: Option<String>,
+    /// True when no notice.
+    pub valid: bool,
+    /// Failed checks (SPEC §3.3 codes), in order.
+    pub notices: Vec<String>,
+    /// Height of the block that holds it.
+    pub block: u64,
+    /// Its Merkle leaf hash, hex.
+    pub leaf_hash: String,
+    /// True when this answers an exact resubmission of a recorded message.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+}
+
+/// A refusal (SPEC §3.2 and §5 errors): nothing was recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The stable code: `malformed`, `unknown_sender`, `bad_signature`, `stale_counter`, …
+    pub error: String,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error, self.message)
+    }
+}
+
+impl Refusal {
+    /// True for hub-side failures that say nothing about the message: it may be sent again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.error.as_str(), "unavailable" | "internal")
+    }
+}
+
+/// The payload of `m2m/ack/{sender}`: the record (contents left out) or a refusal, naming the
+/// counter of the message it answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Ack {
+    /// Not recorded. `counter` is absent when the payload was too broken to read one.
+    Refused {
+        /// The refused message's counter.
+        #[serde(default)]
+        counter: Option<u64>,
+        /// Why.
+        #[serde(flatten)]
+        refusal: Refusal,
+    },
+    /// Recorded (or found already recorded: `duplicate`).
+    Recorded(Record),
+}
+
+/// A refusal as `m2m/ack` carries it, for decoding without buffering (see [`Ack::from_json`]).
+#[derive(Deserialize)]
+struct RefusedJson {
+    #[serde(default)]
+    counter: Option<u64>,
+    error: String,
+    message: String,
+}
+
+impl Ack {
+    /// Decodes an `m2m/ack` payload. Records, by far the common case, are tried first as a
+    /// plain struct: serde's untagged enums buffer the whole document before choosing.
+    pub fn from_json(payload: &[u8]) -> Result<Ack> {
+        if let Ok(r) = serde_json::from_slice::<Record>(payload) {
+            return Ok(Ack::Recorded(r));
+        }
+        let r: RefusedJson = serde_json::from_slice(payload)
+            .map_err(|e| ClientError::Transport(format!("undecodable acknowledgement: {e}")))?;
+        Ok(Ack::Refused {
+            counter: r.counter,
+            refusal: Refusal {
+                error: r.error,
+                message: r.message,
+            },
+        })
+    }
+
+    /// The counter of the message this answers.
+    pub fn counter(&self) -> Option<u64> {
+        match self {
+            Ack::Refused { counter, .. } => *counter,
+            Ack::Recorded(r) => Some(r.counter),
+        }
+    }
+}
+
+/// The payload of `m2m/in/{receiver}`: the record with its contents, plus the sender's
+/// signature so the receiver can check the message end to end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The record, contents included.
+    #[serde(flatten)]
+    pub record: Record,
+    /// The sender's Ed25519 signature over the SPEC §4.1 bytes, hex.
+    pub signature: String,
+}
+
+impl Delivery {
+    /// The message as its sender signed it. For a `begin` the signed tx is 0 (the hub
+    /// assigned `record.tx` afterwards).
+    pub fn message(&self) -> Result<Message> {
+        let r = &self.record;
+        let contents = r
+            .contents
+            .clone()
+            .ok_or_else(|| ClientError::Invalid("delivery without contents".into()))?;
+        Ok(Message {
+            sender: DeviceName::new(&r.sender)?,
+            receiver: DeviceName::new(&r.receiver)?,
+            action: r.action,
+            tx: TxId(if r.action == Action::Begin { 0 } else { r.tx }),
+            cause: r.cause.map(Seq),
+            counter: r.counter,
+            contents,
+            signature: m2mhub_core::message::parse_hex_array::<64>(&self.signature, "signature")?,
+        })
+    }
+
+    /// Checks the sender's signature with the sender's public key (e.g. from
+    /// `GET /v1/devices/{name}`), so a receiver needs to trust the broker for nothing.
+    pub fn verify_signature(&self, sender_key: &VerifyingKey) -> Result<()> {
+        let m = self.message()?;
+        sender_key
+            .verify_strict(&m.signing_bytes(), &Signature::from_bytes(&m.signature))
+            .map_err(|_| ClientError::Verification("the sender's signature does not verify".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_round_trip() {
+        assert_eq!(out_topic("door"), "m2m/out/door");
+        assert_eq!(device_of_topic("m2m/out/door", "out"), Some("door"));
+        assert_eq!(device_of_topic("m2m/ack/door", "out"), None);
+        assert_eq!(device_of_topic("m2m/out/", "out"), None);
+        assert_eq!(device_of_topic("m2m/out/a/b", "out"), None);
+        assert_eq!(device_of_topic("x/out/a", "out"), None);
+    }
+
+    #[test]
+    fn acks_decode_as_records_or_refusals() {
+        let refused: Ack =
+            serde_json::from_str(r#"{"counter":4,"error":"bad_signature","message":"no"}"#)
+                .unwrap();
+        assert_eq!(refused.counter(), Some(4));
+        assert!(
+            matches!(refused, Ack::Refused { ref refusal, .. } if refusal.error == "bad_signature")
+        );
+        let rec: Ack = serde_json::from_str(
+            r#"{"seq":9,"tx":2,"provenance":"a","sender":"a","receiver":"b","action":"begin","cause":null,"counter":5,"contents":null,"valid":true,"notices":[],"block":3,"leaf_hash":"00"}"#,
+        )
+        .unwrap();
+        assert!(matches!(rec, Ack::Recorded(ref r) if r.tx == 2 && r.seq == 9));
+        let json = serde_json::to_string(&refused).unwrap();
+        assert_eq!(serde_json::from_str::<Ack>(&json).unwrap(), refused);
+        assert_eq!(Ack::from_json(json.as_bytes()).unwrap(), refused);
+        let json = serde_json::to_string(&rec).unwrap();
+        assert_eq!(Ack::from_json(json.as_bytes()).unwrap(), rec);
+        assert!(Ack::from_json(b"{\"seq\":1}").is_err());
+    }
+}

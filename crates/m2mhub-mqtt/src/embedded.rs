@@ -1,0 +1,95 @@
+//! The embedded broker: rumqttd running inside the hub's process, so one binary is a whole
+//! hub. It keeps sessions and queues in memory: a restart of the hub is a restart of the
+//! broker, and the devices' retries (see `docs/MQTT.md`) carry messages across it.
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
+
+use crate::MqttError;
+
+/// A running embedded broker. rumqttd has no way to stop, so it runs until the process ends.
+#[derive(Debug)]
+pub struct EmbeddedBroker {
+    addr: SocketAddr,
+}
+
+impl EmbeddedBroker {
+    /// Starts an MQTT 5 broker listening on `listen` and returns once it accepts connections.
+    /// Port 0 picks a free port.
+    pub fn start(listen: SocketAddr) -> Result<EmbeddedBroker, MqttError> {
+        let addr = if listen.port() == 0 {
+            // rumqttd does not report the port it bound, so pick one here.
+            let probe = std::net::TcpListener::bind(listen)
+                .map_err(|e| MqttError::Embedded(format!("binding {listen}: {e}")))?;
+            probe
+                .local_addr()
+                .map_err(|e| MqttError::Embedded(e.to_string()))?
+        } else {
+            // Fail early and clearly when the port is taken: rumqttd only logs it.
+            drop(
+                std::net::TcpListener::bind(listen)
+                    .map_err(|e| MqttError::Embedded(format!("binding {listen}: {e}")))?,
+            );
+            listen
+        };
+        let mut broker = Broker::new(config(addr));
+        std::thread::Builder::new()
+            .name("m2mhub-broker".into())
+            .spawn(move || {
+                if let Err(e) = broker.start() {
+                    tracing::error!("embedded broker stopped: {e}");
+                }
+            })
+            .map_err(|e| MqttError::Embedded(format!("starting its thread: {e}")))?;
+        // Ready once it accepts a TCP connection.
+        for _ in 0..250 {
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                return Ok(EmbeddedBroker { addr });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(MqttError::Embedded(format!("not listening on {addr}")))
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its URL, for `BrokerConfig::parse`.
+    pub fn url(&self) -> String {
+        format!("mqtt://{}", self.addr)
+    }
+}
+
+fn config(addr: SocketAddr) -> Config {
+    let connections = ConnectionSettings {
+        connection_timeout_ms: 60_000,
+        max_payload_size: m2mhub_client::mqtt::MAX_PACKET_BYTES as usize,
+        max_inflight_count: 1024,
+        auth: None,
+        external_auth: None,
+        dynamic_filters: true,
+    };
+    let server = ServerSettings {
+        name: "m2mhub-v5".into(),
+        listen: addr,
+        tls: None,
+        next_connection_delay_ms: 0,
+        connections,
+    };
+    Config {
+        id: 0,
+        router: RouterConfig {
+            max_connections: 10_010,
+            max_outgoing_packet_count: 1024,
+            // Each topic's commit log is kept in memory: 4 × 4 MiB at most.
+            max_segment_size: 4 * 1024 * 1024,
+            max_segment_count: 4,
+            ..RouterConfig::default()
+        },
+        v5: Some(HashMap::from([("m2mhub".to_owned(), server)])),
+        ..Config::default()
+    }
+}

@@ -1,0 +1,482 @@
+//! The hub's MQTT participant: outbox in, ledger, acknowledgement and delivery out.
+//!
+//! Two tasks share one connection. The *reader* polls the connection, decodes each publish on
+//! `m2m/out/+` and queues it with the [`Committer`] without waiting, so many messages are in
+//! flight and the committer packs them into blocks. The committer's answers come back, in
+//! order, to the *answerer*, which publishes the acknowledgement and the delivery and only then
+//! acknowledges the device's publish to an external broker (a manual PUBACK): a hub that dies
+//! before its commit leaves the message with the broker, which sends it again. See [`Release`]
+//! for the embedded broker.
+
+use std::time::Duration;
+
+use m2mhub_client::{
+    mqtt::BrokerConfig,
+    wire::{OUT_FILTER, Refusal, ack_topic, device_of_topic, in_topic},
+};
+use m2mhub_core::{
+    message::{Message, MessageSubmission},
+    names::DeviceName,
+};
+use m2mhub_ledger::{Appended, Committer, LedgerError, Record, Submission};
+use rumqttc::v5::{
+    AsyncClient, Event, EventLoop,
+    mqttbytes::{
+        QoS,
+        v5::{Packet, Publish, SubscribeReasonCode},
+    },
+};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::MqttError;
+
+/// What the hub delivers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// Deliver every recorded message; invalid ones carry their notices (the paper's choice).
+    #[default]
+    Audit,
+    /// Record and acknowledge invalid messages, but do not deliver them.
+    Enforce,
+}
+
+impl std::str::FromStr for Policy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "audit" => Ok(Policy::Audit),
+            "enforce" => Ok(Policy::Enforce),
+            _ => Err(format!("policy must be audit or enforce, not {s:?}")),
+        }
+    }
+}
+
+/// When the hub releases a device's publish to the broker (its QoS 1 PUBACK).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Release {
+    /// Once the entry is durable and the acknowledgement queued: a hub that dies before its
+    /// commit leaves the message with the broker, which sends it again. For external brokers,
+    /// which outlive the hub.
+    #[default]
+    AfterCommit,
+    /// As soon as the hub has the message. For the embedded broker only: it lives and dies
+    /// with the hub's process, so holding its PUBACK would keep nothing safer (the devices'
+    /// retries carry a message across a hub restart), while it caps the messages the broker
+    /// has in flight to the hub at rumqttd's fixed 100 per connection.
+    OnReceipt,
+}
+
+/// Told the code of every refused submission (SPEC §3.2: refusals are counted), e.g. to count
+/// them in the server's metrics.
+#[derive(Clone, Default)]
+pub struct RefusalHook(Option<std::sync::Arc<RefusalFn>>);
+
+type RefusalFn = dyn Fn(&str) + Send + Sync;
+
+impl RefusalHook {
+    /// A hook calling `f` with each refusal's code.
+    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> RefusalHook {
+        RefusalHook(Some(std::sync::Arc::new(f)))
+    }
+
+    fn call(&self, code: &str) {
+        if let Some(f) = &self.0 {
+            f(code);
+        }
+    }
+}
+
+impl std::fmt::Debug for RefusalHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "RefusalHook(set)"
+        } else {
+            "RefusalHook(none)"
+        })
+    }
+}
+
+/// How the hub joins its broker.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// The broker.
+    pub broker: BrokerConfig,
+    /// The hub's client id; its session lives on in the broker under this id.
+    pub client_id: String,
+    /// What to deliver.
+    pub policy: Policy,
+    /// When to release devices' publishes.
+    pub release: Release,
+    /// Told of every refusal.
+    pub on_refusal: RefusalHook,
+}
+
+/// How long the broker keeps the hub's session (and queues devices' messages) while the hub
+/// is away, in seconds.
+const SESSION_EXPIRY_S: u32 = 24 * 3600;
+
+/// The running MQTT side of the hub.
+#[derive(Debug)]
+pub struct MqttHub {
+    client: AsyncClient,
+    reader: tokio::task::JoinHandle<()>,
+    answerer: tokio::task::JoinHandle<()>,
+}
+
+/// A committed (or refused) submission on its way to the answerer.
+struct Done {
+    publish: Publish,
+    /// Already released to the broker ([`Release::OnReceipt`]).
+    released: bool,
+    /// Where to acknowledge: the device named by the topic.
+    sender: Option<DeviceName>,
+    outcome: Outcome,
+}
+
+enum Outcome {
+    Refused {
+        counter: Option<u64>,
+        refusal: Refusal,
+    },
+    Appended {
+        counter: u64,
+        signature: [u8; 64],
+        result: Result<Appended, LedgerError>,
+    },
+}
+
+impl MqttHub {
+    /// Connects to the broker, subscribes to the outboxes, and starts recording. Returns once
+    /// the subscription is in place.
+    pub async fn start(config: HubConfig, committer: Committer) -> Result<MqttHub, MqttError> {
+        let mut options = config.broker.options(&config.client_id)?;
+        options.set_clean_start(false);
+        options.set_session_expiry_interval(Some(SESSION_EXPIRY_S));
+        options.set_manual_acks(true);
+        // Many publishes wait for their block at once: let the broker send that many.
+        options.set_receive_maximum(Some(u16::MAX));
+        let (client, eventloop) = AsyncClient::new(options, 65_536);
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let reader = tokio::spawn(read(
+            eventloop,
+            client.clone(),
+            (committer, config.release),
+            done_tx,
+            ready_tx,
+        ));
+        let answerer = tokio::spawn(answer(
+            client.clone(),
+            done_rx,
+            config.policy,
+            config.on_refusal,
+        ));
+        match tokio::time::timeout(Duration::from_secs(10), ready_rx).await {
+            Ok(Ok(Ok(()))) => Ok(MqttHub {
+                client,
+                reader,
+                answerer,
+            }),
+            Ok(Ok(Err(e))) => {
+                reader.abort();
+                answerer.abort();
+                Err(MqttError::Broker(e))
+            }
+            Ok(Err(_)) | Err(_) => {
+                reader.abort();
+                answerer.abort();
+                Err(MqttError::Broker(format!(
+                    "no connection to {}:{}",
+                    config.broker.host, config.broker.port
+                )))
+            }
+        }
+    }
+
+    /// Disconnects. Messages not yet acknowledged stay with the broker (or the devices) and
+    /// come back when the hub does.
+    pub async fn stop(self) {
+        let _ = self.client.disconnect().await;
+        // Give the disconnect a moment to reach the broker before the tasks go.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.reader.abort();
+        self.answerer.abort();
+    }
+}
+
+/// Polls the connection: subscribes on every (re)connection and queues each publish.
+async fn read(
+    mut eventloop: EventLoop,
+    client: AsyncClient,
+    (committer, release): (Committer, Release),
+    done: mpsc::UnboundedSender<Done>,
+    ready: oneshot::Sender<Result<(), String>>,
+) {
+    let mut ready = Some(ready);
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                tracing::info!("mqtt: connected; subscribing to {OUT_FILTER}");
+                if let Err(e) = client.try_subscribe(OUT_FILTER, QoS::AtLeastOnce) {
+                    tracing::error!("mqtt: subscribing to {OUT_FILTER}: {e}");
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let refused = ack
+                    .return_codes
+                    .iter()
+                    .find(|c| !matches!(c, SubscribeReasonCode::Success(_)));
+                match (refused, ready.take()) {
+                    (None, Some(r)) => {
+                        let _ = r.send(Ok(()));
+                    }
+                    (Some(code), Some(r)) => {
+                        let _ = r.send(Err(format!(
+                            "the broker refused the subscription to {OUT_FILTER}: {code:?}"
+                        )));
+                        return;
+                    }
+                    (Some(code), None) => {
+                        tracing::error!("mqtt: the broker refused {OUT_FILTER} again: {code:?}");
+                    }
+                    (None, None) => {}
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let released = release == Release::OnReceipt;
+                if released && let Err(e) = client.try_ack(&p) {
+                    tracing::warn!("mqtt: releasing a publish: {e}");
+                }
+                receive(p, released, &committer, &done);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if let Some(r) = ready.take() {
+                    let _ = r.send(Err(format!("connecting: {e}")));
+                    return;
+                }
+                tracing::warn!("mqtt: broker connection: {e}; reconnecting");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+}
+
+/// Decodes one publish and queues it with the committer (or straight for a refusal).
+fn receive(
+    publish: Publish,
+    released: bool,
+    committer: &Committer,
+    done: &mpsc::UnboundedSender<Done>,
+) {
+    let topic = std::str::from_utf8(&publish.topic).unwrap_or("");
+    let sender = device_of_topic(topic, "out").and_then(|n| DeviceName::new(n).ok());
+    match decode(&publish.payload, sender.as_ref()) {
+        Ok(m) => {
+            let done = done.clone();
+            let (counter, signature) = (m.counter, m.signature);
+            committer.submit(vec![Submission::Message(m)], move |mut results| {
+                let result = results.pop().unwrap_or(Err(LedgerError::Unavailable));
+                let _ = done.send(Done {
+                    publish,
+                    released,
+                    sender,
+                    outcome: Outcome::Appended {
+                        counter,
+                        signature,
+                        result,
+                    },
+                });
+            });
+        }
+        Err(message) => {
+            let counter = serde_json::from_slice::<serde_json::Value>(&publish.payload)
+                .ok()
+                .and_then(|v| v.get("counter").and_then(serde_json::Value::as_u64));
+            let _ = done.send(Done {
+                publish,
+                released,
+                sender,
+                outcome: Outcome::Refused {
+                    counter,
+                    refusal: Refusal {
+                        error: "malformed".into(),
+                        message,
+                    },
+                },
+            });
+        }
+    }
+}
+
+/// A publish's payload as a message from the device its topic names.
+fn decode(payload: &[u8], topic_sender: Option<&DeviceName>) -> Result<Message, String> {
+    let Some(topic_sender) = topic_sender else {
+        return Err("the topic must be m2m/out/{sender}".into());
+    };
+    let sub: MessageSubmission = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+    let m = Message::try_from(sub).map_err(|e| e.to_string())?;
+    if &m.sender != topic_sender {
+        return Err(format!(
+            "a message from {} published on {topic_sender}'s outbox",
+            m.sender
+        ));
+    }
+    Ok(m)
+}
+
+/// The acknowledgement of a refused submission.
+#[derive(Serialize)]
+struct RefusedAck<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counter: Option<u64>,
+    error: &'a str,
+    message: &'a str,
+}
+
+/// A delivery: the record with its contents and the sender's signature.
+#[derive(Serialize)]
+struct DeliveryOut<'a> {
+    #[serde(flatten)]
+    record: &'a Record,
+    signature: String,
+}
+
+/// Publishes acknowledgements and deliveries, then releases the device's publish (PUBACK).
+async fn answer(
+    client: AsyncClient,
+    mut done: mpsc::UnboundedReceiver<Done>,
+    policy: Policy,
+    on_refusal: RefusalHook,
+) {
+    while let Some(d) = done.recv().await {
+        if let Err(e) = answer_one(&client, d, policy, &on_refusal).await {
+            tracing::warn!("mqtt: answering: {e}");
+        }
+    }
+}
+
+async fn answer_one(
+    client: &AsyncClient,
+    d: Done,
+    policy: Policy,
+    on_refusal: &RefusalHook,
+) -> Result<(), String> {
+    if let Outcome::Refused { refusal, .. } = &d.outcome {
+        on_refusal.call(&refusal.error);
+    }
+    let Some(sender) = &d.sender else {
+        // Nobody to answer: release it so the broker does not send it again.
+        if d.released {
+            return Ok(());
+        }
+        return client.ack(&d.publish).await.map_err(|e| e.to_string());
+    };
+    let release = match d.outcome {
+        Outcome::Refused { counter, refusal } => {
+            let ack = RefusedAck {
+                counter,
+                error: &refusal.error,
+                message: &refusal.message,
+            };
+            publish(client, ack_topic(sender.as_str()), to_json(&ack)?).await?;
+            true
+        }
+        Outcome::Appended {
+            signature,
+            result: Ok(Appended::Message(record)),
+            ..
+        } => {
+            if policy == Policy::Audit || record.valid {
+                let delivery = DeliveryOut {
+                    record: &record,
+                    signature: hex::encode(signature),
+                };
+                publish(client, in_topic(&record.receiver), to_json(&delivery)?).await?;
+            }
+            let mut ack = record;
+            ack.contents = None;
+            publish(client, ack_topic(sender.as_str()), to_json(&ack)?).await?;
+            true
+        }
+        Outcome::Appended {
+            counter, result, ..
+        } => {
+            let (code, message, release) = match result {
+                Err(LedgerError::Refused(r)) => {
+                    on_refusal.call(r.code());
+                    (r.code(), r.to_string(), true)
+                }
+                Err(e) => {
+                    // Not recorded for a reason that is not the message's: keep it with the
+                    // broker (no PUBACK) and tell the device to try again.
+                    tracing::error!("mqtt: cannot record: {e}");
+                    ("unavailable", e.to_string(), false)
+                }
+                Ok(_) => ("internal", "not a message".into(), true),
+            };
+            let ack = RefusedAck {
+                counter: Some(counter),
+                error: code,
+                message: &message,
+            };
+            publish(client, ack_topic(sender.as_str()), to_json(&ack)?).await?;
+            release
+        }
+    };
+    if release && !d.released {
+        client.ack(&d.publish).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+async fn publish(client: &AsyncClient, topic: String, payload: Vec<u8>) -> Result<(), String> {
+    client
+        .publish(topic, QoS::AtLeastOnce, false, payload)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, String> {
+    serde_json::to_vec(v).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const SIG: &str = "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000";
+
+    fn payload(sender: &str) -> Vec<u8> {
+        format!(
+            r#"{{"sender":"{sender}","receiver":"b","action":"begin","counter":1,"contents":"hi","signature":"{SIG}"}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn decodes_a_message_from_the_outbox_owner_only() {
+        let a = DeviceName::new("a").unwrap();
+        let m = decode(&payload("a"), Some(&a)).unwrap();
+        assert_eq!((m.sender.as_str(), m.counter), ("a", 1));
+        let e = decode(&payload("mallory"), Some(&a)).unwrap_err();
+        assert!(
+            e.contains("a message from mallory published on a's outbox"),
+            "{e}"
+        );
+        assert!(decode(&payload("a"), None).is_err());
+        assert!(decode(b"{", Some(&a)).is_err());
+        assert!(decode(br#"{"sender":"a"}"#, Some(&a)).is_err());
+    }
+
+    #[test]
+    fn parses_policies() {
+        assert_eq!("audit".parse::<Policy>().unwrap(), Policy::Audit);
+        assert_eq!("enforce".parse::<Policy>().unwrap(), Policy::Enforce);
+        assert!("drop".parse::<Policy>().is_err());
+    }
+}

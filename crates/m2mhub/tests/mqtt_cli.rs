@@ -1,0 +1,340 @@
+//! The binary over MQTT: `serve --mqtt` runs the embedded broker and records what devices
+//! publish; `device keygen`, `device send` (over MQTT and HTTP) and `device listen` work
+//! through the device SDK against it; the SDK's outside verifier checks the records.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+};
+
+use m2mhub_client::{http::HttpTransport, keys::DeviceKey, verifier::Verifier, wire::Record};
+
+const BIN: &str = env!("CARGO_BIN_EXE_m2mhub");
+const TOKEN: &str = "mqtt-cli-test-token";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `serve --mqtt` on free ports; returns the child, the HTTP URL and the broker URL.
+fn serve(dir: &Path) -> (Child, String, String) {
+    let mqtt = format!("127.0.0.1:{}", free_port());
+    let (child, url) = serve_with(dir, &["--mqtt", "--mqtt-listen", &mqtt]);
+    (child, url, format!("mqtt://{mqtt}"))
+}
+
+/// `serve` with `extra` options on a free HTTP port; returns the child and the HTTP URL.
+fn serve_with(dir: &Path, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--data", dir.to_str().unwrap()])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            "m2mhub/mqtt-cli-test",
+        ])
+        .args(extra)
+        .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
+        if let Some(url) = line.strip_prefix("listening on ") {
+            break url.to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+fn stop(mut child: Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+}
+
+fn m2mhub(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "m2mhub {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn serve_mqtt_device_send_listen_and_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (hub, url, broker) = serve(&tmp.path().join("data"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let http = HttpTransport::new(&url);
+    for (name, clearance) in [("phone", 3), ("door_lock", 1)] {
+        let prefix = tmp.path().join(name);
+        let public = m2mhub(&["device", "keygen", "--out", prefix.to_str().unwrap()]);
+        assert_eq!(
+            public.trim(),
+            DeviceKey::load(&prefix).unwrap().public_hex()
+        );
+        rt.block_on(http.register_device(TOKEN, name, clearance, public.trim(), &[]))
+            .unwrap();
+    }
+
+    // The door lock listens; the phone opens a transaction over MQTT.
+    let mut listen = Command::new(BIN)
+        .args(["device", "listen", "--name", "door_lock", "--mqtt", &broker])
+        .args(["--count", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It says so on stderr once subscribed.
+    let mut err = BufReader::new(listen.stderr.take().unwrap()).lines();
+    assert!(
+        err.next()
+            .unwrap()
+            .unwrap()
+            .starts_with("listening to m2m/in/door_lock")
+    );
+    let key = tmp.path().join("phone");
+    let out = m2mhub(&[
+        "device",
+        "send",
+        "--name",
+        "phone",
+        "--key",
+        key.to_str().unwrap(),
+        "--to",
+        "door_lock",
+        "--contents",
+        "unlock",
+        "--mqtt",
+        &broker,
+    ]);
+    let begin: Record = serde_json::from_str(out.trim()).unwrap();
+    assert!(begin.valid, "{begin:?}");
+    assert_eq!((begin.tx, begin.counter), (1, 1));
+    let delivered = listen.wait_with_output().unwrap();
+    assert!(delivered.status.success());
+    let d: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&delivered.stdout).trim()).unwrap();
+    assert_eq!(d["seq"], begin.seq);
+    assert_eq!(d["contents"], "unlock");
+    assert_eq!(d["provenance"], "phone");
+    let verifier = rt
+        .block_on(Verifier::fetch_key(HttpTransport::new(&url)))
+        .unwrap();
+    let early = rt.block_on(verifier.checkpoint()).unwrap();
+
+    // The door lock answers over HTTP in the same transaction; the counter file moved on.
+    let key = tmp.path().join("door_lock");
+    let out = m2mhub(&[
+        "device",
+        "send",
+        "--name",
+        "door_lock",
+        "--key",
+        key.to_str().unwrap(),
+        "--to",
+        "phone",
+        "--action",
+        "continue",
+        "--tx",
+        "1",
+        "--cause",
+        &begin.seq.to_string(),
+        "--contents",
+        "unlocked",
+        "--url",
+        &url,
+    ]);
+    let cont: Record = serde_json::from_str(out.trim()).unwrap();
+    assert!(cont.valid, "{cont:?}");
+    assert_eq!((cont.tx, cont.cause), (1, Some(begin.seq)));
+    let out = m2mhub(&[
+        "device",
+        "send",
+        "--name",
+        "phone",
+        "--key",
+        tmp.path().join("phone").to_str().unwrap(),
+        "--to",
+        "door_lock",
+        "--action",
+        "end",
+        "--tx",
+        "1",
+        "--url",
+        &url,
+    ]);
+    let end: Record = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(end.counter, 2, "the phone's counter persisted between runs");
+
+    // An outside verifier checks every record against the signed checkpoint.
+    rt.block_on(async {
+        let v = &verifier;
+        let cp = v.checkpoint().await.unwrap();
+        assert!(cp.tree_size > early.tree_size);
+        v.verify_consistency(&early, &cp).await.unwrap();
+        for r in [&begin, &cont, &end] {
+            v.verify_record(r, &cp).await.unwrap();
+        }
+        let mut forged = begin.clone();
+        forged.leaf_hash = cont.leaf_hash.clone();
+        assert!(v.verify_record(&forged, &cp).await.is_err());
+    });
+    stop(hub);
+}
+
+/// `demo --mqtt --once`: the demo's devices run over the embedded broker through the SDK and
+/// the investigation still finds the smart TV.
+#[test]
+fn demo_over_mqtt_finds_the_smart_tv() {
+    let mqtt = format!("127.0.0.1:{}", free_port());
+    let out = Command::new(BIN)
+        .args(["demo", "--once", "--listen", "127.0.0.1:0", "--mqtt"])
+        .args(["--mqtt-listen", &mqtt])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("mqtt broker on mqtt://{mqtt}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("root cause: smart_tv"), "{stdout}");
+}
+
+/// A real Mosquitto on a free port, killed by PID on drop (`None` outside CI when it is not
+/// installed; in CI a missing Mosquitto fails the test).
+struct Mosquitto {
+    child: Child,
+    port: u16,
+    /// Holds the configuration file until the broker stops.
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    fn start() -> Option<Mosquitto> {
+        let bin = Path::new("/usr/sbin/mosquitto");
+        if !bin.exists() {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "mosquitto is not installed (make deps installs it)"
+            );
+            eprintln!("mosquitto is not installed: skipping (make deps installs it)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = dir.path().join("m.conf");
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        )
+        .unwrap();
+        // Owned (and so killed and waited for on drop) before anything can fail.
+        let m = Mosquitto {
+            child: Command::new(bin).arg("-c").arg(&conf).spawn().unwrap(),
+            port,
+            _dir: dir,
+        };
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        for _ in 0..500 {
+            if std::net::TcpStream::connect(addr).is_ok() {
+                return Some(m);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("mosquitto did not start on {addr}");
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `serve --mqtt-connect … --policy enforce` against a real Mosquitto: an invalid message is
+/// recorded and acknowledged with its verdict but not delivered; the valid one after it is.
+#[test]
+fn serve_mqtt_connect_enforce() {
+    let Some(m) = Mosquitto::start() else { return };
+    let broker = format!("mqtt://127.0.0.1:{}", m.port);
+    let tmp = tempfile::tempdir().unwrap();
+    let (hub, url) = serve_with(
+        &tmp.path().join("data"),
+        &["--mqtt-connect", &broker, "--policy", "enforce"],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let http = HttpTransport::new(&url);
+    for (name, clearance) in [("sensor", 1), ("gateway", 4)] {
+        let prefix = tmp.path().join(name);
+        let public = m2mhub(&["device", "keygen", "--out", prefix.to_str().unwrap()]);
+        rt.block_on(http.register_device(TOKEN, name, clearance, public.trim(), &[]))
+            .unwrap();
+    }
+    let mut listen = Command::new(BIN)
+        .args([
+            "device", "listen", "--name", "gateway", "--mqtt", &broker, "--count", "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(listen.stderr.take().unwrap()).lines();
+    assert!(
+        err.next()
+            .unwrap()
+            .unwrap()
+            .starts_with("listening to m2m/in/gateway")
+    );
+    let send = |name: &str, to: &str, contents: &str| -> Record {
+        let key = tmp.path().join(name);
+        let out = m2mhub(&[
+            "device",
+            "send",
+            "--name",
+            name,
+            "--key",
+            key.to_str().unwrap(),
+            "--to",
+            to,
+            "--contents",
+            contents,
+            "--mqtt",
+            &broker,
+        ]);
+        serde_json::from_str(out.trim()).unwrap()
+    };
+    // A sensor may not open a conversation with the gateway: recorded, flagged, held back.
+    let bad = send("sensor", "gateway", "let me in");
+    assert_eq!(bad.notices, ["insufficient_clearance"]);
+    let good = send("gateway", "gateway", "self test");
+    assert!(good.valid, "{good:?}");
+    let delivered = listen.wait_with_output().unwrap();
+    let d: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&delivered.stdout).trim()).unwrap();
+    assert_eq!(d["seq"], good.seq, "the invalid message was delivered");
+    stop(hub);
+}
