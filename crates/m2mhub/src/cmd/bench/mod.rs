@@ -122,6 +122,30 @@ fn all(a: &AllArgs) -> anyhow::Result<ExitCode> {
         out: out("http.json"),
     })?;
     rows.extend(http_rows);
+    let mqtt_args = |rate: Option<f64>, messages: usize, file: &str| MqttArgs {
+        messages,
+        devices: 50,
+        window: 256,
+        rate,
+        broker: None,
+        data: None,
+        out: out(file),
+    };
+    let mqtt = mqtt::measure(&mqtt_args(None, 200_000, "mqtt.json"))?;
+    let mqtt_latency = mqtt::measure(&mqtt_args(Some(5000.0), 50_000, "mqtt-latency.json"))?;
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    rows.push(Row::at_least(
+        "MQTT ingest, embedded broker, publish → durable ack",
+        f(&mqtt, "msgs_per_s"),
+        "msg/s",
+        30_000.0,
+    ));
+    rows.push(Row::at_most(
+        "MQTT latency p99 at 5000 msg/s",
+        f(&mqtt_latency, "latency_p99_ms"),
+        "ms",
+        10.0,
+    ));
     let (scale, scale_rows) = scale::scale(&ScaleArgs {
         sizes: a.sizes.clone(),
         devices: 5000,
@@ -149,7 +173,8 @@ fn all(a: &AllArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(
         out("bench.json"),
         serde_json::to_string_pretty(&json!({
-            "cores": cores, "cpu": cpu, "ingest": ingest, "http": http, "scale": scale, "summary": rows,
+            "cores": cores, "cpu": cpu, "ingest": ingest, "http": http, "mqtt": mqtt,
+            "mqtt_latency": mqtt_latency, "scale": scale, "summary": rows,
         }))?,
     )?;
     println!("\n{md}");

@@ -112,6 +112,11 @@ fn workload(devices: usize, messages: usize) -> anyhow::Result<(Vec<Entry>, Vec<
 }
 
 pub fn run(a: &MqttArgs) -> anyhow::Result<ExitCode> {
+    measure(a).map(|_| ExitCode::SUCCESS)
+}
+
+/// Runs the benchmark; prints it, writes its JSON and returns it.
+pub fn measure(a: &MqttArgs) -> anyhow::Result<serde_json::Value> {
     if a.messages == 0 || a.devices < 2 || a.window == 0 {
         bail!("need --messages > 0, --devices ≥ 2 and --window > 0");
     }
@@ -249,7 +254,7 @@ pub fn run(a: &MqttArgs) -> anyhow::Result<ExitCode> {
     }
     std::fs::write(&a.out, serde_json::to_string_pretty(&report)?)?;
     println!("  results in {}", a.out.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
 /// User and system CPU seconds of this process so far (Linux; `None` elsewhere).
