@@ -141,12 +141,12 @@ impl Ledger {
                 crate::datadir::HUB_KEY_FILE
             )));
         }
-        if !store_path.exists() && has_key {
+        if !store_path.exists() && has_key && !options.new_ledger {
             // A hub has run here: its ledger was deleted or moved. Starting an empty one
             // would silently serve a history without it.
             return Err(LedgerError::Corrupt(format!(
                 "{} holds this hub's key but no {}: the ledger was deleted or moved; \
-                 restore it (or move the key away to start a new ledger)",
+                 restore it (or start a new one on purpose with --new-ledger)",
                 dir.path().display(),
                 crate::datadir::STORE_FILE
             )));

@@ -102,6 +102,9 @@ pub struct StoreOptions {
     /// without the check redb trusts its pages, and some damage makes it panic (turned into an
     /// error) or abort the process. redb runs the check by itself after an unclean shutdown.
     pub check_integrity: bool,
+    /// Start a new ledger in a directory that holds a hub key but no ledger (normally refused:
+    /// the ledger was deleted or moved). For an operator who moved it away on purpose.
+    pub new_ledger: bool,
 }
 
 /// A consistent snapshot for reads.
@@ -142,8 +145,8 @@ impl Store {
         Self::open_with(
             path,
             &StoreOptions {
-                cache_bytes: None,
                 check_integrity: true,
+                ..StoreOptions::default()
             },
         )
     }

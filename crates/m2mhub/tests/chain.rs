@@ -264,7 +264,9 @@ fn anchor_kill_restart_anchor_verify_and_detect_a_rewritten_history() {
     std::fs::create_dir_all(&forged).unwrap();
     std::fs::copy(data.join("hub-key"), forged.join("hub-key")).unwrap();
     std::fs::copy(data.join("chain.json"), forged.join("chain.json")).unwrap();
-    let (mut hub, url) = serve(&forged, &[]);
+    // The hub refuses a directory that holds its key but lost its ledger unless told to start
+    // a new one: the attacker with the key says so.
+    let (mut hub, url) = serve(&forged, &["--new-ledger"]);
     populate(&url, &[("phone", 1, 3), ("door_lock", 2, 3)], 9, 1);
     assert_eq!(entries(&url), 11);
     signal(&mut hub, "-TERM");

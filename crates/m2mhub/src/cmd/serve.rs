@@ -35,6 +35,11 @@ pub struct Args {
     /// edited while the hub was stopped may then crash it instead of being refused).
     #[arg(long)]
     pub no_check_store: bool,
+    /// Start a new, empty ledger although the data directory holds this hub's key (refused
+    /// otherwise: a missing ledger was deleted or moved). Anchored checkpoints still expose a
+    /// new history presented as the old one.
+    #[arg(long)]
+    pub new_ledger: bool,
     #[command(flatten)]
     pub chain: super::chain::ServeArgs,
     #[command(flatten)]
@@ -61,8 +66,8 @@ pub fn open(
         data,
         origin,
         &StoreOptions {
-            cache_bytes: None,
             check_integrity: true,
+            ..StoreOptions::default()
         },
     )
 }
@@ -135,6 +140,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         &StoreOptions {
             cache_bytes: Some(a.cache_mb << 20),
             check_integrity: !a.no_check_store,
+            new_ledger: a.new_ledger,
         },
     )?;
     println!(
