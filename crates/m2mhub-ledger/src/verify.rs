@@ -18,7 +18,7 @@ use m2mhub_core::{
 use crate::{
     block::{BlockRow, IndexRows},
     sigverify::{SigCheck, verify_all},
-    store::Snapshot,
+    store::{HASH_ROW, Snapshot},
 };
 
 /// Where verification found the first difference.
@@ -372,7 +372,7 @@ fn verify_store(
     let mut v = Verifier::new(key).collecting_store_rows();
     let size = snap.size().map_err(storage)?;
     let mut hash_index = 0u64;
-    let mut hash_chunks = 0u64;
+    let mut hash_rows = 0u64;
     let mut expected_starts = Vec::new();
     // One thread reads the store and checks its index rows while this one replays (and
     // checks signatures on every core): on 2 cores verify is bound by the signatures.
@@ -395,8 +395,7 @@ fn verify_store(
                     v.check_block(&b)?;
                     if b.size > 0 {
                         expected_starts.push((b.first_seq, b.height));
-                        check_hash_chunk(snap, &mut v, &mut hash_index, &b)?;
-                        hash_chunks += 1;
+                        hash_rows += check_hash_rows(snap, &mut v, &mut hash_index, &b)?;
                     }
                 }
                 Read::Failed(f) => return Err(f),
@@ -413,7 +412,7 @@ fn verify_store(
             format!("{} entries after the last block", size - v.size()),
         ));
     }
-    if snap.hash_chunk_count().map_err(storage)? != hash_chunks {
+    if snap.hash_row_count().map_err(storage)? != hash_rows {
         return Err(Failure {
             seq: None,
             block: None,
@@ -623,37 +622,51 @@ fn read_store(
     }
 }
 
-/// The stored hashes a block added must be the ones its entries give.
-fn check_hash_chunk(
+/// The stored hashes a block added must be the ones its entries give, in rows of
+/// [`HASH_ROW`] starting at the block's first stored-hash index; returns the rows checked.
+fn check_hash_rows(
     snap: &Snapshot,
     v: &mut Verifier,
     hash_index: &mut u64,
     b: &BlockRow,
-) -> Result<(), Failure> {
+) -> Result<u64, Failure> {
     let Some(store_rows) = &mut v.store_rows else {
-        return Ok(());
+        return Ok(0);
     };
     let new = std::mem::take(&mut store_rows.hashes);
-    let stored = snap
-        .hash_chunk(*hash_index)
-        .map_err(|e| at_seq(b.first_seq, format!("reading stored hashes: {e}")))?
-        .ok_or_else(|| at_seq(b.first_seq, "the block's stored Merkle hashes are missing"))?;
-    for (i, (seq, h)) in new.iter().enumerate() {
-        if stored.get(32 * i..32 * i + 32) != Some(h.as_slice()) {
+    let end = *hash_index + new.len() as u64;
+    let rows = snap
+        .hash_rows(*hash_index, end)
+        .map_err(|e| at_seq(b.first_seq, format!("reading stored hashes: {e}")))?;
+    let want_rows = new.len().div_ceil(HASH_ROW);
+    for (k, chunk) in new.chunks(HASH_ROW).enumerate() {
+        let key = *hash_index + (k * HASH_ROW) as u64;
+        let Some((_, stored)) = rows.iter().find(|(start, _)| *start == key) else {
+            return Err(at_seq(chunk[0].0, "stored Merkle hashes are missing"));
+        };
+        for (i, (seq, h)) in chunk.iter().enumerate() {
+            if stored.get(32 * i..32 * i + 32) != Some(h.as_slice()) {
+                return Err(at_seq(
+                    *seq,
+                    "a stored Merkle hash differs from the entries",
+                ));
+            }
+        }
+        if stored.len() != 32 * chunk.len() {
             return Err(at_seq(
-                *seq,
-                "a stored Merkle hash differs from the entries",
+                chunk[0].0,
+                "a row of stored Merkle hashes has extra bytes",
             ));
         }
     }
-    if stored.len() != 32 * new.len() {
+    if rows.len() != want_rows {
         return Err(at_seq(
             b.first_seq,
-            "the block's stored Merkle hashes have extra bytes",
+            "the block's stored Merkle hashes hold extra rows",
         ));
     }
-    *hash_index += new.len() as u64;
-    Ok(())
+    *hash_index = end;
+    Ok(want_rows as u64)
 }
 
 /// No index may hold rows beyond those the entries imply; name the entry an extra row claims.

@@ -303,14 +303,12 @@ fn logical_digest(path: &Path) -> [u8; 32] {
         h.extend(sha256(&bytes));
         h.extend(snap.contents(seq).unwrap().unwrap_or_default().bytes());
     }
-    let mut start = 0;
     for b in snap.blocks(None, 10_000).unwrap() {
         h.extend(serde_json::to_vec(&b).unwrap());
-        if b.size > 0 {
-            let chunk = snap.hash_chunk(start).unwrap().unwrap_or_default();
-            start += chunk.len() as u64 / 32;
-            h.extend(chunk);
-        }
+    }
+    for (start, row) in snap.hash_rows(0, u64::MAX).unwrap() {
+        h.extend(start.to_be_bytes());
+        h.extend(row);
     }
     snap.for_each_index_row(|seq, row| h.extend(format!("{seq}{row:?}").bytes()))
         .unwrap();
