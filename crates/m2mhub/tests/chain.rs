@@ -7,6 +7,8 @@
 //! the test instead of skipping it.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
@@ -14,6 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use common::{copy_dir, m2mhub};
 use ed25519_dalek::{Signer, SigningKey};
 use m2mhub_chain::{
     contracts::M2MHubLedger,
@@ -26,20 +29,7 @@ use m2mhub_core::{
 };
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_m2mhub");
-const TOKEN: &str = "chain-test-token";
-
-fn m2mhub(args: &[&str]) -> (bool, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
+use common::{BIN, TOKEN};
 
 /// A hub process (and its log lines), killed if the test fails before stopping it.
 struct Hub(Child, std::sync::mpsc::Receiver<String>);
@@ -173,18 +163,6 @@ fn wait_for_chain(rpc_url: &str, addrs: &Addresses, size: u64, mirrored: bool) {
             "chain has {anchored} anchored, {count} mirrored; want {size}"
         );
         std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
     }
 }
 

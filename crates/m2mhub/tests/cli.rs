@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{TOKEN, m2mhub, serve, serve_refuses, signed, stop};
+use common::{TOKEN, copy_dir, m2mhub, serve, serve_refuses, signed, stop};
 use ed25519_dalek::SigningKey;
 use m2mhub_core::message::Action;
 use serde_json::json;
@@ -51,18 +51,6 @@ fn tamper_entry(store: &Path, seq: u64) {
         t.insert(seq, bytes.as_slice()).unwrap();
     }
     txn.commit().unwrap();
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 #[test]

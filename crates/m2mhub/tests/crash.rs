@@ -15,10 +15,10 @@ use std::{
     time::Duration,
 };
 
-use common::{TOKEN, m2mhub, serve, signed};
+use common::{m2mhub, serve, signed};
 use ed25519_dalek::SigningKey;
 use m2mhub_core::message::Action;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const DEVICES: usize = 6;
 
@@ -163,16 +163,7 @@ fn kill_9_under_load_loses_nothing_acknowledged() {
             if round == 0 {
                 let c = reqwest::Client::new();
                 for (i, k) in keys.iter().enumerate() {
-                    let body = json!({"name": format!("dev{i}"), "clearance": 1,
-                        "public_key": hex::encode(k.verifying_key().as_bytes())});
-                    let r = c
-                        .post(format!("{url}/v1/devices"))
-                        .bearer_auth(TOKEN)
-                        .json(&body)
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), 201);
+                    common::register(&c, &url, &format!("dev{i}"), k, 1).await;
                 }
             }
             let before = acked.lock().unwrap().clone();

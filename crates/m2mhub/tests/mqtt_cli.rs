@@ -3,6 +3,8 @@
 //! through the device SDK against it; the SDK's outside verifier checks the records.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::{
     io::{BufRead, BufReader},
     path::Path,
@@ -11,8 +13,7 @@ use std::{
 
 use m2mhub_client::{http::HttpTransport, keys::DeviceKey, verifier::Verifier, wire::Record};
 
-const BIN: &str = env!("CARGO_BIN_EXE_m2mhub");
-const TOKEN: &str = "mqtt-cli-test-token";
+use common::{BIN, TOKEN, serve_with, stop};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -27,44 +28,6 @@ fn serve(dir: &Path) -> (Child, String, String) {
     let mqtt = format!("127.0.0.1:{}", free_port());
     let (child, url) = serve_with(dir, &["--mqtt", "--mqtt-listen", &mqtt]);
     (child, url, format!("mqtt://{mqtt}"))
-}
-
-/// `serve` with `extra` options on a free HTTP port; returns the child and the HTTP URL.
-fn serve_with(dir: &Path, extra: &[&str]) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--data", dir.to_str().unwrap()])
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--origin",
-            "m2mhub/mqtt-cli-test",
-        ])
-        .args(extra)
-        .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(url) = line.strip_prefix("listening on ") {
-            break url.to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
-}
-
-fn stop(mut child: Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(child.wait().unwrap().success());
 }
 
 fn m2mhub(args: &[&str]) -> String {

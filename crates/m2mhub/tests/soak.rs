@@ -17,10 +17,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{TOKEN, m2mhub, serve_with, signed, stop};
+use common::{m2mhub, serve_with, signed, stop};
 use ed25519_dalek::SigningKey;
 use m2mhub_core::message::Action;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const DEVICES: usize = 8;
 /// Messages per device per tick: 8 devices × 12 × 20 ticks/s ≈ 1,900 msg/s offered.
@@ -135,16 +135,7 @@ fn steady_load_keeps_memory_flat_and_loses_nothing() {
         let c = reqwest::Client::new();
         for i in 0..DEVICES {
             let k = SigningKey::from_bytes(&[i as u8 + 1; 32]);
-            let body = json!({"name": format!("dev{i}"), "clearance": 1,
-                "public_key": hex::encode(k.verifying_key().as_bytes())});
-            let r = c
-                .post(format!("{url}/v1/devices"))
-                .bearer_auth(TOKEN)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 201);
+            common::register(&c, &url, &format!("dev{i}"), &k, 1).await;
         }
         let devices: Vec<_> = (0..DEVICES)
             .map(|i| {

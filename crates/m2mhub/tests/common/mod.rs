@@ -124,3 +124,36 @@ pub fn serve_refuses(dir: &Path) -> String {
     );
     text
 }
+
+/// Copies a data directory (recursively).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// Registers `name` with `key` and `clearance` through the operator API.
+pub async fn register(
+    c: &reqwest::Client,
+    url: &str,
+    name: &str,
+    key: &SigningKey,
+    clearance: u32,
+) {
+    let body = serde_json::json!({"name": name, "clearance": clearance,
+        "public_key": hex::encode(key.verifying_key().as_bytes())});
+    let r = c
+        .post(format!("{url}/v1/devices"))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "registering {name}");
+}
