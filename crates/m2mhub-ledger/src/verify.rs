@@ -94,17 +94,9 @@ pub struct Verifier {
     prev_hash: Hash,
     next_height: u64,
     summary: Summary,
-    /// Internal device ids in registration order, with the seq that registered each.
-    ids: HashMap<String, (u32, u64)>,
-    /// Offline only: what the entries imply for the store's indexes and stored hashes.
-    store_rows: Option<StoreRows>,
-}
-
-/// What replayed entries imply for a store, collected for [`verify_snapshot`].
-#[derive(Debug, Default)]
-struct StoreRows {
-    /// New stored Merkle hashes, each with the seq whose leaf completed it.
-    hashes: Vec<(u64, Hash)>,
+    /// Offline only: the stored Merkle hashes the entries imply since the last block, each
+    /// with the seq whose leaf completed it, to compare with the store's.
+    stored_hashes: Option<Vec<(u64, Hash)>>,
 }
 
 impl Verifier {
@@ -118,26 +110,15 @@ impl Verifier {
             prev_hash: [0; 32],
             next_height: 0,
             summary: Summary::default(),
-            ids: HashMap::new(),
-            store_rows: None,
+            stored_hashes: None,
         }
     }
 
-    /// Also collects the index rows and stored hashes the entries imply, so a store's copies
-    /// can be compared with them ([`verify_snapshot`] does).
-    fn collecting_store_rows(mut self) -> Verifier {
-        self.store_rows = Some(StoreRows::default());
+    /// Also collects the stored hashes the entries imply, so a store's copies can be compared
+    /// with them ([`verify_snapshot`] does).
+    fn collecting_stored_hashes(mut self) -> Verifier {
+        self.stored_hashes = Some(Vec::new());
         self
-    }
-
-    /// The index rows `entry` at `seq` implies, with the devices registered before it.
-    fn rows_at(&self, seq: u64, entry: &Entry) -> IndexRows {
-        IndexRows::of(entry, |name| {
-            self.ids
-                .get(name)
-                .filter(|(_, registered)| *registered < seq)
-                .map(|(id, _)| *id)
-        })
     }
 
     /// The number of entries verified so far.
@@ -180,15 +161,11 @@ impl Verifier {
                 other => self.machine.replay(other),
             };
             replay.map_err(|err: ReplayError| at_seq(e.seq, err.to_string()))?;
-            if let Entry::DeviceRegistered(r) = entry {
-                let id = self.ids.len() as u32;
-                self.ids.insert(r.name.as_str().to_owned(), (id, e.seq));
-            }
             self.scratch.clear();
             self.frontier
                 .push(merkle::leaf_hash(&e.bytes), &mut self.scratch);
-            if let Some(s) = &mut self.store_rows {
-                s.hashes.extend(self.scratch.iter().map(|h| (e.seq, *h)));
+            if let Some(s) = &mut self.stored_hashes {
+                s.extend(self.scratch.iter().map(|h| (e.seq, *h)));
             }
         }
         self.summary.entries += entries.len() as u64;
@@ -369,14 +346,14 @@ fn verify_store(
         block: None,
         reason: e.to_string(),
     };
-    let mut v = Verifier::new(key).collecting_store_rows();
+    let mut v = Verifier::new(key).collecting_stored_hashes();
     let size = snap.size().map_err(storage)?;
     let mut hash_index = 0u64;
     let mut hash_rows = 0u64;
     let mut expected_starts = Vec::new();
     // One thread reads the store and checks its index rows while this one replays (and
     // checks signatures on every core): on 2 cores verify is bound by the signatures.
-    let expected_counts = std::thread::scope(|scope| -> Result<_, Failure> {
+    let expected = std::thread::scope(|scope| -> Result<_, Failure> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Read>(4);
         let reader = scope.spawn(move || read_store(snap, &tx));
         for item in rx {
@@ -442,9 +419,9 @@ fn verify_store(
             None => at_block(0, "the block-start index differs from the blocks"),
         });
     }
-    check_index_counts(snap, &v, &expected_counts)?;
+    check_index_counts(snap, &expected)?;
     check_projections(snap, v.machine())?;
-    check_last_counters(snap, &v)?;
+    check_last_counters(snap, &v, &expected.ids)?;
     let summary = v.finish();
     // The stored Merkle hashes must be the recomputed ones, or proofs would lie.
     let stored_root = merkle::tree_hash(size, snap)
@@ -460,13 +437,13 @@ fn verify_store(
 }
 
 /// Each sender's stored last counter must be the replay's.
-fn check_last_counters(snap: &Snapshot, v: &Verifier) -> Result<(), Failure> {
+fn check_last_counters(snap: &Snapshot, v: &Verifier, ids: &DeviceIds) -> Result<(), Failure> {
     let mut want: Vec<(u32, u64)> = v
         .machine()
         .registry()
         .iter()
         .filter_map(|d| {
-            let id = v.ids.get(d.name.as_str())?.0;
+            let id = ids.0.get(d.name.as_str())?.0;
             d.last_counter.map(|c| (id, c))
         })
         .collect();
@@ -498,6 +475,42 @@ fn check_last_counters(snap: &Snapshot, v: &Verifier) -> Result<(), Failure> {
     })
 }
 
+/// Internal device ids as the writer gives them (registration order), each with the seq that
+/// registered the device: what index rows are keyed by.
+#[derive(Debug, Default)]
+struct DeviceIds(HashMap<String, (u32, u64)>);
+
+impl DeviceIds {
+    /// Notes a registration.
+    fn note(&mut self, seq: u64, entry: &Entry) {
+        if let Entry::DeviceRegistered(r) = entry {
+            let id = self.0.len() as u32;
+            self.0.insert(r.name.as_str().to_owned(), (id, seq));
+        }
+    }
+
+    /// The index rows `entry` at `seq` implies, with the devices registered before it.
+    fn rows_at(&self, seq: u64, entry: &Entry) -> IndexRows {
+        IndexRows::of(entry, |name| self.id_before(name, seq))
+    }
+
+    fn id_before(&self, name: &str, seq: u64) -> Option<u32> {
+        self.0
+            .get(name)
+            .filter(|(_, registered)| *registered < seq)
+            .map(|(id, _)| *id)
+    }
+}
+
+/// What the entries imply for the store, as the reader found it.
+#[derive(Debug, Default)]
+struct Expected {
+    /// Rows each index table should hold.
+    counts: HashMap<&'static str, u64>,
+    /// Device ids.
+    ids: DeviceIds,
+}
+
 /// What the store reader hands the replay, in ledger order.
 enum Read {
     /// A chunk of entries, and the first index row they imply that the store lacks.
@@ -510,13 +523,8 @@ enum Read {
 
 /// Reads blocks and entries in order for [`verify_store`], checking on the way that every
 /// index row the entries imply is stored; returns how many rows each index should hold.
-fn read_store(
-    snap: &Snapshot,
-    tx: &std::sync::mpsc::SyncSender<Read>,
-) -> HashMap<&'static str, u64> {
-    let mut counts: HashMap<&'static str, u64> = HashMap::new();
-    // Internal device ids in registration order, with the seq that registered each.
-    let mut ids: HashMap<String, (u32, u64)> = HashMap::new();
+fn read_store(snap: &Snapshot, tx: &std::sync::mpsc::SyncSender<Read>) -> Expected {
+    let mut expected = Expected::default();
     let mut next = 0u64;
     let mut after = None;
     let fail = |f: Failure| {
@@ -526,7 +534,7 @@ fn read_store(
         Ok(p) => p,
         Err(e) => {
             fail(at_block(0, format!("reading the prune mark: {e}")));
-            return counts;
+            return expected;
         }
     };
     loop {
@@ -534,11 +542,11 @@ fn read_store(
             Ok(b) => b,
             Err(e) => {
                 fail(at_block(after.map_or(0, |h| h + 1), e.to_string()));
-                return counts;
+                return expected;
             }
         };
         let Some(last) = blocks.last() else {
-            return counts;
+            return expected;
         };
         after = Some(last.height);
         for b in blocks {
@@ -553,7 +561,7 @@ fn read_store(
                     Ok(r) => r,
                     Err(e) => {
                         fail(at_seq(start, format!("reading entries: {e}")));
-                        return counts;
+                        return expected;
                     }
                 };
                 let mut contents = contents.into_iter().peekable();
@@ -570,18 +578,10 @@ fn read_store(
                                 seq,
                                 "the message's contents are missing (not pruned)",
                             ));
-                            return counts;
+                            return expected;
                         }
-                        let r = IndexRows::of(&entry, |name| {
-                            ids.get(name)
-                                .filter(|(_, registered)| *registered < seq)
-                                .map(|(id, _)| *id)
-                        });
-                        if let Entry::DeviceRegistered(reg) = &entry {
-                            let id = ids.len() as u32;
-                            ids.insert(reg.name.as_str().to_owned(), (id, seq));
-                        }
-                        rows.push((seq, r));
+                        rows.push((seq, expected.ids.rows_at(seq, &entry)));
+                        expected.ids.note(seq, &entry);
                     }
                     batch.push(EntryIn {
                         seq,
@@ -593,15 +593,17 @@ fn read_store(
                     let have: Vec<u64> = batch.iter().map(|e| e.seq).collect();
                     let missing = (start..stop).find(|s| !have.contains(s)).unwrap_or(start);
                     fail(at_seq(missing, "entry missing"));
-                    return counts;
+                    return expected;
                 }
                 for (_, r) in &rows {
-                    *counts.entry("registry_entries").or_default() += u64::from(r.is_registry);
-                    *counts.entry("tx_messages").or_default() += u64::from(r.tx.is_some());
-                    *counts.entry("device_messages").or_default() +=
+                    *expected.counts.entry("registry_entries").or_default() +=
+                        u64::from(r.is_registry);
+                    *expected.counts.entry("tx_messages").or_default() += u64::from(r.tx.is_some());
+                    *expected.counts.entry("device_messages").or_default() +=
                         r.devices.iter().flatten().count() as u64;
-                    *counts.entry("counters").or_default() += u64::from(r.counter.is_some());
-                    *counts.entry("invalid_messages").or_default() += u64::from(r.invalid);
+                    *expected.counts.entry("counters").or_default() +=
+                        u64::from(r.counter.is_some());
+                    *expected.counts.entry("invalid_messages").or_default() += u64::from(r.invalid);
                 }
                 let index_failure = match snap.missing_index_row(&rows) {
                     Ok(None) => None,
@@ -611,12 +613,12 @@ fn read_store(
                     Err(e) => Some(at_seq(start, format!("reading the indexes: {e}"))),
                 };
                 if tx.send(Read::Entries(batch, index_failure)).is_err() {
-                    return counts;
+                    return expected;
                 }
             }
             next = end;
             if tx.send(Read::Block(b)).is_err() {
-                return counts;
+                return expected;
             }
         }
     }
@@ -630,10 +632,10 @@ fn check_hash_rows(
     hash_index: &mut u64,
     b: &BlockRow,
 ) -> Result<u64, Failure> {
-    let Some(store_rows) = &mut v.store_rows else {
+    let Some(stored) = &mut v.stored_hashes else {
         return Ok(0);
     };
-    let new = std::mem::take(&mut store_rows.hashes);
+    let new = std::mem::take(stored);
     let end = *hash_index + new.len() as u64;
     let rows = snap
         .hash_rows(*hash_index, end)
@@ -670,16 +672,12 @@ fn check_hash_rows(
 }
 
 /// No index may hold rows beyond those the entries imply; name the entry an extra row claims.
-fn check_index_counts(
-    snap: &Snapshot,
-    v: &Verifier,
-    expected: &HashMap<&'static str, u64>,
-) -> Result<(), Failure> {
+fn check_index_counts(snap: &Snapshot, expected: &Expected) -> Result<(), Failure> {
     let storage = |e: crate::LedgerError| at_block(0, format!("reading the indexes: {e}"));
     let counts = snap.index_row_counts().map_err(storage)?;
     if counts
         .iter()
-        .all(|(t, n)| expected.get(t).copied().unwrap_or(0) == *n)
+        .all(|(t, n)| expected.counts.get(t).copied().unwrap_or(0) == *n)
     {
         return Ok(());
     }
@@ -691,7 +689,9 @@ fn check_index_counts(
             return;
         }
         let rows = match snap.entry(seq) {
-            Ok(Some(bytes)) => Entry::from_bytes(&bytes).ok().map(|e| v.rows_at(seq, &e)),
+            Ok(Some(bytes)) => Entry::from_bytes(&bytes)
+                .ok()
+                .map(|e| expected.ids.rows_at(seq, &e)),
             Ok(None) => None,
             Err(e) => {
                 err = Some(e);
