@@ -2,6 +2,7 @@
 //! JSON under `bench-results/`; `bench all` runs every part and adds a Markdown summary of
 //! every figure beside its target (`bench-results/BENCH.md`, embedded in the README).
 
+mod disk;
 mod http;
 mod ingest;
 mod mqtt;
@@ -98,6 +99,10 @@ fn ingest_rows(r: &serde_json::Value) -> Vec<Row> {
             f("bytes_on_disk_per_entry"),
             "B",
             2.0 * raw + 200.0,
+        ),
+        Row::info(
+            "… apparent file length per entry (holes included)",
+            format!("{:.0} B", f("apparent_bytes_per_entry")),
         ),
     ]
 }
