@@ -73,6 +73,13 @@ struct Pending {
 #[derive(Debug, Default)]
 pub struct Verified(Vec<Option<bool>>);
 
+impl Verified {
+    /// The verdicts of `subs ++ more` from those of `subs` and of `more`.
+    pub(crate) fn extend(&mut self, more: Verified) {
+        self.0.extend(more.0);
+    }
+}
+
 impl Ledger {
     /// Appends a batch as one block and returns, in order, each submission's outcome.
     pub fn append(&self, subs: Vec<Submission>) -> Vec<Result<Appended>> {

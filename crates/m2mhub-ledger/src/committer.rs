@@ -1,11 +1,16 @@
 //! Group commit for concurrent callers: submissions queue up while a block is being written,
 //! and the next block takes everything queued (one fsync for many messages). Two threads form
-//! a pipeline: one gathers a batch and verifies its signatures while the other commits the
-//! previous batch, so the cores verify while the disk syncs.
+//! a pipeline: one verifies signatures as submissions arrive and adds them to the next block,
+//! while the other commits the previous block, so the cores verify while the disk syncs.
+//!
+//! The next block is one shared slot that grows until the committing thread takes it. A
+//! submission therefore waits for at most the commit in progress and its own, never for a
+//! third block that was verified and sealed while it queued: at moderate rates that halves
+//! the latency of a submission without shrinking the blocks at full load.
 
 use std::{
     sync::{
-        Arc, Mutex,
+        Arc, Condvar, Mutex, MutexGuard,
         mpsc::{self, Receiver, SyncSender},
     },
     thread::JoinHandle,
@@ -17,7 +22,7 @@ use crate::{
     ledger::Ledger,
 };
 
-/// Most entries one block takes from the queue.
+/// Most entries one block takes from the queue (a single larger submission is one block).
 pub const MAX_BLOCK_ENTRIES: usize = 8192;
 /// Most jobs waiting before callers are pushed back.
 const QUEUE_DEPTH: usize = 65_536;
@@ -33,12 +38,52 @@ enum Job {
     Stop,
 }
 
-/// A verified batch on its way to the appending thread.
+/// Verified submissions on their way to a block, with whom to answer.
+#[derive(Default)]
 struct Batch {
     subs: Vec<Submission>,
     verified: Verified,
     sizes: Vec<usize>,
     replies: Vec<Reply>,
+}
+
+impl Batch {
+    fn push(&mut self, subs: Vec<Submission>, reply: Reply) {
+        self.sizes.push(subs.len());
+        self.subs.extend(subs);
+        self.replies.push(reply);
+    }
+
+    fn append(&mut self, mut more: Batch) {
+        self.subs.append(&mut more.subs);
+        self.verified.extend(more.verified);
+        self.sizes.append(&mut more.sizes);
+        self.replies.append(&mut more.replies);
+    }
+}
+
+/// The next block, shared by the two threads.
+#[derive(Default)]
+struct Next {
+    batch: Batch,
+    /// No more submissions will be added: commit what is here and stop.
+    closed: bool,
+}
+
+#[derive(Default)]
+struct Slot {
+    next: Mutex<Next>,
+    changed: Condvar,
+}
+
+impl Slot {
+    fn lock(&self) -> MutexGuard<'_, Next> {
+        self.next.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn wait<'a>(&self, g: MutexGuard<'a, Next>) -> MutexGuard<'a, Next> {
+        self.changed.wait(g).unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// A handle to the committing threads; clone it freely. They stop on [`Committer::stop`] or
@@ -59,19 +104,18 @@ impl Committer {
     /// Starts the verifying and committing threads for `ledger`.
     pub fn start(ledger: Arc<Ledger>) -> Result<Committer> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
-        // One verified batch may wait while another commits: enough to overlap the two.
-        let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(1);
+        let slot = Arc::new(Slot::default());
         let spawn_err = |e: std::io::Error| {
             LedgerError::Storage(format!("cannot start the commit threads: {e}"))
         };
-        let l = ledger.clone();
+        let (l, s) = (ledger.clone(), slot.clone());
         let verifier = std::thread::Builder::new()
             .name("m2mhub-verify".into())
-            .spawn(move || gather(&l, &rx, &batch_tx))
+            .spawn(move || gather(&l, &rx, &s))
             .map_err(spawn_err)?;
         let appender = std::thread::Builder::new()
             .name("m2mhub-commit".into())
-            .spawn(move || commit(&ledger, &batch_rx))
+            .spawn(move || commit(&ledger, &slot))
             .map_err(spawn_err)?;
         Ok(Committer {
             tx,
@@ -116,54 +160,59 @@ impl Committer {
     }
 }
 
-/// Gathers queued jobs into batches and verifies their signatures; stops after a `Stop`.
-fn gather(ledger: &Ledger, rx: &Receiver<Job>, out: &SyncSender<Batch>) {
+/// Takes what is queued, verifies its signatures and adds it to the next block, waiting while
+/// that block is full; closes the slot after a `Stop` or when every handle is gone.
+fn gather(ledger: &Ledger, rx: &Receiver<Job>, slot: &Slot) {
     let mut stopping = false;
     while !stopping {
-        let Ok(first) = rx.recv() else { return };
-        let mut batch = Batch {
-            subs: Vec::new(),
-            verified: Verified::default(),
-            sizes: Vec::new(),
-            replies: Vec::new(),
-        };
+        let Ok(first) = rx.recv() else { break };
+        let mut chunk = Batch::default();
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
-                Job::Append { subs, reply } => {
-                    batch.sizes.push(subs.len());
-                    batch.subs.extend(subs);
-                    batch.replies.push(reply);
-                }
+                Job::Append { subs, reply } => chunk.push(subs, reply),
                 Job::Stop => stopping = true,
             }
-            if batch.subs.len() < MAX_BLOCK_ENTRIES && !stopping {
+            if chunk.subs.len() < MAX_BLOCK_ENTRIES && !stopping {
                 next = rx.try_recv().ok();
             }
         }
-        if batch.subs.is_empty() {
+        if chunk.subs.is_empty() {
+            // Empty submissions have nothing to wait for.
+            chunk.replies.into_iter().for_each(|r| r(Vec::new()));
             continue;
         }
-        batch.verified = ledger.verify_signatures(&batch.subs);
-        if let Err(mpsc::SendError(b)) = out.send(batch) {
-            answer_unavailable(b);
-            return;
+        chunk.verified = ledger.verify_signatures(&chunk.subs);
+        let mut g = slot.lock();
+        while !g.batch.subs.is_empty() && g.batch.subs.len() + chunk.subs.len() > MAX_BLOCK_ENTRIES
+        {
+            g = slot.wait(g);
         }
+        g.batch.append(chunk);
+        slot.changed.notify_all();
     }
+    slot.lock().closed = true;
+    slot.changed.notify_all();
 }
 
-/// Appends verified batches in order and answers their callers.
-fn commit(ledger: &Ledger, rx: &Receiver<Batch>) {
-    while let Ok(b) = rx.recv() {
+/// Takes the next block whenever it holds something, appends it and answers its callers;
+/// stops once the slot is closed and empty.
+fn commit(ledger: &Ledger, slot: &Slot) {
+    loop {
+        let b = {
+            let mut g = slot.lock();
+            while g.batch.subs.is_empty() && !g.closed {
+                g = slot.wait(g);
+            }
+            if g.batch.subs.is_empty() {
+                return;
+            }
+            std::mem::take(&mut g.batch)
+        };
+        slot.changed.notify_all();
         let mut results = ledger.append_verified(b.subs, b.verified).into_iter();
         for (n, reply) in b.sizes.into_iter().zip(b.replies) {
             reply(results.by_ref().take(n).collect());
         }
-    }
-}
-
-fn answer_unavailable(b: Batch) {
-    for (n, reply) in b.sizes.into_iter().zip(b.replies) {
-        reply((0..n).map(|_| Err(LedgerError::Unavailable)).collect());
     }
 }

@@ -399,3 +399,32 @@ fn the_committer_pipeline_records_concurrent_submissions_once_each() {
     ));
     assert_eq!(ledger.view().head.tree_size, 207);
 }
+
+#[test]
+fn the_committer_answers_every_submission_even_empty_ones_and_those_queued_before_stop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = std::sync::Arc::new(open(tmp.path()));
+    let committer = m2mhub_ledger::Committer::start(ledger.clone()).unwrap();
+    let mut d = Devices::default();
+    let regs = ["a", "b"]
+        .iter()
+        .map(|s| Submission::Registry(d.registration(s, 3)))
+        .collect();
+    assert!(committer.submit_wait(regs).iter().all(|r| r.is_ok()));
+    assert!(committer.submit_wait(Vec::new()).is_empty());
+    // Forty submissions queued with callbacks, then a stop: every one is answered, recorded.
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..40 {
+        let tx = tx.clone();
+        let m = d.message("a", "b", Action::Begin, 0, None);
+        committer.submit(vec![Submission::Message(m)], move |r| {
+            let _ = tx.send(r);
+        });
+    }
+    drop(tx);
+    committer.stop();
+    let answers: Vec<_> = rx.iter().collect();
+    assert_eq!(answers.len(), 40);
+    assert!(answers.iter().flatten().all(|r| r.is_ok()), "{answers:?}");
+    assert_eq!(ledger.view().head.tree_size, 42);
+}
