@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: test deps lint fmt bench bench-gas run contracts contracts-check
+.PHONY: test test-long deps lint fmt bench bench-gas run contracts contracts-check
 
 # apt-get needs root; use sudo when not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -26,6 +26,10 @@ deps:
 	@test -x /usr/sbin/mosquitto && command -v openssl >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mosquitto openssl; }
 	cd tests/browser && npm ci --no-audit --no-fund
 	cd contracts && npm ci --no-audit --no-fund
+
+# The long variants of the crash, tamper, model, soak and fuzz tests (~90 minutes).
+test-long: deps
+	scripts/long-run.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
