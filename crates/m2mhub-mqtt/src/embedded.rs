@@ -4,7 +4,8 @@
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
-use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
+use m2mhub_client::wire::OUT_FILTER;
+use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, SegmentConfig, ServerSettings};
 
 use crate::MqttError;
 
@@ -84,9 +85,21 @@ fn config(addr: SocketAddr) -> Config {
         router: RouterConfig {
             max_connections: 10_010,
             max_outgoing_packet_count: 1024,
-            // Each topic's commit log is kept in memory: 4 × 4 MiB at most.
-            max_segment_size: 4 * 1024 * 1024,
-            max_segment_count: 4,
+            // Every subscription keeps a log of what was published to it, in memory, in
+            // segments; past the count the oldest is dropped (a subscriber that far behind skips
+            // ahead). A device's acknowledgements and deliveries get 2 × 64 KiB: a few hundred
+            // messages a device has not read yet, and at most 256 KiB per device for the two
+            // subscriptions it keeps (16 MiB each before, which grew with the fleet without
+            // bound in practice). The hub's subscription to every outbox gets 4 × 4 MiB.
+            max_segment_size: 64 * 1024,
+            max_segment_count: 2,
+            custom_segment: Some(HashMap::from([(
+                OUT_FILTER.to_owned(),
+                SegmentConfig {
+                    max_segment_size: 4 * 1024 * 1024,
+                    max_segment_count: 4,
+                },
+            )])),
             ..RouterConfig::default()
         },
         v5: Some(HashMap::from([("m2mhub".to_owned(), server)])),
