@@ -9,12 +9,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use m2mhub_core::{
     ids::TxId,
     message::{Action, Message},
 };
-use m2mhub_ledger::{DataDir, Ledger, LedgerConfig, Submission};
+use m2mhub_ledger::{DataDir, Ledger, LedgerConfig};
 use m2mhub_server::AppState;
 use serde_json::json;
 
@@ -90,15 +90,7 @@ pub fn http(a: &HttpArgs) -> anyhow::Result<(serde_json::Value, Vec<Row>)> {
     )?);
     let devices = 1000;
     let fleet = Fleet::new(devices)?;
-    for r in ledger.append(
-        fleet
-            .registrations()
-            .into_iter()
-            .map(Submission::Registry)
-            .collect(),
-    ) {
-        r.context("registering the bench devices")?;
-    }
+    fleet.register(&ledger)?;
     eprintln!("signing the HTTP workloads…");
     // Counters continue across the three runs: each run starts where the last one ended.
     let batch = begins(&fleet, 0, a.batch_messages);

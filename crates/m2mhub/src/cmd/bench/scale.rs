@@ -90,15 +90,7 @@ pub fn scale(a: &ScaleArgs) -> anyhow::Result<(serde_json::Value, Vec<Row>)> {
         );
     }
     let fleet = Fleet::new(a.devices)?;
-    for r in ledger.append(
-        fleet
-            .registrations()
-            .into_iter()
-            .map(Submission::Registry)
-            .collect(),
-    ) {
-        r.context("registering the bench devices")?;
-    }
+    fleet.register(&ledger)?;
     // tx 1 gets 1,000 messages spread over the first size.
     let groups = a.sizes[0] / 4;
     let mut planner = Planner::new(

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use anyhow::Context;
 use ed25519_dalek::{Signer, SigningKey};
 use m2mhub_core::{
     entry::{Entry, Registration},
@@ -13,6 +14,7 @@ use m2mhub_core::{
     message::{Action, Message},
     names::DeviceName,
 };
+use m2mhub_ledger::{Ledger, Submission};
 
 /// Devices with keys.
 #[derive(Debug)]
@@ -37,6 +39,15 @@ impl Fleet {
             .map(|i| DeviceName::new(&format!("dev-{i:05}")))
             .collect::<Result<_, _>>()?;
         Ok(Fleet { keys, names })
+    }
+
+    /// Registers every device of the fleet in `ledger`, in one block.
+    pub fn register(&self, ledger: &Ledger) -> anyhow::Result<()> {
+        let regs = self.registrations().into_iter();
+        for r in ledger.append(regs.map(Submission::Registry).collect()) {
+            r.context("registering the bench devices")?;
+        }
+        Ok(())
     }
 
     /// Registration entries for every device (clearance = index mod 4).
