@@ -68,17 +68,7 @@ fn serve(dir: &Path, chain: &[&str]) -> (Hub, String) {
             let _ = tx.send(line);
         }
     });
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(url) = line.strip_prefix("listening on ") {
-            break url.to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let url = common::listening_url(&mut child);
     (Hub(child, logs), url)
 }
 

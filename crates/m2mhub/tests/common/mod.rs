@@ -39,6 +39,13 @@ pub fn serve_with(dir: &Path, extra: &[&str]) -> (Child, String) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let url = listening_url(&mut child);
+    (child, url)
+}
+
+/// Waits for a `serve` child's `listening on URL` line and returns the URL; keeps draining its
+/// stdout afterwards so the hub never blocks on a full pipe.
+pub fn listening_url(child: &mut Child) -> String {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url = loop {
         let line = lines
@@ -49,9 +56,8 @@ pub fn serve_with(dir: &Path, extra: &[&str]) -> (Child, String) {
             break url.to_owned();
         }
     };
-    // Keep draining stdout so the hub never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    url
 }
 
 pub fn stop(mut child: Child) {
