@@ -103,8 +103,10 @@ def open_note(note: str, key: Key) -> str:
     return text
 
 
-def body(origin: str, size: int, root: bytes, block: int, prev: bytes) -> str:
-    return f"{origin}\n{size}\n{b64(root)}\nblock {block} prev {b64(prev)}\n"
+def body(origin: str, size: int, root: bytes, block: int, prev: bytes, time=None) -> str:
+    text = f"{origin}\n{size}\n{b64(root)}\nblock {block} prev {b64(prev)}\n"
+    # SPEC §5: blocks sealed since blocks carry a signed time add "time <unix ms>".
+    return text if time is None else text + f"time {time}\n"
 
 
 DECIMAL = r"(0|[1-9][0-9]*)"
@@ -113,15 +115,18 @@ DECIMAL = r"(0|[1-9][0-9]*)"
 def parse_body(text: str) -> dict:
     """The M2MHub checkpoint text, strictly; raises ValueError."""
     m = re.fullmatch(f"([^\\n]+)\\n{DECIMAL}\\n([A-Za-z0-9+/=]+)\\n"
-                     f"block {DECIMAL} prev ([A-Za-z0-9+/=]+)\\n", text)
+                     f"block {DECIMAL} prev ([A-Za-z0-9+/=]+)\\n(?:time {DECIMAL}\\n)?", text)
     if not m or any(ord(c) < 0x20 for c in m.group(1)):
         raise ValueError("not a checkpoint")
     size, block = int(m.group(2)), int(m.group(4))
     root, prev = unb64(m.group(3)), unb64(m.group(5))
+    time = None if m.group(6) is None else int(m.group(6))
     if size > U64_MAX or block > U64_MAX or len(root) != 32 or len(prev) != 32:
         raise ValueError("out of range")
+    if time is not None and time > U64_MAX:
+        raise ValueError("out of range")
     return {"origin": m.group(1), "tree_size": size, "root": root.hex(), "block": block,
-            "prev_block_hash": prev.hex()}
+            "prev_block_hash": prev.hex(), "time_ms": time}
 
 
 def open_checkpoint(note: str, key: Key) -> dict:
@@ -185,9 +190,11 @@ def main() -> None:
 
     leaves = [f"entry {i}".encode() for i in range(5)]
     chain = [(0, mth([])), (1, mth(leaves[:1])), (3, mth(leaves[:3])), (5, mth(leaves))]
+    # Blocks 0 and 1 as sealed before block times were signed, 2 and 3 with a time.
+    times = [None, None, 1764450000000, 1764450001234]
     checkpoints, prev = [], bytes(32)
     for height, (size, root) in enumerate(chain):
-        text = body(log.name, size, root, height, prev)
+        text = body(log.name, size, root, height, prev, times[height])
         n = sign(text, log)
         cp = open_checkpoint(n, log)
         assert cp["prev_block_hash"] == prev.hex() and cp["root"] == root.hex()
@@ -195,7 +202,7 @@ def main() -> None:
         checkpoints.append(cp)
         prev = sha256(text.encode())
     # Numbers at the top of the u64 range, and a root and link of all-ones bytes.
-    text = body(log.name, U64_MAX, b"\xff" * 32, U64_MAX, b"\xfe" * 32)
+    text = body(log.name, U64_MAX, b"\xff" * 32, U64_MAX, b"\xfe" * 32, U64_MAX)
     n = sign(text, log)
     cp = open_checkpoint(n, log)
     cp.update(signed_by(log, text, n))
@@ -222,6 +229,12 @@ def main() -> None:
         ("double space in the extension", good.replace(" prev ", " prev  ")),
         ("previous hash in hex", good.replace(good_prev, checkpoints[2]["block_hash"])),
         ("empty extension line", good[:good.index("block")] + "\n"),
+        ("time with a leading zero", good.replace("time 1", "time 01")),
+        ("time past u64", good.replace("time 1764450001234", f"time {U64_MAX + 1}")),
+        ("time in seconds with a fraction", good.replace("time 1764450001234", "time 1764450001.234")),
+        ("time line before the block line", good.replace(good.splitlines()[3] + "\n" + good.splitlines()[4],
+                                                          good.splitlines()[4] + "\n" + good.splitlines()[3])),
+        ("three extension lines", good + good.splitlines()[4] + "\n"),
     ]
     bad_checkpoints = []
     for why, text in bad_bodies:

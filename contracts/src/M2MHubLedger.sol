@@ -88,8 +88,11 @@ contract M2MHubLedger {
     event ExceptionGranted(uint64 indexed seq, bytes32 indexed device, bytes32 indexed sender);
     event ExceptionWithdrawn(uint64 indexed seq, bytes32 indexed device, bytes32 indexed sender);
     event Revoked(uint64 indexed seq, bytes32 indexed device);
-    /// One recorded message: its seq, tx, provenance (0 when the tx is unknown), the message as
-    /// relayed (signature included) and its notices (bit i = SPEC §3.3's i-th; 0 = valid).
+    /// One recorded message: its seq, its tx (0 when it named a tx id not issued yet: it belongs
+    /// to no transaction, SPEC §3.1, so filtering logs by tx never finds it in the transaction
+    /// that later takes that id), provenance (0 when the tx is unknown), the message as relayed
+    /// (signature included, with the tx it named) and its notices (bit i = SPEC §3.3's i-th;
+    /// 0 = valid).
     event Recorded(uint64 indexed seq, uint64 indexed tx, bytes32 indexed provenance, Message message, uint16 notices);
 
     error NotOwner();
@@ -161,7 +164,7 @@ contract M2MHubLedger {
     }
 
     /// @notice Records `m` with its verdict (SPEC §3.1, §3.3) and returns its seq, its tx (new
-    /// for a `begin`) and its notices (0 = valid).
+    /// for a `begin`; 0 when `m` names a tx id not issued yet) and its notices (0 = valid).
     function record(Message calldata m) external onlyOwner returns (uint64 seq, uint64 txId, uint16 notices) {
         Device storage s = devices[m.sender];
         if (!s.registered) revert UnknownSender(m.sender);
@@ -223,7 +226,8 @@ contract M2MHubLedger {
         s.lastCounter = m.counter;
         seq = entryCount++;
         if (valid) validTxOf[seq] = txId;
-        emit Recorded(seq, txId, txKnown ? provenance : bytes32(0), m, notices);
+        if (!txKnown) txId = 0;
+        emit Recorded(seq, txId, provenance, m, notices);
     }
 
     function active(bytes32 device) internal view returns (Device storage d) {

@@ -140,7 +140,9 @@ impl Mirror {
                 .iter()
                 .find_map(|l| M2MHubLedger::Recorded::decode_log(&l.inner).ok())
                 .ok_or_else(|| ChainError::Rpc(format!("entry {seq}: no Recorded event")))?;
-            let want = (seq, m.tx.0, notice_bits(m.notices));
+            // A message naming an unissued tx id belongs to no transaction: tx 0 on chain.
+            let tx = m.transaction().map_or(0, |t| t.0);
+            let want = (seq, tx, notice_bits(m.notices));
             let got = (recorded.seq, recorded.tx, recorded.notices);
             if want != got {
                 return Err(ChainError::Mismatch(format!(

@@ -141,6 +141,7 @@ impl Both {
             clearance,
             public_key: key(key_index).verifying_key().to_bytes(),
             exceptions: exceptions.iter().map(|e| name(e)).collect::<BTreeSet<_>>(),
+            simulated: false,
         }))
         .unwrap();
     }
@@ -189,7 +190,11 @@ impl Both {
                 let r = called.ret;
                 assert_eq!(
                     (r.seq, r.txId, r.notices),
-                    (seq, entry.tx.0, notice_bits(entry.notices)),
+                    (
+                        seq,
+                        entry.transaction().map_or(0, |t| t.0),
+                        notice_bits(entry.notices)
+                    ),
                     "verdicts differ for {msg:?}: rust {:?}",
                     entry.notices.iter().map(|n| n.code()).collect::<Vec<_>>()
                 );
@@ -355,6 +360,7 @@ fn registry_functions_and_their_refusals() {
             clearance: 0,
             public_key: key(k).verifying_key().to_bytes(),
             exceptions: BTreeSet::new(),
+            simulated: false,
         })
     };
     assert!(matches!(
@@ -652,6 +658,7 @@ proptest! {
                         clearance,
                         public_key: key(k).verifying_key().to_bytes(),
                         exceptions: ex,
+                        simulated: false,
                     }));
                 }
                 Op::Grant(d, s) => {

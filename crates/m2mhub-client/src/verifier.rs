@@ -6,7 +6,8 @@
 use base64::{Engine, engine::general_purpose::STANDARD};
 use m2mhub_core::{
     checkpoint::Checkpoint,
-    hash::Hash,
+    entry::Entry,
+    hash::{Hash, sha256},
     merkle::{self, verify_consistency, verify_inclusion},
     note::NoteVerifier,
 };
@@ -64,6 +65,11 @@ impl Verifier {
     /// Checks that entry `seq` is in the tree of `cp`; returns its leaf hash (computed here
     /// from the entry bytes).
     pub async fn verify_inclusion(&self, seq: u64, cp: &Checkpoint) -> Result<Hash> {
+        Ok(self.included_entry(seq, cp).await?.0)
+    }
+
+    /// The leaf hash and bytes of entry `seq`, checked to be in the tree of `cp`.
+    async fn included_entry(&self, seq: u64, cp: &Checkpoint) -> Result<(Hash, Vec<u8>)> {
         let e: EntryJson = self.http.get_json(&format!("/v1/entries/{seq}")).await?;
         let bytes = STANDARD.decode(&e.entry_bytes).map_err(bad)?;
         let leaf = merkle::leaf_hash(&bytes);
@@ -76,19 +82,22 @@ impl Verifier {
             .await?;
         verify_inclusion(&leaf, seq, cp.tree_size, &parse_path(&p.path)?, &cp.root)
             .map_err(|e| bad(format!("entry {seq}: {e}")))?;
-        Ok(leaf)
+        Ok((leaf, bytes))
     }
 
-    /// Checks that a record the hub returned is the entry in the tree of `cp`.
+    /// Checks that a record the hub returned is the entry in the tree of `cp`: the entry
+    /// bytes hash to a leaf the checkpoint includes, and every field of the record (sender,
+    /// receiver, action, tx, cause, counter, contents by hash, provenance, verdict) is what
+    /// those bytes say. A hub that shows a record other than the one it committed is caught.
     pub async fn verify_record(&self, r: &Record, cp: &Checkpoint) -> Result<()> {
-        let leaf = self.verify_inclusion(r.seq, cp).await?;
+        let (leaf, bytes) = self.included_entry(r.seq, cp).await?;
         if hex::encode(leaf) != r.leaf_hash {
             return Err(bad(format!(
                 "record {}: its leaf hash is not the entry's",
                 r.seq
             )));
         }
-        Ok(())
+        check_record_fields(r, &bytes)
     }
 
     /// Checks that `new` extends `old` (the hub rewrote nothing in between).
@@ -116,5 +125,115 @@ impl Verifier {
             &parse_path(&p.path)?,
         )
         .map_err(bad)
+    }
+}
+
+/// Checks every field of `r` against the message entry `bytes` encode (SPEC §4.2).
+pub fn check_record_fields(r: &Record, bytes: &[u8]) -> Result<()> {
+    let differs = |field: &str| bad(format!("record {}: its {field} is not the entry's", r.seq));
+    let Entry::Message(m) = Entry::from_bytes(bytes).map_err(bad)? else {
+        return Err(bad(format!("entry {} is not a message", r.seq)));
+    };
+    let notices: Vec<&str> = m.notices.iter().map(|n| n.code()).collect();
+    let checks = [
+        ("sender", r.sender == m.sender.as_str()),
+        ("receiver", r.receiver == m.receiver.as_str()),
+        ("action", r.action == m.action),
+        ("tx", r.tx == m.tx.0),
+        ("cause", r.cause == m.cause.map(|c| c.0)),
+        ("counter", r.counter == m.counter),
+        (
+            "provenance",
+            r.provenance.as_deref() == m.provenance.as_ref().map(|p| p.as_str()),
+        ),
+        ("verdict", r.valid == m.valid() && r.notices == notices),
+        (
+            "contents",
+            r.contents
+                .as_ref()
+                .is_none_or(|c| sha256(c.as_bytes()) == m.contents_hash),
+        ),
+    ];
+    match checks.iter().find(|(_, ok)| !ok) {
+        Some((field, _)) => Err(differs(field)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use m2mhub_core::{
+        entry::MessageEntry,
+        ids::{Seq, TxId},
+        message::Action,
+        names::DeviceName,
+        notice::{Notice, Notices},
+    };
+
+    use super::*;
+
+    fn entry() -> (Record, Vec<u8>) {
+        let n = |s: &str| DeviceName::new(s).expect("name");
+        let m = MessageEntry {
+            sender: n("tv"),
+            receiver: n("oven"),
+            action: Action::Continue,
+            tx: TxId(7),
+            cause: Some(Seq(3)),
+            counter: 9,
+            contents_hash: sha256(b"heat"),
+            signature: [1; 64],
+            provenance: Some(n("phone")),
+            notices: [Notice::NotAParticipant].into_iter().collect::<Notices>(),
+        };
+        let bytes = Entry::Message(m).to_bytes();
+        let r = Record {
+            seq: 12,
+            tx: 7,
+            provenance: Some("phone".into()),
+            sender: "tv".into(),
+            receiver: "oven".into(),
+            action: Action::Continue,
+            cause: Some(3),
+            counter: 9,
+            contents: Some("heat".into()),
+            valid: false,
+            notices: vec!["not_a_participant".into()],
+            block: 2,
+            time: None,
+            leaf_hash: hex::encode(merkle::leaf_hash(&bytes)),
+            duplicate: false,
+        };
+        (r, bytes)
+    }
+
+    #[test]
+    fn a_record_matching_its_entry_passes_and_any_changed_field_fails() {
+        let (r, bytes) = entry();
+        check_record_fields(&r, &bytes).expect("matches");
+        let changes: [(&str, fn(&mut Record)); 10] = [
+            ("sender", |r| r.sender = "phone".into()),
+            ("receiver", |r| r.receiver = "tv".into()),
+            ("action", |r| r.action = Action::End),
+            ("tx", |r| r.tx = 8),
+            ("cause", |r| r.cause = None),
+            ("counter", |r| r.counter = 10),
+            ("provenance", |r| r.provenance = Some("tv".into())),
+            ("verdict", |r| r.valid = true),
+            ("verdict", |r| r.notices.clear()),
+            ("contents", |r| r.contents = Some("freeze".into())),
+        ];
+        for (field, change) in changes {
+            let mut bad_record = r.clone();
+            change(&mut bad_record);
+            let err = check_record_fields(&bad_record, &bytes).expect_err(field);
+            assert!(err.to_string().contains(field), "{field}: {err}");
+        }
+        // Pruned contents are not a difference.
+        let pruned = Record {
+            contents: None,
+            ..r
+        };
+        check_record_fields(&pruned, &bytes).expect("pruned contents");
     }
 }

@@ -67,6 +67,10 @@ pub struct Record {
     pub notices: Vec<String>,
     /// Height of the block that holds it.
     pub block: u64,
+    /// When that block was sealed, as its signed checkpoint says; null for blocks sealed
+    /// before checkpoints carried a time.
+    #[serde(default)]
+    pub time: Option<String>,
     /// Its Merkle leaf hash, hex.
     pub leaf_hash: String,
     /// True when this answers an exact resubmission of a recorded message.

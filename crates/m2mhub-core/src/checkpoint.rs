@@ -8,12 +8,15 @@
 //! <tree size, decimal>
 //! <root hash, standard base64>
 //! block <height, decimal> prev <previous block hash, standard base64>
+//! time <unix milliseconds, decimal>
 //! ```
 //!
-//! The first three lines are the C2SP checkpoint; the one extension line links each block to
-//! the one before by the SHA-256 of that block's note text ([`Checkpoint::block_hash`]), so
-//! the signed checkpoints form a chain that no one can rewrite without the log key. The
-//! origin doubles as the log's key name, as C2SP recommends; M2MHub requires it.
+//! The first three lines are the C2SP checkpoint; the `block` extension line links each block
+//! to the one before by the SHA-256 of that block's note text ([`Checkpoint::block_hash`]), so
+//! the signed checkpoints form a chain that no one can rewrite without the log key. The `time`
+//! line is when the block was sealed (SPEC §5: never decreasing along the chain); checkpoints
+//! signed before that rule have no `time` line. The origin doubles as the log's key name, as
+//! C2SP recommends; M2MHub requires it.
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 
@@ -53,26 +56,33 @@ pub struct Checkpoint {
     /// [`Checkpoint::block_hash`] of the previous block (all zeros for block 0, by convention
     /// of the caller: this module does not check chain rules).
     pub prev_block_hash: Hash,
+    /// When the block was sealed, milliseconds since the Unix epoch; `None` for checkpoints
+    /// signed before blocks carried a signed time.
+    pub time_ms: Option<u64>,
 }
 
 impl Checkpoint {
     /// The note text the log signs, final newline included.
     pub fn to_body(&self) -> String {
-        format!(
+        let mut body = format!(
             "{}\n{}\n{}\nblock {} prev {}\n",
             self.origin,
             self.tree_size,
             STANDARD.encode(self.root),
             self.block,
             STANDARD.encode(self.prev_block_hash)
-        )
+        );
+        if let Some(t) = self.time_ms {
+            body.push_str(&format!("time {t}\n"));
+        }
+        body
     }
 
-    /// Reads a note text written by [`Checkpoint::to_body`], and only such a text: exactly
-    /// four lines, each ending in a newline; a non-empty origin without ASCII control
+    /// Reads a note text written by [`Checkpoint::to_body`], and only such a text: four or
+    /// five lines, each ending in a newline; a non-empty origin without ASCII control
     /// characters; decimal numbers without sign or leading zeros (except `0` itself) that
-    /// fit a u64; canonical base64 of 32 bytes; one extension line `block <N> prev <B64>`
-    /// with single spaces.
+    /// fit a u64; canonical base64 of 32 bytes; the extension line `block <N> prev <B64>`
+    /// with single spaces, then optionally `time <N>`.
     pub fn parse_body(text: &str) -> Result<Self, CheckpointError> {
         let malformed = |why| Err(CheckpointError::Malformed(why));
         let Some(body) = text.strip_suffix('\n') else {
@@ -83,12 +93,11 @@ impl Checkpoint {
             // C2SP tlog-checkpoint: every line, extension lines included, is non-empty.
             return malformed("empty line");
         }
-        let [origin, size, root, ext] = lines[..] else {
-            return if lines.len() < 4 {
-                malformed("fewer than four lines")
-            } else {
-                malformed("more than one extension line")
-            };
+        let (origin, size, root, ext, time) = match lines[..] {
+            [origin, size, root, ext] => (origin, size, root, ext, None),
+            [origin, size, root, ext, time] => (origin, size, root, ext, Some(time)),
+            _ if lines.len() < 4 => return malformed("fewer than four lines"),
+            _ => return malformed("more than two extension lines"),
         };
         if origin.bytes().any(|b| b < 0x20) {
             return malformed("control character in origin");
@@ -104,12 +113,19 @@ impl Checkpoint {
         let block = parse_decimal(block).ok_or(CheckpointError::Malformed("bad block height"))?;
         let prev_block_hash =
             parse_hash(prev).ok_or(CheckpointError::Malformed("bad previous block hash"))?;
+        let time_ms = match time {
+            None => None,
+            Some(line) => Some(line.strip_prefix("time ").and_then(parse_decimal).ok_or(
+                CheckpointError::Malformed("second extension line is not `time N`"),
+            )?),
+        };
         Ok(Self {
             origin: origin.to_owned(),
             tree_size,
             root,
             block,
             prev_block_hash,
+            time_ms,
         })
     }
 
@@ -187,6 +203,7 @@ mod tests {
             root: sha256(b"root"),
             block: 7,
             prev_block_hash: sha256(b"prev"),
+            time_ms: Some(1_764_450_000_123),
         }
     }
 
@@ -216,10 +233,37 @@ mod tests {
             ..cp()
         };
         let want = "m2mhub.example/log\n0\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\
-                    block 0 prev //////////////////////////////////////////8=\n";
+                    block 0 prev //////////////////////////////////////////8=\n\
+                    time 1764450000123\n";
         assert_eq!(c.to_body(), want);
         assert_eq!(Checkpoint::parse_body(want), Ok(c.clone()));
         assert_eq!(c.block_hash(), sha256(want.as_bytes()));
+        // Checkpoints signed before blocks carried a time have no `time` line.
+        let old = Checkpoint { time_ms: None, ..c };
+        let (old_body, _) = want.split_at(want.find("time").unwrap());
+        assert_eq!(old.to_body(), old_body);
+        assert_eq!(Checkpoint::parse_body(old_body), Ok(old));
+    }
+
+    #[test]
+    fn the_time_line_is_strict() {
+        let p = |t: &str| Checkpoint::parse_body(t);
+        for bad in [
+            "time",
+            "time ",
+            "time 007",
+            "time -1",
+            "time  1",
+            "time 1 ",
+            "tiem 1",
+            "time 18446744073709551616",
+        ] {
+            assert_eq!(
+                p(&body_with(4, bad)),
+                malformed("second extension line is not `time N`"),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
@@ -259,12 +303,12 @@ mod tests {
         assert_eq!(p(&three), malformed("fewer than four lines"));
         assert_eq!(
             p(&format!("{body}more\n")),
-            malformed("more than one extension line")
+            malformed("more than two extension lines")
         );
         let ext = body.lines().nth(3).unwrap();
         assert_eq!(
             p(&format!("{body}{ext}\n")),
-            malformed("more than one extension line")
+            malformed("more than two extension lines")
         );
         assert_eq!(
             p(&body_with(0, "a\u{7}b")),
@@ -351,7 +395,7 @@ mod tests {
         };
         assert_eq!(
             bad.sign(&s),
-            Err(CheckpointError::Malformed("more than one extension line"))
+            Err(CheckpointError::Malformed("more than two extension lines"))
         );
         let empty = Checkpoint {
             origin: String::new(),

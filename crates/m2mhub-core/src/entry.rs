@@ -14,6 +14,9 @@
 //!                             [32] SHA-256(contents), [64] Ed25519 signature,
 //!                             u16 len ‖ provenance name (len 0: unknown),
 //!                             u16 notices (bit i = i-th notice of SPEC §3.3)
+//! kind 6 simulated_device_registered: as kind 1, for a device whose key the hub itself
+//!                             holds (`serve --simulated`): its messages prove only that the
+//!                             hub signed them
 //! ```
 //! Decoding is strict: exactly one byte string decodes to a given entry, so the leaf hash of
 //! a decoded-then-encoded entry is the leaf hash of the stored bytes.
@@ -71,6 +74,9 @@ pub struct Registration {
     pub public_key: [u8; 32],
     /// Senders this device accepts despite lower clearance.
     pub exceptions: BTreeSet<DeviceName>,
+    /// True when the hub holds the device's key (a simulated device, kind 6): its signatures
+    /// then prove only that the hub signed, and the ledger says so.
+    pub simulated: bool,
 }
 
 /// A message as recorded: what the device signed, what the hub decided.
@@ -125,6 +131,16 @@ impl MessageEntry {
             self.tx
         }
     }
+
+    /// The transaction this message belongs to: `None` when it named a tx id not issued yet
+    /// (`unknown_transaction`, SPEC §3.1). Such a message keeps the `tx` it named but belongs
+    /// to no transaction, so nobody can plant evidence in a transaction before it exists.
+    pub fn transaction(&self) -> Option<TxId> {
+        (!self
+            .notices
+            .contains(crate::notice::Notice::UnknownTransaction))
+        .then_some(self.tx)
+    }
 }
 
 /// The kind of an entry, as named in the API.
@@ -140,6 +156,8 @@ pub enum EntryKind {
     DeviceRevoked = 4,
     /// [`Entry::Message`].
     Message = 5,
+    /// [`Entry::DeviceRegistered`] of a device whose key the hub holds.
+    SimulatedDeviceRegistered = 6,
 }
 
 impl EntryKind {
@@ -151,6 +169,7 @@ impl EntryKind {
             EntryKind::ExceptionWithdrawn => "exception_withdrawn",
             EntryKind::DeviceRevoked => "device_revoked",
             EntryKind::Message => "message",
+            EntryKind::SimulatedDeviceRegistered => "simulated_device_registered",
         }
     }
 }
@@ -159,6 +178,7 @@ impl Entry {
     /// The entry's kind.
     pub fn kind(&self) -> EntryKind {
         match self {
+            Entry::DeviceRegistered(r) if r.simulated => EntryKind::SimulatedDeviceRegistered,
             Entry::DeviceRegistered(_) => EntryKind::DeviceRegistered,
             Entry::ExceptionGranted { .. } => EntryKind::ExceptionGranted,
             Entry::ExceptionWithdrawn { .. } => EntryKind::ExceptionWithdrawn,
@@ -220,7 +240,7 @@ impl Entry {
         }
         let kind = r.u8()?;
         let entry = match kind {
-            1 => {
+            1 | 6 => {
                 let name = r.name()?;
                 let clearance = r.u32()?;
                 let public_key = r.array::<32>()?;
@@ -240,6 +260,7 @@ impl Entry {
                     clearance,
                     public_key,
                     exceptions,
+                    simulated: kind == 6,
                 })
             }
             2 | 3 => {
@@ -375,6 +396,7 @@ mod tests {
                 clearance: 3,
                 public_key: [7; 32],
                 exceptions: [name("a"), name("b")].into_iter().collect(),
+                simulated: false,
             }),
             Entry::ExceptionGranted {
                 device: name("oven"),

@@ -43,6 +43,8 @@ pub struct Device {
     pub registered_seq: Seq,
     /// The counter of its last recorded message, if any.
     pub last_counter: Option<u64>,
+    /// True when the hub holds its key (registered as simulated).
+    pub simulated: bool,
 }
 
 impl Device {
@@ -163,6 +165,7 @@ impl Registry {
                 clearance,
                 public_key,
                 exceptions,
+                simulated,
             }) => {
                 let key = parse_public_key(public_key)?;
                 self.by_key.insert(*public_key, name.clone());
@@ -176,6 +179,7 @@ impl Registry {
                         status: DeviceStatus::Active,
                         registered_seq: seq,
                         last_counter: None,
+                        simulated: *simulated,
                     },
                 );
             }
@@ -227,6 +231,7 @@ mod tests {
             clearance: 1,
             public_key: key(seed),
             exceptions: BTreeSet::new(),
+            simulated: false,
         })
     }
 

@@ -56,6 +56,8 @@ struct Cp {
     root: String,
     block: u64,
     prev_block_hash: String,
+    /// The `time` line, absent from checkpoints sealed before blocks carried a time.
+    time_ms: Option<u64>,
     body: String,
     block_hash: String,
     note: String,
@@ -92,6 +94,7 @@ fn checkpoint(c: &Cp) -> Checkpoint {
         root: array(&c.root),
         block: c.block,
         prev_block_hash: array(&c.prev_block_hash),
+        time_ms: c.time_ms,
     }
 }
 

@@ -71,20 +71,23 @@ fn entry() -> impl Strategy<Value = Entry> {
             name(),
             any::<u32>(),
             any::<[u8; 32]>(),
-            proptest::collection::btree_set(name(), 0..5)
+            proptest::collection::btree_set(name(), 0..5),
+            any::<bool>()
         )
             .prop_map(
-                |(name, clearance, public_key, exceptions): (
+                |(name, clearance, public_key, exceptions, simulated): (
                     DeviceName,
                     u32,
                     [u8; 32],
-                    BTreeSet<DeviceName>
+                    BTreeSet<DeviceName>,
+                    bool
                 )| {
                     Entry::DeviceRegistered(Registration {
                         name,
                         clearance,
                         public_key,
                         exceptions,
+                        simulated,
                     })
                 }
             ),

@@ -48,6 +48,7 @@ impl Net {
                 clearance,
                 public_key: key.verifying_key().to_bytes(),
                 exceptions: exceptions.iter().map(|e| name(e)).collect::<BTreeSet<_>>(),
+                simulated: false,
             }))
             .unwrap();
         self.keys.push((n.to_owned(), key, 0));
@@ -475,6 +476,7 @@ fn replay_accepts_what_submit_recorded_and_rejects_edits() {
             clearance: net.m.registry().get(n).unwrap().clearance,
             public_key: key.verifying_key().to_bytes(),
             exceptions: BTreeSet::new(),
+            simulated: false,
         }));
     }
     log.push(Entry::Message(net.send(

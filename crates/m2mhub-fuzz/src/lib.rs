@@ -154,6 +154,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         clearance: 3,
         public_key: key.verifying_key().to_bytes(),
         exceptions: [DeviceName::new("phone").expect("valid name")].into(),
+        simulated: false,
     });
     let signer = test_signer();
     let cp = Checkpoint {
@@ -162,6 +163,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         root: [9; 32],
         block: 17,
         prev_block_hash: [1; 32],
+        time_ms: Some(1_764_450_000_000),
     };
     let note = cp.sign(&signer).expect("signs");
     let row = BlockRow {
@@ -172,7 +174,8 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         root: "09".repeat(32),
         prev_hash: "01".repeat(32),
         hash: "00".repeat(32),
-        time_ms: 1,
+        time_ms: 1_764_450_000_000,
+        time_signed: true,
         checkpoint: note.clone(),
     };
     let mut proof = Vec::new();

@@ -183,20 +183,17 @@ impl Ledger {
             leaves.push(leaf);
         }
         let height = w.height + 1;
+        // SPEC §5: a block's time never decreases, whatever the clock does.
+        let time_ms = now_ms().max(w.prev_time_ms);
         let cp = Checkpoint {
             origin: self.origin.clone(),
             tree_size: w.frontier.size(),
             root: w.frontier.root(),
             block: height,
             prev_block_hash: w.prev_hash,
+            time_ms: Some(time_ms),
         };
-        let row = seal(
-            &self.signer,
-            &cp,
-            p.first_seq,
-            p.entries.len() as u64,
-            now_ms(),
-        )?;
+        let row = seal(&self.signer, &cp, p.first_seq, p.entries.len() as u64)?;
         let mut txs = Vec::with_capacity(p.dirty_txs.len());
         for tx in &p.dirty_txs {
             if let Some(s) = w.txs.get(tx) {
@@ -214,6 +211,7 @@ impl Ledger {
         self.store.commit(&write)?;
         w.height = height;
         w.prev_hash = cp.block_hash();
+        w.prev_time_ms = time_ms;
 
         let mut outcomes = Vec::with_capacity(write.entries.len());
         let mut records = Vec::new();
@@ -221,7 +219,7 @@ impl Ledger {
         for ((e, decoded), leaf) in write.entries.into_iter().zip(p.decoded).zip(&leaves) {
             match decoded {
                 Entry::Message(m) => {
-                    let r = Record::new(e.seq, &m, e.contents, height, leaf);
+                    let r = Record::new(e.seq, &m, e.contents, (height, Some(time_ms)), leaf);
                     records.push(r.clone());
                     outcomes.push(Appended::Message(r));
                 }
@@ -417,14 +415,8 @@ fn resubmission(
     if orig.signature != m.signature {
         return Err(stale.into());
     }
-    let block = snap.block_of(seq)?.unwrap_or(0);
-    let mut r = Record::new(
-        seq,
-        &orig,
-        snap.contents(seq)?,
-        block,
-        &merkle::leaf_hash(&bytes),
-    );
+    let mut r = crate::query::record_at(snap, seq)?
+        .ok_or_else(|| LedgerError::Corrupt(format!("entry {seq} is not a message")))?;
     r.duplicate = true;
     Ok(Slot::Done(Ok(Appended::Message(r))))
 }

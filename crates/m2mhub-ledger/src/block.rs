@@ -21,8 +21,12 @@ pub struct BlockRow {
     pub prev_hash: String,
     /// Hash of this block's checkpoint body, hex: what the next block's `prev` names.
     pub hash: String,
-    /// When the block was committed, milliseconds since the Unix epoch (not signed).
+    /// When the block was sealed, milliseconds since the Unix epoch.
     pub time_ms: u64,
+    /// True when `time_ms` is the `time` line of the signed checkpoint (SPEC §5); false for
+    /// blocks sealed before blocks carried a signed time, whose `time_ms` is unsigned.
+    #[serde(default)]
+    pub time_signed: bool,
     /// The signed checkpoint (C2SP signed note).
     pub checkpoint: String,
 }
@@ -46,8 +50,12 @@ pub struct EntryWrite {
 pub struct IndexRows {
     /// Registry entries are indexed so the registry can be rebuilt at start-up.
     pub is_registry: bool,
-    /// For messages: the tx the message names or got.
+    /// For messages: the tx the message belongs to (named or assigned). `None` for a message
+    /// naming a tx id not issued yet: it belongs to no transaction (SPEC §3.1).
     pub tx: Option<u64>,
+    /// For a message naming a tx id not issued yet: that id. Indexed apart from `tx`, so the
+    /// transaction that later takes the id never lists it.
+    pub unissued_tx: Option<u64>,
     /// For messages: device ids of the sender and (if registered and not the sender) the
     /// receiver.
     pub devices: [Option<u32>; 2],
@@ -66,7 +74,8 @@ impl IndexRows {
                 let sender = id(m.sender.as_str());
                 IndexRows {
                     is_registry: false,
-                    tx: Some(m.tx.0),
+                    tx: m.transaction().map(|t| t.0),
+                    unissued_tx: m.transaction().is_none().then_some(m.tx.0),
                     devices: [
                         sender,
                         id(m.receiver.as_str()).filter(|r| Some(*r) != sender),

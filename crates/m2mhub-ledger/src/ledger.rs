@@ -77,6 +77,8 @@ pub(crate) struct Writer {
     pub(crate) frontier: Frontier,
     pub(crate) height: u64,
     pub(crate) prev_hash: Hash,
+    /// The last block's time: the next block's is no earlier (SPEC §5).
+    pub(crate) prev_time_ms: u64,
     /// Set when a commit failed: the on-disk state is unknown, so no more writes.
     pub(crate) failed: bool,
 }
@@ -228,6 +230,7 @@ impl Ledger {
                 frontier,
                 height: head.height,
                 prev_hash,
+                prev_time_ms: head.time_ms,
                 failed: false,
             }),
             view: RwLock::new(view),
@@ -347,8 +350,9 @@ fn genesis_block(signer: &NoteSigner, origin: &str) -> Result<BlockRow> {
         root: merkle::empty_root(),
         block: 0,
         prev_block_hash: [0; 32],
+        time_ms: Some(now_ms()),
     };
-    seal(signer, &cp, 0, 0, now_ms())
+    seal(signer, &cp, 0, 0)
 }
 
 /// Signs `cp` and makes the block row for it.
@@ -357,7 +361,6 @@ pub(crate) fn seal(
     cp: &Checkpoint,
     first_seq: u64,
     size: u64,
-    time_ms: u64,
 ) -> Result<BlockRow> {
     let note = cp
         .sign(signer)
@@ -370,7 +373,8 @@ pub(crate) fn seal(
         root: hex::encode(cp.root),
         prev_hash: hex::encode(cp.prev_block_hash),
         hash: hex::encode(cp.block_hash()),
-        time_ms,
+        time_ms: cp.time_ms.unwrap_or_else(now_ms),
+        time_signed: cp.time_ms.is_some(),
         checkpoint: note,
     })
 }

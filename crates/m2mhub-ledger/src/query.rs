@@ -316,6 +316,7 @@ pub(crate) fn record_with(reader: &mut RecordReader, seq: u64) -> Result<Option<
         bytes,
         contents,
         block,
+        block_time_ms,
     }) = reader.read(seq)?
     else {
         return Ok(None);
@@ -327,7 +328,7 @@ pub(crate) fn record_with(reader: &mut RecordReader, seq: u64) -> Result<Option<
         seq,
         &m,
         contents,
-        block,
+        (block, block_time_ms),
         &merkle::leaf_hash(&bytes),
     )))
 }
@@ -380,8 +381,9 @@ impl Ledger {
 /// A transaction that reached a device, for investigations.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceTransaction {
-    /// The transaction.
-    pub tx: u64,
+    /// The transaction; `None` groups the messages that named a tx id not issued yet: they
+    /// belong to no transaction (SPEC §3.1).
+    pub tx: Option<u64>,
     /// The device that began it (`None` for a tx id that never existed).
     pub provenance: Option<String>,
     /// Its state, if it exists.
@@ -414,7 +416,8 @@ impl Ledger {
         };
         let snap = self.snapshot()?;
         let mut out: Vec<DeviceTransaction> = Vec::new();
-        let mut index: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+        let mut index: std::collections::HashMap<Option<u64>, usize> =
+            std::collections::HashMap::new();
         let mut before = None;
         let mut scanned = 0;
         let mut reader = snap.record_reader()?;
@@ -429,22 +432,28 @@ impl Ledger {
                 if r.receiver != name {
                     continue;
                 }
-                let i = match index.get(&r.tx) {
+                // A message that named an unissued tx id has no provenance and belongs to
+                // no transaction, whatever later took that id.
+                let tx = r.provenance.is_some().then_some(r.tx);
+                let i = match index.get(&tx) {
                     Some(i) => *i,
                     None => {
                         if out.len() == limit.clamp(1, MAX_PAGE) {
                             break 'scan;
                         }
-                        let state = snap.tx_state(r.tx)?;
+                        let state = match tx {
+                            Some(tx) => snap.tx_state(tx)?,
+                            None => None,
+                        };
                         out.push(DeviceTransaction {
-                            tx: r.tx,
+                            tx,
                             provenance: state.as_ref().map(|s| s.provenance.to_string()),
                             state: state.map(|s| s.status),
                             messages_to_device: 0,
                             invalid_to_device: 0,
                             last_seq: r.seq,
                         });
-                        index.insert(r.tx, out.len() - 1);
+                        index.insert(tx, out.len() - 1);
                         out.len() - 1
                     }
                 };

@@ -30,6 +30,9 @@ pub struct Record {
     pub notices: Notices,
     /// Height of the block that holds it.
     pub block: u64,
+    /// When that block was sealed, as its signed checkpoint says (`YYYY-MM-DDTHH:MM:SS.sssZ`);
+    /// null for blocks sealed before checkpoints carried a time.
+    pub time: Option<String>,
     /// Its Merkle leaf hash, hex.
     pub leaf_hash: String,
     /// True when this answers an exact resubmission of an already recorded message.
@@ -38,12 +41,12 @@ pub struct Record {
 }
 
 impl Record {
-    /// The record of message entry `m` at `seq`.
+    /// The record of message entry `m` at `seq`, in block `block` sealed at `time_ms` (signed).
     pub fn new(
         seq: u64,
         m: &MessageEntry,
         contents: Option<String>,
-        block: u64,
+        (block, time_ms): (u64, Option<u64>),
         leaf: &Hash,
     ) -> Record {
         Record {
@@ -59,8 +62,27 @@ impl Record {
             valid: m.valid(),
             notices: m.notices,
             block,
+            time: time_ms.map(format_time),
             leaf_hash: hex::encode(leaf),
             duplicate: false,
         }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.sssZ` (RFC 3339, UTC, milliseconds), as SPEC §5 shows block times.
+pub fn format_time(ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_block_times_as_the_spec_shows_them() {
+        assert_eq!(super::format_time(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            super::format_time(1_764_450_000_123),
+            "2025-11-29T21:00:00.123Z"
+        );
     }
 }

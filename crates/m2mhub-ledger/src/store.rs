@@ -25,7 +25,7 @@ use crate::{
 };
 
 /// seq → canonical entry bytes.
-const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 /// seq → message contents (prunable; the tree commits to their hash).
 const CONTENTS: TableDefinition<u64, &str> = TableDefinition::new("contents");
 /// first stored-hash index of a row → up to [`HASH_ROW`] consecutive stored hashes.
@@ -40,11 +40,14 @@ const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 /// seq of a block's first entry → height (finds the block of a seq).
 const BLOCK_STARTS: TableDefinition<u64, u64> = TableDefinition::new("block_starts");
 /// (tx, seq) for every message naming or opening tx.
-const TX_MSGS: TableDefinition<(u64, u64), ()> = TableDefinition::new("tx_messages");
+pub(crate) const TX_MSGS: TableDefinition<(u64, u64), ()> = TableDefinition::new("tx_messages");
 /// (epoch, device id, seq) for every message a registered device sent or received.
 const DEVICE_MSGS: TableDefinition<(u32, u32, u64), ()> = TableDefinition::new("device_messages");
 /// seq of every invalid message.
-const INVALID: TableDefinition<u64, ()> = TableDefinition::new("invalid_messages");
+pub(crate) const INVALID: TableDefinition<u64, ()> = TableDefinition::new("invalid_messages");
+/// seq → the tx id a message named before that id was issued (SPEC §3.1): such messages belong
+/// to no transaction and are kept out of `tx_messages`.
+pub(crate) const UNISSUED: TableDefinition<u64, u64> = TableDefinition::new("unissued_tx_messages");
 /// (epoch, sender id, counter) → seq, to recognise exact resubmissions.
 const COUNTERS: TableDefinition<(u32, u32, u64), u64> = TableDefinition::new("counters");
 /// sender id → the last counter it recorded.
@@ -63,15 +66,15 @@ fn epoch(seq: u64) -> u32 {
 /// seq of every registry entry, to rebuild the registry at start-up.
 const REGISTRY: TableDefinition<u64, ()> = TableDefinition::new("registry_entries");
 /// tx → encoded transaction state.
-const TXS: TableDefinition<u64, &[u8]> = TableDefinition::new("transactions");
+pub(crate) const TXS: TableDefinition<u64, &[u8]> = TableDefinition::new("transactions");
 /// Format version and settings.
-const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+pub(crate) const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 
 /// `meta` key: contents of seqs below this were pruned on purpose.
 const PRUNED_BELOW: &str = "contents_pruned_below";
 
 /// The layout version of the tables above.
-pub const STORE_FORMAT: &str = "m2mhub-store-v3";
+pub const STORE_FORMAT: &str = "m2mhub-store-v4";
 
 /// An index that message queries page through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +85,8 @@ pub enum Index {
     Device(u32),
     /// Invalid messages.
     Invalid,
+    /// Messages that named a tx id not issued yet (SPEC §3.1).
+    Unissued,
     /// Every entry.
     All,
 }
@@ -202,6 +207,7 @@ impl Store {
             txn.open_table(TX_MSGS)?;
             txn.open_table(DEVICE_MSGS)?;
             txn.open_table(INVALID)?;
+            txn.open_table(UNISSUED)?;
             txn.open_table(COUNTERS)?;
             txn.open_table(LAST_COUNTERS)?;
             txn.open_table(REGISTRY)?;
@@ -213,6 +219,10 @@ impl Store {
                     meta.insert("format", STORE_FORMAT)?;
                 }
                 Some(STORE_FORMAT) => {}
+                Some(old) if crate::migrate::can_migrate(old) => {
+                    drop(meta);
+                    crate::migrate::migrate(&txn, old)?;
+                }
                 Some(other) => {
                     return Err(LedgerError::Corrupt(format!(
                         "store format {other:?}, this hub reads {STORE_FORMAT:?}"
@@ -234,6 +244,7 @@ impl Store {
             let mut tx_msgs = txn.open_table(TX_MSGS)?;
             let mut dev_msgs = txn.open_table(DEVICE_MSGS)?;
             let mut invalid = txn.open_table(INVALID)?;
+            let mut unissued = txn.open_table(UNISSUED)?;
             let mut counters = txn.open_table(COUNTERS)?;
             // Counters only grow, so the last one of a block is each sender's last.
             let mut last = std::collections::BTreeMap::new();
@@ -249,6 +260,9 @@ impl Store {
                 }
                 if let Some(tx) = rows.tx {
                     tx_msgs.insert((tx, e.seq), ())?;
+                }
+                if let Some(tx) = rows.unissued_tx {
+                    unissued.insert(e.seq, tx)?;
                 }
                 for d in rows.devices.iter().flatten() {
                     dev_msgs.insert((epoch(e.seq), *d, e.seq), ())?;
@@ -403,6 +417,7 @@ impl Snapshot {
             entries: self.table(ENTRIES)?,
             contents: self.table(CONTENTS)?,
             starts: self.table(BLOCK_STARTS)?,
+            blocks: self.table(BLOCKS)?,
             block: None,
         })
     }
@@ -677,6 +692,12 @@ impl Snapshot {
                 newest_first,
                 limit,
             ),
+            Index::Unissued => collect(
+                self.table(UNISSUED)?.range(lo..hi)?,
+                |k| k.value(),
+                newest_first,
+                limit,
+            ),
             Index::All => collect(
                 self.table(ENTRIES)?.range(lo..hi)?,
                 |k| k.value(),
@@ -725,8 +746,10 @@ pub struct RecordReader {
     entries: ReadOnlyTable<u64, &'static [u8]>,
     contents: ReadOnlyTable<u64, &'static str>,
     starts: ReadOnlyTable<u64, u64>,
-    /// The block last found: seqs `start..end` are in block `height`.
-    block: Option<(u64, u64, u64)>,
+    blocks: ReadOnlyTable<u64, &'static [u8]>,
+    /// The block last found: seqs `start..end` are in block `height`, sealed at a signed
+    /// time or not.
+    block: Option<(u64, u64, u64, Option<u64>)>,
 }
 
 impl std::fmt::Debug for RecordReader {
@@ -744,6 +767,8 @@ pub struct StoredEntry {
     pub contents: Option<String>,
     /// Height of the block holding it.
     pub block: u64,
+    /// When that block was sealed, if its checkpoint signs the time.
+    pub block_time_ms: Option<u64>,
 }
 
 impl RecordReader {
@@ -753,8 +778,8 @@ impl RecordReader {
             return Ok(None);
         };
         let contents = self.contents.get(seq)?.map(|v| v.value().to_owned());
-        let height = match self.block {
-            Some((start, end, h)) if (start..end).contains(&seq) => h,
+        let (height, time) = match self.block {
+            Some((start, end, h, t)) if (start..end).contains(&seq) => (h, t),
             _ => {
                 let found = self.starts.range(..=seq)?.next_back().transpose()?;
                 let (start, h) = found.map_or((0, 0), |(k, v)| (k.value(), v.value()));
@@ -764,14 +789,22 @@ impl RecordReader {
                     .next()
                     .transpose()?
                     .map_or(u64::MAX, |(k, _)| k.value());
-                self.block = Some((start, end, h));
-                h
+                let row = self
+                    .blocks
+                    .get(h)?
+                    .ok_or_else(|| corrupt(format!("no block {h}")))?;
+                let row: BlockRow = serde_json::from_slice(row.value())
+                    .map_err(|e| corrupt(format!("block {h}: {e}")))?;
+                let t = row.time_signed.then_some(row.time_ms);
+                self.block = Some((start, end, h, t));
+                (h, t)
             }
         };
         Ok(Some(StoredEntry {
             bytes,
             contents,
             block: height,
+            block_time_ms: time,
         }))
     }
 }
@@ -789,6 +822,8 @@ pub enum IndexRow {
     Counter(u32, u64),
     /// `invalid_messages`.
     Invalid,
+    /// `unissued_tx_messages`, with the tx id named.
+    Unissued(u64),
     /// A per-device row filed under another epoch than its seq's.
     Misfiled,
 }
@@ -802,6 +837,7 @@ impl IndexRow {
             IndexRow::Device(_) => "device_messages",
             IndexRow::Counter(..) => "counters",
             IndexRow::Invalid => "invalid_messages",
+            IndexRow::Unissued(_) => "unissued_tx_messages",
             IndexRow::Misfiled => "device_messages or counters",
         }
     }
@@ -814,6 +850,7 @@ impl IndexRow {
             IndexRow::Device(d) => rows.devices.contains(&Some(d)),
             IndexRow::Counter(s, c) => rows.counter == Some((s, c)),
             IndexRow::Invalid => rows.invalid,
+            IndexRow::Unissued(tx) => rows.unissued_tx == Some(tx),
             IndexRow::Misfiled => false,
         }
     }
@@ -831,6 +868,7 @@ impl Snapshot {
         let dev_msgs = self.table(DEVICE_MSGS)?;
         let counters = self.table(COUNTERS)?;
         let invalid = self.table(INVALID)?;
+        let unissued = self.table(UNISSUED)?;
         for &(seq, r) in expected {
             if r.is_registry && registry.get(seq)?.is_none() {
                 return Ok(Some((seq, "registry_entries")));
@@ -856,6 +894,11 @@ impl Snapshot {
             if r.invalid && invalid.get(seq)?.is_none() {
                 return Ok(Some((seq, "invalid_messages")));
             }
+            if let Some(tx) = r.unissued_tx
+                && unissued.get(seq)?.map(|v| v.value()) != Some(tx)
+            {
+                return Ok(Some((seq, "unissued_tx_messages")));
+            }
         }
         Ok(None)
     }
@@ -868,6 +911,7 @@ impl Snapshot {
             ("device_messages", self.table(DEVICE_MSGS)?.len()?),
             ("counters", self.table(COUNTERS)?.len()?),
             ("invalid_messages", self.table(INVALID)?.len()?),
+            ("unissued_tx_messages", self.table(UNISSUED)?.len()?),
         ])
     }
 
@@ -908,6 +952,10 @@ impl Snapshot {
         }
         for r in self.table(INVALID)?.iter()? {
             f(r?.0.value(), IndexRow::Invalid);
+        }
+        for r in self.table(UNISSUED)?.iter()? {
+            let (k, v) = r?;
+            f(k.value(), IndexRow::Unissued(v.value()));
         }
         Ok(())
     }

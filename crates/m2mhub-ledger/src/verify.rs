@@ -92,6 +92,8 @@ pub struct Verifier {
     frontier: Frontier,
     scratch: Vec<Hash>,
     prev_hash: Hash,
+    /// The last signed block time seen (SPEC §5: block times never decrease).
+    prev_time_ms: Option<u64>,
     next_height: u64,
     summary: Summary,
     /// Offline only: the stored Merkle hashes the entries imply since the last block, each
@@ -108,6 +110,7 @@ impl Verifier {
             frontier: Frontier::new(),
             scratch: Vec::new(),
             prev_hash: [0; 32],
+            prev_time_ms: None,
             next_height: 0,
             summary: Summary::default(),
             stored_hashes: None,
@@ -211,6 +214,7 @@ impl Verifier {
                 reason: "Merkle root of the entries differs from the signed checkpoint".into(),
             });
         }
+        self.check_time(h, &cp, b)?;
         self.prev_hash = cp.block_hash();
         if b.hash != hex::encode(self.prev_hash) {
             return Err(at_block(h, "block hash does not match its checkpoint"));
@@ -219,6 +223,33 @@ impl Verifier {
         self.summary.blocks += 1;
         self.summary.root = cp.root;
         Ok(())
+    }
+
+    /// SPEC §5: a block's signed time never decreases, and once blocks carry one every later
+    /// block does; the block row shows the signed time.
+    fn check_time(&mut self, h: u64, cp: &Checkpoint, b: &BlockRow) -> Result<(), Failure> {
+        match (cp.time_ms, self.prev_time_ms) {
+            (None, Some(_)) => Err(at_block(
+                h,
+                "the checkpoint has no time line although an earlier block's has",
+            )),
+            (Some(t), Some(prev)) if t < prev => Err(at_block(
+                h,
+                format!("block time {t} ms is before the previous block's {prev} ms"),
+            )),
+            (Some(t), _) if !b.time_signed || b.time_ms != t => Err(at_block(
+                h,
+                "the block row's time differs from its signed checkpoint",
+            )),
+            (None, None) if b.time_signed => Err(at_block(
+                h,
+                "the block row claims a signed time its checkpoint lacks",
+            )),
+            (t, _) => {
+                self.prev_time_ms = t.or(self.prev_time_ms);
+                Ok(())
+            }
+        }
     }
 
     /// Ends verification.
@@ -604,6 +635,8 @@ fn read_store(snap: &Snapshot, tx: &std::sync::mpsc::SyncSender<Read>) -> Expect
                     *expected.counts.entry("counters").or_default() +=
                         u64::from(r.counter.is_some());
                     *expected.counts.entry("invalid_messages").or_default() += u64::from(r.invalid);
+                    *expected.counts.entry("unissued_tx_messages").or_default() +=
+                        u64::from(r.unissued_tx.is_some());
                 }
                 let index_failure = match snap.missing_index_row(&rows) {
                     Ok(None) => None,

@@ -314,6 +314,7 @@ fn submission(model: &Model, counters: &mut [u64; 9], op: &Op) -> Option<(Submis
                     clearance: u32::from(*clearance),
                     public_key: key(d).verifying_key().to_bytes(),
                     exceptions: BTreeSet::new(),
+                    simulated: false,
                 })),
                 true,
             )

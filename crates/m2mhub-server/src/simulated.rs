@@ -98,9 +98,4 @@ impl SimulatedKeys {
     pub async fn holds(&self, name: &str) -> bool {
         self.keys.lock().await.contains_key(name)
     }
-
-    /// Names of the simulated devices.
-    pub async fn names(&self) -> Vec<String> {
-        self.keys.lock().await.keys().cloned().collect()
-    }
 }

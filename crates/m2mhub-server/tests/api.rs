@@ -666,6 +666,15 @@ async fn simulated_devices_and_investigations() {
         .map(|d| d["name"].clone())
         .collect();
     assert_eq!(sims, [json!("tv"), json!("oven")]);
+    // The ledger itself says the hub holds their keys: registration entries of their own kind.
+    for (name, kind) in [
+        ("tv", "simulated_device_registered"),
+        ("phone", "device_registered"),
+    ] {
+        let d = get(&c, &format!("{url}/v1/devices/{name}")).await;
+        let e = get(&c, &format!("{url}/v1/entries/{}", d["registered_seq"])).await;
+        assert_eq!(e["kind"], kind, "{name}");
+    }
     // Investigations: who made the oven act, and who misbehaves.
     let txs = get(&c, &format!("{url}/v1/devices/oven/transactions")).await;
     assert_eq!(txs[0]["provenance"], "tv");
@@ -1077,5 +1086,29 @@ async fn every_class_of_bad_input_gets_a_clear_error_and_records_nothing() {
     // And the hub still takes good input.
     let (s, _) = send(&c, &url, &good).await;
     assert_eq!(s, StatusCode::OK);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_hub_started_without_simulated_devices_holds_no_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = Hub::start_with(tmp.path(), |mut s| {
+        s.simulated = Arc::new(m2mhub_server::simulated::SimulatedKeys::none());
+        s
+    })
+    .await;
+    let r = Client::new()
+        .post(format!("{}/v1/devices", hub.url))
+        .bearer_auth(TOKEN)
+        .json(&json!({"name": "tv", "clearance": 1, "simulated": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "simulated_disabled"
+    );
+    assert!(!tmp.path().join("simulated").exists());
     hub.stop().await;
 }

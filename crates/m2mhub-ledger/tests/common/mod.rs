@@ -30,6 +30,7 @@ impl Devices {
             clearance,
             public_key: key.verifying_key().to_bytes(),
             exceptions: BTreeSet::new(),
+            simulated: false,
         });
         self.keys.push((n.to_owned(), key, 0));
         e

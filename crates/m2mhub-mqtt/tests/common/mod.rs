@@ -60,6 +60,7 @@ pub fn ledger() -> Ledgered {
                 clearance: *clearance,
                 public_key: key_of(name).public().to_bytes(),
                 exceptions: BTreeSet::new(),
+                simulated: false,
             }))
         })
         .collect();

@@ -37,14 +37,14 @@ pub struct DeviceJson {
     pub registered_seq: u64,
     /// The counter of its last recorded message.
     pub last_counter: Option<u64>,
-    /// True when the hub holds its key (a simulated device).
+    /// True when the hub holds its key (a simulated device): as its registration entry says.
     pub simulated: bool,
     /// First 8 bytes of SHA-256(public key), hex: short enough to compare by eye.
     pub key_fingerprint: String,
 }
 
 impl DeviceJson {
-    fn new(d: &Device, simulated: bool) -> Self {
+    fn new(d: &Device) -> Self {
         DeviceJson {
             name: d.name.to_string(),
             clearance: d.clearance,
@@ -53,7 +53,7 @@ impl DeviceJson {
             status: d.status,
             registered_seq: d.registered_seq.0,
             last_counter: d.last_counter,
-            simulated,
+            simulated: d.simulated,
             key_fingerprint: hex::encode(&m2mhub_core::hash::sha256(d.key.as_bytes())[..8]),
         }
     }
@@ -106,11 +106,10 @@ pub fn entry_json(seq: u64, e: &Entry) -> Value {
 
 async fn device(s: &AppState, name: &str) -> ApiResult<DeviceJson> {
     let view = s.ledger.view();
-    let simulated = s.simulated.holds(name).await;
     view.registry
         .registry
         .get(name)
-        .map(|d| DeviceJson::new(d, simulated))
+        .map(DeviceJson::new)
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -155,6 +154,13 @@ pub async fn register(
     let (public_key, held) = match (&b.public_key, b.simulated) {
         (Some(k), false) => (parse_hex_array::<32>(k, "public_key")?, None),
         (None, true) => {
+            if !s.simulated.enabled() {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "simulated_disabled",
+                    "this hub holds no device keys: simulated devices need `serve --simulated`",
+                ));
+            }
             if s.ledger.view().registry.registry.get(&b.name).is_some() {
                 return Err(CoreError::NameTaken(device_name).into());
             }
@@ -172,6 +178,7 @@ pub async fn register(
         clearance: b.clearance,
         public_key,
         exceptions,
+        simulated: held.is_some(),
     });
     match (change(&s, entry).await, held) {
         (Ok(()), Some(key)) => s.simulated.keep(&b.name, key).await,
@@ -189,15 +196,9 @@ pub async fn register(
 /// `GET /v1/devices`.
 pub async fn list(State(s): State<AppState>) -> Json<Vec<DeviceJson>> {
     let view = s.ledger.view();
-    let simulated: std::collections::HashSet<String> =
-        s.simulated.names().await.into_iter().collect();
     let mut all: Vec<&Device> = view.registry.registry.iter().collect();
     all.sort_by_key(|d| d.registered_seq);
-    Json(
-        all.into_iter()
-            .map(|d| DeviceJson::new(d, simulated.contains(d.name.as_str())))
-            .collect(),
-    )
+    Json(all.into_iter().map(DeviceJson::new).collect())
 }
 
 /// `GET /v1/devices/{name}`.

@@ -40,6 +40,11 @@ pub struct Args {
     /// new history presented as the old one.
     #[arg(long)]
     pub new_ledger: bool,
+    /// Let the operator register simulated devices, whose keys the hub makes and holds in
+    /// DATA/simulated (their registration entries say so): for demos and tests, never for
+    /// devices whose messages must prove anything.
+    #[arg(long)]
+    pub simulated: bool,
     #[command(flatten)]
     pub chain: super::chain::ServeArgs,
     #[command(flatten)]
@@ -105,11 +110,15 @@ pub async fn serve(
     retain: Option<Duration>,
     failures: (u32, f64),
     mqtt: &crate::mqtt::MqttArgs,
+    simulated: bool,
 ) -> anyhow::Result<()> {
-    let state = AppState::new(ledger.clone(), token)?
-        .with_simulated_keys(&data.join("simulated"))
-        .map_err(anyhow::Error::msg)?
-        .with_failure_limit(failures.0, failures.1);
+    let mut state =
+        AppState::new(ledger.clone(), token)?.with_failure_limit(failures.0, failures.1);
+    if simulated {
+        state = state
+            .with_simulated_keys(&data.join("simulated"))
+            .map_err(anyhow::Error::msg)?;
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -160,6 +169,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             a.retain_contents,
             (a.auth_failure_burst, a.auth_failure_rate),
             &a.mqtt,
+            a.simulated,
         )
         .await
     })?;

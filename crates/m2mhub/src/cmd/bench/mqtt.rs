@@ -79,6 +79,7 @@ fn workload(devices: usize, messages: usize) -> anyhow::Result<(Vec<Entry>, Vec<
                 clearance: 1,
                 public_key: keys[i].public().to_bytes(),
                 exceptions: BTreeSet::new(),
+                simulated: false,
             })
         })
         .collect();

@@ -59,6 +59,7 @@ impl Fleet {
                     clearance: (i % 4) as u32,
                     public_key: self.keys[i].verifying_key().to_bytes(),
                     exceptions: BTreeSet::new(),
+                    simulated: false,
                 })
             })
             .collect()
