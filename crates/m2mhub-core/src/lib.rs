@@ -19,6 +19,7 @@ pub mod note;
 pub mod notice;
 pub mod registry;
 pub mod rules;
+pub mod sig;
 pub mod signing;
 
 use names::DeviceName;
