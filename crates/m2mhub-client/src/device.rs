@@ -136,7 +136,11 @@ mod tests {
         assert_eq!((a.counter, b.counter), (1, 2));
         for m in [&a, &b] {
             let public = key.public().to_bytes();
-            assert!(m2mhub_core::sig::verify(&public, &m.signing_bytes(), &m.signature));
+            assert!(m2mhub_core::sig::verify(
+                &public,
+                &m.signing_bytes(),
+                &m.signature
+            ));
         }
         assert!(d.sign("not a name", Action::Begin, 0, None, "").is_err());
     }

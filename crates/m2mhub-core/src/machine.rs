@@ -139,7 +139,10 @@ impl Machine {
                     .registry
                     .get(m.sender.as_str())
                     .ok_or_else(|| ReplayError::Refused(format!("unknown sender {}", m.sender)))?;
-                if !device.key.verify(&m.signed_fields().signing_bytes(), &m.signature) {
+                if !device
+                    .key
+                    .verify(&m.signed_fields().signing_bytes(), &m.signature)
+                {
                     return Err(ReplayError::Refused(format!(
                         "bad signature by {}",
                         m.sender

@@ -141,7 +141,11 @@ mod tests {
     #[test]
     fn rfc8032_signatures_verify_alone_and_in_a_batch() {
         let checks: Vec<SigCheck> = (0..20u8).map(|i| signed(i % 3, &[i; 7])).collect();
-        assert!(checks.iter().all(|c| c.key.verify(&c.message, &c.signature)));
+        assert!(
+            checks
+                .iter()
+                .all(|c| c.key.verify(&c.message, &c.signature))
+        );
         assert_eq!(verify_batch(&checks, os_rng()), vec![true; 20]);
         assert!(verify_batch(&[], os_rng()).is_empty());
     }
@@ -168,7 +172,10 @@ mod tests {
         y1_signed[0] = 1;
         y1_signed[31] = 0x80;
         for bytes in [p_plus_3, y1_signed] {
-            assert!(PublicKey::from_bytes(&bytes).is_some(), "ZIP 215 decodes it");
+            assert!(
+                PublicKey::from_bytes(&bytes).is_some(),
+                "ZIP 215 decodes it"
+            );
             let e = PublicKey::for_registration(&bytes).unwrap_err();
             assert!(e.to_string().contains("canonical"), "{e}");
         }

@@ -70,7 +70,10 @@ fn the_vectors_cover_both_disagreements_and_both_verdicts() {
             .iter()
             .any(|c| c.valid == valid && c.cofactorless == cofactorless)
     };
-    assert!(has(true, false), "cofactored only (R or A with a torsion component)");
+    assert!(
+        has(true, false),
+        "cofactored only (R or A with a torsion component)"
+    );
     assert!(has(false, true), "S out of range");
     assert!(has(true, true) && has(false, false));
 }

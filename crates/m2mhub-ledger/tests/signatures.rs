@@ -53,7 +53,9 @@ fn array<const N: usize>(h: &str) -> [u8; N] {
 }
 
 fn honest(n: usize) -> Vec<SigCheck> {
-    let keys: Vec<SigningKey> = (0..8u8).map(|i| SigningKey::from_bytes(&[i + 1; 32])).collect();
+    let keys: Vec<SigningKey> = (0..8u8)
+        .map(|i| SigningKey::from_bytes(&[i + 1; 32]))
+        .collect();
     (0..n)
         .map(|i| {
             let key = &keys[i % keys.len()];
@@ -78,7 +80,12 @@ fn every_vector_gets_one_verdict_in_every_batch_on_one_and_two_threads() {
     let honest = honest(255);
     let pools: Vec<rayon::ThreadPool> = [1, 2]
         .iter()
-        .map(|&n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap())
+        .map(|&n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+        })
         .collect();
     for (i, case) in vectors().iter().enumerate() {
         let vector = SigCheck {
@@ -154,12 +161,14 @@ fn a_torsion_r_signature_gets_one_verdict_in_every_block_and_in_replay() {
         .collect();
     let seed = [77u8; 32];
     let mallory = SigningKey::from_bytes(&seed);
-    regs.push(Submission::Registry(Entry::DeviceRegistered(Registration {
-        name: name("mallory"),
-        clearance: 1,
-        public_key: mallory.verifying_key().to_bytes(),
-        exceptions: BTreeSet::new(),
-    })));
+    regs.push(Submission::Registry(Entry::DeviceRegistered(
+        Registration {
+            name: name("mallory"),
+            clearance: 1,
+            public_key: mallory.verifying_key().to_bytes(),
+            exceptions: BTreeSet::new(),
+        },
+    )));
     assert!(committer.submit_wait(regs).iter().all(|r| r.is_ok()));
 
     let order_2 = EIGHT_TORSION[4];
@@ -194,7 +203,10 @@ fn a_torsion_r_signature_gets_one_verdict_in_every_block_and_in_replay() {
         batch.insert(at, Submission::Message(m));
         let mut results = committer.submit_wait(batch);
         let attack = results.remove(at);
-        assert!(results.iter().all(|r| r.is_ok()), "honest messages recorded");
+        assert!(
+            results.iter().all(|r| r.is_ok()),
+            "honest messages recorded"
+        );
         outcomes.push(match attack {
             Ok(Appended::Message(r)) => format!("recorded, valid {}", r.valid),
             Ok(other) => format!("{other:?}"),
@@ -238,7 +250,10 @@ fn registration_refuses_a_non_canonical_key_and_records_nothing() {
         exceptions: BTreeSet::new(),
     });
     let before = ledger.view().head.tree_size;
-    let got = ledger.append(vec![Submission::Registry(reg)]).pop().unwrap();
+    let got = ledger
+        .append(vec![Submission::Registry(reg)])
+        .pop()
+        .unwrap();
     match got {
         Err(LedgerError::Registry(CoreError::Malformed(why))) => {
             assert!(why.contains("canonical"), "{why}")
