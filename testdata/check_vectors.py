@@ -13,6 +13,7 @@ GENERATORS = {
     "gen_signing_vectors.py": ["signing-vectors.json"],
     "gen_note_vectors.py": ["note-vectors.json"],
     "gen_merkle_vectors.py": ["merkle-vectors.json"],
+    "gen_sig_vectors.py": ["sig-vectors.json"],
 }
 
 failed = False

@@ -678,7 +678,9 @@ proptest! {
                     let counter = last.map_or(step, |l| l + step);
                     // The device's own key (the one it registered with) signs.
                     let signer = b.m.registry().get(&sender).map_or(from, |d| {
-                        (0..=DEVICES).find(|k| key(*k).verifying_key() == d.key).unwrap()
+                        (0..=DEVICES)
+                            .find(|k| key(*k).verifying_key().as_bytes() == d.key.as_bytes())
+                            .unwrap()
                     });
                     let _ = b.message(signer, &sender, &dev(to), action, tx, cause, counter);
                 }

@@ -135,10 +135,12 @@ mod tests {
         let b = d.resign(&a).unwrap();
         assert_eq!((a.counter, b.counter), (1, 2));
         for m in [&a, &b] {
-            let sig = ed25519_dalek::Signature::from_bytes(&m.signature);
-            key.public()
-                .verify_strict(&m.signing_bytes(), &sig)
-                .unwrap();
+            let public = key.public().to_bytes();
+            assert!(m2mhub_core::sig::verify(
+                &public,
+                &m.signing_bytes(),
+                &m.signature
+            ));
         }
         assert!(d.sign("not a name", Action::Begin, 0, None, "").is_err());
     }

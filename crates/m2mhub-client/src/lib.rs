@@ -11,7 +11,9 @@
 //! - [`verifier`]: an outside auditor's checks (checkpoint signature, inclusion and
 //!   consistency proofs) through the public HTTP API only.
 //!
-//! It does not hold any rule: verdicts come from the hub. It pulls in no server, store or
+//! It does not hold any rule: verdicts come from the hub, and where it checks a device's
+//! signature itself (a delivery's, [`wire::Delivery::verify_signature`]) it applies the hub's
+//! rule from `m2mhub_core::sig` (ZIP 215, SPEC §3.2.1). It pulls in no server, store or
 //! broker code.
 
 pub mod client;

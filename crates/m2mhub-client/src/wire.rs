@@ -1,7 +1,7 @@
 //! What travels between devices and the hub: the record of SPEC §5, refusals, and the MQTT
 //! topics and payloads of `docs/MQTT.md` (acknowledgements and inbox deliveries).
 
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use m2mhub_core::{
     ids::{Seq, TxId},
     message::{Action, Message},
@@ -187,12 +187,18 @@ impl Delivery {
     }
 
     /// Checks the sender's signature with the sender's public key (e.g. from
-    /// `GET /v1/devices/{name}`), so a receiver needs to trust the broker for nothing.
+    /// `GET /v1/devices/{name}`), so a receiver needs to trust the broker for nothing. The
+    /// rule is the hub's (ZIP 215, SPEC §3.2.1, [`m2mhub_core::sig`]): a delivery the hub
+    /// recorded as signed verifies here too.
     pub fn verify_signature(&self, sender_key: &VerifyingKey) -> Result<()> {
         let m = self.message()?;
-        sender_key
-            .verify_strict(&m.signing_bytes(), &Signature::from_bytes(&m.signature))
-            .map_err(|_| ClientError::Verification("the sender's signature does not verify".into()))
+        if m2mhub_core::sig::verify(sender_key.as_bytes(), &m.signing_bytes(), &m.signature) {
+            Ok(())
+        } else {
+            Err(ClientError::Verification(
+                "the sender's signature does not verify".into(),
+            ))
+        }
     }
 }
 

@@ -1,7 +1,5 @@
 //! Authentication (SPEC §3.2): the refusals that leave no ledger entry.
 
-use ed25519_dalek::Signature;
-
 use crate::{
     hash::Hash,
     ids::Seq,
@@ -50,11 +48,11 @@ pub fn sender<'r>(registry: &'r Registry, msg: &Message) -> Result<&'r Device, R
         .ok_or_else(|| Refusal::UnknownSender(msg.sender.to_string()))
 }
 
-/// Verifies one message's signature with `device`'s key.
+/// Verifies one message's signature with `device`'s key, under ZIP 215 (SPEC §3.2.1,
+/// [`crate::sig`]).
 pub fn verify_signature(device: &Device, msg: &Message, contents_hash: &Hash) -> bool {
     let bytes = msg.signed_fields(contents_hash).signing_bytes();
-    let sig = Signature::from_bytes(&msg.signature);
-    device.key.verify_strict(&bytes, &sig).is_ok()
+    device.key.verify(&bytes, &msg.signature)
 }
 
 /// Checks the counter rule: `Ok` when `counter` is above the last recorded one. A counter at

@@ -1,5 +1,6 @@
-//! M2MHub's pure core: the rules of SPEC §3, the encodings of SPEC §4 (signing bytes, entry
-//! bytes, Merkle tree and proofs, signed checkpoints), with known-answer tests.
+//! M2MHub's pure core: the rules of SPEC §3 (the signature rule of §3.2.1, ZIP 215, in
+//! [`sig`]), the encodings of SPEC §4 (signing bytes, entry bytes, Merkle tree and proofs,
+//! signed checkpoints), with known-answer tests.
 //!
 //! This crate does no IO, spawns nothing, reads no clock and pulls in no async runtime, HTTP,
 //! MQTT or Ethereum code: it cannot fail except on bad input. Storage reaches the Merkle code
@@ -19,6 +20,7 @@ pub mod note;
 pub mod notice;
 pub mod registry;
 pub mod rules;
+pub mod sig;
 pub mod signing;
 
 use names::DeviceName;

@@ -139,12 +139,9 @@ impl Machine {
                     .registry
                     .get(m.sender.as_str())
                     .ok_or_else(|| ReplayError::Refused(format!("unknown sender {}", m.sender)))?;
-                let fields = m.signed_fields();
-                let sig = ed25519_dalek::Signature::from_bytes(&m.signature);
-                if device
+                if !device
                     .key
-                    .verify_strict(&fields.signing_bytes(), &sig)
-                    .is_err()
+                    .verify(&m.signed_fields().signing_bytes(), &m.signature)
                 {
                     return Err(ReplayError::Refused(format!(
                         "bad signature by {}",

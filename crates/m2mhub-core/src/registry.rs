@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
 use crate::{
@@ -11,6 +10,7 @@ use crate::{
     entry::{Entry, Registration},
     ids::Seq,
     names::DeviceName,
+    sig::PublicKey,
 };
 
 /// Most exceptions one device may list at registration (the entry encodes a u16 count).
@@ -33,8 +33,8 @@ pub struct Device {
     pub name: DeviceName,
     /// Clearance; higher is more privileged.
     pub clearance: u32,
-    /// The Ed25519 key its messages are signed with.
-    pub key: VerifyingKey,
+    /// The Ed25519 key its messages are signed with (checked under ZIP 215, SPEC §3.2.1).
+    pub key: PublicKey,
     /// Senders this device accepts despite their lower clearance.
     pub exceptions: BTreeSet<DeviceName>,
     /// Active or revoked.
@@ -59,16 +59,10 @@ impl Device {
     }
 }
 
-/// Parses a public key for registration: a valid, non-weak Ed25519 point.
-pub fn parse_public_key(bytes: &[u8; 32]) -> Result<VerifyingKey, CoreError> {
-    let key = VerifyingKey::from_bytes(bytes)
-        .map_err(|_| CoreError::Malformed("public_key is not a valid Ed25519 key".into()))?;
-    if key.is_weak() {
-        return Err(CoreError::Malformed(
-            "public_key is a weak (small-order) Ed25519 key".into(),
-        ));
-    }
-    Ok(key)
+/// Parses a public key for registration (SPEC §3.2.1): the canonical encoding of an Ed25519
+/// point that is not of small order ([`PublicKey::for_registration`]).
+pub fn parse_public_key(bytes: &[u8; 32]) -> Result<PublicKey, CoreError> {
+    PublicKey::for_registration(bytes)
 }
 
 /// All devices, by name and by key.

@@ -5,7 +5,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use ed25519_dalek::Signature;
 use m2mhub_core::{
     auth::{self, Refusal},
     checkpoint::Checkpoint,
@@ -259,7 +258,7 @@ fn check_signatures(registry: &RegistryView, subs: &[Submission]) -> Vec<Option<
             checks.push(SigCheck {
                 key: d.key,
                 message: m.signed_fields(&h).signing_bytes(),
-                signature: Signature::from_bytes(&m.signature),
+                signature: m.signature,
             });
             checks.len() - 1
         }));

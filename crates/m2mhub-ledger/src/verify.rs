@@ -5,7 +5,6 @@
 
 use std::{collections::HashMap, fmt};
 
-use ed25519_dalek::{Signature, VerifyingKey};
 use m2mhub_core::{
     checkpoint::Checkpoint,
     entry::Entry,
@@ -13,6 +12,7 @@ use m2mhub_core::{
     machine::{Machine, ReplayError},
     merkle::{self, Frontier},
     note::NoteVerifier,
+    sig::PublicKey,
 };
 
 use crate::{
@@ -265,13 +265,13 @@ impl Verifier {
     fn check_signatures(&self, entries: &[Entry]) -> Vec<bool> {
         // Keys come from the registry as of this batch plus registrations inside it; a
         // message from a device registered later in the batch fails replay as unknown.
-        let mut pending_keys: Vec<(&str, VerifyingKey)> = Vec::new();
+        let mut pending_keys: Vec<(&str, PublicKey)> = Vec::new();
         let mut checks = Vec::new();
         let mut at = Vec::with_capacity(entries.len());
         for entry in entries {
             match entry {
                 Entry::DeviceRegistered(r) => {
-                    if let Ok(k) = VerifyingKey::from_bytes(&r.public_key) {
+                    if let Some(k) = PublicKey::from_bytes(&r.public_key) {
                         pending_keys.push((r.name.as_str(), k));
                     }
                     at.push(None);
@@ -293,7 +293,7 @@ impl Verifier {
                         checks.push(SigCheck {
                             key,
                             message: fields.signing_bytes(),
-                            signature: Signature::from_bytes(&m.signature),
+                            signature: m.signature,
                         });
                         checks.len() - 1
                     }));
