@@ -167,6 +167,7 @@ fn a_torsion_r_signature_gets_one_verdict_in_every_block_and_in_replay() {
             clearance: 1,
             public_key: mallory.verifying_key().to_bytes(),
             exceptions: BTreeSet::new(),
+            simulated: false,
         },
     )));
     assert!(committer.submit_wait(regs).iter().all(|r| r.is_ok()));
@@ -248,6 +249,7 @@ fn registration_refuses_a_non_canonical_key_and_records_nothing() {
         clearance: 1,
         public_key: key,
         exceptions: BTreeSet::new(),
+        simulated: false,
     });
     let before = ledger.view().head.tree_size;
     let got = ledger
