@@ -324,7 +324,9 @@ impl Ledger {
         };
         let mut total = 0;
         loop {
-            let (n, done) = self.store.prune_contents_chunk(end, PRUNE_CHUNK_ROWS, false)?;
+            let (n, done) = self
+                .store
+                .prune_contents_chunk(end, PRUNE_CHUNK_ROWS, false)?;
             total += n;
             if done {
                 break;

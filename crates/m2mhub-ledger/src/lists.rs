@@ -219,7 +219,11 @@ impl Ledger {
     }
 
     /// Raw entries after seq `after`: (seq, entry bytes).
-    pub fn entries(&self, after: Option<u64>, limit: Option<usize>) -> Result<Page<(u64, Vec<u8>)>> {
+    pub fn entries(
+        &self,
+        after: Option<u64>,
+        limit: Option<usize>,
+    ) -> Result<Page<(u64, Vec<u8>)>> {
         let limit = page_limit(limit)?;
         let start = after.map_or(0, |a| a.saturating_add(1));
         let mut items = self
@@ -342,9 +346,16 @@ impl Ledger {
 /// True when `seq` is the transaction's last message.
 fn ends_tx(snap: &crate::store::Snapshot, tx: u64, seq: u64) -> bool {
     let mut last = true;
-    let probe = snap.scan_index(Index::Tx(tx), seq.saturating_add(1), u64::MAX, false, 1, |_| {
-        last = false;
-        Ok(Visit::Full)
-    });
+    let probe = snap.scan_index(
+        Index::Tx(tx),
+        seq.saturating_add(1),
+        u64::MAX,
+        false,
+        1,
+        |_| {
+            last = false;
+            Ok(Visit::Full)
+        },
+    );
     probe.is_ok() && last
 }

@@ -8,8 +8,8 @@ use crate::{
     block::BlockRow,
     error::{LedgerError, Result},
     ledger::{Ledger, parse_hash},
-    record::Record,
     lists::MAX_PAGE,
+    record::Record,
     store::{RecordReader, Snapshot, StoredEntry},
 };
 

@@ -306,7 +306,10 @@ impl Store {
         let (n, done) = {
             let mut contents = txn.open_table(CONTENTS)?;
             let mut seqs = Vec::new();
-            for r in contents.range(..end)?.take(usize::try_from(max_rows).unwrap_or(usize::MAX)) {
+            for r in contents
+                .range(..end)?
+                .take(usize::try_from(max_rows).unwrap_or(usize::MAX))
+            {
                 seqs.push(r?.0.value());
             }
             for seq in &seqs {

@@ -59,7 +59,11 @@ pub fn to_dot(t: &TransactionView) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph tx{} {{", t.tx);
     let shown = if truncated(t) {
-        format!(", first {} of {} messages (truncated)", t.messages.len(), t.message_count)
+        format!(
+            ", first {} of {} messages (truncated)",
+            t.messages.len(),
+            t.message_count
+        )
     } else {
         String::new()
     };

@@ -221,9 +221,11 @@ pub const ROUTES: &[Route] = &[
 
 fn query_params(path: &str) -> Vec<Value> {
     let q = |name: &str, ty: &str, required: bool, description: &str| json!({"name": name, "in": "query", "required": required, "description": description, "schema": {"type": ty}});
-    let limit = || json!({"name": "limit", "in": "query", "required": false,
+    let limit = || {
+        json!({"name": "limit", "in": "query", "required": false,
         "description": "at most this many items, 1–1000 (default 100); outside that range 400 malformed",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 1000}});
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000}})
+    };
     match path {
         "/v1/messages" => vec![
             q("tx", "integer", false, "only messages naming this tx"),
@@ -298,9 +300,11 @@ fn schemas() -> Value {
         "transaction_rejected", "transaction_closed", "not_a_participant", "insufficient_clearance", "bad_cause"]}});
     let reff = |n: &str| json!({"$ref": format!("#/components/schemas/{n}")});
     // SPEC §5 "Bounded answers": every list is one page.
-    let page = |items: Value| json!({"type": "object", "required": ["items", "next"], "properties": {
+    let page = |items: Value| {
+        json!({"type": "object", "required": ["items", "next"], "properties": {
         "items": {"type": "array", "items": items},
-        "next": {"type": ["integer", "null"], "description": "pass as after for the next page; null at the end"}}});
+        "next": {"type": ["integer", "null"], "description": "pass as after for the next page; null at the end"}}})
+    };
     let record = json!({"type": "object", "required": ["seq", "tx", "provenance", "sender", "receiver", "action", "cause", "counter", "contents", "valid", "notices", "block", "leaf_hash"],
         "properties": {"seq": int, "tx": int, "provenance": {"type": ["string", "null"]}, "sender": str_, "receiver": str_,
             "action": {"enum": ["begin", "continue", "end"]}, "cause": {"type": ["integer", "null"]}, "counter": int,

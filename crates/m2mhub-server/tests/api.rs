@@ -235,8 +235,7 @@ async fn the_api_end_to_end() {
     }
 
     // Refusals of SPEC §3.2: nothing recorded.
-    let size_before = get(&c, &format!("{url}/v1/blocks?limit=1000"))
-        .await["items"]
+    let size_before = get(&c, &format!("{url}/v1/blocks?limit=1000")).await["items"]
         .as_array()
         .unwrap()
         .last()
@@ -344,7 +343,10 @@ async fn the_api_end_to_end() {
         (json!("top_level"), json!("closed"))
     );
     assert_eq!(t["participants"], json!(["low_level", "top_level"]));
-    assert_eq!((t["message_count"].clone(), t["next"].clone()), (json!(4), Value::Null));
+    assert_eq!(
+        (t["message_count"].clone(), t["next"].clone()),
+        (json!(4), Value::Null)
+    );
     let t2 = get(&c, &format!("{url}/v1/transactions/2")).await;
     assert_eq!(t2["state"], "rejected");
     let r = c

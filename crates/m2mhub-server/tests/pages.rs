@@ -142,10 +142,15 @@ async fn lists_are_bounded_pages() {
 
     // A filtered list reads at most 10 × limit index rows: beta's invalid messages come
     // after 25 valid ones, so the first page of one is empty but says where to go on.
-    let first = get(&c, &format!("{url}/v1/messages?device=beta&valid=false&limit=1")).await;
+    let first = get(
+        &c,
+        &format!("{url}/v1/messages?device=beta&valid=false&limit=1"),
+    )
+    .await;
     assert_eq!(first["items"], json!([]), "{first}");
     assert!(first["next"].is_u64(), "{first}");
-    let (found, pages) = all_pages(&c, &format!("{url}/v1/messages?device=beta&valid=false"), 1).await;
+    let (found, pages) =
+        all_pages(&c, &format!("{url}/v1/messages?device=beta&valid=false"), 1).await;
     let found: Vec<Value> = found.iter().map(|r| r["seq"].clone()).collect();
     assert_eq!(Value::Array(found), beta_invalid);
     assert!(pages >= 3, "{pages} pages");
@@ -164,15 +169,31 @@ async fn lists_are_bounded_pages() {
     let listed = get(&c, &format!("{url}/v1/messages?tx=1&limit=1000")).await;
     assert_eq!(Value::Array(got), listed["items"]);
     let g = get(&c, &format!("{url}/v1/transactions/1/graph?limit=10")).await;
-    assert_eq!((g["truncated"].clone(), g["nodes"].as_array().unwrap().len()), (json!(true), 10));
+    assert_eq!(
+        (g["truncated"].clone(), g["nodes"].as_array().unwrap().len()),
+        (json!(true), 10)
+    );
     let g = get(&c, &format!("{url}/v1/transactions/1/graph")).await;
-    assert_eq!((g["truncated"].clone(), g["nodes"].as_array().unwrap().len()), (json!(false), 25));
+    assert_eq!(
+        (g["truncated"].clone(), g["nodes"].as_array().unwrap().len()),
+        (json!(false), 25)
+    );
 
     // The ranking, one page at a time.
     let r = get(&c, &format!("{url}/v1/provenance/ranking?limit=1")).await;
-    assert_eq!(r["items"], json!([{"provenance": "alpha", "invalid_messages": 30}]));
-    let r = get(&c, &format!("{url}/v1/provenance/ranking?limit=1&after={}", r["next"])).await;
-    assert_eq!(r["items"], json!([{"provenance": "beta", "invalid_messages": 2}]));
+    assert_eq!(
+        r["items"],
+        json!([{"provenance": "alpha", "invalid_messages": 30}])
+    );
+    let r = get(
+        &c,
+        &format!("{url}/v1/provenance/ranking?limit=1&after={}", r["next"]),
+    )
+    .await;
+    assert_eq!(
+        r["items"],
+        json!([{"provenance": "beta", "invalid_messages": 2}])
+    );
     assert_eq!(r["next"], Value::Null);
 
     // Every list: {items, next}; limit outside 1–1,000 is malformed.
@@ -189,13 +210,20 @@ async fn lists_are_bounded_pages() {
     ] {
         let sep = if list.contains('?') { '&' } else { '?' };
         for bad in ["0", "1001"] {
-            let r = c.get(format!("{url}{list}{sep}limit={bad}")).send().await.unwrap();
+            let r = c
+                .get(format!("{url}{list}{sep}limit={bad}"))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{list} limit={bad}");
             assert_eq!(r.json::<Value>().await.unwrap()["error"], "malformed");
         }
         let page = get(&c, &format!("{url}{list}{sep}limit=1000")).await;
         if !list.starts_with("/v1/transactions") {
-            assert!(page["items"].is_array() && page.get("next").is_some(), "{list}: {page}");
+            assert!(
+                page["items"].is_array() && page.get("next").is_some(),
+                "{list}: {page}"
+            );
         }
     }
     let (devices, pages) = all_pages(&c, &format!("{url}/v1/devices?"), 1).await;

@@ -246,20 +246,19 @@ impl Snapshot {
             return Ok(end);
         }
         // Visits rows of one range; true when the scan must stop at `end.resume`.
-        let mut walk = |range: &mut dyn Iterator<Item = Result<u64>>,
-                        end: &mut ScanEnd|
-         -> Result<bool> {
-            for seq in range {
-                let seq = seq?;
-                end.rows_read += 1;
-                let full = f(seq)? == Visit::Full;
-                if full || end.rows_read >= budget {
-                    end.resume = Some(seq);
-                    return Ok(true);
+        let mut walk =
+            |range: &mut dyn Iterator<Item = Result<u64>>, end: &mut ScanEnd| -> Result<bool> {
+                for seq in range {
+                    let seq = seq?;
+                    end.rows_read += 1;
+                    let full = f(seq)? == Visit::Full;
+                    if full || end.rows_read >= budget {
+                        end.resume = Some(seq);
+                        return Ok(true);
+                    }
                 }
-            }
-            Ok(false)
-        };
+                Ok(false)
+            };
         fn rows<'a, K: redb::Key + 'static, V: redb::Value + 'static>(
             r: redb::Range<'a, K, V>,
             seq: impl Fn(K::SelfType<'_>) -> u64 + 'a,
@@ -404,3 +403,6 @@ impl Snapshot {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests;
