@@ -216,6 +216,12 @@ pub struct ScanEnd {
     pub resume: Option<u64>,
 }
 
+/// One row of the ranking: (rank key, device id, invalid messages).
+pub type RankRow = (u64, u32, u64);
+/// The ranking tables as `verify` reads them: (device id, invalid messages) by id, and the
+/// ranking keys in order.
+pub type RankingRows = (Vec<(u32, u64)>, Vec<u64>);
+
 /// What the visitor of a scan says after each seq.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Visit {
@@ -340,7 +346,7 @@ impl Snapshot {
         &self,
         after: Option<u64>,
         limit: usize,
-    ) -> Result<(Vec<(u64, u32, u64)>, bool)> {
+    ) -> Result<(Vec<RankRow>, bool)> {
         let ranking = self.table(RANKING)?;
         let counts = self.table(PROVENANCE_INVALID)?;
         let start = after.map_or(0, |a| a.saturating_add(1));
@@ -379,7 +385,7 @@ impl Snapshot {
 
     /// Every stored provenance count, by device id, and every ranking key, in order (for
     /// `verify`).
-    pub fn ranking_rows(&self) -> Result<(Vec<(u32, u64)>, Vec<u64>)> {
+    pub fn ranking_rows(&self) -> Result<RankingRows> {
         let mut counts = Vec::new();
         for r in self.table(PROVENANCE_INVALID)?.iter()? {
             let (k, v) = r?;

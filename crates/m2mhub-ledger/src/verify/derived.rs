@@ -110,10 +110,9 @@ fn first_difference<K: Copy + Ord + Default, V: PartialEq>(a: &[(K, V)], b: &[(K
     while i < a.len() && i < b.len() && a[i] == b[i] {
         i += 1;
     }
-    let k = match (a.get(i), b.get(i)) {
+    match (a.get(i), b.get(i)) {
         (Some(x), Some(y)) => x.0.min(y.0),
         (Some(x), None) | (None, Some(x)) => x.0,
         (None, None) => K::default(),
-    };
-    k
+    }
 }
