@@ -415,7 +415,7 @@ async fn the_api_end_to_end() {
         let path: Vec<Hash> = p["path"].as_array().unwrap().iter().map(hash).collect();
         merkle::verify_inclusion(&leaf, seq, cp.tree_size, &path, &cp.root).unwrap();
     }
-    let first = &blocks.as_array().unwrap()[1];
+    let first = &blocks["items"].as_array().unwrap()[1];
     let first_cp = Checkpoint::open(first["checkpoint"].as_str().unwrap(), &verifier).unwrap();
     let p = get(
         &c,
@@ -717,7 +717,7 @@ async fn simulated_devices_and_investigations() {
 
 async fn tree_size(c: &Client, url: &str) -> u64 {
     let b = get(c, &format!("{url}/v1/blocks?limit=1000")).await;
-    b.as_array().unwrap().last().unwrap()["tree_size"]
+    b["items"].as_array().unwrap().last().unwrap()["tree_size"]
         .as_u64()
         .unwrap()
 }

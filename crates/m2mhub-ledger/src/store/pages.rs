@@ -342,11 +342,7 @@ impl Snapshot {
 
     /// Up to `limit` ranking rows after the cursor `after`, and whether more follow:
     /// ((rank key, device id, invalid messages), more).
-    pub fn ranking_page(
-        &self,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<(Vec<RankRow>, bool)> {
+    pub fn ranking_page(&self, after: Option<u64>, limit: usize) -> Result<(Vec<RankRow>, bool)> {
         let ranking = self.table(RANKING)?;
         let counts = self.table(PROVENANCE_INVALID)?;
         let start = after.map_or(0, |a| a.saturating_add(1));
