@@ -75,7 +75,7 @@ test("registers a device through the form", async () => {
   await page.check("#reg-simulated");
   await page.click("#reg-submit");
   await page.waitForFunction(() => document.body.innerText.includes("door_lock"));
-  const devices = await api("/v1/devices");
+  const devices = (await api("/v1/devices")).items;
   assert.ok(devices.some((d) => d.name === "door_lock" && d.simulated));
   await shot("01-devices");
 });
@@ -95,7 +95,7 @@ test("an invalid message turns its row red with the notice", async () => {
 });
 
 test("the transaction view draws the causal tree", async () => {
-  const [rec] = await api("/v1/messages?valid=false&limit=1");
+  const [rec] = (await api("/v1/messages?valid=false&limit=1")).items;
   await page.goto(`${url}/#tx/${rec.tx}`);
   await page.fill("#token", TOKEN);
   const node = page.locator("#tx-view svg .node.invalid").first();

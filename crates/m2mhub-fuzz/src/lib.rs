@@ -15,7 +15,7 @@ use m2mhub_core::{
     message::{Message, MessageSubmission},
     note::{NoteSigner, NoteVerifier},
 };
-use m2mhub_ledger::BlockRow;
+use m2mhub_ledger::{BlockRow, Page};
 
 /// A message as a device submits it (HTTP body, MQTT payload): JSON → [`Message`].
 pub fn message_json(data: &[u8]) {
@@ -103,14 +103,14 @@ pub fn proofs(data: &[u8]) {
     let _ = merkle::verify_consistency(a, b, &x, &y, &path);
 }
 
-/// Block rows from a remote hub's `GET /v1/blocks`.
+/// A page of block rows from a remote hub's `GET /v1/blocks`.
 pub fn block_row_json(data: &[u8]) {
-    if let Ok(rows) = serde_json::from_slice::<Vec<BlockRow>>(data) {
-        let again = serde_json::to_vec(&rows).expect("rows encode");
-        let back: Vec<BlockRow> = serde_json::from_slice(&again).expect("rows decode");
-        assert_eq!(back, rows);
+    if let Ok(page) = serde_json::from_slice::<Page<BlockRow>>(data) {
+        let again = serde_json::to_vec(&page).expect("rows encode");
+        let back: Page<BlockRow> = serde_json::from_slice(&again).expect("rows decode");
+        assert_eq!(back, page);
         let verifier = test_signer().verifier();
-        for r in rows {
+        for r in page.items {
             let _ = Checkpoint::open(&r.checkpoint, &verifier);
         }
     }

@@ -273,6 +273,7 @@ fn registry_change(w: &mut Writer, p: &mut Pending, e: Entry) -> Result<Slot> {
     if let Entry::DeviceRegistered(r) = &e {
         let id = w.registry.ids.len() as u32;
         w.registry.ids.insert(r.name.clone(), id);
+        w.registry.names.push(r.name.clone());
     }
     w.registry_changed = true;
     p.entries.push(EntryWrite {

@@ -63,6 +63,9 @@ pub struct IndexRows {
     pub counter: Option<(u32, u64)>,
     /// For messages: true when invalid.
     pub invalid: bool,
+    /// For invalid messages: the id of their transaction's provenance device, counted in the
+    /// provenance ranking.
+    pub provenance_invalid: Option<u32>,
 }
 
 impl IndexRows {
@@ -82,6 +85,11 @@ impl IndexRows {
                     ],
                     counter: sender.map(|s| (s, m.counter)),
                     invalid: !m.notices.is_empty(),
+                    provenance_invalid: m
+                        .provenance
+                        .as_ref()
+                        .filter(|_| !m.notices.is_empty())
+                        .and_then(|p| id(p.as_str())),
                 }
             }
             _ => IndexRows {

@@ -43,6 +43,8 @@ pub struct RegistryView {
     pub registry: Registry,
     /// Device name → internal id (registration order), used by the indexes.
     pub ids: HashMap<DeviceName, u32>,
+    /// Internal id → device name: the devices in registration order.
+    pub names: Vec<DeviceName>,
 }
 
 /// What readers see: replaced as a whole after each block.
@@ -302,30 +304,49 @@ impl Ledger {
     /// signatures and verdicts still verify: the tree commits to the contents' hash.
     pub fn prune_contents_before(&self, cutoff_ms: u64) -> Result<u64> {
         let snap = self.store.snapshot()?;
-        // Find the last block committed before the cutoff, newest first.
-        let mut end = None;
+        // The last block committed before the cutoff, by binary search over heights (block
+        // times never decrease): O(log n) block reads, whatever the retention window holds.
         let head = snap.last_block()?.map_or(0, |b| b.height);
-        let mut before = head + 1;
-        'search: loop {
-            let page = snap.blocks_before(before, 256)?;
-            if page.is_empty() {
-                break;
-            }
-            for b in &page {
-                if b.time_ms < cutoff_ms {
-                    end = Some(b.first_seq + b.size);
-                    break 'search;
-                }
-                before = b.height;
+        let (mut lo, mut hi) = (0u64, head + 1);
+        let mut end = None;
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let b = snap
+                .block(mid)?
+                .ok_or_else(|| LedgerError::Corrupt(format!("block {mid} missing")))?;
+            if b.time_ms < cutoff_ms {
+                end = Some(b.first_seq + b.size);
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
         }
         drop(snap);
-        match end {
-            Some(end) if end > 0 => self.store.prune_contents(end),
-            _ => Ok(0),
+        let Some(end) = end.filter(|e| *e > 0) else {
+            return Ok(0);
+        };
+        let mut total = 0;
+        loop {
+            let (n, done) = self
+                .store
+                .prune_contents_chunk(end, PRUNE_CHUNK_ROWS, false)?;
+            total += n;
+            if done {
+                break;
+            }
+            // Let the sequencer take redb's writer between chunks.
+            std::thread::sleep(PRUNE_PAUSE);
         }
+        self.store.sync()?;
+        Ok(total)
     }
 }
+
+/// Contents deleted per write transaction while pruning: each chunk holds redb's single
+/// writer for about a millisecond, so a block waits at most that long behind it.
+pub const PRUNE_CHUNK_ROWS: u64 = 1000;
+/// Pause between prune chunks.
+const PRUNE_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// The origin line of a checkpoint note.
 fn origin_of(note: &str) -> Result<String> {
@@ -426,6 +447,7 @@ fn load_registry(snap: &Snapshot) -> Result<RegistryView> {
         if let Entry::DeviceRegistered(r) = &entry {
             let id = view.ids.len() as u32;
             view.ids.insert(r.name.clone(), id);
+            view.names.push(r.name.clone());
         }
     }
     for (name, id) in &view.ids {

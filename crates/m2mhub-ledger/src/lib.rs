@@ -12,6 +12,7 @@ mod committer;
 pub mod datadir;
 mod error;
 mod ledger;
+mod lists;
 mod migrate;
 mod query;
 pub mod record;
@@ -26,9 +27,10 @@ pub use committer::{Committer, MAX_BLOCK_ENTRIES};
 pub use datadir::DataDir;
 pub use error::{LedgerError, Result};
 pub use ledger::{Committed, Ledger, LedgerConfig, RegistryView, View, now_ms};
-pub use query::{
-    ConsistencyProof, DeviceTransaction, EntryView, InclusionProof, MAX_PAGE, MessageFilter,
-    ProvenanceCount, TransactionView,
+pub use lists::{
+    DEFAULT_PAGE, DeviceTransaction, MAX_PAGE, MessageFilter, Page, ProvenanceCount, SCAN_FACTOR,
+    TransactionView, page_limit,
 };
+pub use query::{ConsistencyProof, EntryView, InclusionProof};
 pub use record::Record;
 pub use sigverify::{SigCheck, verify_all};

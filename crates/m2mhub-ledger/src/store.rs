@@ -24,6 +24,9 @@ use crate::{
     txcodec,
 };
 
+mod pages;
+pub use pages::{FORMAT_PAGES, ScanEnd, Visit, rank_key};
+
 /// seq → canonical entry bytes.
 pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 /// seq → message contents (prunable; the tree commits to their hash).
@@ -60,7 +63,7 @@ const LAST_COUNTERS: TableDefinition<u32, u64> = TableDefinition::new("last_coun
 const EPOCH_BITS: u32 = 15;
 
 /// The epoch of `seq`.
-fn epoch(seq: u64) -> u32 {
+pub(crate) fn epoch(seq: u64) -> u32 {
     u32::try_from(seq >> EPOCH_BITS).unwrap_or(u32::MAX)
 }
 /// seq of every registry entry, to rebuild the registry at start-up.
@@ -89,11 +92,6 @@ pub enum Index {
     Unissued,
     /// Every entry.
     All,
-}
-
-/// The first seq after `after` (0 when `None`).
-fn next(after: Option<u64>) -> u64 {
-    after.map_or(0, |a| a.saturating_add(1))
 }
 
 /// The redb store. Cheap to share: reads run concurrently with the one writer (MVCC).
@@ -230,6 +228,9 @@ impl Store {
                 }
             }
         }
+        // After the format migration: the bounded-answer tables count `tx_messages` rows,
+        // which the v3 → v4 migration corrects.
+        pages::migrate(&txn)?;
         txn.commit()?;
         Ok(Store { db })
     }
@@ -238,6 +239,7 @@ impl Store {
     pub fn commit(&self, w: &BlockWrite) -> Result<()> {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
+        pages::write_block(&txn, &w.entries)?;
         {
             let mut entries = txn.open_table(ENTRIES)?;
             let mut contents = txn.open_table(CONTENTS)?;
@@ -304,29 +306,55 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes the contents of entries with seq < `end`; returns how many were deleted.
-    pub fn prune_contents(&self, end: u64) -> Result<u64> {
+    /// Deletes the contents of at most `max_rows` entries with seq < `end`, oldest first, in
+    /// one write transaction; returns how many were deleted and whether none is left below
+    /// `end`. A small transaction holds redb's writer only briefly, so blocks keep committing
+    /// between chunks. Only a `last` chunk is synced: the others become durable with the next
+    /// block (or are redone after a crash; each chunk moves the prune mark with its deletions,
+    /// so any prefix of the chunks is a consistent store).
+    pub fn prune_contents_chunk(&self, end: u64, max_rows: u64, last: bool) -> Result<(u64, bool)> {
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
-        let n = {
+        txn.set_durability(if last {
+            Durability::Immediate
+        } else {
+            Durability::None
+        })?;
+        let (n, done) = {
             let mut contents = txn.open_table(CONTENTS)?;
-            let mut n = 0;
-            // Delete in chunks so one prune does not hold a huge transaction.
-            contents.retain_in(..end, |_, _| {
-                n += 1;
-                false
-            })?;
-            // Below this seq, missing contents were pruned; above it, they were taken.
+            let mut seqs = Vec::new();
+            for r in contents
+                .range(..end)?
+                .take(usize::try_from(max_rows).unwrap_or(usize::MAX))
+            {
+                seqs.push(r?.0.value());
+            }
+            for seq in &seqs {
+                contents.remove(seq)?;
+            }
+            let done = (seqs.len() as u64) < max_rows;
+            // Below the mark, missing contents were pruned; above it, they were taken.
+            let mark = match seqs.last() {
+                Some(l) if !done => l + 1,
+                _ => end,
+            };
             let mut meta = txn.open_table(META)?;
             let before = meta
                 .get(PRUNED_BELOW)?
                 .and_then(|v| v.value().parse::<u64>().ok())
                 .unwrap_or(0);
-            meta.insert(PRUNED_BELOW, end.max(before).to_string().as_str())?;
-            n
+            meta.insert(PRUNED_BELOW, mark.max(before).to_string().as_str())?;
+            (seqs.len() as u64, done)
         };
         txn.commit()?;
-        Ok(n)
+        Ok((n, done))
+    }
+
+    /// Makes every commit so far durable (an empty synced write transaction).
+    pub fn sync(&self) -> Result<()> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        txn.commit()?;
+        Ok(())
     }
 
     /// A consistent read snapshot.
@@ -552,20 +580,16 @@ impl Snapshot {
         Ok(out)
     }
 
-    /// The seq of `sender`'s message with `counter`, searching epochs newest first (exact
-    /// resubmissions are usually recent retries).
+    /// The seq of `sender`'s message with `counter`: two B-tree lookups, whatever the number
+    /// of epochs (the counter-epoch index names the one epoch that can hold it).
     pub fn seq_of_counter(&self, sender: u32, counter: u64) -> Result<Option<u64>> {
-        let t = self.table(COUNTERS)?;
-        let size = self.size()?;
-        if size == 0 {
+        let Some(e) = self.counter_epoch(sender, counter)? else {
             return Ok(None);
-        }
-        for e in (0..=epoch(size - 1)).rev() {
-            if let Some(v) = t.get((e, sender, counter))? {
-                return Ok(Some(v.value()));
-            }
-        }
-        Ok(None)
+        };
+        Ok(self
+            .table(COUNTERS)?
+            .get((e, sender, counter))?
+            .map(|v| v.value()))
     }
 
     /// The highest counter `sender` has recorded.
@@ -609,129 +633,6 @@ impl Snapshot {
     /// Number of transactions.
     pub fn tx_count(&self) -> Result<u64> {
         Ok(self.table(TXS)?.len()?)
-    }
-
-    /// A page of seqs from `index` within `lo..hi`, oldest first or (`newest_first`) newest
-    /// first, at most `limit`. Every message query pages through one of these.
-    pub fn index_page(
-        &self,
-        index: Index,
-        lo: u64,
-        hi: u64,
-        newest_first: bool,
-        limit: usize,
-    ) -> Result<Vec<u64>> {
-        fn collect<K: redb::Key + 'static>(
-            range: redb::Range<'_, K, impl redb::Value + 'static>,
-            seq: impl Fn(&redb::AccessGuard<'_, K>) -> u64,
-            newest_first: bool,
-            limit: usize,
-        ) -> Result<Vec<u64>> {
-            let mut out = Vec::new();
-            let mut push = |r: std::result::Result<
-                (redb::AccessGuard<'_, K>, _),
-                redb::StorageError,
-            >|
-             -> Result<()> {
-                out.push(seq(&r?.0));
-                Ok(())
-            };
-            if newest_first {
-                range.rev().take(limit).try_for_each(&mut push)?;
-            } else {
-                range.take(limit).try_for_each(&mut push)?;
-            }
-            Ok(out)
-        }
-        if lo >= hi {
-            return Ok(Vec::new());
-        }
-        match index {
-            Index::Tx(tx) => collect(
-                self.table(TX_MSGS)?.range((tx, lo)..(tx, hi))?,
-                |k| k.value().1,
-                newest_first,
-                limit,
-            ),
-            Index::Device(d) => {
-                let hi = hi.min(self.size()?);
-                if lo >= hi {
-                    return Ok(Vec::new());
-                }
-                let t = self.table(DEVICE_MSGS)?;
-                let mut out = Vec::new();
-                let (first, last) = (epoch(lo), epoch(hi - 1));
-                let mut visit = |e: u32| -> Result<bool> {
-                    let range = t.range((e, d, lo)..(e, d, hi))?;
-                    out.extend(collect(
-                        range,
-                        |k| k.value().2,
-                        newest_first,
-                        limit - out.len(),
-                    )?);
-                    Ok(out.len() >= limit)
-                };
-                if newest_first {
-                    for e in (first..=last).rev() {
-                        if visit(e)? {
-                            break;
-                        }
-                    }
-                } else {
-                    for e in first..=last {
-                        if visit(e)? {
-                            break;
-                        }
-                    }
-                }
-                Ok(out)
-            }
-            Index::Invalid => collect(
-                self.table(INVALID)?.range(lo..hi)?,
-                |k| k.value(),
-                newest_first,
-                limit,
-            ),
-            Index::Unissued => collect(
-                self.table(UNISSUED)?.range(lo..hi)?,
-                |k| k.value(),
-                newest_first,
-                limit,
-            ),
-            Index::All => collect(
-                self.table(ENTRIES)?.range(lo..hi)?,
-                |k| k.value(),
-                newest_first,
-                limit,
-            ),
-        }
-    }
-
-    /// Seqs of messages naming `tx`, after `after`, at most `limit`.
-    pub fn tx_messages(&self, tx: u64, after: Option<u64>, limit: usize) -> Result<Vec<u64>> {
-        self.index_page(Index::Tx(tx), next(after), u64::MAX, false, limit)
-    }
-
-    /// Seqs of messages a device sent or received, newest first, before `before` (all when
-    /// `None`), at most `limit`.
-    pub fn device_messages_rev(
-        &self,
-        device: u32,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<u64>> {
-        self.index_page(
-            Index::Device(device),
-            0,
-            before.unwrap_or(u64::MAX),
-            true,
-            limit,
-        )
-    }
-
-    /// Seqs of invalid messages after `after`, at most `limit`.
-    pub fn invalid_messages(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>> {
-        self.index_page(Index::Invalid, next(after), u64::MAX, false, limit)
     }
 
     /// Number of invalid messages.

@@ -15,6 +15,8 @@ use m2mhub_core::{
     sig::PublicKey,
 };
 
+mod derived;
+
 use crate::{
     block::{BlockRow, IndexRows},
     sigverify::{SigCheck, verify_all},
@@ -451,6 +453,7 @@ fn verify_store(
         });
     }
     check_index_counts(snap, &expected)?;
+    expected.derived.check(snap)?;
     check_projections(snap, v.machine())?;
     check_last_counters(snap, &v, &expected.ids)?;
     let summary = v.finish();
@@ -540,6 +543,8 @@ struct Expected {
     counts: HashMap<&'static str, u64>,
     /// Device ids.
     ids: DeviceIds,
+    /// The rows of the bounded-answer tables.
+    derived: derived::Derived,
 }
 
 /// What the store reader hands the replay, in ledger order.
@@ -626,7 +631,8 @@ fn read_store(snap: &Snapshot, tx: &std::sync::mpsc::SyncSender<Read>) -> Expect
                     fail(at_seq(missing, "entry missing"));
                     return expected;
                 }
-                for (_, r) in &rows {
+                for (seq, r) in &rows {
+                    expected.derived.note(*seq, r);
                     *expected.counts.entry("registry_entries").or_default() +=
                         u64::from(r.is_registry);
                     *expected.counts.entry("tx_messages").or_default() += u64::from(r.tx.is_some());

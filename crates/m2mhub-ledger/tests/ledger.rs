@@ -65,7 +65,7 @@ fn the_papers_scenario_survives_a_restart() {
     for r in &recorded {
         assert_eq!(&ledger.record(r.seq).unwrap(), r);
     }
-    let t = ledger.transaction(1).unwrap();
+    let t = ledger.transaction(1, None, None).unwrap();
     assert_eq!(t.provenance, "top_level");
     assert_eq!(t.messages.len(), 4);
     assert_eq!(format!("{:?}", t.state), "Closed");
@@ -202,7 +202,7 @@ fn proofs_verify_against_signed_checkpoints() {
     assert!(ledger.consistency_proof(0, None).is_err());
     assert!(ledger.inclusion_proof(size, None).is_err());
     // Blocks are hash-linked.
-    let blocks = ledger.blocks(None, None).unwrap();
+    let blocks = ledger.blocks(None, None).unwrap().items;
     for pair in blocks.windows(2) {
         assert_eq!(pair[1].prev_hash, pair[0].hash);
     }
@@ -223,6 +223,7 @@ fn queries_use_the_filters() {
         ledger
             .messages(&f)
             .unwrap()
+            .items
             .iter()
             .map(|r| r.seq)
             .collect::<Vec<_>>()

@@ -10,7 +10,7 @@ use common::*;
 use m2mhub_core::message::Action;
 use m2mhub_ledger::{
     DataDir, Ledger, LedgerConfig, MessageFilter, Submission,
-    store::{Index, Store},
+    store::{Index, Store, Visit},
     verify::verify_snapshot,
 };
 
@@ -34,7 +34,8 @@ fn assert_not_in_tx_4(ledger: &Ledger, squat: u64, genuine: &[u64]) {
     let codes: Vec<&str> = squatter.notices.iter().map(|n| n.code()).collect();
     assert_eq!(codes, ["unknown_transaction"]);
 
-    let view = ledger.transaction(4).unwrap();
+    let view = ledger.transaction(4, None, None).unwrap();
+    assert_eq!(view.message_count, genuine.len() as u64);
     let seqs: Vec<u64> = view.messages.iter().map(|r| r.seq).collect();
     assert_eq!(
         seqs, genuine,
@@ -46,7 +47,8 @@ fn assert_not_in_tx_4(ledger: &Ledger, squat: u64, genuine: &[u64]) {
             tx: Some(4),
             ..Default::default()
         })
-        .unwrap();
+        .unwrap()
+        .items;
     assert!(by_tx.iter().all(|r| r.seq != squat), "?tx=4 never lists it");
 
     // Still findable: by device, among invalid messages, and in its own index.
@@ -56,17 +58,23 @@ fn assert_not_in_tx_4(ledger: &Ledger, squat: u64, genuine: &[u64]) {
             valid: Some(false),
             ..Default::default()
         })
-        .unwrap();
+        .unwrap()
+        .items;
     assert!(by_device.iter().any(|r| r.seq == squat));
     let snap = ledger.snapshot().unwrap();
-    assert_eq!(
-        snap.index_page(Index::Unissued, 0, u64::MAX, false, 10)
-            .unwrap(),
-        [squat]
-    );
+    let mut apart = Vec::new();
+    snap.scan_index(Index::Unissued, 0, u64::MAX, false, 10, |seq| {
+        apart.push(seq);
+        Ok(Visit::More)
+    })
+    .unwrap();
+    assert_eq!(apart, [squat]);
 
     // The receiver's investigation groups it under no transaction, not under tx 4.
-    let reached = ledger.device_transactions("top_level", 100).unwrap();
+    let reached = ledger
+        .device_transactions("top_level", None, None)
+        .unwrap()
+        .items;
     let none = reached.iter().find(|t| t.tx.is_none()).unwrap();
     assert_eq!((none.provenance.as_deref(), none.state), (None, None));
     assert_eq!((none.messages_to_device, none.last_seq), (1, squat));

@@ -1,5 +1,6 @@
 //! A transaction's causal tree, drawn three ways: JSON (nodes and edges), Graphviz DOT, and
-//! W3C PROV-JSON (https://www.w3.org/submissions/prov-json/).
+//! W3C PROV-JSON (https://www.w3.org/submissions/prov-json/). A tree drawn from one page of a
+//! long transaction says so (`truncated`, from the view's `next`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
@@ -17,7 +18,13 @@ pub fn edges(t: &TransactionView) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// The tree as JSON: `{tx, provenance, state, participants, nodes, edges, roots}`.
+/// True when `t` holds only a first page of the transaction's messages.
+pub fn truncated(t: &TransactionView) -> bool {
+    t.next.is_some()
+}
+
+/// The tree as JSON: `{tx, provenance, state, participants, message_count, truncated, nodes,
+/// edges, roots}`.
 pub fn to_json(t: &TransactionView) -> Value {
     let edges = edges(t);
     let caused: HashSet<u64> = edges.iter().map(|(_, e)| *e).collect();
@@ -32,6 +39,8 @@ pub fn to_json(t: &TransactionView) -> Value {
         "provenance": t.provenance,
         "state": t.state,
         "participants": t.participants,
+        "message_count": t.message_count,
+        "truncated": truncated(t),
         "nodes": t.messages.iter().map(|m| json!({
             "seq": m.seq, "sender": m.sender, "receiver": m.receiver, "action": m.action,
             "cause": m.cause, "valid": m.valid, "notices": m.notices,
@@ -49,9 +58,18 @@ fn dot_escape(s: &str) -> String {
 pub fn to_dot(t: &TransactionView) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph tx{} {{", t.tx);
+    let shown = if truncated(t) {
+        format!(
+            ", first {} of {} messages (truncated)",
+            t.messages.len(),
+            t.message_count
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "  label=\"tx {} ({}), provenance {}\";\n  node [shape=box, fontname=\"monospace\"];",
+        "  label=\"tx {} ({}), provenance {}{shown}\";\n  node [shape=box, fontname=\"monospace\"];",
         t.tx,
         dot_escape(&format!("{:?}", t.state).to_lowercase()),
         dot_escape(&t.provenance)
@@ -99,6 +117,8 @@ pub fn to_prov(t: &TransactionView) -> Value {
         json!({
             "prov:type": {"$": "prov:Collection", "type": "prov:QUALIFIED_NAME"},
             "m2m:state": format!("{:?}", t.state).to_lowercase(),
+            "m2m:messageCount": t.message_count,
+            "m2m:truncated": truncated(t),
         }),
     );
     let devices: BTreeMap<&str, ()> = t
@@ -167,6 +187,14 @@ pub fn to_text(t: &TransactionView) -> String {
         format!("{:?}", t.state).to_lowercase(),
         t.participants.join(", ")
     );
+    if truncated(t) {
+        let _ = writeln!(
+            out,
+            "  (first {} of {} messages)",
+            t.messages.len(),
+            t.message_count
+        );
+    }
     fn walk(
         out: &mut String,
         seq: u64,

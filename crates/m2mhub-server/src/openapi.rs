@@ -24,7 +24,14 @@ pub const ROUTES: &[Route] = &[
         Some("NewDevice"),
         "Device",
     ),
-    ("get", "/v1/devices", false, "List devices", None, "Devices"),
+    (
+        "get",
+        "/v1/devices",
+        false,
+        "Devices in registration order, paged: {items, next}",
+        None,
+        "Devices",
+    ),
     (
         "get",
         "/v1/devices/{name}",
@@ -77,7 +84,7 @@ pub const ROUTES: &[Route] = &[
         "get",
         "/v1/messages",
         false,
-        "Records filtered by tx, device, validity; paged forward with after or backward with before",
+        "Records filtered by tx, device, validity: {items, next}, paged forward with after or backward with before; a page may hold fewer items than limit, even none, while next is set",
         None,
         "Records",
     ),
@@ -93,7 +100,7 @@ pub const ROUTES: &[Route] = &[
         "get",
         "/v1/transactions/{tx}",
         false,
-        "A transaction: provenance, state, messages, participants",
+        "A transaction: provenance, state, participants, message_count and one page of its messages",
         None,
         "Transaction",
     ),
@@ -101,7 +108,7 @@ pub const ROUTES: &[Route] = &[
         "get",
         "/v1/transactions/{tx}/graph",
         false,
-        "The causal tree as json, dot or prov (W3C PROV-JSON)",
+        "The causal tree of the first limit messages as json, dot or prov (W3C PROV-JSON); truncated when the transaction has more",
         None,
         "Graph",
     ),
@@ -109,7 +116,7 @@ pub const ROUTES: &[Route] = &[
         "get",
         "/v1/entries",
         false,
-        "Raw entries by seq, for outside verifiers (extension)",
+        "Raw entries by seq, for outside verifiers (extension): {items, next}",
         None,
         "RawEntries",
     ),
@@ -157,7 +164,7 @@ pub const ROUTES: &[Route] = &[
         "get",
         "/v1/blocks",
         false,
-        "Blocks by height, paged with after and limit",
+        "Blocks by height: {items, next}",
         None,
         "Blocks",
     ),
@@ -194,10 +201,31 @@ pub const ROUTES: &[Route] = &[
         "Text",
     ),
     ("get", "/", false, "The web console (HTML)", None, "Text"),
+    (
+        "get",
+        "/v1/devices/{name}/transactions",
+        false,
+        "Transactions whose messages reached the device, newest first, with their provenance: {items, next}; counts cover the messages the page looked at",
+        None,
+        "DeviceTransactions",
+    ),
+    (
+        "get",
+        "/v1/provenance/ranking",
+        false,
+        "Provenance devices by the invalid messages their transactions hold, kept up to date on append: {items, next}",
+        None,
+        "Ranking",
+    ),
 ];
 
 fn query_params(path: &str) -> Vec<Value> {
     let q = |name: &str, ty: &str, required: bool, description: &str| json!({"name": name, "in": "query", "required": required, "description": description, "schema": {"type": ty}});
+    let limit = || {
+        json!({"name": "limit", "in": "query", "required": false,
+        "description": "at most this many items, 1–1000 (default 100); outside that range 400 malformed",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000}})
+    };
     match path {
         "/v1/messages" => vec![
             q("tx", "integer", false, "only messages naming this tx"),
@@ -213,17 +241,33 @@ fn query_params(path: &str) -> Vec<Value> {
                 false,
                 "only valid or only invalid messages",
             ),
-            q("after", "integer", false, "only seqs greater than this"),
             q(
-                "limit",
+                "after",
                 "integer",
                 false,
-                "at most this many (default 100, max 1000)",
+                "only seqs greater than this (the previous page's next)",
             ),
+            q(
+                "before",
+                "integer",
+                false,
+                "only seqs smaller than this, newest first; next is then the next page's before",
+            ),
+            limit(),
         ],
-        "/v1/entries" | "/v1/blocks" => vec![
-            q("after", "integer", false, "start after this"),
-            q("limit", "integer", false, "at most this many"),
+        "/v1/entries"
+        | "/v1/blocks"
+        | "/v1/devices"
+        | "/v1/transactions/{tx}"
+        | "/v1/devices/{name}/transactions"
+        | "/v1/provenance/ranking" => vec![
+            q(
+                "after",
+                "integer",
+                false,
+                "the previous page's next (start after this)",
+            ),
+            limit(),
         ],
         "/v1/proof/inclusion" => vec![
             q("seq", "integer", true, "the entry"),
@@ -233,9 +277,15 @@ fn query_params(path: &str) -> Vec<Value> {
             q("from", "integer", true, "older tree size, > 0"),
             q("to", "integer", false, "default: latest"),
         ],
-        "/v1/transactions/{tx}/graph" => {
-            vec![q("format", "string", false, "json (default), dot or prov")]
-        }
+        "/v1/transactions/{tx}/graph" => vec![
+            q("format", "string", false, "json (default), dot or prov"),
+            q(
+                "limit",
+                "integer",
+                false,
+                "messages drawn, 1–1000 (default 1000)",
+            ),
+        ],
         _ => Vec::new(),
     }
 }
@@ -249,6 +299,12 @@ fn schemas() -> Value {
         "sender_revoked", "unknown_receiver", "receiver_revoked", "unknown_transaction",
         "transaction_rejected", "transaction_closed", "not_a_participant", "insufficient_clearance", "bad_cause"]}});
     let reff = |n: &str| json!({"$ref": format!("#/components/schemas/{n}")});
+    // SPEC §5 "Bounded answers": every list is one page.
+    let page = |items: Value| {
+        json!({"type": "object", "required": ["items", "next"], "properties": {
+        "items": {"type": "array", "items": items},
+        "next": {"type": ["integer", "null"], "description": "pass as after for the next page; null at the end"}}})
+    };
     let record = json!({"type": "object", "required": ["seq", "tx", "provenance", "sender", "receiver", "action", "cause", "counter", "contents", "valid", "notices", "block", "leaf_hash"],
         "properties": {"seq": int, "tx": int, "provenance": {"type": ["string", "null"]}, "sender": str_, "receiver": str_,
             "action": {"enum": ["begin", "continue", "end"]}, "cause": {"type": ["integer", "null"]}, "counter": int,
@@ -266,30 +322,31 @@ fn schemas() -> Value {
         "Device": {"type": "object", "properties": {"name": str_, "clearance": int, "public_key": hex(64), "exceptions": names,
             "status": {"enum": ["active", "revoked"]}, "registered_seq": int, "last_counter": {"type": ["integer", "null"]},
             "simulated": {"type": "boolean"}, "key_fingerprint": hex(16)}},
-        "Devices": {"type": "array", "items": reff("Device")},
+        "Devices": page(reff("Device")),
         "Message": {"type": "object", "required": ["sender", "receiver", "action", "counter", "contents", "signature"], "additionalProperties": false,
             "properties": {"sender": str_, "receiver": str_, "action": {"enum": ["begin", "continue", "end", 0, 1, 2]}, "tx": int, "cause": int,
                 "counter": int, "contents": {"type": "string", "maxLength": 16384}, "signature": hex(128)}},
         "Messages": {"type": "array", "items": reff("Message"), "maxItems": 10000},
         "Record": record,
-        "Records": {"type": "array", "items": reff("Record")},
+        "Records": page(reff("Record")),
         "BatchAnswers": {"type": "array", "items": {"oneOf": [reff("Record"), reff("Error")]}},
         "Transaction": {"type": "object", "properties": {"tx": int, "provenance": str_, "state": {"enum": ["open", "closed", "rejected"]},
-            "messages": reff("Records"), "participants": names}},
-        "Graph": {"type": "object", "description": "json: {tx, provenance, state, participants, nodes, edges, roots}; prov: W3C PROV-JSON; dot: text"},
+            "participants": names, "message_count": int, "messages": {"type": "array", "items": reff("Record")},
+            "next": {"type": ["integer", "null"], "description": "after of the next page of messages"}}},
+        "Graph": {"type": "object", "description": "json: {tx, provenance, state, participants, message_count, truncated, nodes, edges, roots}; prov: W3C PROV-JSON; dot: text"},
         "Entry": {"type": "object", "required": ["seq", "kind", "entry_bytes", "leaf_hash"], "properties": {"seq": int,
             "kind": {"enum": ["device_registered", "simulated_device_registered", "exception_granted", "exception_withdrawn", "device_revoked", "message"]},
             "entry_bytes": {"type": "string", "contentEncoding": "base64"}, "leaf_hash": hex(64), "block": int}},
-        "RawEntries": {"type": "array", "items": {"type": "object", "properties": {"seq": int, "entry_bytes": str_, "contents": {"type": ["string", "null"]}}}},
+        "RawEntries": page(json!({"type": "object", "properties": {"seq": int, "entry_bytes": str_, "contents": {"type": ["string", "null"]}}})),
         "InclusionProof": {"type": "object", "properties": {"seq": int, "tree_size": int, "leaf_hash": hex(64), "path": {"type": "array", "items": hex(64)}}},
         "ConsistencyProof": {"type": "object", "properties": {"from": int, "to": int, "path": {"type": "array", "items": hex(64)}}},
         "Block": block,
-        "Blocks": {"type": "array", "items": reff("Block")},
+        "Blocks": page(reff("Block")),
         "SimulatedMessage": {"type": "object", "required": ["receiver", "action", "contents"], "additionalProperties": false,
             "properties": {"receiver": str_, "action": {"enum": ["begin", "continue", "end", 0, 1, 2]}, "tx": int, "cause": int, "contents": str_}},
-        "DeviceTransactions": {"type": "array", "items": {"type": "object", "properties": {"tx": {"type": ["integer", "null"], "minimum": 0}, "provenance": {"type": ["string", "null"]},
-            "state": {"enum": ["open", "closed", "rejected", null]}, "messages_to_device": int, "invalid_to_device": int, "last_seq": int}}},
-        "Ranking": {"type": "array", "items": {"type": "object", "properties": {"provenance": str_, "invalid_messages": int}}},
+        "DeviceTransactions": page(json!({"type": "object", "properties": {"tx": {"type": ["integer", "null"], "minimum": 0}, "provenance": {"type": ["string", "null"]},
+            "state": {"enum": ["open", "closed", "rejected", null]}, "messages_to_device": int, "invalid_to_device": int, "last_seq": int}})),
+        "Ranking": page(json!({"type": "object", "properties": {"provenance": str_, "invalid_messages": int}})),
         "Text": {"type": "string"},
         "Object": {"type": "object"},
     })

@@ -198,7 +198,8 @@ async fn the_api_end_to_end() {
         assert_eq!(r.json::<Value>().await.unwrap()["error"], "malformed");
     }
     let devices = get(&c, &format!("{url}/v1/devices")).await;
-    assert_eq!(devices.as_array().unwrap().len(), 3);
+    assert_eq!(devices["items"].as_array().unwrap().len(), 3);
+    assert_eq!(devices["next"], Value::Null);
 
     // The paper's eight messages (SPEC §3.3).
     let scenario = [
@@ -234,8 +235,7 @@ async fn the_api_end_to_end() {
     }
 
     // Refusals of SPEC §3.2: nothing recorded.
-    let size_before = get(&c, &format!("{url}/v1/blocks?limit=1000"))
-        .await
+    let size_before = get(&c, &format!("{url}/v1/blocks?limit=1000")).await["items"]
         .as_array()
         .unwrap()
         .last()
@@ -300,7 +300,7 @@ async fn the_api_end_to_end() {
     );
     let blocks = get(&c, &format!("{url}/v1/blocks?limit=1000")).await;
     assert_eq!(
-        blocks.as_array().unwrap().last().unwrap()["tree_size"]
+        blocks["items"].as_array().unwrap().last().unwrap()["tree_size"]
             .as_u64()
             .unwrap(),
         size_before.as_u64().unwrap() + 1,
@@ -324,7 +324,7 @@ async fn the_api_end_to_end() {
 
     // Queries.
     let tx1 = get(&c, &format!("{url}/v1/messages?tx=1")).await;
-    assert_eq!(tx1.as_array().unwrap().len(), 4);
+    assert_eq!(tx1["items"].as_array().unwrap().len(), 4);
     let back = get(
         &c,
         &format!("{url}/v1/messages?before={}&limit=2", records[3]["seq"]),
@@ -332,17 +332,21 @@ async fn the_api_end_to_end() {
     .await;
     assert_eq!(
         back,
-        json!([records[2], records[1]]),
+        json!({"items": [records[2], records[1]], "next": records[1]["seq"]}),
         "pages back newest first"
     );
     let invalid = get(&c, &format!("{url}/v1/messages?valid=false")).await;
-    assert_eq!(invalid.as_array().unwrap().len(), 4);
+    assert_eq!(invalid["items"].as_array().unwrap().len(), 4);
     let t = get(&c, &format!("{url}/v1/transactions/1")).await;
     assert_eq!(
         (t["provenance"].clone(), t["state"].clone()),
         (json!("top_level"), json!("closed"))
     );
     assert_eq!(t["participants"], json!(["low_level", "top_level"]));
+    assert_eq!(
+        (t["message_count"].clone(), t["next"].clone()),
+        (json!(4), Value::Null)
+    );
     let t2 = get(&c, &format!("{url}/v1/transactions/2")).await;
     assert_eq!(t2["state"], "rejected");
     let r = c
@@ -411,7 +415,7 @@ async fn the_api_end_to_end() {
         let path: Vec<Hash> = p["path"].as_array().unwrap().iter().map(hash).collect();
         merkle::verify_inclusion(&leaf, seq, cp.tree_size, &path, &cp.root).unwrap();
     }
-    let first = &blocks.as_array().unwrap()[1];
+    let first = &blocks["items"].as_array().unwrap()[1];
     let first_cp = Checkpoint::open(first["checkpoint"].as_str().unwrap(), &verifier).unwrap();
     let p = get(
         &c,
@@ -523,7 +527,7 @@ async fn every_route_in_the_openapi_document_answers() {
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(
         paths.len(),
-        22,
+        24,
         "a route was added or removed: update openapi::ROUTES and this count"
     );
     for (method, path, ..) in m2mhub_server::openapi::ROUTES {
@@ -658,7 +662,7 @@ async fn simulated_devices_and_investigations() {
     );
     // The device list marks them.
     let list = get(&c, &format!("{url}/v1/devices")).await;
-    let sims: Vec<_> = list
+    let sims: Vec<_> = list["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -677,11 +681,11 @@ async fn simulated_devices_and_investigations() {
     }
     // Investigations: who made the oven act, and who misbehaves.
     let txs = get(&c, &format!("{url}/v1/devices/oven/transactions")).await;
-    assert_eq!(txs[0]["provenance"], "tv");
-    assert_eq!(txs[0]["invalid_to_device"], 1);
+    assert_eq!(txs["items"][0]["provenance"], "tv");
+    assert_eq!(txs["items"][0]["invalid_to_device"], 1);
     let ranking = get(&c, &format!("{url}/v1/provenance/ranking")).await;
     assert_eq!(
-        ranking[0],
+        ranking["items"][0],
         json!({"provenance": "tv", "invalid_messages": 3})
     );
     let r = c
@@ -722,7 +726,7 @@ async fn simulated_devices_and_investigations() {
 
 async fn tree_size(c: &Client, url: &str) -> u64 {
     let b = get(c, &format!("{url}/v1/blocks?limit=1000")).await;
-    b.as_array().unwrap().last().unwrap()["tree_size"]
+    b["items"].as_array().unwrap().last().unwrap()["tree_size"]
         .as_u64()
         .unwrap()
 }

@@ -1,6 +1,8 @@
-//! A small client for a running hub's public API (verify --url, trace, export).
+//! A small client for a running hub's public API (verify --url, trace, export). Lists come in
+//! bounded pages (`{items, next}`, SPEC §5): [`Hub::page`] asks for one.
 
 use anyhow::{Context, bail};
+use m2mhub_ledger::TransactionView;
 use serde::de::DeserializeOwned;
 
 /// A hub reached over HTTP.
@@ -53,6 +55,34 @@ impl Hub {
             .json()
             .await
             .with_context(|| format!("decoding {url}"))
+    }
+
+    /// One page of the list at `path` (which may carry filters) after the cursor `after`.
+    pub async fn page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        after: Option<u64>,
+    ) -> anyhow::Result<m2mhub_ledger::Page<T>> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let q = match after {
+            Some(a) => format!("{path}{sep}after={a}"),
+            None => path.to_owned(),
+        };
+        self.json(&q).await
+    }
+
+    /// A transaction with all its messages, paged in: `None` when the hub has no such tx.
+    pub async fn transaction(&self, tx: u64) -> anyhow::Result<Option<TransactionView>> {
+        let path = format!("/v1/transactions/{tx}?limit=1000");
+        let Some(mut t): Option<TransactionView> = self.json_opt(&path).await? else {
+            return Ok(None);
+        };
+        while let Some(after) = t.next {
+            let more: TransactionView = self.json(&format!("{path}&after={after}")).await?;
+            t.messages.extend(more.messages);
+            t.next = more.next;
+        }
+        Ok(Some(t))
     }
 
     /// GET a text document.

@@ -132,18 +132,18 @@ async fn check_acked(url: &str, acked: &BTreeMap<u64, Value>) {
         if let Some(a) = after {
             page.push_str(&format!("&after={a}"));
         }
-        let got: Vec<Value> = c.get(page).send().await.unwrap().json().await.unwrap();
-        let Some(last) = got.last().and_then(|r| r["seq"].as_u64()) else {
-            break;
-        };
-        for r in &got {
+        let got: Value = c.get(page).send().await.unwrap().json().await.unwrap();
+        for r in got["items"].as_array().unwrap() {
             let seq = r["seq"].as_u64().unwrap();
             if let Some(want) = acked.get(&seq) {
                 assert_eq!(r, want, "acknowledged record {seq} changed after a crash");
                 seen.insert(seq);
             }
         }
-        after = Some(last);
+        let Some(next) = got["next"].as_u64() else {
+            break;
+        };
+        after = Some(next);
     }
     let missing: Vec<_> = acked.keys().filter(|s| !seen.contains(s)).take(5).collect();
     assert!(

@@ -172,7 +172,7 @@ fn steady_load_keeps_memory_flat_and_loses_nothing() {
                 let q = after.map_or("/v1/blocks?limit=1000".to_owned(), |a| {
                     format!("/v1/blocks?limit=1000&after={a}")
                 });
-                let page: Vec<Value> = c
+                let page: Value = c
                     .get(format!("{url}{q}"))
                     .send()
                     .await
@@ -180,9 +180,11 @@ fn steady_load_keeps_memory_flat_and_loses_nothing() {
                     .json()
                     .await
                     .unwrap();
-                let Some(l) = page.last() else { break };
-                after = l["height"].as_u64();
-                all.extend(page);
+                all.extend(page["items"].as_array().unwrap().iter().cloned());
+                let Some(next) = page["next"].as_u64() else {
+                    break;
+                };
+                after = Some(next);
             }
             all
         };

@@ -97,13 +97,23 @@ impl Ledgered {
 
     /// Every message recorded from or to `device`, in seq order.
     pub fn messages_of(&self, device: &str) -> Vec<Record> {
-        self.ledger
-            .messages(&MessageFilter {
-                device: Some(device.into()),
-                limit: Some(1000),
-                ..Default::default()
-            })
-            .unwrap()
+        let (mut all, mut after) = (Vec::new(), None);
+        loop {
+            let page = self
+                .ledger
+                .messages(&MessageFilter {
+                    device: Some(device.into()),
+                    after,
+                    limit: Some(1000),
+                    ..Default::default()
+                })
+                .unwrap();
+            all.extend(page.items);
+            match page.next {
+                Some(n) => after = Some(n),
+                None => return all,
+            }
+        }
     }
 }
 

@@ -10,13 +10,13 @@ use m2mhub_core::{
     names::DeviceName,
     registry::Device,
 };
-use m2mhub_ledger::{Appended, Submission};
+use m2mhub_ledger::{Appended, Page, Submission};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
     error::{ApiError, ApiResult},
-    extract::{JsonBody, Operator, PathParams},
+    extract::{JsonBody, Operator, Params, PathParams},
     state::AppState,
 };
 
@@ -193,12 +193,26 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(device(&s, &b.name).await?)))
 }
 
-/// `GET /v1/devices`.
-pub async fn list(State(s): State<AppState>) -> Json<Vec<DeviceJson>> {
-    let view = s.ledger.view();
-    let mut all: Vec<&Device> = view.registry.registry.iter().collect();
-    all.sort_by_key(|d| d.registered_seq);
-    Json(all.into_iter().map(DeviceJson::new).collect())
+/// `GET /v1/devices` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/devices?after=&limit=`: devices in registration order, `{items, next}`; the
+/// cursor is the last device's `registered_seq`.
+pub async fn list(
+    State(s): State<AppState>,
+    Params(q): Params<ListQuery>,
+) -> ApiResult<Json<Page<DeviceJson>>> {
+    let page = s.ledger.devices(q.after, q.limit)?;
+    Ok(Json(Page {
+        items: page.items.iter().map(DeviceJson::new).collect(),
+        next: page.next,
+        rows_read: page.rows_read,
+    }))
 }
 
 /// `GET /v1/devices/{name}`.

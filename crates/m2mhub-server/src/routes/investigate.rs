@@ -5,7 +5,7 @@
 use axum::{Json, extract::State, http::StatusCode};
 use m2mhub_core::message::{ActionJson, Message, MessageSubmission};
 use m2mhub_ledger::{
-    Appended, DeviceTransaction, LedgerError, ProvenanceCount, Record, Submission,
+    Appended, DeviceTransaction, LedgerError, Page, ProvenanceCount, Record, Submission,
 };
 use serde::Deserialize;
 
@@ -24,23 +24,23 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-/// `GET /v1/devices/{name}/transactions` query.
+/// `after` and `limit` of a paged list.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DeviceTxQuery {
+pub struct PageQuery {
+    after: Option<u64>,
     limit: Option<usize>,
 }
 
-/// `GET /v1/devices/{name}/transactions`: the transactions that reached the device, newest
-/// first, with the device that began each.
+/// `GET /v1/devices/{name}/transactions?after=&limit=`: the transactions that reached the
+/// device, newest first, with the device that began each, `{items, next}`.
 pub async fn device_transactions(
     State(s): State<AppState>,
     PathParams(name): PathParams<String>,
-    Params(q): Params<DeviceTxQuery>,
-) -> ApiResult<Json<Vec<DeviceTransaction>>> {
+    Params(q): Params<PageQuery>,
+) -> ApiResult<Json<Page<DeviceTransaction>>> {
     let ledger = s.ledger.clone();
-    let limit = q.limit.unwrap_or(100);
-    blocking(move || ledger.device_transactions(&name, limit))
+    blocking(move || ledger.device_transactions(&name, q.after, q.limit))
         .await
         .map_err(|e| match e.code {
             "not_found" => ApiError::new(StatusCode::NOT_FOUND, "unknown_device", e.message),
@@ -49,11 +49,14 @@ pub async fn device_transactions(
         .map(Json)
 }
 
-/// `GET /v1/provenance/ranking`: provenance devices by the invalid messages their
-/// transactions hold ("who is misbehaving").
-pub async fn ranking(State(s): State<AppState>) -> ApiResult<Json<Vec<ProvenanceCount>>> {
+/// `GET /v1/provenance/ranking?after=&limit=`: provenance devices by the invalid messages
+/// their transactions hold ("who is misbehaving"), kept up to date on append, `{items, next}`.
+pub async fn ranking(
+    State(s): State<AppState>,
+    Params(q): Params<PageQuery>,
+) -> ApiResult<Json<Page<ProvenanceCount>>> {
     let ledger = s.ledger.clone();
-    blocking(move || ledger.provenance_ranking())
+    blocking(move || ledger.provenance_ranking(q.after, q.limit))
         .await
         .map(Json)
 }

@@ -2,7 +2,7 @@
 
 use axum::{Json, extract::State, http::header, response::IntoResponse};
 use base64::{Engine, engine::general_purpose::STANDARD};
-use m2mhub_ledger::{BlockRow, ConsistencyProof, InclusionProof};
+use m2mhub_ledger::{BlockRow, ConsistencyProof, InclusionProof, Page};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -39,20 +39,29 @@ pub struct EntriesQuery {
     limit: Option<usize>,
 }
 
-/// `GET /v1/entries`: raw entries in seq order, for outside verifiers (an extension of SPEC §5).
+/// `GET /v1/entries`: raw entries in seq order, `{items, next}`, for outside verifiers (an
+/// extension of SPEC §5).
 pub async fn entries(
     State(s): State<AppState>,
     Params(q): Params<EntriesQuery>,
-) -> ApiResult<Json<Vec<Value>>> {
-    let rows = s
-        .ledger
-        .entries_after(q.after, q.limit.unwrap_or(m2mhub_ledger::MAX_PAGE))?;
-    let snap = s.ledger.snapshot()?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (seq, bytes) in rows {
-        out.push(json!({"seq": seq, "entry_bytes": STANDARD.encode(&bytes), "contents": snap.contents(seq)?}));
-    }
-    Ok(Json(out))
+) -> ApiResult<Json<Page<Value>>> {
+    let ledger = s.ledger.clone();
+    let page = tokio::task::spawn_blocking(move || -> m2mhub_ledger::Result<Page<Value>> {
+        let rows = ledger.entries(q.after, q.limit)?;
+        let snap = ledger.snapshot()?;
+        let mut items = Vec::with_capacity(rows.items.len());
+        for (seq, bytes) in rows.items {
+            items.push(json!({"seq": seq, "entry_bytes": STANDARD.encode(&bytes), "contents": snap.contents(seq)?}));
+        }
+        Ok(Page {
+            items,
+            next: rows.next,
+            rows_read: rows.rows_read,
+        })
+    })
+    .await
+    .map_err(|_| m2mhub_ledger::LedgerError::Unavailable)??;
+    Ok(Json(page))
 }
 
 /// `GET /v1/proof/inclusion` query.
@@ -111,11 +120,11 @@ pub struct BlocksQuery {
     limit: Option<usize>,
 }
 
-/// `GET /v1/blocks`.
+/// `GET /v1/blocks`: `{items, next}`.
 pub async fn blocks(
     State(s): State<AppState>,
     Params(q): Params<BlocksQuery>,
-) -> ApiResult<Json<Vec<BlockRow>>> {
+) -> ApiResult<Json<Page<BlockRow>>> {
     Ok(Json(s.ledger.blocks(q.after, q.limit)?))
 }
 

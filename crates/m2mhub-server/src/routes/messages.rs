@@ -2,7 +2,7 @@
 
 use axum::{Json, extract::State};
 use m2mhub_core::message::{Message, MessageSubmission};
-use m2mhub_ledger::{Appended, LedgerError, MessageFilter, Record, Submission};
+use m2mhub_ledger::{Appended, LedgerError, MessageFilter, Page, Record, Submission};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -142,11 +142,11 @@ pub struct ListQuery {
     limit: Option<usize>,
 }
 
-/// `GET /v1/messages`.
+/// `GET /v1/messages`: one bounded page, `{items, next}`.
 pub async fn list(
     State(s): State<AppState>,
     Params(q): Params<ListQuery>,
-) -> ApiResult<Json<Vec<Record>>> {
+) -> ApiResult<Json<Page<Record>>> {
     let f = MessageFilter {
         tx: q.tx,
         device: q.device,

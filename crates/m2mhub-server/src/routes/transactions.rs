@@ -16,9 +16,14 @@ use crate::{
     state::AppState,
 };
 
-async fn load(s: &AppState, tx: u64) -> ApiResult<TransactionView> {
+async fn load(
+    s: &AppState,
+    tx: u64,
+    after: Option<u64>,
+    limit: Option<usize>,
+) -> ApiResult<TransactionView> {
     let ledger = s.ledger.clone();
-    tokio::task::spawn_blocking(move || ledger.transaction(tx))
+    tokio::task::spawn_blocking(move || ledger.transaction(tx, after, limit))
         .await
         .map_err(|_| ApiError::from(LedgerError::Unavailable))?
         .map_err(|e| match e {
@@ -29,28 +34,42 @@ async fn load(s: &AppState, tx: u64) -> ApiResult<TransactionView> {
         })
 }
 
-/// `GET /v1/transactions/{tx}`.
+/// `GET /v1/transactions/{tx}` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/transactions/{tx}?after=&limit=`: the transaction with one page of its messages.
 pub async fn show(
     State(s): State<AppState>,
     PathParams(tx): PathParams<u64>,
+    Params(q): Params<PageQuery>,
 ) -> ApiResult<Json<TransactionView>> {
-    load(&s, tx).await.map(Json)
+    load(&s, tx, q.after, q.limit).await.map(Json)
 }
+
+/// Messages a graph draws unless `limit` says fewer.
+pub const GRAPH_LIMIT: usize = m2mhub_ledger::MAX_PAGE;
 
 /// `GET /v1/transactions/{tx}/graph` query.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GraphQuery {
     format: Option<String>,
+    limit: Option<usize>,
 }
 
-/// `GET /v1/transactions/{tx}/graph?format=json|dot|prov`.
+/// `GET /v1/transactions/{tx}/graph?format=json|dot|prov&limit=`: the causal tree of the
+/// first `limit` messages (1,000 by default), `truncated` when the transaction has more.
 pub async fn graph(
     State(s): State<AppState>,
     PathParams(tx): PathParams<u64>,
     Params(q): Params<GraphQuery>,
 ) -> ApiResult<Response> {
-    let t = load(&s, tx).await?;
+    let t = load(&s, tx, None, Some(q.limit.unwrap_or(GRAPH_LIMIT))).await?;
     Ok(match q.format.as_deref().unwrap_or("json") {
         "json" => Json(graph::to_json(&t)).into_response(),
         "dot" => (

@@ -260,19 +260,18 @@ async fn block_roots(url: &str) -> anyhow::Result<std::collections::BTreeMap<u64
     let mut roots = std::collections::BTreeMap::new();
     let mut after: Option<u64> = None;
     loop {
-        let q = after.map_or(String::from("/v1/blocks?limit=1000"), |a| {
-            format!("/v1/blocks?limit=1000&after={a}")
-        });
-        let blocks: Vec<m2mhub_ledger::BlockRow> = hub.json(&q).await?;
-        let Some(last) = blocks.last() else { break };
-        after = Some(last.height);
-        for b in blocks {
+        let page = hub
+            .page::<m2mhub_ledger::BlockRow>("/v1/blocks?limit=1000", after)
+            .await?;
+        for b in page.items {
             let root: [u8; 32] = hex::decode(&b.root)
                 .ok()
                 .and_then(|r| r.try_into().ok())
                 .with_context(|| format!("block {}: bad root", b.height))?;
             roots.insert(b.tree_size, B256::from(root));
         }
+        let Some(next) = page.next else { break };
+        after = Some(next);
     }
     Ok(roots)
 }

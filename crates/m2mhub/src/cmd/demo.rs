@@ -122,17 +122,19 @@ async fn demo(
 /// provenance, the causal chain, and which devices' transactions hold the most invalid
 /// messages.
 fn investigate(ledger: &Ledger) -> anyhow::Result<String> {
+    // The newest messages first.
     let to_oven = ledger.messages(&MessageFilter {
         device: Some("oven".into()),
+        before: Some(u64::MAX),
         limit: Some(1000),
         ..Default::default()
     })?;
     let on = to_oven
+        .items
         .iter()
-        .rev()
         .find(|r| r.receiver == "oven" && r.contents.as_deref().is_some_and(|c| c.contains("ON")))
         .context("no message switched the oven on")?;
-    let t = ledger.transaction(on.tx)?;
+    let t = ledger.transaction(on.tx, None, Some(m2mhub_ledger::MAX_PAGE))?;
     let root = ledger
         .view()
         .registry
@@ -163,7 +165,7 @@ fn investigate(ledger: &Ledger) -> anyhow::Result<String> {
         out.push_str(&format!("  {line}\n"));
     }
     out.push_str("\nDevices whose transactions hold invalid messages:\n");
-    for p in ledger.provenance_ranking()?.iter().take(5) {
+    for p in &ledger.provenance_ranking(None, Some(5))?.items {
         out.push_str(&format!(
             "  {:<18} {} invalid\n",
             p.provenance, p.invalid_messages

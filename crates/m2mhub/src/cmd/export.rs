@@ -47,19 +47,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             Format::Jsonl => {
                 let mut after: Option<u64> = None;
                 loop {
-                    let q = after.map_or("/v1/entries?limit=1000".to_owned(), |a| {
-                        format!("/v1/entries?limit=1000&after={a}")
-                    });
-                    let page: Vec<Value> = hub.json(&q).await?;
-                    let Some(last) = page.last().and_then(|e| e["seq"].as_u64()) else {
-                        break;
-                    };
-                    for e in page {
+                    let page = hub.page::<Value>("/v1/entries?limit=1000", after).await?;
+                    for e in page.items {
                         let seq = e["seq"].as_u64().unwrap_or_default();
                         let full: Value = hub.json(&format!("/v1/entries/{seq}")).await?;
                         writeln!(out, "{full}")?;
                     }
-                    after = Some(last);
+                    let Some(next) = page.next else { break };
+                    after = Some(next);
                 }
             }
             Format::Prov | Format::Dot => {
@@ -68,9 +63,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                     None => Box::new(1..),
                 };
                 for tx in txs {
-                    let Some(t): Option<TransactionView> =
-                        hub.json_opt(&format!("/v1/transactions/{tx}")).await?
-                    else {
+                    let Some(t): Option<TransactionView> = hub.transaction(tx).await? else {
                         if a.tx.is_some() {
                             anyhow::bail!("the hub has no transaction {tx}");
                         }

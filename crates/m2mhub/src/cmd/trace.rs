@@ -19,8 +19,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
-    let t: Option<TransactionView> =
-        rt.block_on(Hub::new(&a.url).json_opt(&format!("/v1/transactions/{}", a.tx)))?;
+    let t: Option<TransactionView> = rt.block_on(Hub::new(&a.url).transaction(a.tx))?;
     let Some(t) = t else {
         bail!("the hub has no transaction {}", a.tx)
     };

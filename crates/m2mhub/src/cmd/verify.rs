@@ -110,21 +110,17 @@ async fn online(url: &str, key: Option<&str>) -> anyhow::Result<Result<Summary, 
     let mut pending: Vec<EntryIn> = Vec::new();
     let mut entries_after: Option<u64> = None;
     loop {
-        let q = after.map_or(String::from("/v1/blocks?limit=1000"), |a| {
-            format!("/v1/blocks?limit=1000&after={a}")
-        });
-        let blocks: Vec<BlockRow> = hub.json(&q).await?;
-        let Some(last) = blocks.last() else { break };
-        after = Some(last.height);
-        for b in blocks {
+        let page = hub.page::<BlockRow>("/v1/blocks?limit=1000", after).await?;
+        for b in page.items {
             while v.size() + (pending.len() as u64) < b.tree_size {
-                let q = entries_after.map_or(String::from("/v1/entries?limit=1000"), |a| {
-                    format!("/v1/entries?limit=1000&after={a}")
-                });
-                let page: Vec<RawEntry> = hub.json(&q).await?;
-                let Some(l) = page.last() else { break };
-                entries_after = Some(l.seq);
-                for e in page {
+                let page = hub
+                    .page::<RawEntry>("/v1/entries?limit=1000", entries_after)
+                    .await?;
+                let Some(last) = page.items.last().map(|e| e.seq) else {
+                    break;
+                };
+                entries_after = Some(last);
+                for e in page.items {
                     let bytes = STANDARD
                         .decode(&e.entry_bytes)
                         .with_context(|| format!("entry {}: bad base64", e.seq))?;
@@ -146,6 +142,8 @@ async fn online(url: &str, key: Option<&str>) -> anyhow::Result<Result<Summary, 
             seen_latest |= b.checkpoint == latest;
             last_checkpoint = Some(b.checkpoint);
         }
+        let Some(next) = page.next else { break };
+        after = Some(next);
     }
     if last_checkpoint.is_none() {
         bail!("the hub lists no blocks");

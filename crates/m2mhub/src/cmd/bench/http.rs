@@ -41,6 +41,11 @@ pub struct HttpArgs {
     /// Length of the latency run, seconds.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Prune the contents of every message recorded before the latency run while it runs
+    /// (retention pruning must not stall ingest; with `--batch-messages 1000000` that is
+    /// 1M entries).
+    #[arg(long)]
+    pub prune_during_latency: bool,
     /// JSON results file.
     #[arg(long, default_value = "bench-results/http.json")]
     pub out: PathBuf,
@@ -98,6 +103,7 @@ pub fn http(a: &HttpArgs) -> anyhow::Result<(serde_json::Value, Vec<Row>)> {
     let timed_n = (a.rate * a.seconds) as usize;
     let timed = begins(&fleet, a.batch_messages + a.single_messages, timed_n);
 
+    let pruning = a.prune_during_latency.then(|| ledger.clone());
     let rt = tokio::runtime::Runtime::new()?;
     let report = rt.block_on(async move {
         let state = AppState::new(ledger, "bench".into())?.with_failure_limit(u32::MAX, 1e9);
@@ -193,7 +199,13 @@ pub fn http(a: &HttpArgs) -> anyhow::Result<(serde_json::Value, Vec<Row>)> {
         };
         eprintln!("HTTP single: {single_rate:.0} msg/s");
 
-        // Latency at a fixed offered rate, open loop.
+        // Latency at a fixed offered rate, open loop (while pruning, if asked).
+        let pruner = pruning.map(|l| {
+            std::thread::spawn(move || {
+                let t = Instant::now();
+                l.prune_contents_before(u64::MAX).map(|n| (n, t.elapsed()))
+            })
+        });
         let start = tokio::time::Instant::now() + Duration::from_millis(100);
         let interval = Duration::from_secs_f64(1.0 / a.rate as f64);
         let mut tasks = Vec::with_capacity(timed.len());
@@ -231,6 +243,19 @@ pub fn http(a: &HttpArgs) -> anyhow::Result<(serde_json::Value, Vec<Row>)> {
             "HTTP latency at {} msg/s: p50 {p50:.2} ms, p99 {p99:.2} ms, p999 {p999:.2} ms",
             a.rate
         );
+        let pruned = match pruner {
+            Some(p) => {
+                let (n, took) = p
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the pruning thread panicked"))??;
+                eprintln!(
+                    "pruned {n} messages' contents in {:.1} s during the latency run",
+                    took.as_secs_f64()
+                );
+                Some(json!({"messages": n, "seconds": took.as_secs_f64()}))
+            }
+            None => None,
+        };
         let _ = stop.send(());
         server.await??;
         let report = json!({
@@ -241,6 +266,7 @@ pub fn http(a: &HttpArgs) -> anyhow::Result<(serde_json::Value, Vec<Row>)> {
             "clients": a.clients,
             "latency_rate_msgs_per_s": a.rate,
             "latency_ms": {"p50": p50, "p99": p99, "p999": p999},
+            "pruned_during_latency": pruned,
             "latency_errors": errors,
             "targets": {"batch_msgs_per_s": 30000, "p99_ms_at_5000": 10},
         });

@@ -124,6 +124,7 @@ fn all(a: &AllArgs) -> anyhow::Result<ExitCode> {
         clients: 64,
         rate: 5000,
         seconds: 10,
+        prune_during_latency: false,
         out: out("http.json"),
     })?;
     rows.extend(http_rows);

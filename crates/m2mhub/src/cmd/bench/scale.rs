@@ -8,7 +8,7 @@ use std::{path::PathBuf, sync::Arc, time::Instant};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use m2mhub_ledger::{
-    Appended, Committer, DataDir, Ledger, LedgerConfig, MessageFilter, Submission,
+    Appended, Committer, DataDir, Ledger, LedgerConfig, MAX_PAGE, MessageFilter, Submission,
     verify::verify_snapshot,
 };
 use serde_json::json;
@@ -158,9 +158,13 @@ pub fn scale(a: &ScaleArgs) -> anyhow::Result<(serde_json::Value, Vec<Row>)> {
         bar.suspend(|| eprintln!("measuring at {size} entries…"));
         let first = first_rate.unwrap_or(last_rate);
         let raw = raw_total.0 as f64 / raw_total.1.max(1) as f64;
-        let tx_len = ledger.transaction(1)?.messages.len();
+        // A trace is one page of up to 1,000 messages.
+        let tx_len = ledger.transaction(1, None, Some(MAX_PAGE))?.messages.len();
         let trace = mean_secs(20, |_| {
-            ledger.transaction(1).map(|_| ()).map_err(Into::into)
+            ledger
+                .transaction(1, None, Some(MAX_PAGE))
+                .map(|_| ())
+                .map_err(Into::into)
         })?;
         let inclusion = mean_secs(1000, |_| {
             ledger
@@ -176,7 +180,7 @@ pub fn scale(a: &ScaleArgs) -> anyhow::Result<(serde_json::Value, Vec<Row>)> {
         })?;
         let investigate = mean_secs(100, |_| {
             let name = fleet.names[rng.below(a.devices as u64) as usize].as_str();
-            ledger.device_transactions(name, 50)?;
+            ledger.device_transactions(name, None, Some(50))?;
             ledger.messages(&MessageFilter {
                 device: Some(name.to_owned()),
                 limit: Some(100),

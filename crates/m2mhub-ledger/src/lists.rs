@@ -1,0 +1,369 @@
+//! Bounded lists (SPEC §5 "Bounded answers"): every list is a [`Page`] of `{items, next}`,
+//! `limit` is 1–1,000 (default 100), and one request reads at most [`SCAN_FACTOR`] × `limit`
+//! index rows, so a page may hold fewer items than `limit`, even none, while `next` is set.
+//! Nothing here walks a whole index: filters that the index does not answer (a device's
+//! invalid messages) cost the budget, not the ledger's size.
+
+use m2mhub_core::{registry::Device, rules::TxStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    block::BlockRow,
+    error::{LedgerError, Result},
+    ledger::Ledger,
+    query::record_with,
+    record::Record,
+    store::{Index, Visit},
+};
+
+/// Most items one page holds.
+pub const MAX_PAGE: usize = 1000;
+/// Items per page when the caller does not say.
+pub const DEFAULT_PAGE: usize = 100;
+/// Index rows one request may read, per item of `limit`.
+pub const SCAN_FACTOR: u64 = 10;
+
+/// One page of a list: `{"items": […], "next": cursor | null}`. The next page is asked for
+/// with `after=<next>` (with `before=<next>` for a message list paged with `before`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// This page's items.
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` once the list is exhausted.
+    pub next: Option<u64>,
+    /// Index rows this request read (not part of the answer: tests and metrics read it).
+    #[serde(skip)]
+    pub rows_read: u64,
+}
+
+impl<T> Page<T> {
+    fn new(items: Vec<T>, next: Option<u64>, rows_read: u64) -> Page<T> {
+        Page {
+            items,
+            next,
+            rows_read,
+        }
+    }
+}
+
+/// The page size a caller asked for: 100 when unsaid, and 1–1,000 or a bad query.
+pub fn page_limit(limit: Option<usize>) -> Result<usize> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(l) if (1..=MAX_PAGE).contains(&l) => Ok(l),
+        Some(l) => Err(LedgerError::BadQuery(format!(
+            "limit must be between 1 and {MAX_PAGE}, not {l}"
+        ))),
+    }
+}
+
+fn budget(limit: usize) -> u64 {
+    SCAN_FACTOR * limit as u64
+}
+
+/// Filters of `GET /v1/messages`.
+#[derive(Clone, Debug, Default)]
+pub struct MessageFilter {
+    /// Only messages naming this tx.
+    pub tx: Option<u64>,
+    /// Only messages this device sent or received.
+    pub device: Option<String>,
+    /// Only valid (true) or invalid (false) messages.
+    pub valid: Option<bool>,
+    /// Only seqs greater than this.
+    pub after: Option<u64>,
+    /// Only seqs smaller than this; the page then runs newest first and `next` is the next
+    /// page's `before`.
+    pub before: Option<u64>,
+    /// At most this many (see [`page_limit`]).
+    pub limit: Option<usize>,
+}
+
+/// A transaction as `GET /v1/transactions/{tx}?after=&limit=` shows it: one page of its
+/// messages.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TransactionView {
+    /// Its id.
+    pub tx: u64,
+    /// The device that began it.
+    pub provenance: String,
+    /// open, closed or rejected.
+    pub state: TxStatus,
+    /// Provenance and every sender and receiver of a valid message, sorted.
+    pub participants: Vec<String>,
+    /// Messages filed under it, in all pages.
+    pub message_count: u64,
+    /// This page of its messages, by seq.
+    pub messages: Vec<Record>,
+    /// The `after` of the next page; `None` on the last page.
+    pub next: Option<u64>,
+}
+
+/// A provenance device and the invalid messages its transactions hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvenanceCount {
+    /// The device that began the transactions.
+    pub provenance: String,
+    /// Invalid messages in them.
+    pub invalid_messages: u64,
+}
+
+/// A transaction that reached a device, for investigations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceTransaction {
+    /// The transaction; `None` groups the messages that named a tx id not issued yet: they
+    /// belong to no transaction (SPEC §3.1).
+    pub tx: Option<u64>,
+    /// The device that began it (`None` for a tx id that never existed).
+    pub provenance: Option<String>,
+    /// Its state, if it exists.
+    pub state: Option<TxStatus>,
+    /// Messages of it that the device received, among those this page looked at.
+    pub messages_to_device: u64,
+    /// Of which invalid.
+    pub invalid_to_device: u64,
+    /// The latest such message.
+    pub last_seq: u64,
+}
+
+impl Ledger {
+    /// Message records matching `f`, by seq (newest first with `before`).
+    pub fn messages(&self, f: &MessageFilter) -> Result<Page<Record>> {
+        let limit = page_limit(f.limit)?;
+        let snap = self.snapshot()?;
+        let device_id = match &f.device {
+            Some(name) => match self.view().registry.ids.get(name.as_str()) {
+                Some(id) => Some(*id),
+                None => return Ok(Page::new(Vec::new(), None, 0)),
+            },
+            None => None,
+        };
+        let index = match (f.tx, device_id) {
+            (Some(tx), _) => Index::Tx(tx),
+            (None, Some(id)) => Index::Device(id),
+            (None, None) if f.valid == Some(false) => Index::Invalid,
+            (None, None) => Index::All,
+        };
+        let newest_first = f.before.is_some();
+        let lo = f.after.map_or(0, |a| a.saturating_add(1));
+        let hi = f.before.unwrap_or(u64::MAX);
+        let mut items = Vec::with_capacity(limit);
+        let mut reader = snap.record_reader()?;
+        let end = snap.scan_index(index, lo, hi, newest_first, budget(limit), |seq| {
+            let Some(r) = record_with(&mut reader, seq)? else {
+                return Ok(Visit::More);
+            };
+            let keep = f.valid.is_none_or(|v| r.valid == v)
+                && f.tx.is_none_or(|t| r.tx == t)
+                && f.device
+                    .as_ref()
+                    .is_none_or(|d| r.sender == *d || r.receiver == *d);
+            if keep {
+                items.push(r);
+            }
+            Ok(if items.len() == limit {
+                Visit::Full
+            } else {
+                Visit::More
+            })
+        })?;
+        Ok(Page::new(items, end.resume, end.rows_read))
+    }
+
+    /// Transaction `tx` with the page of its messages after seq `after`.
+    pub fn transaction(
+        &self,
+        tx: u64,
+        after: Option<u64>,
+        limit: Option<usize>,
+    ) -> Result<TransactionView> {
+        let limit = page_limit(limit)?;
+        let snap = self.snapshot()?;
+        let state = snap
+            .tx_state(tx)?
+            .ok_or_else(|| LedgerError::NotFound(format!("no transaction {tx}")))?;
+        let mut messages = Vec::with_capacity(limit);
+        let mut reader = snap.record_reader()?;
+        let lo = after.map_or(0, |a| a.saturating_add(1));
+        let end = snap.scan_index(Index::Tx(tx), lo, u64::MAX, false, budget(limit), |seq| {
+            if let Some(r) = record_with(&mut reader, seq)? {
+                messages.push(r);
+            }
+            Ok(if messages.len() == limit {
+                Visit::Full
+            } else {
+                Visit::More
+            })
+        })?;
+        // A full page that ends the transaction has no next page.
+        let next = end.resume.filter(|r| !ends_tx(&snap, tx, *r));
+        Ok(TransactionView {
+            tx,
+            provenance: state.provenance.to_string(),
+            state: state.status,
+            participants: state.participants.iter().map(|p| p.to_string()).collect(),
+            message_count: snap.tx_message_count(tx)?,
+            messages,
+            next,
+        })
+    }
+
+    /// Blocks after height `after`.
+    pub fn blocks(&self, after: Option<u64>, limit: Option<usize>) -> Result<Page<BlockRow>> {
+        let limit = page_limit(limit)?;
+        let mut items = self.snapshot()?.blocks(after, limit + 1)?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = more.then(|| items.last().map(|b| b.height)).flatten();
+        let read = items.len() as u64 + u64::from(more);
+        Ok(Page::new(items, next, read))
+    }
+
+    /// Raw entries after seq `after`: (seq, entry bytes).
+    pub fn entries(
+        &self,
+        after: Option<u64>,
+        limit: Option<usize>,
+    ) -> Result<Page<(u64, Vec<u8>)>> {
+        let limit = page_limit(limit)?;
+        let start = after.map_or(0, |a| a.saturating_add(1));
+        let mut items = self
+            .snapshot()?
+            .entries(start, start.saturating_add(limit as u64 + 1))?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = more.then(|| items.last().map(|e| e.0)).flatten();
+        let read = items.len() as u64 + u64::from(more);
+        Ok(Page::new(items, next, read))
+    }
+
+    /// Devices in registration order, after the one registered at seq `after`.
+    pub fn devices(&self, after: Option<u64>, limit: Option<usize>) -> Result<Page<Device>> {
+        let limit = page_limit(limit)?;
+        let view = self.view();
+        let reg = &view.registry;
+        let seq_of = |name: &m2mhub_core::names::DeviceName| {
+            reg.registry
+                .get(name.as_str())
+                .map_or(0, |d| d.registered_seq.0)
+        };
+        // Ids follow registration order, so registration seqs grow along `names`.
+        let start = after.map_or(0, |a| reg.names.partition_point(|n| seq_of(n) <= a));
+        let mut items = Vec::with_capacity(limit);
+        for n in reg.names.iter().skip(start).take(limit) {
+            let d = reg
+                .registry
+                .get(n.as_str())
+                .ok_or_else(|| LedgerError::Corrupt(format!("device {n} has an id only")))?;
+            items.push(d.clone());
+        }
+        let more = reg.names.len() > start + items.len();
+        let next = more
+            .then(|| items.last().map(|d| d.registered_seq.0))
+            .flatten();
+        let read = items.len() as u64;
+        Ok(Page::new(items, next, read))
+    }
+
+    /// "Who made this device act?": the transactions whose messages reached `name`, newest
+    /// first, with the device that began each. `after` is the previous page's `next`: only
+    /// messages below that seq. Counts cover the messages this page looked at, so a
+    /// transaction can show again on a later page with its older messages.
+    pub fn device_transactions(
+        &self,
+        name: &str,
+        after: Option<u64>,
+        limit: Option<usize>,
+    ) -> Result<Page<DeviceTransaction>> {
+        let limit = page_limit(limit)?;
+        let Some(&id) = self.view().registry.ids.get(name) else {
+            return Err(LedgerError::NotFound(format!("no device named {name}")));
+        };
+        let snap = self.snapshot()?;
+        let mut items: Vec<DeviceTransaction> = Vec::new();
+        let mut at: std::collections::HashMap<Option<u64>, usize> =
+            std::collections::HashMap::new();
+        let mut reader = snap.record_reader()?;
+        let hi = after.unwrap_or(u64::MAX);
+        let end = snap.scan_index(Index::Device(id), 0, hi, true, budget(limit), |seq| {
+            let Some(r) = record_with(&mut reader, seq)? else {
+                return Ok(Visit::More);
+            };
+            if r.receiver != name {
+                return Ok(Visit::More);
+            }
+            // A message that named an unissued tx id has no provenance and belongs to no
+            // transaction, whatever later took that id.
+            let tx = r.provenance.is_some().then_some(r.tx);
+            let i = match at.get(&tx) {
+                Some(i) => *i,
+                None => {
+                    let state = match tx {
+                        Some(tx) => snap.tx_state(tx)?,
+                        None => None,
+                    };
+                    items.push(DeviceTransaction {
+                        tx,
+                        provenance: state.as_ref().map(|s| s.provenance.to_string()),
+                        state: state.map(|s| s.status),
+                        messages_to_device: 0,
+                        invalid_to_device: 0,
+                        last_seq: r.seq,
+                    });
+                    at.insert(tx, items.len() - 1);
+                    items.len() - 1
+                }
+            };
+            items[i].messages_to_device += 1;
+            items[i].invalid_to_device += u64::from(!r.valid);
+            Ok(if items.len() == limit {
+                Visit::Full
+            } else {
+                Visit::More
+            })
+        })?;
+        Ok(Page::new(items, end.resume, end.rows_read))
+    }
+
+    /// "Who is misbehaving": provenance devices by the invalid messages their transactions
+    /// hold, most first (ties in registration order). The ranking is kept up to date as
+    /// blocks are written; a page reads `limit` of its rows.
+    pub fn provenance_ranking(
+        &self,
+        after: Option<u64>,
+        limit: Option<usize>,
+    ) -> Result<Page<ProvenanceCount>> {
+        let limit = page_limit(limit)?;
+        let view = self.view();
+        let (rows, more) = self.snapshot()?.ranking_page(after, limit)?;
+        let mut items = Vec::with_capacity(rows.len());
+        for (_, id, n) in &rows {
+            let name = view.registry.names.get(*id as usize).ok_or_else(|| {
+                LedgerError::Corrupt(format!("ranked device id {id} is not registered"))
+            })?;
+            items.push(ProvenanceCount {
+                provenance: name.to_string(),
+                invalid_messages: *n,
+            });
+        }
+        let next = more.then(|| rows.last().map(|r| r.0)).flatten();
+        Ok(Page::new(items, next, rows.len() as u64 + u64::from(more)))
+    }
+}
+
+/// True when `seq` is the transaction's last message.
+fn ends_tx(snap: &crate::store::Snapshot, tx: u64, seq: u64) -> bool {
+    let mut last = true;
+    let probe = snap.scan_index(
+        Index::Tx(tx),
+        seq.saturating_add(1),
+        u64::MAX,
+        false,
+        1,
+        |_| {
+            last = false;
+            Ok(Visit::Full)
+        },
+    );
+    probe.is_ok() && last
+}

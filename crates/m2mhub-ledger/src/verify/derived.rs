@@ -1,0 +1,118 @@
+//! `verify`'s check of the tables behind bounded answers (per-transaction message counts,
+//! the provenance ranking, the counter epochs): each is rebuilt from the entries' index rows
+//! ([`IndexRows::of`]) and compared row for row with the store, naming the latest seq a wrong
+//! row depends on.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::{Failure, at_seq};
+use crate::{
+    block::IndexRows,
+    store::{Snapshot, epoch, rank_key},
+};
+
+/// What the entries imply for the derived tables.
+#[derive(Debug, Default)]
+pub(super) struct Derived {
+    /// tx → (messages, seq of the last).
+    tx_counts: BTreeMap<u64, (u64, u64)>,
+    /// provenance id → (invalid messages, seq of the last).
+    invalid: BTreeMap<u32, (u64, u64)>,
+    /// (sender id, first counter in an epoch) → (epoch, seq).
+    counter_epochs: BTreeMap<(u32, u64), (u32, u64)>,
+    /// sender id → the last epoch it sent in.
+    sender_epoch: HashMap<u32, u32>,
+}
+
+impl Derived {
+    /// Notes the rows of the entry at `seq` (entries come in seq order).
+    pub(super) fn note(&mut self, seq: u64, r: &IndexRows) {
+        if let Some(tx) = r.tx {
+            let c = self.tx_counts.entry(tx).or_default();
+            *c = (c.0 + 1, seq);
+        }
+        if let Some(p) = r.provenance_invalid {
+            let c = self.invalid.entry(p).or_default();
+            *c = (c.0 + 1, seq);
+        }
+        if let Some((s, counter)) = r.counter {
+            let e = epoch(seq);
+            if self.sender_epoch.insert(s, e) != Some(e) {
+                self.counter_epochs.insert((s, counter), (e, seq));
+            }
+        }
+    }
+
+    /// Compares the store's derived tables with what the entries imply.
+    pub(super) fn check(&self, snap: &Snapshot) -> Result<(), Failure> {
+        let storage = |e: crate::LedgerError| Failure {
+            seq: None,
+            block: None,
+            reason: format!("reading the bounded-answer tables: {e}"),
+        };
+        let counts = snap.tx_message_counts().map_err(storage)?;
+        let want: Vec<(u64, u64)> = self.tx_counts.iter().map(|(t, (n, _))| (*t, *n)).collect();
+        if counts != want {
+            let tx = first_difference(&counts, &want);
+            return Err(self.blame(
+                self.tx_counts.get(&tx).map(|c| c.1),
+                format!("the message count of tx {tx} differs from its messages"),
+            ));
+        }
+        let (invalid, keys) = snap.ranking_rows().map_err(storage)?;
+        let want: Vec<(u32, u64)> = self.invalid.iter().map(|(p, (n, _))| (*p, *n)).collect();
+        if invalid != want {
+            let id = first_difference(&invalid, &want);
+            return Err(self.blame(
+                self.invalid.get(&id).map(|c| c.1),
+                format!("the invalid-message count of provenance device id {id} differs"),
+            ));
+        }
+        let mut want_keys: Vec<u64> = want.iter().map(|(p, n)| rank_key(*n, *p)).collect();
+        want_keys.sort_unstable();
+        if keys != want_keys {
+            return Err(self.blame(None, "the provenance ranking differs from its counts"));
+        }
+        let rows = snap.counter_epoch_rows().map_err(storage)?;
+        let want: Vec<((u32, u64), u32)> = self
+            .counter_epochs
+            .iter()
+            .map(|(k, (e, _))| (*k, *e))
+            .collect();
+        if rows != want {
+            let k = first_difference(&rows, &want);
+            return Err(self.blame(
+                self.counter_epochs.get(&k).map(|c| c.1),
+                format!(
+                    "the counter-epoch index differs for device id {} (counter {})",
+                    k.0, k.1
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn blame(&self, seq: Option<u64>, reason: impl Into<String>) -> Failure {
+        match seq {
+            Some(s) => at_seq(s, reason),
+            None => Failure {
+                seq: None,
+                block: None,
+                reason: reason.into(),
+            },
+        }
+    }
+}
+
+/// The key of the first row where two sorted row lists differ.
+fn first_difference<K: Copy + Ord + Default, V: PartialEq>(a: &[(K, V)], b: &[(K, V)]) -> K {
+    let mut i = 0;
+    while i < a.len() && i < b.len() && a[i] == b[i] {
+        i += 1;
+    }
+    match (a.get(i), b.get(i)) {
+        (Some(x), Some(y)) => x.0.min(y.0),
+        (Some(x), None) | (None, Some(x)) => x.0,
+        (None, None) => K::default(),
+    }
+}
