@@ -211,10 +211,21 @@ async fn duplicates_and_refusals(url: &str, release: Release) {
         .collect();
     assert_eq!(mine.len(), 1, "{mine:?}");
     assert_eq!(mine[0].seq, first.seq);
-    // Every refusal was counted, in order.
+    // Every refusal was reported, in order, with where it came from and whom it claimed.
+    let reported = |code: &str, device: &str| {
+        (
+            code.to_owned(),
+            format!("m2m/out/{device}"),
+            Some(device.to_owned()),
+        )
+    };
     assert_eq!(
         *refusals.lock().unwrap(),
-        ["bad_signature", "stale_counter", "unknown_sender"]
+        [
+            reported("bad_signature", "mid_level"),
+            reported("stale_counter", "mid_level"),
+            reported("unknown_sender", "ghost"),
+        ]
     );
     hub.stop().await;
 }
