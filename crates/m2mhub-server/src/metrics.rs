@@ -144,7 +144,7 @@ impl Metrics {
         *m.registry.lock().unwrap_or_else(|p| p.into_inner()) = r;
         // Both streams show from the start, at zero.
         for s in ["events", "security"] {
-            m.sse_clients.get_or_create(&StreamLabel { stream: s.into() });
+            let _ = m.sse_clients.get_or_create(&StreamLabel { stream: s.into() });
         }
         m
     }
