@@ -162,7 +162,8 @@ impl Committer {
         reply: impl FnOnce(Vec<Result<Appended>>) + Send + 'static,
     ) {
         let n = subs.len();
-        let (queued, observer, since) = (self.queued.clone(), self.observer.clone(), Instant::now());
+        let (queued, observer, since) =
+            (self.queued.clone(), self.observer.clone(), Instant::now());
         queued.fetch_add(n, Ordering::Relaxed);
         let reply = move |r| {
             queued.fetch_sub(n, Ordering::Relaxed);

@@ -144,7 +144,9 @@ impl Metrics {
         *m.registry.lock().unwrap_or_else(|p| p.into_inner()) = r;
         // Both streams show from the start, at zero.
         for s in ["events", "security"] {
-            let _ = m.sse_clients.get_or_create(&StreamLabel { stream: s.into() });
+            let _ = m
+                .sse_clients
+                .get_or_create(&StreamLabel { stream: s.into() });
         }
         m
     }
@@ -299,7 +301,10 @@ pub async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> impl Into
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("application/openmetrics-text"));
     if openmetrics {
-        ([(header::CONTENT_TYPE, OPENMETRICS)], s.metrics.render_openmetrics())
+        (
+            [(header::CONTENT_TYPE, OPENMETRICS)],
+            s.metrics.render_openmetrics(),
+        )
     } else {
         ([(header::CONTENT_TYPE, TEXT_0_0_4)], s.metrics.render())
     }
@@ -319,10 +324,19 @@ mod tests {
         assert!(om.contains("# TYPE m2mhub_refusals counter\n"), "{om}");
         assert!(om.ends_with("# EOF\n"), "{om}");
         let text = m.render();
-        assert!(text.contains("# TYPE m2mhub_refusals_total counter\n"), "{text}");
-        assert!(text.contains("# HELP m2mhub_refusals_total Submissions"), "{text}");
+        assert!(
+            text.contains("# TYPE m2mhub_refusals_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP m2mhub_refusals_total Submissions"),
+            "{text}"
+        );
         assert!(text.contains("m2mhub_refusals_total{code=\"bad_signature\"} 1\n"));
-        assert!(text.contains("# TYPE m2mhub_ingest_seconds histogram\n"), "{text}");
+        assert!(
+            text.contains("# TYPE m2mhub_ingest_seconds histogram\n"),
+            "{text}"
+        );
         assert!(text.contains("m2mhub_ingest_seconds_count 1\n"), "{text}");
         assert!(!text.contains("# EOF"), "{text}");
         assert!(!text.contains("_total_total"), "{text}");
@@ -335,7 +349,11 @@ mod tests {
         m.anchoring(Arc::new(AtomicU64::new(5)));
         m.anchoring(Arc::new(AtomicU64::new(6)));
         let text = m.render();
-        assert_eq!(text.matches("# TYPE m2mhub_anchor_lag_entries gauge").count(), 1);
+        assert_eq!(
+            text.matches("# TYPE m2mhub_anchor_lag_entries gauge")
+                .count(),
+            1
+        );
     }
 
     #[test]
@@ -343,8 +361,14 @@ mod tests {
         let m = Metrics::new();
         let a = m.sse_client("events");
         let _b = m.sse_client("events");
-        assert!(m.render().contains("m2mhub_sse_clients{stream=\"events\"} 2\n"));
+        assert!(
+            m.render()
+                .contains("m2mhub_sse_clients{stream=\"events\"} 2\n")
+        );
         drop(a);
-        assert!(m.render().contains("m2mhub_sse_clients{stream=\"events\"} 1\n"));
+        assert!(
+            m.render()
+                .contains("m2mhub_sse_clients{stream=\"events\"} 1\n")
+        );
     }
 }

@@ -238,7 +238,12 @@ fn query_params(path: &str) -> Vec<Value> {
             ),
         ],
         "/v1/security-events" => vec![
-            q("after", "integer", false, "only ids greater than this (a page's next)"),
+            q(
+                "after",
+                "integer",
+                false,
+                "only ids greater than this (a page's next)",
+            ),
             q(
                 "limit",
                 "integer",

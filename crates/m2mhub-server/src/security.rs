@@ -406,7 +406,10 @@ mod tests {
     fn keeps_events_in_order_and_pages_them() {
         let s = SecurityEvents::in_memory(Bound::default()).unwrap();
         for _ in 0..5 {
-            assert!(matches!(s.record(&refusal("bad_signature")), Recorded::Kept(_)));
+            assert!(matches!(
+                s.record(&refusal("bad_signature")),
+                Recorded::Kept(_)
+            ));
         }
         s.close();
         let (page, next) = s.list(None, 2).unwrap();

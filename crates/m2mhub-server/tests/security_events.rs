@@ -172,11 +172,36 @@ async fn every_refusal_is_kept_with_its_fields_for_the_operator_only() {
     // One of each refusal: stale counter (not an authentication failure), then three
     // failures, which use up this source's allowance of 3, then a 429.
     let tries = [
-        (signed("a", &a, 1, "again"), "a", StatusCode::CONFLICT, "stale_counter"),
-        (json!({"sender": "mallory", "counter": "x"}), "mallory", StatusCode::BAD_REQUEST, "malformed"),
-        (signed("ghost", &key(9), 1, "boo"), "ghost", StatusCode::UNAUTHORIZED, "unknown_sender"),
-        (signed("a", &key(2), 2, "forged"), "a", StatusCode::UNAUTHORIZED, "bad_signature"),
-        (signed("a", &a, 3, "late"), "", StatusCode::TOO_MANY_REQUESTS, "too_many_failures"),
+        (
+            signed("a", &a, 1, "again"),
+            "a",
+            StatusCode::CONFLICT,
+            "stale_counter",
+        ),
+        (
+            json!({"sender": "mallory", "counter": "x"}),
+            "mallory",
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            signed("ghost", &key(9), 1, "boo"),
+            "ghost",
+            StatusCode::UNAUTHORIZED,
+            "unknown_sender",
+        ),
+        (
+            signed("a", &key(2), 2, "forged"),
+            "a",
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+        ),
+        (
+            signed("a", &a, 3, "late"),
+            "",
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failures",
+        ),
     ];
     for (body, _, status, code) in &tries {
         let (s, r) = post(&c, &url, body).await;
@@ -205,7 +230,11 @@ async fn every_refusal_is_kept_with_its_fields_for_the_operator_only() {
         assert_eq!(e["code"], *code, "{e}");
         assert_eq!(e["transport"], "http", "{e}");
         assert_eq!(e["source"], "127.0.0.1", "{e}");
-        let claimed = if sender.is_empty() { Value::Null } else { json!(sender) };
+        let claimed = if sender.is_empty() {
+            Value::Null
+        } else {
+            json!(sender)
+        };
         assert_eq!(e["sender"], claimed, "{e}");
         assert!(!e["message"].as_str().unwrap().is_empty(), "{e}");
         let time = e["time"].as_str().unwrap();
@@ -214,22 +243,49 @@ async fn every_refusal_is_kept_with_its_fields_for_the_operator_only() {
 
     // Paging: limit 2 → three pages, `next` the last id of a full page, null at the end.
     let (_, p) = page(&c, &url, "?limit=2").await;
-    assert_eq!((p["items"].as_array().unwrap().len(), &p["next"]), (2, &json!(2)));
+    assert_eq!(
+        (p["items"].as_array().unwrap().len(), &p["next"]),
+        (2, &json!(2))
+    );
     let (_, p) = page(&c, &url, "?limit=2&after=2").await;
     assert_eq!(p["items"][0]["id"], 3);
     let (_, p) = page(&c, &url, "?limit=2&after=4").await;
-    assert_eq!((p["items"].as_array().unwrap().len(), &p["next"]), (1, &Value::Null));
+    assert_eq!(
+        (p["items"].as_array().unwrap().len(), &p["next"]),
+        (1, &Value::Null)
+    );
     for bad in ["?limit=0", "?limit=1001", "?after=x", "?other=1"] {
         let (s, b) = page(&c, &url, bad).await;
-        assert_eq!((s, b["error"].as_str().unwrap()), (StatusCode::BAD_REQUEST, "malformed"), "{bad}");
+        assert_eq!(
+            (s, b["error"].as_str().unwrap()),
+            (StatusCode::BAD_REQUEST, "malformed"),
+            "{bad}"
+        );
     }
 
     // Counted per code too; nothing of it on the public stream's ledger.
-    let m = c.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
+    let m = c
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for (.., code) in &tries {
-        assert!(m.contains(&format!("m2mhub_refusals_total{{code=\"{code}\"}} 1\n")), "{code}: {m}");
+        assert!(
+            m.contains(&format!("m2mhub_refusals_total{{code=\"{code}\"}} 1\n")),
+            "{code}: {m}"
+        );
     }
-    let blocks: Value = c.get(format!("{url}/v1/messages")).send().await.unwrap().json().await.unwrap();
+    let blocks: Value = c
+        .get(format!("{url}/v1/messages"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(!blocks.to_string().contains("forged"), "{blocks}");
     hub.stop().await;
 }
@@ -250,7 +306,11 @@ async fn the_store_keeps_its_bound_and_survives_a_restart() {
 
     let hub = Hub::start(tmp.path(), 5, u32::MAX).await;
     let url = hub.url.clone();
-    assert_eq!(all_events(&c, &url, 12).await, events, "kept across the restart");
+    assert_eq!(
+        all_events(&c, &url, 12).await,
+        events,
+        "kept across the restart"
+    );
     post(&c, &url, &json!({"sender": "after"})).await;
     let events = all_events(&c, &url, 13).await;
     assert_eq!(events.len(), 5);
@@ -283,15 +343,24 @@ async fn the_operator_stream_delivers_new_events() {
     }
     assert!(seen.contains("event: security\n"), "{seen}");
     assert!(seen.contains("id: 1\n"), "{seen}");
-    let data: Value = serde_json::from_str(
-        seen.lines()
-            .find_map(|l| l.strip_prefix("data: "))
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!((&data["code"], &data["sender"]), (&json!("malformed"), &json!("intruder")));
-    let m = c.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(m.contains("m2mhub_sse_clients{stream=\"security\"} 1\n"), "{m}");
+    let data: Value =
+        serde_json::from_str(seen.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
+    assert_eq!(
+        (&data["code"], &data["sender"]),
+        (&json!("malformed"), &json!("intruder"))
+    );
+    let m = c
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("m2mhub_sse_clients{stream=\"security\"} 1\n"),
+        "{m}"
+    );
     drop(events);
     hub.stop().await;
 }
@@ -351,8 +420,14 @@ async fn metrics_pass_promtool_and_cover_ingest_blocks_queue_refusals_streams_an
     // The registration and the three messages went through the committer; the malformed
     // submission never reached it.
     assert!(body.contains("m2mhub_ingest_seconds_count 4\n"), "{body}");
-    assert!(body.contains("m2mhub_committer_queue_messages 0\n"), "{body}");
-    assert!(body.contains("m2mhub_sse_clients{stream=\"events\"} 1\n"), "{body}");
+    assert!(
+        body.contains("m2mhub_committer_queue_messages 0\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("m2mhub_sse_clients{stream=\"events\"} 1\n"),
+        "{body}"
+    );
     // Four entries (a registration, three messages), one anchored.
     assert!(body.contains("m2mhub_anchor_lag_entries 3\n"), "{body}");
     assert!(!body.contains("# EOF"), "{body}");
@@ -382,14 +457,22 @@ async fn metrics_pass_promtool_and_cover_ingest_blocks_queue_refusals_streams_an
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(body.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         let said = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(out.status.success() && said.is_empty(), "promtool: {said}\n{body}");
+        assert!(
+            out.status.success() && said.is_empty(),
+            "promtool: {said}\n{body}"
+        );
     }
     hub.stop().await;
 }

@@ -342,7 +342,10 @@ fn serve_mqtt_keeps_refusals_as_security_events() {
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && said.contains("unknown_sender"), "{said}");
+    assert!(
+        !out.status.success() && said.contains("unknown_sender"),
+        "{said}"
+    );
     let events = security_events(&url, 1);
     let e = &events[0];
     assert_eq!(
