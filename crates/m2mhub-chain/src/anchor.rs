@@ -6,7 +6,13 @@
 //! needs no bookkeeping. The ledger never waits on it: it reads committed trees from
 //! snapshots, and on any error it backs off exponentially and tries again.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use alloy::{
     primitives::{Address, B256},
@@ -43,6 +49,8 @@ pub struct Anchorer {
     ledger: Arc<Ledger>,
     provider: DynProvider,
     contract: Address,
+    /// The tree size the chain is known to anchor, for whoever watches (metrics).
+    anchored: Arc<AtomicU64>,
 }
 
 impl Anchorer {
@@ -52,7 +60,14 @@ impl Anchorer {
             ledger,
             provider,
             contract,
+            anchored: Arc::default(),
         }
+    }
+
+    /// The tree size the chain was last seen to anchor (0 before the first round), kept up to
+    /// date by [`Anchorer::round`]: the anchor lag is the ledger's size minus this.
+    pub fn anchored(&self) -> Arc<AtomicU64> {
+        self.anchored.clone()
     }
 
     /// One round: reads the latest anchor, and if the ledger has grown, anchors its latest
@@ -62,6 +77,7 @@ impl Anchorer {
         let from = rpc::latest_anchor(&self.provider, self.contract).await?;
         let ledger = self.ledger.clone();
         let from_size = from.map_or(0, |a| a.tree_size);
+        self.anchored.store(from_size, Ordering::Relaxed);
         // Ledger reads are snapshot reads (they never block the sequencer) but they touch the
         // disk, so they run off the async threads.
         let plan = tokio::task::spawn_blocking(move || -> Result<Option<Plan>> {
@@ -138,6 +154,7 @@ impl Anchorer {
             }
         };
         confirmed(pending).await?;
+        self.anchored.store(plan.size, Ordering::Relaxed);
         Ok(Round::Anchored {
             from: from_size,
             to: plan.size,

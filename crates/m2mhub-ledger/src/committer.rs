@@ -10,10 +10,12 @@
 
 use std::{
     sync::{
-        Arc, Condvar, Mutex, MutexGuard,
+        Arc, Condvar, Mutex, MutexGuard, OnceLock,
+        atomic::{AtomicUsize, Ordering},
         mpsc::{self, Receiver, SyncSender},
     },
     thread::JoinHandle,
+    time::{Duration, Instant},
 };
 
 use crate::{
@@ -86,12 +88,20 @@ impl Slot {
     }
 }
 
+/// Told of every answered submission: how many messages it held and how long it took from
+/// [`Committer::submit`] to its answer (e.g. for a latency histogram). Runs on the committing
+/// thread: keep it cheap.
+pub type AnswerObserver = dyn Fn(usize, Duration) + Send + Sync;
+
 /// A handle to the committing threads; clone it freely. They stop on [`Committer::stop`] or
 /// when every handle is dropped.
 #[derive(Clone)]
 pub struct Committer {
     tx: SyncSender<Job>,
     threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// Messages submitted and not yet answered (queued, being verified or committed).
+    queued: Arc<AtomicUsize>,
+    observer: Arc<OnceLock<Box<AnswerObserver>>>,
 }
 
 impl std::fmt::Debug for Committer {
@@ -120,7 +130,19 @@ impl Committer {
         Ok(Committer {
             tx,
             threads: Arc::new(Mutex::new(vec![verifier, appender])),
+            queued: Arc::default(),
+            observer: Arc::default(),
         })
+    }
+
+    /// Sets the [`AnswerObserver`] (once; later calls are ignored).
+    pub fn observe(&self, f: impl Fn(usize, Duration) + Send + Sync + 'static) {
+        let _ = self.observer.set(Box::new(f));
+    }
+
+    /// Messages submitted and not yet answered: queued, being verified or being committed.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Commits what is queued, stops the thread and waits for it, releasing its hold on the
@@ -140,6 +162,16 @@ impl Committer {
         reply: impl FnOnce(Vec<Result<Appended>>) + Send + 'static,
     ) {
         let n = subs.len();
+        let (queued, observer, since) =
+            (self.queued.clone(), self.observer.clone(), Instant::now());
+        queued.fetch_add(n, Ordering::Relaxed);
+        let reply = move |r| {
+            queued.fetch_sub(n, Ordering::Relaxed);
+            if let Some(f) = observer.get() {
+                f(n, since.elapsed());
+            }
+            reply(r);
+        };
         if let Err(mpsc::SendError(Job::Append { reply, .. })) = self.tx.send(Job::Append {
             subs,
             reply: Box::new(reply),

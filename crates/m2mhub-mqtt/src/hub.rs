@@ -68,22 +68,37 @@ pub enum Release {
     OnReceipt,
 }
 
-/// Told the code of every refused submission (SPEC §3.2: refusals are counted), e.g. to count
-/// them in the server's metrics.
+/// A refused MQTT submission, as the hub saw it (SPEC §3.2: refusals are counted and kept as
+/// security events).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MqttRefusal<'a> {
+    /// Where it came from: the topic it was published on (`m2m/out/{name}`). MQTT does not tell
+    /// a subscriber the publisher's client id; with authentication on (SPEC §5.2) only the
+    /// device `{name}`, signed in under that name, may publish there.
+    pub source: &'a str,
+    /// The sender it claimed: the payload's `sender`, else the device its topic names.
+    pub sender: Option<&'a str>,
+    /// The error code the device was answered (SPEC §3.2).
+    pub code: &'a str,
+    /// The error message the device was answered.
+    pub message: &'a str,
+}
+
+/// Told of every refused submission, e.g. to count it and keep it as a security event.
 #[derive(Clone, Default)]
 pub struct RefusalHook(Option<std::sync::Arc<RefusalFn>>);
 
-type RefusalFn = dyn Fn(&str) + Send + Sync;
+type RefusalFn = dyn Fn(&MqttRefusal<'_>) + Send + Sync;
 
 impl RefusalHook {
-    /// A hook calling `f` with each refusal's code.
-    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> RefusalHook {
+    /// A hook calling `f` with each refusal.
+    pub fn new(f: impl Fn(&MqttRefusal<'_>) + Send + Sync + 'static) -> RefusalHook {
         RefusalHook(Some(std::sync::Arc::new(f)))
     }
 
-    fn call(&self, code: &str) {
+    fn call(&self, r: &MqttRefusal<'_>) {
         if let Some(f) = &self.0 {
-            f(code);
+            f(r);
         }
     }
 }
@@ -138,6 +153,8 @@ struct Done {
 enum Outcome {
     Refused {
         counter: Option<u64>,
+        /// The payload's `sender`, when it has one.
+        claimed: Option<String>,
         refusal: Refusal,
     },
     Appended {
@@ -292,15 +309,19 @@ fn receive(
             });
         }
         Err(message) => {
-            let counter = serde_json::from_slice::<serde_json::Value>(&publish.payload)
-                .ok()
-                .and_then(|v| v.get("counter").and_then(serde_json::Value::as_u64));
+            let v = serde_json::from_slice::<serde_json::Value>(&publish.payload).ok();
+            let field = |name: &str| v.as_ref().and_then(|v| v.get(name));
+            let counter = field("counter").and_then(serde_json::Value::as_u64);
+            let claimed = field("sender")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned);
             let _ = done.send(Done {
                 publish,
                 released,
                 sender,
                 outcome: Outcome::Refused {
                     counter,
+                    claimed,
                     refusal: Refusal {
                         error: "malformed".into(),
                         message,
@@ -364,8 +385,18 @@ async fn answer_one(
     policy: Policy,
     on_refusal: &RefusalHook,
 ) -> Result<(), String> {
-    if let Outcome::Refused { refusal, .. } = &d.outcome {
-        on_refusal.call(&refusal.error);
+    let topic = String::from_utf8_lossy(&d.publish.topic);
+    let topic_sender = d.sender.as_ref().map(DeviceName::as_str);
+    if let Outcome::Refused {
+        refusal, claimed, ..
+    } = &d.outcome
+    {
+        on_refusal.call(&MqttRefusal {
+            source: &topic,
+            sender: claimed.as_deref().or(topic_sender),
+            code: &refusal.error,
+            message: &refusal.message,
+        });
     }
     let Some(sender) = &d.sender else {
         // Nobody to answer: release it so the broker does not send it again.
@@ -375,7 +406,9 @@ async fn answer_one(
         return client.ack(&d.publish).await.map_err(|e| e.to_string());
     };
     let release = match d.outcome {
-        Outcome::Refused { counter, refusal } => {
+        Outcome::Refused {
+            counter, refusal, ..
+        } => {
             let ack = RefusedAck {
                 counter,
                 error: &refusal.error,
@@ -406,8 +439,14 @@ async fn answer_one(
         } => {
             let (code, message, release) = match result {
                 Err(LedgerError::Refused(r)) => {
-                    on_refusal.call(r.code());
-                    (r.code(), r.to_string(), true)
+                    let message = r.to_string();
+                    on_refusal.call(&MqttRefusal {
+                        source: &topic,
+                        sender: topic_sender,
+                        code: r.code(),
+                        message: &message,
+                    });
+                    (r.code(), message, true)
                 }
                 Err(e) => {
                     // Not recorded for a reason that is not the message's: keep it with the

@@ -17,7 +17,7 @@ mod embedded;
 mod hub;
 
 pub use embedded::EmbeddedBroker;
-pub use hub::{HubConfig, MqttHub, Policy, RefusalHook, Release};
+pub use hub::{HubConfig, MqttHub, MqttRefusal, Policy, RefusalHook, Release};
 
 /// What can go wrong in the MQTT hub.
 #[derive(Debug, thiserror::Error)]

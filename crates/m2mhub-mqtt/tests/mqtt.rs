@@ -143,7 +143,8 @@ async fn mosquitto_enforce_holds_invalid_messages() {
 
 /// An exact resubmission is answered with the original record and recorded once; refusals
 /// (bad signature, unknown sender, stale counter, malformed) are acknowledged with their
-/// code and recorded nowhere.
+/// code, recorded nowhere, and reported (for security events) with their topic and the sender
+/// they claimed.
 async fn duplicates_and_refusals(url: &str, release: Release) {
     let l = ledger();
     let (hub, refusals) = common::hub_counting(&l, url, release).await;
@@ -211,10 +212,50 @@ async fn duplicates_and_refusals(url: &str, release: Release) {
         .collect();
     assert_eq!(mine.len(), 1, "{mine:?}");
     assert_eq!(mine[0].seq, first.seq);
-    // Every refusal was counted, in order.
+    // A payload too broken to record, published on mid_level's outbox but claiming to be
+    // from low_level: reported with the topic it came on and the sender it claimed.
+    let b = m2mhub_client::mqtt::BrokerConfig::parse(url).unwrap();
+    let (raw, mut raw_loop) = rumqttc::v5::AsyncClient::new(
+        rumqttc::v5::MqttOptions::new("raw-publisher", b.host, b.port),
+        10,
+    );
+    let polling = tokio::spawn(async move { while raw_loop.poll().await.is_ok() {} });
+    raw.publish(
+        "m2m/out/mid_level",
+        rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+        false,
+        br#"{"sender":"low_level","counter":"x"}"#.to_vec(),
+    )
+    .await
+    .unwrap();
+    for _ in 0..200 {
+        if refusals.lock().unwrap().len() == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    polling.abort();
+
+    // Every refusal was reported, in order, with where it came from and whom it claimed.
+    let reported = |code: &str, device: &str| {
+        (
+            code.to_owned(),
+            format!("m2m/out/{device}"),
+            Some(device.to_owned()),
+        )
+    };
     assert_eq!(
         *refusals.lock().unwrap(),
-        ["bad_signature", "stale_counter", "unknown_sender"]
+        [
+            reported("bad_signature", "mid_level"),
+            reported("stale_counter", "mid_level"),
+            reported("unknown_sender", "ghost"),
+            (
+                "malformed".into(),
+                "m2m/out/mid_level".into(),
+                Some("low_level".into())
+            ),
+        ]
     );
     hub.stop().await;
 }

@@ -60,7 +60,9 @@ pub async fn stream(
     let mut closing = s.closing.clone();
     // A subscriber too slow to keep up skips what it missed (it can page the API) rather
     // than holding the bus back.
-    let stream = BroadcastStream::new(rx).filter_map(|r| {
+    let watching = s.metrics.sse_client("events");
+    let stream = BroadcastStream::new(rx).filter_map(move |r| {
+        let _counted = &watching;
         r.ok()
             .map(|e| Ok(SseEvent::default().event(e.kind).data(&*e.data)))
     });

@@ -10,6 +10,7 @@ pub mod graph;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod security;
 pub mod simulated;
 pub mod state;
 pub mod throttle;
@@ -67,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/blocks", get(ledger::blocks))
         .route("/v1/blocks/{height}", get(ledger::block))
         .route("/v1/events", get(events::stream))
+        .route("/v1/security-events", get(routes::security::list))
+        .route("/v1/security-events/stream", get(routes::security::stream))
         .route("/v1/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics::metrics))
         .fallback(|| async { error::ApiError::not_found("no such route") })
@@ -86,11 +89,16 @@ pub async fn run(
         closer.close();
     };
     let committer = state.committer.clone();
+    let security = state.security.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     // Commit what is queued and release the ledger before returning.
-    let _ = tokio::task::spawn_blocking(move || committer.stop()).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        committer.stop();
+        security.close();
+    })
+    .await;
     served
 }

@@ -1,16 +1,38 @@
-//! Prometheus metrics (`GET /metrics`).
+//! Prometheus metrics (`GET /metrics`): every family with HELP and TYPE, in the Prometheus text
+//! format 0.0.4 (what `promtool check metrics` reads), or in OpenMetrics 1.0 when the scraper
+//! asks for it (`Accept: application/openmetrics-text`).
 
-use std::sync::Mutex;
+use std::{
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
-use axum::{extract::State, http::header, response::IntoResponse};
+use axum::{
+    extract::State,
+    http::{HeaderMap, header},
+    response::IntoResponse,
+};
 use m2mhub_ledger::Committed;
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
     registry::Registry,
 };
 
 use crate::state::AppState;
+
+/// Content type of the Prometheus text format.
+pub const TEXT_0_0_4: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// Content type of OpenMetrics text.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ValidLabel {
@@ -22,6 +44,11 @@ struct CodeLabel {
     code: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StreamLabel {
+    stream: String,
+}
+
 /// The hub's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -31,6 +58,14 @@ pub struct Metrics {
     entries: Gauge,
     blocks: Gauge,
     block_entries: Counter,
+    block_size: Histogram,
+    ingest: Histogram,
+    queued: Gauge,
+    sse_clients: Family<StreamLabel, Gauge>,
+    security_dropped: Counter,
+    anchor_lag: Gauge,
+    /// The tree size the chain has anchored, once anchoring is on.
+    anchored: OnceLock<Arc<AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -42,41 +77,78 @@ impl Default for Metrics {
 impl Metrics {
     /// Registers every metric.
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("m2mhub");
-        let messages = Family::<ValidLabel, Counter>::default();
-        let refusals = Family::<CodeLabel, Counter>::default();
-        let entries = Gauge::default();
-        let blocks = Gauge::default();
-        let block_entries = Counter::default();
-        registry.register(
+        let mut r = Registry::with_prefix("m2mhub");
+        let m = Metrics {
+            registry: Mutex::new(Registry::default()),
+            messages: Family::default(),
+            refusals: Family::default(),
+            entries: Gauge::default(),
+            blocks: Gauge::default(),
+            block_entries: Counter::default(),
+            // 1, 4, 16, … 16,384 entries (a block holds at most 8,192 plus one submission).
+            block_size: Histogram::new(exponential_buckets(1.0, 4.0, 8)),
+            // 0.25 ms, 0.5 ms, … ~8 s.
+            ingest: Histogram::new(exponential_buckets(0.000_25, 2.0, 16)),
+            queued: Gauge::default(),
+            sse_clients: Family::default(),
+            security_dropped: Counter::default(),
+            anchor_lag: Gauge::default(),
+            anchored: OnceLock::new(),
+        };
+        r.register(
             "messages",
             "Messages recorded since start, by validity",
-            messages.clone(),
+            m.messages.clone(),
         );
-        registry.register(
+        r.register(
             "refusals",
-            "Submissions refused without an entry (SPEC 3.2), by code",
-            refusals.clone(),
+            "Submissions refused without an entry (SPEC 3.2) and 429s of the failure throttle, by code",
+            m.refusals.clone(),
         );
-        registry.register("ledger_entries", "Entries in the ledger", entries.clone());
-        registry.register(
+        r.register("ledger_entries", "Entries in the ledger", m.entries.clone());
+        r.register(
             "ledger_block_height",
             "Height of the last block",
-            blocks.clone(),
+            m.blocks.clone(),
         );
-        registry.register(
+        r.register(
             "block_entries",
             "Entries committed in blocks since start",
-            block_entries.clone(),
+            m.block_entries.clone(),
         );
-        Metrics {
-            registry: Mutex::new(registry),
-            messages,
-            refusals,
-            entries,
-            blocks,
-            block_entries,
+        r.register(
+            "block_size_entries",
+            "Entries per committed block",
+            m.block_size.clone(),
+        );
+        r.register(
+            "ingest_seconds",
+            "Time from a submission reaching the committer to its durable answer (a batch counts once), HTTP and MQTT",
+            m.ingest.clone(),
+        );
+        r.register(
+            "committer_queue_messages",
+            "Messages submitted to the committer and not yet answered (queued, being verified or committed)",
+            m.queued.clone(),
+        );
+        r.register(
+            "sse_clients",
+            "Open Server-Sent Events streams, by stream",
+            m.sse_clients.clone(),
+        );
+        r.register(
+            "security_events_dropped",
+            "Security events dropped because their writer was behind (the refusals are still counted)",
+            m.security_dropped.clone(),
+        );
+        *m.registry.lock().unwrap_or_else(|p| p.into_inner()) = r;
+        // Both streams show from the start, at zero.
+        for s in ["events", "security"] {
+            let _ = m
+                .sse_clients
+                .get_or_create(&StreamLabel { stream: s.into() });
         }
+        m
     }
 
     /// Counts a refusal by its code.
@@ -86,6 +158,11 @@ impl Metrics {
                 code: code.to_owned(),
             })
             .inc();
+    }
+
+    /// Counts a security event its store had no room for.
+    pub fn security_event_dropped(&self) {
+        self.security_dropped.inc();
     }
 
     /// Accounts for a committed block.
@@ -105,28 +182,193 @@ impl Metrics {
         self.entries.set(c.block.tree_size as i64);
         self.blocks.set(c.block.height as i64);
         self.block_entries.inc_by(c.block.size);
+        self.block_size.observe(c.block.size as f64);
     }
 
-    /// The text exposition.
-    pub fn render(&self) -> String {
+    /// Accounts for an answered submission (see `Committer::observe`).
+    pub fn answered(&self, took: Duration) {
+        self.ingest.observe(took.as_secs_f64());
+    }
+
+    /// Reports the anchor lag (tree size minus the tree size last anchored) from now on;
+    /// `anchored` is kept up to date by the anchorer.
+    pub fn anchoring(&self, anchored: Arc<AtomicU64>) {
+        if self.anchored.set(anchored).is_ok() {
+            self.registry
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .register(
+                    "anchor_lag_entries",
+                    "Entries in the ledger not yet covered by an anchor on chain",
+                    self.anchor_lag.clone(),
+                );
+        }
+    }
+
+    /// Counts an open SSE stream until the returned guard is dropped.
+    pub fn sse_client(&self, stream: &str) -> SseClient {
+        let g = self
+            .sse_clients
+            .get_or_create(&StreamLabel {
+                stream: stream.to_owned(),
+            })
+            .clone();
+        g.inc();
+        SseClient(g)
+    }
+
+    /// Sets the gauges read at scrape time.
+    fn refresh(&self, s: &AppState) {
+        let head = s.ledger.view().head;
+        self.entries.set(head.tree_size as i64);
+        self.blocks.set(head.height as i64);
+        self.queued.set(s.committer.queued() as i64);
+        if let Some(a) = self.anchored.get() {
+            let lag = head.tree_size.saturating_sub(a.load(Ordering::Relaxed));
+            self.anchor_lag.set(lag as i64);
+        }
+    }
+
+    /// The OpenMetrics exposition.
+    pub fn render_openmetrics(&self) -> String {
         let mut out = String::new();
         let r = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &r);
         out
     }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        to_text_0_0_4(&self.render_openmetrics())
+    }
 }
 
-/// `GET /metrics`.
-pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    let head = s.ledger.view().head;
-    s.metrics.entries.set(head.tree_size as i64);
-    s.metrics.blocks.set(head.height as i64);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        s.metrics.render(),
-    )
+/// An open SSE stream, counted in `m2mhub_sse_clients` while it lives.
+#[derive(Debug)]
+pub struct SseClient(Gauge);
+
+impl Drop for SseClient {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Rewrites prometheus-client's OpenMetrics text as Prometheus text 0.0.4: a counter family
+/// `x` becomes `x_total` in its HELP and TYPE lines (its samples already are `x_total`),
+/// `# UNIT` and `# EOF` lines go. prometheus-client writes only OpenMetrics, and promtool (and
+/// many scrapers) read 0.0.4, hence these lines; the encoder's other output (gauges,
+/// histograms, label sets, escaping) is the same in both formats.
+fn to_text_0_0_4(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 16 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let rest = line
+            .strip_prefix("# HELP ")
+            .map(|r| ("# HELP ", r))
+            .or_else(|| line.strip_prefix("# TYPE ").map(|r| ("# TYPE ", r)));
+        match rest {
+            Some((kind, r)) => {
+                let name = r.split(' ').next().unwrap_or("");
+                if counters.contains(name) {
+                    out.push_str(kind);
+                    out.push_str(name);
+                    out.push_str("_total");
+                    out.push_str(&r[name.len()..]);
+                } else {
+                    out.push_str(line);
+                }
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `GET /metrics`: Prometheus text 0.0.4, or OpenMetrics when `Accept` names it.
+pub async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
+    s.metrics.refresh(&s);
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    if openmetrics {
+        (
+            [(header::CONTENT_TYPE, OPENMETRICS)],
+            s.metrics.render_openmetrics(),
+        )
+    } else {
+        ([(header::CONTENT_TYPE, TEXT_0_0_4)], s.metrics.render())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_named_with_total_in_the_text_format() {
+        let m = Metrics::new();
+        m.refusal("bad_signature");
+        m.answered(Duration::from_millis(3));
+        let om = m.render_openmetrics();
+        assert!(om.contains("# TYPE m2mhub_refusals counter\n"), "{om}");
+        assert!(om.ends_with("# EOF\n"), "{om}");
+        let text = m.render();
+        assert!(
+            text.contains("# TYPE m2mhub_refusals_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP m2mhub_refusals_total Submissions"),
+            "{text}"
+        );
+        assert!(text.contains("m2mhub_refusals_total{code=\"bad_signature\"} 1\n"));
+        assert!(
+            text.contains("# TYPE m2mhub_ingest_seconds histogram\n"),
+            "{text}"
+        );
+        assert!(text.contains("m2mhub_ingest_seconds_count 1\n"), "{text}");
+        assert!(!text.contains("# EOF"), "{text}");
+        assert!(!text.contains("_total_total"), "{text}");
+    }
+
+    #[test]
+    fn anchor_lag_appears_once_anchoring_is_on() {
+        let m = Metrics::new();
+        assert!(!m.render().contains("anchor_lag"));
+        m.anchoring(Arc::new(AtomicU64::new(5)));
+        m.anchoring(Arc::new(AtomicU64::new(6)));
+        let text = m.render();
+        assert_eq!(
+            text.matches("# TYPE m2mhub_anchor_lag_entries gauge")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn sse_clients_are_counted_while_they_stream() {
+        let m = Metrics::new();
+        let a = m.sse_client("events");
+        let _b = m.sse_client("events");
+        assert!(
+            m.render()
+                .contains("m2mhub_sse_clients{stream=\"events\"} 2\n")
+        );
+        drop(a);
+        assert!(
+            m.render()
+                .contains("m2mhub_sse_clients{stream=\"events\"} 1\n")
+        );
+    }
 }

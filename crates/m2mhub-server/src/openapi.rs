@@ -186,6 +186,22 @@ pub const ROUTES: &[Route] = &[
     ),
     (
         "get",
+        "/v1/security-events",
+        true,
+        "Refused submissions kept as security events (SPEC 3.2), oldest first, paged with after and limit",
+        None,
+        "SecurityEvents",
+    ),
+    (
+        "get",
+        "/v1/security-events/stream",
+        true,
+        "Server-Sent Events: `security` per refused submission, as it is refused",
+        None,
+        "Text",
+    ),
+    (
+        "get",
         "/v1/openapi.json",
         false,
         "This document",
@@ -255,7 +271,8 @@ fn query_params(path: &str) -> Vec<Value> {
             ),
             limit(),
         ],
-        "/v1/entries"
+        "/v1/security-events"
+        | "/v1/entries"
         | "/v1/blocks"
         | "/v1/devices"
         | "/v1/transactions/{tx}"
@@ -347,6 +364,13 @@ fn schemas() -> Value {
         "DeviceTransactions": page(json!({"type": "object", "properties": {"tx": {"type": ["integer", "null"], "minimum": 0}, "provenance": {"type": ["string", "null"]},
             "state": {"enum": ["open", "closed", "rejected", null]}, "messages_to_device": int, "invalid_to_device": int, "last_seq": int}})),
         "Ranking": page(json!({"type": "object", "properties": {"provenance": str_, "invalid_messages": int}})),
+        "SecurityEvent": {"type": "object", "required": ["id", "time", "time_ms", "transport", "source", "sender", "code", "message"],
+            "properties": {"id": int, "time": str_, "time_ms": int, "transport": {"enum": ["http", "mqtt"]},
+                "source": {"type": ["string", "null"], "description": "http: the peer address; mqtt: the topic published on"},
+                "sender": {"type": ["string", "null"], "description": "the sender the submission claimed"},
+                "code": {"type": "string", "description": "the error answered: malformed, unknown_sender, bad_signature, stale_counter, too_many_failures, …"}, "message": str_}},
+        "SecurityEvents": {"type": "object", "required": ["items", "next"], "properties": {
+            "items": {"type": "array", "items": reff("SecurityEvent")}, "next": {"type": ["integer", "null"]}}},
         "Text": {"type": "string"},
         "Object": {"type": "object"},
     })

@@ -6,7 +6,13 @@ use std::sync::Arc;
 use m2mhub_ledger::{Committed, Committer, Ledger};
 use tokio::sync::broadcast;
 
-use crate::{events::Event, metrics::Metrics, simulated::SimulatedKeys, throttle::FailureThrottle};
+use crate::{
+    events::Event,
+    metrics::Metrics,
+    security::{self, Recorded, SecurityEvents},
+    simulated::SimulatedKeys,
+    throttle::FailureThrottle,
+};
 
 /// Default cap on authentication failures per source: a burst of this many…
 pub const FAILURE_BURST: u32 = 200;
@@ -30,6 +36,8 @@ pub struct AppState {
     pub simulated: Arc<SimulatedKeys>,
     /// Authentication failures per source address.
     pub throttle: Arc<FailureThrottle>,
+    /// Refused submissions kept for the operator (SPEC §3.2).
+    pub security: Arc<SecurityEvents>,
     /// Turns true when the server shuts down, so long-lived streams end.
     pub closing: tokio::sync::watch::Receiver<bool>,
     closer: Arc<tokio::sync::watch::Sender<bool>>,
@@ -41,6 +49,8 @@ impl AppState {
         let committer = Committer::start(ledger.clone())?;
         let (events, _) = broadcast::channel(4096);
         let metrics = Arc::new(Metrics::new());
+        let m = metrics.clone();
+        committer.observe(move |_, took| m.answered(took));
         let (tx, m) = (events.clone(), metrics.clone());
         ledger.on_commit(move |c: &Committed| {
             m.committed(c);
@@ -58,6 +68,7 @@ impl AppState {
             metrics,
             simulated: Arc::new(SimulatedKeys::none()),
             throttle: Arc::new(FailureThrottle::new(FAILURE_BURST, FAILURE_RATE)),
+            security: Arc::new(SecurityEvents::in_memory(security::Bound::default())?),
             closing,
             closer: Arc::new(closer),
         })
@@ -73,6 +84,23 @@ impl AppState {
     pub fn with_failure_limit(mut self, burst: u32, per_sec: f64) -> AppState {
         self.throttle = Arc::new(FailureThrottle::new(burst, per_sec));
         self
+    }
+
+    /// Keeps security events in `store` (usually `DIR/security-events.redb`, see
+    /// [`SecurityEvents::open`]) rather than in memory.
+    pub fn with_security_events(mut self, store: SecurityEvents) -> AppState {
+        self.security = Arc::new(store);
+        self
+    }
+
+    /// Every refused submission, HTTP or MQTT, passes here (SPEC §3.2): counted by code and
+    /// kept as a security event; an event the store's writer had no room for is counted as
+    /// dropped. Never blocks.
+    pub fn refused(&self, r: &security::Refusal<'_>) {
+        self.metrics.refusal(r.code);
+        if self.security.record(r) == Recorded::Dropped {
+            self.metrics.security_event_dropped();
+        }
     }
 
     /// Ends long-lived streams (SSE) so a graceful shutdown can finish.

@@ -5,6 +5,7 @@ use std::{net::SocketAddr, path::PathBuf};
 use anyhow::Context;
 use m2mhub_client::mqtt::BrokerConfig;
 use m2mhub_mqtt::{EmbeddedBroker, HubConfig, MqttHub, Policy, RefusalHook, Release};
+use m2mhub_server::security::{Refusal, Transport};
 
 /// MQTT options.
 #[derive(Debug, Clone, clap::Args)]
@@ -55,8 +56,8 @@ impl MqttArgs {
         Ok(Some(BrokerConfig::parse(&broker.url())?))
     }
 
-    /// Starts the hub's MQTT side on the server's committer, counting refusals in its
-    /// metrics, if MQTT is on; returns it and its broker.
+    /// Starts the hub's MQTT side on the server's committer, counting refusals and keeping them
+    /// as security events, if MQTT is on; returns it and its broker.
     pub async fn start(
         &self,
         state: &m2mhub_server::AppState,
@@ -78,8 +79,16 @@ impl MqttArgs {
                 policy: self.policy,
                 release,
                 on_refusal: {
-                    let metrics = state.metrics.clone();
-                    RefusalHook::new(move |code| metrics.refusal(code))
+                    let state = state.clone();
+                    RefusalHook::new(move |r| {
+                        state.refused(&Refusal {
+                            transport: Transport::Mqtt,
+                            source: Some(r.source),
+                            sender: r.sender,
+                            code: r.code,
+                            message: r.message,
+                        });
+                    })
                 },
             },
             state.committer.clone(),

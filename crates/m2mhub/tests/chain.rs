@@ -158,6 +158,28 @@ fn wait_for_chain(rpc_url: &str, addrs: &Addresses, size: u64, mirrored: bool) {
     }
 }
 
+/// Waits (up to a generous deadline) until the hub's `m2mhub_anchor_lag_entries` is `lag`.
+fn wait_for_anchor_lag(url: &str, lag: u64) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let want = format!("\nm2mhub_anchor_lag_entries {lag}\n");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let m = rt.block_on(async {
+            reqwest::get(format!("{url}/metrics"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        });
+        if m.contains(&want) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "want lag {lag}:\n{m}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn anchor_kill_restart_anchor_verify_and_detect_a_rewritten_history() {
     let Some(node) = m2mhub_chain::anvil::start().unwrap() else {
@@ -209,6 +231,8 @@ fn anchor_kill_restart_anchor_verify_and_detect_a_rewritten_history() {
     let size = entries(&url);
     assert_eq!(size, 11);
     wait_for_chain(&node.url, &addrs, size, true);
+    // The anchor lag metric follows the anchorer: nothing left to anchor.
+    wait_for_anchor_lag(&url, 0);
     // From outside, through the running hub's public API.
     let anchor = addrs.anchor.to_string();
     let (ok, out) = m2mhub(&[

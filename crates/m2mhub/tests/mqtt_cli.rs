@@ -301,3 +301,66 @@ fn serve_mqtt_connect_enforce() {
     assert_eq!(d["seq"], good.seq, "the invalid message was delivered");
     stop(hub);
 }
+
+/// The security events of `url` (operator token), once the newest has id `newest`.
+fn security_events(url: &str, newest: u64) -> Vec<serde_json::Value> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = reqwest::Client::new();
+    for _ in 0..200 {
+        let page: serde_json::Value = rt.block_on(async {
+            c.get(format!("{url}/v1/security-events"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        let items = page["items"].as_array().unwrap().clone();
+        if items.last().and_then(|e| e["id"].as_u64()) == Some(newest) {
+            return items;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("security event {newest} never showed at {url}");
+}
+
+/// A submission refused over MQTT is kept as a security event with the topic it came on and
+/// the sender it claimed, in the data directory: it is still there after a restart.
+#[test]
+fn serve_mqtt_keeps_refusals_as_security_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (hub, url, broker) = serve(&data);
+    let prefix = tmp.path().join("ghost");
+    m2mhub(&["device", "keygen", "--out", prefix.to_str().unwrap()]);
+    let out = Command::new(BIN)
+        .args(["device", "send", "--name", "ghost", "--key"])
+        .arg(&prefix)
+        .args(["--to", "ghost", "--contents", "boo", "--mqtt", &broker])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("unknown_sender"),
+        "{said}"
+    );
+    let events = security_events(&url, 1);
+    let e = &events[0];
+    assert_eq!(
+        (&e["transport"], &e["source"], &e["sender"], &e["code"]),
+        (
+            &serde_json::json!("mqtt"),
+            &serde_json::json!("m2m/out/ghost"),
+            &serde_json::json!("ghost"),
+            &serde_json::json!("unknown_sender")
+        ),
+        "{e}"
+    );
+    stop(hub);
+    assert!(data.join("security-events.redb").exists());
+    let (hub, url) = serve_with(&data, &[]);
+    assert_eq!(security_events(&url, 1), events);
+    stop(hub);
+}

@@ -125,12 +125,15 @@ pub async fn hub(l: &Ledgered, broker_url: &str, policy: Policy, release: Releas
         .unwrap()
 }
 
-/// [`hub`] that collects the codes of refusals.
+/// A refusal the hub reported: (code, source, claimed sender).
+pub type Reported = (String, String, Option<String>);
+
+/// [`hub`] that collects the refusals it reports.
 pub async fn hub_counting(
     l: &Ledgered,
     broker_url: &str,
     release: Release,
-) -> (MqttHub, Arc<std::sync::Mutex<Vec<String>>>) {
+) -> (MqttHub, Arc<std::sync::Mutex<Vec<Reported>>>) {
     let codes = Arc::new(std::sync::Mutex::new(Vec::new()));
     let c = codes.clone();
     let hub = MqttHub::start(
@@ -139,7 +142,13 @@ pub async fn hub_counting(
             client_id: "m2mhub-test".into(),
             policy: Policy::Audit,
             release,
-            on_refusal: RefusalHook::new(move |code| c.lock().unwrap().push(code.to_owned())),
+            on_refusal: RefusalHook::new(move |r| {
+                c.lock().unwrap().push((
+                    r.code.to_owned(),
+                    r.source.to_owned(),
+                    r.sender.map(str::to_owned),
+                ));
+            }),
         },
         l.committer.clone(),
     )

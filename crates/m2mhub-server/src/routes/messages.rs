@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::{
     error::{ApiError, ApiResult},
     extract::{JsonBody, Params, PathParams, Source},
+    security::{Refusal, Transport},
     state::AppState,
     throttle::FailureThrottle,
 };
@@ -22,16 +23,35 @@ fn decode(v: Value) -> Result<Message, ApiError> {
     Message::try_from(sub).map_err(|e| ApiError::malformed(e.to_string()))
 }
 
-fn outcome(s: &AppState, r: Result<Appended, LedgerError>) -> Result<Record, ApiError> {
+/// The sender a submission claims, however broken the rest of it is.
+fn claimed_sender(v: &Value) -> Option<String> {
+    v.get("sender").and_then(Value::as_str).map(str::to_owned)
+}
+
+fn outcome(r: Result<Appended, LedgerError>) -> Result<Record, ApiError> {
     match r {
         Ok(Appended::Message(rec)) => Ok(rec),
         Ok(Appended::Registry { .. }) => Err(LedgerError::Unavailable.into()),
-        Err(e) => {
-            let e = ApiError::from(e);
-            s.metrics.refusal(e.code);
-            Err(e)
-        }
+        Err(e) => Err(ApiError::from(e)),
     }
+}
+
+/// Every refused submission answered over HTTP passes here (SPEC §3.2): counted and kept as a
+/// security event ([`AppState::refused`]), and charged to its source when it is an
+/// authentication failure.
+fn refuse(s: &AppState, source: Source, sender: Option<&str>, e: ApiError) -> ApiError {
+    let ip = source.0.map(|ip| ip.to_string());
+    s.refused(&Refusal {
+        transport: Transport::Http,
+        source: ip.as_deref(),
+        sender,
+        code: e.code,
+        message: &e.message,
+    });
+    if FailureThrottle::counts(e.code) {
+        s.throttle.failed(source.0, 1);
+    }
+    e
 }
 
 async fn submit(s: &AppState, msgs: Vec<Message>) -> Vec<Result<Appended, LedgerError>> {
@@ -49,18 +69,9 @@ async fn submit(s: &AppState, msgs: Vec<Message>) -> Vec<Result<Appended, Ledger
 
 /// Refuses a source that used up its authentication failures (before any signature check).
 fn throttled(s: &AppState, source: Source) -> Result<(), ApiError> {
-    s.throttle.check(source.0).map_err(|wait| {
-        let e = ApiError::too_many_failures(wait);
-        s.metrics.refusal(e.code);
-        e
-    })
-}
-
-/// Counts a refusal against its source when it is an authentication failure.
-fn count_failure(s: &AppState, source: Source, e: &ApiError) {
-    if FailureThrottle::counts(e.code) {
-        s.throttle.failed(source.0, 1);
-    }
+    s.throttle
+        .check(source.0)
+        .map_err(|wait| refuse(s, source, None, ApiError::too_many_failures(wait)))
 }
 
 /// `POST /v1/messages`.
@@ -70,17 +81,26 @@ pub async fn post(
     body: Result<JsonBody<Value>, ApiError>,
 ) -> ApiResult<Json<Record>> {
     throttled(&s, source)?;
-    let msg = body.and_then(|JsonBody(v)| decode(v)).inspect_err(|e| {
-        s.metrics.refusal(e.code);
-        count_failure(&s, source, e);
-    })?;
+    let JsonBody(v) = body.map_err(|e| refuse(&s, source, None, e))?;
+    let sender = claimed_sender(&v);
+    let msg = decode(v).map_err(|e| refuse(&s, source, sender.as_deref(), e))?;
     let r = submit(&s, vec![msg])
         .await
         .pop()
         .unwrap_or(Err(LedgerError::Unavailable));
-    outcome(&s, r)
-        .inspect_err(|e| count_failure(&s, source, e))
+    outcome(r)
+        .map_err(|e| refused_by_ledger(&s, source, sender.as_deref(), e))
         .map(Json)
+}
+
+/// A ledger answer that is a refusal is kept; `unavailable` and internal errors are not the
+/// submitter's doing and are answered as they are.
+fn refused_by_ledger(s: &AppState, source: Source, sender: Option<&str>, e: ApiError) -> ApiError {
+    if e.status.is_client_error() {
+        refuse(s, source, sender, e)
+    } else {
+        e
+    }
 }
 
 /// `POST /v1/messages/batch`: one answer per message, in order.
@@ -90,37 +110,43 @@ pub async fn batch(
     body: Result<JsonBody<Vec<Value>>, ApiError>,
 ) -> ApiResult<Json<Vec<Value>>> {
     throttled(&s, source)?;
-    let JsonBody(items) = body.inspect_err(|e| count_failure(&s, source, e))?;
+    let JsonBody(items) = body.map_err(|e| refuse(&s, source, None, e))?;
     if items.len() > MAX_BATCH {
-        return Err(ApiError::malformed(format!(
-            "a batch holds at most {MAX_BATCH} messages"
-        )));
+        return Err(refuse(
+            &s,
+            source,
+            None,
+            ApiError::malformed(format!("a batch holds at most {MAX_BATCH} messages")),
+        ));
     }
     let mut answers: Vec<Option<Value>> = Vec::with_capacity(items.len());
     let mut msgs = Vec::with_capacity(items.len());
     for v in items {
+        let sender = claimed_sender(&v);
         match decode(v) {
             Ok(m) => {
                 msgs.push(m);
                 answers.push(None);
             }
             Err(e) => {
-                s.metrics.refusal(e.code);
-                count_failure(&s, source, &e);
+                let e = refuse(&s, source, sender.as_deref(), e);
                 answers.push(Some(serde_json::to_value(e.body()).unwrap_or(Value::Null)));
             }
         }
     }
-    let mut results = submit(&s, msgs).await.into_iter();
+    let senders: Vec<String> = msgs.iter().map(|m| m.sender.to_string()).collect();
+    let mut results = submit(&s, msgs).await.into_iter().zip(senders);
     let out = answers
         .into_iter()
         .map(|a| {
             a.unwrap_or_else(|| {
-                let r = results.next().unwrap_or(Err(LedgerError::Unavailable));
-                match outcome(&s, r) {
+                let (r, sender) = results
+                    .next()
+                    .map_or((Err(LedgerError::Unavailable), None), |(r, n)| (r, Some(n)));
+                match outcome(r) {
                     Ok(rec) => serde_json::to_value(rec).unwrap_or(Value::Null),
                     Err(e) => {
-                        count_failure(&s, source, &e);
+                        let e = refused_by_ledger(&s, source, sender.as_deref(), e);
                         serde_json::to_value(e.body()).unwrap_or(Value::Null)
                     }
                 }

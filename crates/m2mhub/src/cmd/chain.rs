@@ -5,7 +5,7 @@
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,
-    sync::Arc,
+    sync::{Arc, atomic::AtomicU64},
     time::Duration,
 };
 
@@ -152,10 +152,15 @@ fn addresses(
 }
 
 /// Starts the anchorer (and in full mode the mirror) on the current runtime, if `--chain-rpc`
-/// is given. They run beside the server and never hold up the ledger.
-pub fn start(a: &ServeArgs, ledger: &Arc<Ledger>, data: &Path) -> anyhow::Result<()> {
+/// is given. They run beside the server and never hold up the ledger. Returns the tree size
+/// anchored so far, which the anchorer keeps up to date (for the anchor lag metric).
+pub fn start(
+    a: &ServeArgs,
+    ledger: &Arc<Ledger>,
+    data: &Path,
+) -> anyhow::Result<Option<Arc<AtomicU64>>> {
     let Some(url) = &a.chain_rpc else {
-        return Ok(());
+        return Ok(None);
     };
     let key_file = a
         .chain_key_file
@@ -168,7 +173,9 @@ pub fn start(a: &ServeArgs, ledger: &Arc<Ledger>, data: &Path) -> anyhow::Result
         humantime::format_duration(a.anchor_every),
         addrs.anchor
     );
-    tokio::spawn(Anchorer::new(ledger.clone(), provider.clone(), addrs.anchor).run(a.anchor_every));
+    let anchorer = Anchorer::new(ledger.clone(), provider.clone(), addrs.anchor);
+    let anchored = anchorer.anchored();
+    tokio::spawn(anchorer.run(a.anchor_every));
     if a.chain_mode == Mode::Full {
         if addrs.ledger == Address::ZERO {
             bail!("--chain-mode full needs M2MHubLedger's address (chain.json or --chain-ledger)");
@@ -178,7 +185,7 @@ pub fn start(a: &ServeArgs, ledger: &Arc<Ledger>, data: &Path) -> anyhow::Result
             Mirror::new(ledger.clone(), provider, addrs.ledger).run(Duration::from_millis(500)),
         );
     }
-    Ok(())
+    Ok(Some(anchored))
 }
 
 /// `verify --chain-rpc URL`: every anchored root must be the ledger's root at that size, the

@@ -54,7 +54,8 @@ async fn demo(
 ) -> anyhow::Result<()> {
     let state = AppState::new(ledger.clone(), token.clone())?
         .with_simulated_keys(&data.join("simulated"))
-        .map_err(anyhow::Error::msg)?;
+        .map_err(anyhow::Error::msg)?
+        .with_security_events(super::serve::security_events(data)?);
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("binding {}", a.listen))?;

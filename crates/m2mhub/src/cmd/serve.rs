@@ -1,10 +1,19 @@
 //! `m2mhub serve`: open the data directory, start the API, stop cleanly on SIGTERM/SIGINT.
 
-use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    process::ExitCode,
+    sync::{Arc, atomic::AtomicU64},
+    time::Duration,
+};
 
 use anyhow::Context;
 use m2mhub_ledger::{DataDir, Ledger, LedgerConfig, now_ms, store::StoreOptions};
-use m2mhub_server::AppState;
+use m2mhub_server::{
+    AppState,
+    security::{self, SecurityEvents},
+};
 
 /// `m2mhub serve` options.
 #[derive(Debug, clap::Args)]
@@ -101,7 +110,9 @@ pub fn open_with(
     Ok((Arc::new(ledger), token))
 }
 
-/// Runs the server on an already opened ledger until SIGTERM/SIGINT.
+/// Runs the server on an already opened ledger until SIGTERM/SIGINT. `anchored` is the tree
+/// size the anchorer has anchored, when anchoring is on (see `chain::start`).
+#[allow(clippy::too_many_arguments)] // one caller, which passes its parsed options through
 pub async fn serve(
     ledger: Arc<Ledger>,
     token: String,
@@ -110,14 +121,19 @@ pub async fn serve(
     retain: Option<Duration>,
     failures: (u32, f64),
     mqtt: &crate::mqtt::MqttArgs,
+    anchored: Option<Arc<AtomicU64>>,
     simulated: bool,
 ) -> anyhow::Result<()> {
-    let mut state =
-        AppState::new(ledger.clone(), token)?.with_failure_limit(failures.0, failures.1);
+    let mut state = AppState::new(ledger.clone(), token)?
+        .with_failure_limit(failures.0, failures.1)
+        .with_security_events(security_events(data)?);
     if simulated {
         state = state
             .with_simulated_keys(&data.join("simulated"))
             .map_err(anyhow::Error::msg)?;
+    }
+    if let Some(a) = anchored {
+        state.metrics.anchoring(a);
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -160,7 +176,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     );
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        super::chain::start(&a.chain, &ledger, &a.data)?;
+        let anchored = super::chain::start(&a.chain, &ledger, &a.data)?;
         serve(
             ledger,
             token,
@@ -169,11 +185,19 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             a.retain_contents,
             (a.auth_failure_burst, a.auth_failure_rate),
             &a.mqtt,
+            anchored,
             a.simulated,
         )
         .await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The security events store of the data directory `data` (SPEC §3.2).
+pub fn security_events(data: &std::path::Path) -> anyhow::Result<SecurityEvents> {
+    let path = data.join(security::FILE);
+    SecurityEvents::open(&path, security::Bound::default())
+        .with_context(|| format!("opening {}", path.display()))
 }
 
 async fn prune_loop(ledger: Arc<Ledger>, retain: Duration) {

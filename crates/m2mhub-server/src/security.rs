@@ -1,0 +1,535 @@
+//! Security events (SPEC §3.2): every refused submission, kept for the operator in a bounded
+//! store apart from the ledger (never an entry, never on the public `/v1/events`).
+//!
+//! The store is its own redb file (`DIR/security-events.redb`), keyed by an id that grows by
+//! one per event, so inserts append and the oldest rows are at the front. It keeps the newest
+//! [`Bound::max_events`] events younger than [`Bound::max_age_ms`], whichever is fewer; older
+//! rows are deleted at most [`PRUNE_CHUNK`] per write transaction, so pruning never holds the
+//! writer for long.
+//!
+//! Recording never blocks the caller: [`SecurityEvents::record`] hands the event to a bounded
+//! channel and one writer thread commits what has gathered, at most one commit (one fsync) per
+//! [`MIN_COMMIT_INTERVAL`], so a flood of forgeries cannot spend the disk the ledger needs. When
+//! the channel is full the event is dropped and `record` says so (the caller counts it). New
+//! events are also broadcast, as they are recorded, to the operator's SSE stream.
+
+use std::{
+    path::Path,
+    sync::{
+        Arc, Mutex,
+        mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError},
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use m2mhub_ledger::{LedgerError, now_ms};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+/// The store's file name in the data directory.
+pub const FILE: &str = "security-events.redb";
+
+/// id → (time in unix ms, the event as JSON).
+const EVENTS: TableDefinition<u64, (u64, &[u8])> = TableDefinition::new("security_events");
+
+/// Most events waiting for the writer; past it, events are dropped (and counted).
+pub const CHANNEL_DEPTH: usize = 8192;
+/// Most events one write transaction inserts.
+const MAX_BATCH: usize = 4096;
+/// Most old events one write transaction deletes.
+pub const PRUNE_CHUNK: usize = 1000;
+/// Shortest time between two commits of the writer.
+pub const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(50);
+/// How often an idle writer looks for events that aged out.
+const IDLE_PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Longest claimed sender, source and message kept (longer ones are cut at a char boundary):
+/// what a refused submission claims is the attacker's text, so it is capped.
+const MAX_FIELD_BYTES: usize = 512;
+
+/// How much the store keeps: the newest `max_events`, none older than `max_age_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bound {
+    /// Most events kept.
+    pub max_events: u64,
+    /// Oldest event kept, in milliseconds before now.
+    pub max_age_ms: u64,
+}
+
+impl Default for Bound {
+    /// SPEC §3.2: the newest 100,000 or 30 days, whichever is smaller.
+    fn default() -> Self {
+        Bound {
+            max_events: 100_000,
+            max_age_ms: 30 * 24 * 3600 * 1000,
+        }
+    }
+}
+
+/// How a refused submission arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// HTTP: the source is the peer's IP address.
+    Http,
+    /// MQTT: the source is what the hub knows of the publisher (see `m2mhub-mqtt`).
+    Mqtt,
+}
+
+/// A refusal, as the code that refused it sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Refusal<'a> {
+    /// How it arrived.
+    pub transport: Transport,
+    /// Who sent it: the peer address (HTTP) or the MQTT publisher.
+    pub source: Option<&'a str>,
+    /// The sender the submission claimed, if it named one.
+    pub sender: Option<&'a str>,
+    /// The error code answered (SPEC §3.2, or `too_many_failures`).
+    pub code: &'a str,
+    /// The error message answered.
+    pub message: &'a str,
+}
+
+/// A kept security event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityEvent {
+    /// Grows by one per event; the paging cursor.
+    pub id: u64,
+    /// When it was refused, unix milliseconds.
+    pub time_ms: u64,
+    /// How it arrived.
+    pub transport: Transport,
+    /// Who sent it (see [`Refusal::source`]).
+    pub source: Option<String>,
+    /// The sender it claimed.
+    pub sender: Option<String>,
+    /// The error code answered.
+    pub code: String,
+    /// The error message answered.
+    pub message: String,
+}
+
+impl SecurityEvent {
+    /// The event as the API shows it: its fields plus `time` as `YYYY-MM-DDTHH:MM:SS.sssZ`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let time = std::time::UNIX_EPOCH + Duration::from_millis(self.time_ms);
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["time"] = humantime::format_rfc3339_millis(time).to_string().into();
+        v
+    }
+}
+
+fn capped(s: &str) -> String {
+    if s.len() <= MAX_FIELD_BYTES {
+        return s.to_owned();
+    }
+    let mut end = MAX_FIELD_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// What [`SecurityEvents::record`] did with an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// Queued for the store (and broadcast) under this id.
+    Kept(u64),
+    /// The writer is behind (or stopped): dropped.
+    Dropped,
+}
+
+/// The next id and the writer's channel; one lock so ids enter the channel in order.
+#[derive(Debug)]
+struct Intake {
+    next_id: u64,
+    tx: Option<SyncSender<SecurityEvent>>,
+}
+
+/// The security events store. Cheap to share (`Arc`); [`SecurityEvents::close`] flushes it.
+#[derive(Debug)]
+pub struct SecurityEvents {
+    db: Arc<Database>,
+    intake: Mutex<Intake>,
+    live: broadcast::Sender<Arc<SecurityEvent>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn storage(e: impl std::fmt::Display) -> LedgerError {
+    LedgerError::Storage(format!("security events: {e}"))
+}
+
+impl SecurityEvents {
+    /// Opens (or creates) the store at `path`, usually `DIR/security-events.redb`.
+    pub fn open(path: &Path, bound: Bound) -> Result<SecurityEvents, LedgerError> {
+        let db = Database::create(path).map_err(storage)?;
+        Self::start(db, bound)
+    }
+
+    /// A store in memory, lost when the process ends (for hubs without a data directory to
+    /// spare, such as benchmarks).
+    pub fn in_memory(bound: Bound) -> Result<SecurityEvents, LedgerError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(storage)?;
+        Self::start(db, bound)
+    }
+
+    fn start(db: Database, bound: Bound) -> Result<SecurityEvents, LedgerError> {
+        let w = db.begin_write().map_err(storage)?;
+        let last = {
+            let t = w.open_table(EVENTS).map_err(storage)?;
+            t.last().map_err(storage)?.map(|(k, _)| k.value())
+        };
+        w.commit().map_err(storage)?;
+        let db = Arc::new(db);
+        let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
+        let d = db.clone();
+        let writer = std::thread::Builder::new()
+            .name("m2mhub-security".into())
+            .spawn(move || write_loop(&d, &rx, bound))
+            .map_err(storage)?;
+        Ok(SecurityEvents {
+            db,
+            intake: Mutex::new(Intake {
+                next_id: last.map_or(1, |l| l + 1),
+                tx: Some(tx),
+            }),
+            live: broadcast::channel(1024).0,
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// Keeps `r` as an event, without waiting: queued for the writer and broadcast to the
+    /// live stream, or dropped when the writer is [`CHANNEL_DEPTH`] events behind.
+    pub fn record(&self, r: &Refusal<'_>) -> Recorded {
+        let mut e = SecurityEvent {
+            id: 0,
+            time_ms: now_ms(),
+            transport: r.transport,
+            source: r.source.map(capped),
+            sender: r.sender.map(capped),
+            code: capped(r.code),
+            message: capped(r.message),
+        };
+        let mut intake = self.intake.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(tx) = &intake.tx else {
+            return Recorded::Dropped;
+        };
+        e.id = intake.next_id;
+        let live = Arc::new(e.clone());
+        match tx.try_send(e) {
+            Ok(()) => {
+                intake.next_id += 1;
+                let id = live.id;
+                // Nobody watching is fine.
+                let _ = self.live.send(live);
+                Recorded::Kept(id)
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Recorded::Dropped,
+        }
+    }
+
+    /// New events as they are recorded.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<SecurityEvent>> {
+        self.live.subscribe()
+    }
+
+    /// Up to `limit` events with ids above `after`, oldest first, and the cursor of the next
+    /// page (`None` when these are the newest). Reads at most `limit + 1` rows; it sees what
+    /// the writer has committed, a moment after [`SecurityEvents::record`].
+    pub fn list(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<SecurityEvent>, Option<u64>), LedgerError> {
+        let r = self.db.begin_read().map_err(storage)?;
+        let t = r.open_table(EVENTS).map_err(storage)?;
+        let from = after.map_or(0, |a| a.saturating_add(1));
+        let mut items = Vec::with_capacity(limit.min(1000));
+        let mut more = false;
+        for row in t.range(from..).map_err(storage)? {
+            let (_, v) = row.map_err(storage)?;
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            let (_, json) = v.value();
+            items.push(serde_json::from_slice::<SecurityEvent>(json).map_err(storage)?);
+        }
+        let next = if more {
+            items.last().map(|e| e.id)
+        } else {
+            None
+        };
+        Ok((items, next))
+    }
+
+    /// Stops taking events, writes what is queued and waits for the writer. Blocks: call it
+    /// off async threads. Later events are dropped.
+    pub fn close(&self) {
+        self.intake.lock().unwrap_or_else(|p| p.into_inner()).tx = None;
+        let handle = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for SecurityEvents {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The writer thread: gathers events, commits them, prunes; ends when the channel closes.
+fn write_loop(db: &Database, rx: &Receiver<SecurityEvent>, bound: Bound) {
+    let mut backlog = true; // prune what aged out while the hub was stopped
+    let mut last_commit: Option<Instant> = None;
+    loop {
+        let wait = if backlog {
+            Duration::ZERO
+        } else {
+            IDLE_PRUNE_EVERY
+        };
+        let (mut batch, mut open) = match rx.recv_timeout(wait) {
+            Ok(e) => (vec![e], true),
+            Err(RecvTimeoutError::Timeout) => (Vec::new(), true),
+            Err(RecvTimeoutError::Disconnected) => (Vec::new(), false),
+        };
+        if !batch.is_empty() {
+            // At most one commit per interval: under a flood, events gather meanwhile.
+            let until = last_commit.map(|t| t + MIN_COMMIT_INTERVAL);
+            while open && batch.len() < MAX_BATCH {
+                let left = until.map_or(Duration::ZERO, |u| {
+                    u.saturating_duration_since(Instant::now())
+                });
+                match rx.recv_timeout(left) {
+                    Ok(e) => batch.push(e),
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => open = false,
+                }
+            }
+        }
+        match write(db, &batch, bound, now_ms()) {
+            Ok(Written { committed, more }) => {
+                backlog = more;
+                if committed {
+                    last_commit = Some(Instant::now());
+                }
+            }
+            Err(e) => {
+                backlog = false;
+                tracing::warn!("{e}");
+            }
+        }
+        if !open {
+            return;
+        }
+    }
+}
+
+struct Written {
+    committed: bool,
+    /// More rows are past the bound than one chunk deleted.
+    more: bool,
+}
+
+/// Inserts `batch` and deletes at most [`PRUNE_CHUNK`] rows past `bound`, in one transaction.
+fn write(
+    db: &Database,
+    batch: &[SecurityEvent],
+    bound: Bound,
+    now_ms: u64,
+) -> Result<Written, LedgerError> {
+    let w = db.begin_write().map_err(storage)?;
+    let doomed = {
+        let mut t = w.open_table(EVENTS).map_err(storage)?;
+        for e in batch {
+            let json = serde_json::to_vec(e).map_err(storage)?;
+            t.insert(e.id, (e.time_ms, json.as_slice()))
+                .map_err(storage)?;
+        }
+        let newest = t.last().map_err(storage)?.map_or(0, |(k, _)| k.value());
+        let keep_from = newest.saturating_add(1).saturating_sub(bound.max_events);
+        let cutoff = now_ms.saturating_sub(bound.max_age_ms);
+        let mut doomed = Vec::new();
+        for row in t.iter().map_err(storage)?.take(PRUNE_CHUNK) {
+            let (k, v) = row.map_err(storage)?;
+            let (id, (time_ms, _)) = (k.value(), v.value());
+            if id >= keep_from && time_ms >= cutoff {
+                break;
+            }
+            doomed.push(id);
+        }
+        for id in &doomed {
+            t.remove(id).map_err(storage)?;
+        }
+        doomed
+    };
+    if batch.is_empty() && doomed.is_empty() {
+        w.abort().map_err(storage)?;
+        return Ok(Written {
+            committed: false,
+            more: false,
+        });
+    }
+    w.commit().map_err(storage)?;
+    Ok(Written {
+        committed: true,
+        more: doomed.len() == PRUNE_CHUNK,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn refusal(code: &'static str) -> Refusal<'static> {
+        Refusal {
+            transport: Transport::Http,
+            source: Some("10.0.0.1"),
+            sender: Some("mallory"),
+            code,
+            message: "no",
+        }
+    }
+
+    fn all(s: &SecurityEvents) -> Vec<SecurityEvent> {
+        s.list(None, 100_000).unwrap().0
+    }
+
+    #[test]
+    fn keeps_events_in_order_and_pages_them() {
+        let s = SecurityEvents::in_memory(Bound::default()).unwrap();
+        for _ in 0..5 {
+            assert!(matches!(
+                s.record(&refusal("bad_signature")),
+                Recorded::Kept(_)
+            ));
+        }
+        s.close();
+        let (page, next) = s.list(None, 2).unwrap();
+        assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(next, Some(2));
+        let (page, next) = s.list(next, 2).unwrap();
+        assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [3, 4]);
+        let (page, next) = s.list(next, 2).unwrap();
+        assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [5]);
+        assert_eq!(next, None);
+        assert_eq!(page[0].sender.as_deref(), Some("mallory"));
+        assert_eq!(s.record(&refusal("x")), Recorded::Dropped, "closed");
+    }
+
+    #[test]
+    fn the_newest_events_are_kept_and_old_ones_pruned_in_chunks() {
+        let s = SecurityEvents::in_memory(Bound {
+            max_events: 10,
+            max_age_ms: u64::MAX,
+        })
+        .unwrap();
+        for _ in 0..25 {
+            s.record(&refusal("malformed"));
+        }
+        s.close();
+        let ids: Vec<u64> = all(&s).iter().map(|e| e.id).collect();
+        assert_eq!(ids, (16..=25).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn pruning_deletes_at_most_a_chunk_per_transaction() {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let event = |id| SecurityEvent {
+            id,
+            time_ms: 1000,
+            transport: Transport::Mqtt,
+            source: None,
+            sender: None,
+            code: "malformed".into(),
+            message: String::new(),
+        };
+        let batch: Vec<_> = (1..=2500).map(event).collect();
+        let unbounded = Bound {
+            max_events: u64::MAX,
+            max_age_ms: u64::MAX,
+        };
+        write(&db, &batch, unbounded, 2000).unwrap();
+        // Everything is older than a 500 ms bound at 2000 ms: three chunks to prune.
+        let aged = Bound {
+            max_events: u64::MAX,
+            max_age_ms: 500,
+        };
+        let count = |db: &Database| {
+            let r = db.begin_read().unwrap();
+            r.open_table(EVENTS).unwrap().iter().unwrap().count()
+        };
+        assert!(write(&db, &[], aged, 2000).unwrap().more);
+        assert_eq!(count(&db), 1500);
+        assert!(write(&db, &[], aged, 2000).unwrap().more);
+        let last = write(&db, &[], aged, 2000).unwrap();
+        assert!(last.committed && !last.more);
+        assert_eq!(count(&db), 0);
+        assert!(!write(&db, &[], aged, 2000).unwrap().committed);
+    }
+
+    #[test]
+    fn events_survive_a_restart_and_ids_keep_growing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("security-events.redb");
+        let s = SecurityEvents::open(&path, Bound::default()).unwrap();
+        s.record(&refusal("stale_counter"));
+        s.record(&refusal("unknown_sender"));
+        drop(s);
+        let s = SecurityEvents::open(&path, Bound::default()).unwrap();
+        assert_eq!(s.record(&refusal("bad_signature")), Recorded::Kept(3));
+        s.close();
+        let codes: Vec<String> = all(&s).into_iter().map(|e| e.code).collect();
+        assert_eq!(codes, ["stale_counter", "unknown_sender", "bad_signature"]);
+    }
+
+    #[test]
+    fn what_an_attacker_sends_is_capped() {
+        let s = SecurityEvents::in_memory(Bound::default()).unwrap();
+        let long = "é".repeat(10_000);
+        s.record(&Refusal {
+            sender: Some(&long),
+            message: &long,
+            ..refusal("malformed")
+        });
+        s.close();
+        let e = &all(&s)[0];
+        assert!(e.sender.as_ref().unwrap().len() <= MAX_FIELD_BYTES + '…'.len_utf8());
+        assert!(e.message.len() <= MAX_FIELD_BYTES + '…'.len_utf8());
+        assert!(e.to_json()["time"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn a_full_channel_drops_instead_of_blocking() {
+        // A writer that never reads: the test holds the receiving end.
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let (tx, _rx) = mpsc::sync_channel(CHANNEL_DEPTH);
+        let s = SecurityEvents {
+            db: Arc::new(db),
+            intake: Mutex::new(Intake {
+                next_id: 1,
+                tx: Some(tx),
+            }),
+            live: broadcast::channel(4).0,
+            writer: Mutex::new(None),
+        };
+        for i in 1..=CHANNEL_DEPTH as u64 {
+            assert_eq!(s.record(&refusal("bad_signature")), Recorded::Kept(i));
+        }
+        assert_eq!(s.record(&refusal("bad_signature")), Recorded::Dropped);
+        assert_eq!(s.record(&refusal("bad_signature")), Recorded::Dropped);
+        // A dropped event uses no id: the kept ones stay contiguous.
+        assert_eq!(s.intake.lock().unwrap().next_id, CHANNEL_DEPTH as u64 + 1);
+    }
+}
