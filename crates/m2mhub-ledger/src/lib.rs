@@ -11,10 +11,13 @@ pub mod block;
 mod committer;
 pub mod datadir;
 mod error;
+pub mod fs;
 mod ledger;
 mod query;
 mod record;
 mod sigverify;
+#[cfg(any(test, feature = "testing"))]
+pub mod simfs;
 pub mod store;
 mod txcodec;
 pub mod verify;
