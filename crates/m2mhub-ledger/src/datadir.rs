@@ -108,7 +108,9 @@ impl DataDir {
         let staged_path = with_suffix(&key_path, STAGED);
         let has_store = self.exists(&store_path)?;
         let key = match (has_store, self.read_key(&key_path)?) {
-            (_, Some(key)) if has_store || options.new_ledger => HubKey { key, staged: false },
+            (true, Some(key)) => HubKey { key, staged: false },
+            // The operator starts a new ledger on purpose, with the hub's key.
+            (false, Some(key)) if options.new_ledger => HubKey { key, staged: false },
             (true, None) => match self.read_key(&staged_path)? {
                 // A first start was cut after creating the store: finish it.
                 Some(key) => HubKey { key, staged: true },

@@ -233,10 +233,10 @@ impl SimFs {
 
     /// The file system a reboot finds (see the module doc): `keep` says, for each unsynced
     /// change in turn, whether it reached the disk anyway; `&mut || false` is the strict model.
-    /// The old file system loses power (if it had not) and stays unusable.
+    /// This file system is left as it is: stop using it (a cut does that) before relying on
+    /// the survivor.
     pub fn survivor(&self, keep: &mut dyn FnMut() -> bool) -> SimFs {
-        let mut s = self.lock();
-        s.cut_at = Some(s.ops);
+        let s = self.lock();
         let mut dirs = HashMap::new();
         let mut files = HashMap::new();
         let mut todo = vec![ROOT];
