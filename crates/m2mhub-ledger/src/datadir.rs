@@ -19,7 +19,7 @@ use ed25519_dalek::SigningKey;
 
 use crate::{
     error::{LedgerError, Result},
-    fs::{DirFs, RealFs, remove_if_exists, with_suffix, write_durably},
+    fs::{DirFs, RealFs, create_dir_all, remove_if_exists, with_suffix, write_durably},
     store::{Store, StoreOptions},
 };
 
@@ -59,7 +59,7 @@ impl DataDir {
 
     /// [`DataDir::create`] over other file operations (the power-cut tests' simulated ones).
     pub fn create_in(fs: Arc<dyn DirFs>, path: &Path) -> Result<DataDir> {
-        fs.create_dir_all(path).map_err(|e| io(path, e))?;
+        create_dir_all(&*fs, path).map_err(|e| io(path, e))?;
         Ok(DataDir {
             path: path.to_owned(),
             fs,
@@ -139,6 +139,7 @@ impl DataDir {
                 let fs = self.fs();
                 remove_if_exists(fs, &staged_path)
                     .and_then(|()| fs.write_new(&staged_path, &key_text(&seed)))
+                    .and_then(|()| fs.sync_file(&staged_path))
                     .and_then(|()| fs.sync_dir(&self.path))
                     .map_err(|e| io(&staged_path, e))?;
                 HubKey {
@@ -236,7 +237,7 @@ pub fn write_private(p: &Path, data: &[u8]) -> Result<()> {
 
 /// Creates an owner-only (0700) directory and its parents, durably.
 pub fn create_private_dir(p: &Path) -> Result<()> {
-    RealFs.create_dir_all(p).map_err(|e| io(p, e))
+    create_dir_all(&RealFs, p).map_err(|e| io(p, e))
 }
 
 #[cfg(test)]

@@ -22,16 +22,19 @@ use redb::{BackendError, StorageBackend, backends::FileBackend};
 /// A data directory's file operations. Paths are absolute or relative to the process's working
 /// directory, as for `std::fs`.
 pub trait DirFs: std::fmt::Debug + Send + Sync {
-    /// Creates `dir` and its missing parents, owner-only (0700). Each directory it creates is
-    /// durable on return (its parent was synced).
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Creates one owner-only (0700) directory; its parent must exist. Durable once the
+    /// parent is synced.
+    fn create_dir(&self, dir: &Path) -> io::Result<()>;
     /// Whether `path` exists.
     fn exists(&self, path: &Path) -> io::Result<bool>;
     /// A file's contents; an error of kind `NotFound` when it does not exist.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
-    /// Creates an owner-only (0600) file, which must not exist, writes `data` and syncs the
-    /// file's data. Its name is durable only once its directory is synced.
+    /// Creates an owner-only (0600) file, which must not exist, and writes `data` to it.
+    /// Neither is durable yet: the data once the file is synced, the name once its directory
+    /// is.
     fn write_new(&self, path: &Path, data: &[u8]) -> io::Result<()>;
+    /// Makes a file's data durable.
+    fn sync_file(&self, path: &Path) -> io::Result<()>;
     /// Renames `from` to `to` (same directory), replacing `to`. Durable once the directory is
     /// synced.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
@@ -43,6 +46,24 @@ pub trait DirFs: std::fmt::Debug + Send + Sync {
     /// name then durable only once the directory is synced). The backend's `sync_data` makes
     /// its writes durable.
     fn open_store(&self, path: &Path, create: bool) -> io::Result<Backend>;
+}
+
+/// Creates `dir` and its missing parents, owner-only (0700); each directory it creates is
+/// durable on return (its parent was synced).
+pub fn create_dir_all(fs: &dyn DirFs, dir: &Path) -> io::Result<()> {
+    if fs.exists(dir)? {
+        return Ok(());
+    }
+    let up = parent(dir);
+    if up != dir {
+        create_dir_all(fs, up)?;
+    }
+    match fs.create_dir(dir) {
+        // Another process made it meanwhile: its maker syncs the parent.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        r => r?,
+    }
+    fs.sync_dir(up)
 }
 
 /// The directory holding `path` (`.` for a bare file name).
@@ -73,6 +94,7 @@ pub fn write_durably(fs: &dyn DirFs, path: &Path, data: &[u8]) -> io::Result<()>
     let tmp = with_suffix(path, ".tmp");
     remove_if_exists(fs, &tmp)?;
     fs.write_new(&tmp, data)?;
+    fs.sync_file(&tmp)?;
     fs.rename(&tmp, path)?;
     fs.sync_dir(parent(path))
 }
@@ -90,22 +112,11 @@ pub fn remove_if_exists(fs: &dyn DirFs, path: &Path) -> io::Result<()> {
 pub struct RealFs;
 
 impl DirFs for RealFs {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        if dir.is_dir() {
-            return Ok(());
-        }
-        if let Some(p) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            self.create_dir_all(p)?;
-        }
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
         let mut b = fs::DirBuilder::new();
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        match b.create(dir) {
-            // Another process made it meanwhile: its maker syncs the parent.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
-            r => r?,
-        }
-        self.sync_dir(parent(dir))
+        b.create(dir)
     }
 
     fn exists(&self, path: &Path) -> io::Result<bool> {
@@ -121,9 +132,12 @@ impl DirFs for RealFs {
         o.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-        let mut f = o.open(path)?;
-        f.write_all(data)?;
-        f.sync_all()
+        o.open(path)?.write_all(data)
+    }
+
+    fn sync_file(&self, path: &Path) -> io::Result<()> {
+        // fsync through any descriptor flushes the file's data (Linux, the BSDs, macOS).
+        fs::File::open(path)?.sync_all()
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -223,8 +237,8 @@ mod tests {
     fn create_dir_all_makes_owner_only_directories() {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path().join("x/y");
-        RealFs.create_dir_all(&d).unwrap();
-        RealFs.create_dir_all(&d).unwrap();
+        create_dir_all(&RealFs, &d).unwrap();
+        create_dir_all(&RealFs, &d).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -279,38 +279,17 @@ impl SimFs {
             })),
         }
     }
+}
 
-    /// A file's contents as reads see them now (for tests' assertions).
-    pub fn contents(&self, path: &Path) -> Option<Vec<u8>> {
-        let s = self.lock();
-        let f = s.file(path).ok()?;
-        Some(s.files[&f].bytes().to_vec())
-    }
-
-    /// Writes `data` to `path` at once, bypassing the power-cut accounting (for tests that
-    /// edit a file behind the hub's back). The write is durable.
-    pub fn overwrite(&self, path: &Path, data: &[u8]) -> io::Result<()> {
-        let mut s = self.lock();
-        let f = s.file(path)?;
-        let image = s.files.get_mut(&f).expect("looked up");
-        image.set_len(0);
-        image.write(0, data);
-        image.sync();
-        Ok(())
-    }
-
-    fn mkdir(&self, dir: &Path) -> io::Result<()> {
+impl DirFs for SimFs {
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
         let mut s = self.lock();
         s.alive()?;
-        match s.lookup(dir)? {
-            Some(Node::Dir(_)) => return Ok(()),
-            Some(Node::File(_)) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!("{}: a file is in the way", dir.display()),
-                ));
-            }
-            None => {}
+        if s.lookup(dir)?.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{}: exists", dir.display()),
+            ));
         }
         let (p, name) = s.split(dir)?;
         s.tick()?;
@@ -318,20 +297,6 @@ impl SimFs {
         s.dirs.insert(id, Dir::default());
         s.change(p, Change::Set(name.to_owned(), Node::Dir(id)));
         Ok(())
-    }
-}
-
-impl DirFs for SimFs {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        if let Some(Node::Dir(_)) = self.lock().lookup(dir)? {
-            return Ok(());
-        }
-        let p = parent(dir);
-        if p != dir {
-            self.create_dir_all(p)?;
-        }
-        self.mkdir(dir)?;
-        self.sync_dir(p)
     }
 
     fn exists(&self, path: &Path) -> io::Result<bool> {
@@ -364,13 +329,21 @@ impl DirFs for SimFs {
             s.change(d, Change::Set(name.to_owned(), Node::File(f)));
             f
         };
-        // Three calls, as on a real file system: the power can go between them.
-        let file = SimFile {
+        // Two calls, as on a real file system: the power can go between them.
+        SimFile {
             state: self.state.clone(),
             id: f,
-        };
-        file.write(0, data)?;
-        file.sync_data()
+        }
+        .write(0, data)
+    }
+
+    fn sync_file(&self, path: &Path) -> io::Result<()> {
+        let id = self.lock().file(path)?;
+        SimFile {
+            state: self.state.clone(),
+            id,
+        }
+        .sync_data()
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
