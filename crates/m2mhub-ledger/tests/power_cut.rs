@@ -259,7 +259,8 @@ fn acknowledged_records_survive_power_cuts() {
         assert!(n >= MESSAGES_PER_LIFE, "only {n} messages acknowledged");
         fs.ops()
     };
-    assert!(ops > 100, "a life made only {ops} storage calls");
+    assert!(ops > 50, "a life made only {ops} storage calls");
+    println!("power cuts: a first life makes {ops} storage calls");
 
     let mut total = 0;
     let mut cut = 0;
