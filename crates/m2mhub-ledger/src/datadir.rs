@@ -182,10 +182,7 @@ impl DataDir {
                 // Empty: left by a cut in a hub that wrote it in place; no one saw it.
                 Ok(_) => remove_if_exists(self.fs(), &p).map_err(|e| io(&p, e))?,
                 Err(_) => {
-                    return Err(LedgerError::Corrupt(format!(
-                        "{} is not text",
-                        p.display()
-                    )));
+                    return Err(LedgerError::Corrupt(format!("{} is not text", p.display())));
                 }
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -204,10 +201,7 @@ impl DataDir {
                 let mut seed = [0u8; 32];
                 let text = std::str::from_utf8(&s).unwrap_or_default();
                 hex::decode_to_slice(text.trim(), &mut seed).map_err(|_| {
-                    LedgerError::Corrupt(format!(
-                        "{} does not hold a 32-byte hex key",
-                        p.display()
-                    ))
+                    LedgerError::Corrupt(format!("{} does not hold a 32-byte hex key", p.display()))
                 })?;
                 Ok(Some(SigningKey::from_bytes(&seed)))
             }

@@ -34,8 +34,8 @@ use std::{
     sync::{Arc, Mutex, MutexGuard},
 };
 
-pub use image::SECTOR;
 use image::Image;
+pub use image::SECTOR;
 use redb::StorageBackend;
 
 use crate::fs::{Backend, DirFs, parent};
@@ -145,7 +145,10 @@ impl State {
     }
 
     fn change(&mut self, dir: u64, c: Change) {
-        let d = self.dirs.get_mut(&dir).expect("directories are never removed");
+        let d = self
+            .dirs
+            .get_mut(&dir)
+            .expect("directories are never removed");
         apply(&mut d.entries, &c);
         d.unsynced.push(c);
     }
@@ -161,7 +164,10 @@ impl State {
 fn bad_path(path: &Path) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!("{}: the simulated file system takes absolute, plain paths", path.display()),
+        format!(
+            "{}: the simulated file system takes absolute, plain paths",
+            path.display()
+        ),
     )
 }
 
@@ -254,9 +260,9 @@ impl SimFs {
                 match *node {
                     Node::Dir(sub) => todo.push(sub),
                     Node::File(f) => {
-                        if !files.contains_key(&f) {
-                            files.insert(f, s.files[&f].survivor(keep));
-                        }
+                        files
+                            .entry(f)
+                            .or_insert_with(|| s.files[&f].survivor(&mut *keep));
                     }
                 }
             }
@@ -447,7 +453,10 @@ impl StorageBackend for SimFile {
 
     fn read(&self, offset: u64, out: &mut [u8]) -> io::Result<()> {
         self.with(false, |i| i.read(offset, out))?.ok_or_else(|| {
-            io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the file")
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "read past the end of the file",
+            )
         })
     }
 

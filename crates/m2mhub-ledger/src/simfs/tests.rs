@@ -49,7 +49,11 @@ fn the_nth_call_and_every_later_one_fail() {
     let before = fs.ops();
     fs.cut_after(2);
     fs.write_new(p("/d/a"), b"x").unwrap_err();
-    assert_eq!(fs.ops(), before + 2, "the create ran, the write lost the power");
+    assert_eq!(
+        fs.ops(),
+        before + 2,
+        "the create ran, the write lost the power"
+    );
     assert!(fs.is_cut());
     fs.read(p("/d/a")).unwrap_err();
     fs.sync_dir(p("/d")).unwrap_err();
