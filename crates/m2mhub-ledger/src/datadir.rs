@@ -269,6 +269,18 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_store_file_is_refused_not_made_a_new_ledger() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = DataDir::create(tmp.path()).unwrap();
+        let (store, key) = d.open_store(&StoreOptions::default()).unwrap();
+        d.keep_hub_key(&key).unwrap();
+        drop(store);
+        std::fs::write(d.store_path(), b"").unwrap();
+        let e = d.open_store(&StoreOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("is empty"), "{e}");
+    }
+
+    #[test]
     fn an_empty_token_file_is_replaced() {
         let tmp = tempfile::tempdir().unwrap();
         let d = DataDir::create(tmp.path()).unwrap();
