@@ -270,11 +270,17 @@ fn acknowledged_records_survive_power_cuts() {
         for _ in 0..LIVES_PER_HUB.min(cuts - cut) {
             let at = 1 + rng.below(ops + ops / 8);
             let torn = cut % 2 == 1;
-            fs.cut_after(at);
+            // Every other pair of cuts, the call that loses the power takes effect first.
+            let landed = cut % 4 >= 2;
+            if landed {
+                fs.cut_after_landing(at);
+            } else {
+                fs.cut_after(at);
+            }
             life(&fs, &acked, &fleet, MESSAGES_PER_LIFE);
             fs = survivor(&fs, torn, &mut rng);
             let what = format!(
-                "cut {cut} ({}, at storage call {at}, seed {seed})",
+                "cut {cut} ({}, at storage call {at}, landed: {landed}, seed {seed})",
                 if torn { "torn" } else { "strict" }
             );
             let a = acked.lock().unwrap();
@@ -294,28 +300,36 @@ fn acknowledged_records_survive_power_cuts() {
 #[test]
 fn a_first_start_cut_at_any_instant_starts_again_with_what_it_handed_out() {
     let mut rng = Rng(7);
-    let mut n = 1;
+    let mut calls = 1;
     loop {
-        let fs = SimFs::new();
-        fs.cut_after(n);
-        let first = start(&fs);
-        let acked = Acked {
-            key: first.as_ref().ok().map(|(l, _)| l.verifier_key()),
-            token: first.as_ref().ok().map(|(_, t)| t.clone()),
-            ..Acked::default()
-        };
-        let done = first.is_ok() && !fs.is_cut();
-        drop(first);
-        for torn in [false, true, true, true] {
-            let after = survivor(&fs, torn, &mut rng);
-            let what = format!("first start cut at call {n} (torn: {torn})");
-            restart_and_check(&after, &acked, &what);
+        let mut done = false;
+        for landed in [false, true] {
+            let fs = SimFs::new();
+            if landed {
+                fs.cut_after_landing(calls);
+            } else {
+                fs.cut_after(calls);
+            }
+            let first = start(&fs);
+            let acked = Acked {
+                key: first.as_ref().ok().map(|(l, _)| l.verifier_key()),
+                token: first.as_ref().ok().map(|(_, t)| t.clone()),
+                ..Acked::default()
+            };
+            done = first.is_ok() && !fs.is_cut();
+            drop(first);
+            for torn in [false, true, true, true] {
+                let after = survivor(&fs, torn, &mut rng);
+                let what =
+                    format!("first start cut at call {calls} (landed: {landed}, torn: {torn})");
+                restart_and_check(&after, &acked, &what);
+            }
         }
         if done {
             break;
         }
-        n += 1;
+        calls += 1;
     }
-    assert!(n > 10, "a first start made only {n} storage calls");
-    println!("a first start cut at each of its {n} storage calls");
+    assert!(calls > 10, "a first start made only {calls} storage calls");
+    println!("a first start cut at each of its {calls} storage calls");
 }

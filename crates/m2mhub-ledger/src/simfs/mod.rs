@@ -5,9 +5,11 @@
 //! Every file keeps what reads see (the page cache) and its image as of its last sync; every
 //! directory keeps its entries and its entries as of its last sync, plus the list of entry
 //! changes (create, rename, remove) since. [`SimFs::cut_after`] arms a cut: the n-th mutating
-//! call after it (write, set_len, sync, create, rename, remove, mkdir) and every call after
-//! that fail, as if the machine had lost power just before it. [`SimFs::survivor`] then gives
-//! the file system a reboot would find:
+//! call after it (a file's create, write, set_len or sync; a directory's create, rename,
+//! remove or sync) and every call after that fail, as if the machine had lost power just
+//! before it ([`SimFs::cut_after_landing`]: just after it, its caller never seeing it
+//! succeed: a sync that reached the disk is then durable). [`SimFs::survivor`] then gives the
+//! file system a reboot would find:
 //! - **strict** (`|| false`): exactly the synced state. A file's data is what its last
 //!   `sync_data` saw; a directory's entries are what its last `sync_dir` saw; a file whose
 //!   name survived but whose data was never synced is empty (ext4's zero-length files).
@@ -71,10 +73,17 @@ struct State {
     ops: u64,
     /// The call that loses power (it and every later call fail).
     cut_at: Option<u64>,
+    /// Whether that call takes effect before the power goes (its caller still sees an error).
+    lands: bool,
 }
 
 fn power_lost() -> io::Error {
     io::Error::other("simulated power cut")
+}
+
+/// The outcome of a call that took effect: an error if the power went as it did.
+fn done<T>(last: bool, value: T) -> io::Result<T> {
+    if last { Err(power_lost()) } else { Ok(value) }
 }
 
 fn not_found(path: &Path) -> io::Error {
@@ -89,16 +98,18 @@ impl State {
         self.cut_at.is_some_and(|c| self.ops >= c)
     }
 
-    /// Counts one mutating call; fails once the power is gone.
-    fn tick(&mut self) -> io::Result<()> {
+    /// Counts one mutating call; fails once the power is gone. `Ok(true)`: the call that
+    /// loses the power, which takes effect and then fails ([`done`]).
+    fn tick(&mut self) -> io::Result<bool> {
         if self.dead() {
             return Err(power_lost());
         }
         self.ops += 1;
-        if self.dead() {
-            return Err(power_lost());
+        match self.dead() {
+            true if self.lands => Ok(true),
+            true => Err(power_lost()),
+            false => Ok(false),
         }
-        Ok(())
     }
 
     fn alive(&self) -> io::Result<()> {
@@ -220,10 +231,19 @@ impl SimFs {
     }
 
     /// Loses power at the `n`-th mutating call from now (`n` ≥ 1): it and every later call
-    /// fail, reads included.
+    /// fail, reads included. The `n`-th call does nothing.
     pub fn cut_after(&self, n: u64) {
         let mut s = self.lock();
         s.cut_at = Some(s.ops + n.max(1));
+        s.lands = false;
+    }
+
+    /// [`SimFs::cut_after`], but the `n`-th call takes effect before the power goes (a write
+    /// reaches the page cache, a sync the disk), though its caller sees it fail.
+    pub fn cut_after_landing(&self, n: u64) {
+        let mut s = self.lock();
+        s.cut_at = Some(s.ops + n.max(1));
+        s.lands = true;
     }
 
     /// Loses power now.
@@ -282,6 +302,7 @@ impl SimFs {
                 next_id: s.next_id,
                 ops: 0,
                 cut_at: None,
+                lands: false,
             })),
         }
     }
@@ -298,11 +319,11 @@ impl DirFs for SimFs {
             ));
         }
         let (p, name) = s.split(dir)?;
-        s.tick()?;
+        let last = s.tick()?;
         let id = s.new_id();
         s.dirs.insert(id, Dir::default());
         s.change(p, Change::Set(name.to_owned(), Node::Dir(id)));
-        Ok(())
+        done(last, ())
     }
 
     fn exists(&self, path: &Path) -> io::Result<bool> {
@@ -329,11 +350,11 @@ impl DirFs for SimFs {
                 ));
             }
             let (d, name) = s.split(path)?;
-            s.tick()?;
+            let last = s.tick()?;
             let f = s.new_id();
             s.files.insert(f, Image::default());
             s.change(d, Change::Set(name.to_owned(), Node::File(f)));
-            f
+            done(last, f)?
         };
         // Two calls, as on a real file system: the power can go between them.
         SimFile {
@@ -367,12 +388,12 @@ impl DirFs for SimFs {
         if let Some(Node::Dir(_)) = s.lookup(to)? {
             return Err(io::Error::new(io::ErrorKind::IsADirectory, "a directory"));
         }
-        s.tick()?;
+        let last = s.tick()?;
         s.change(
             d,
             Change::Rename(from_name.to_owned(), to_name.to_owned(), node),
         );
-        Ok(())
+        done(last, ())
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
@@ -380,9 +401,9 @@ impl DirFs for SimFs {
         s.alive()?;
         s.file(path)?;
         let (d, name) = s.split(path)?;
-        s.tick()?;
+        let last = s.tick()?;
         s.change(d, Change::Remove(name.to_owned()));
-        Ok(())
+        done(last, ())
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
@@ -391,11 +412,11 @@ impl DirFs for SimFs {
         let Some(Node::Dir(d)) = s.lookup(dir)? else {
             return Err(not_found(dir));
         };
-        s.tick()?;
+        let last = s.tick()?;
         let d = s.dirs.get_mut(&d).expect("looked up");
         d.synced = d.entries.clone();
         d.unsynced.clear();
-        Ok(())
+        done(last, ())
     }
 
     fn open_store(&self, path: &Path, create: bool) -> io::Result<Backend> {
@@ -410,11 +431,11 @@ impl DirFs for SimFs {
                 None if !create => return Err(not_found(path)),
                 None => {
                     let (d, name) = s.split(path)?;
-                    s.tick()?;
+                    let last = s.tick()?;
                     let f = s.new_id();
                     s.files.insert(f, Image::default());
                     s.change(d, Change::Set(name.to_owned(), Node::File(f)));
-                    f
+                    done(last, f)?
                 }
             }
         };
@@ -436,13 +457,14 @@ pub struct SimFile {
 impl SimFile {
     fn with<T>(&self, mutate: bool, f: impl FnOnce(&mut Image) -> T) -> io::Result<T> {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if mutate {
-            s.tick()?;
+        let last = if mutate {
+            s.tick()?
         } else {
             s.alive()?;
-        }
+            false
+        };
         let image = s.files.get_mut(&self.id).ok_or_else(power_lost)?;
-        Ok(f(image))
+        done(last, f(image))
     }
 }
 
