@@ -82,8 +82,7 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Writes `data` to `path` so that after a power cut `path` either does not exist or holds
-/// all of `data`: written to `path.tmp` and synced, renamed into place, the directory synced.
-/// Fails if `path` exists. A `path.tmp` left by an earlier cut is replaced.
+/// all of `data` ([`replace_durably`]). Fails if `path` exists.
 pub fn write_durably(fs: &dyn DirFs, path: &Path, data: &[u8]) -> io::Result<()> {
     if fs.exists(path)? {
         return Err(io::Error::new(
@@ -91,6 +90,13 @@ pub fn write_durably(fs: &dyn DirFs, path: &Path, data: &[u8]) -> io::Result<()>
             "the file exists already",
         ));
     }
+    replace_durably(fs, path, data)
+}
+
+/// Writes `data` to `path` so that after a power cut `path` holds either its old contents
+/// (or nothing, if new) or all of `data`: written to `path.tmp` and synced, renamed into
+/// place, the directory synced. A `path.tmp` left by an earlier cut is replaced.
+pub fn replace_durably(fs: &dyn DirFs, path: &Path, data: &[u8]) -> io::Result<()> {
     let tmp = with_suffix(path, ".tmp");
     remove_if_exists(fs, &tmp)?;
     fs.write_new(&tmp, data)?;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::fs::{create_dir_all, write_durably};
+use crate::fs::{create_dir_all, replace_durably, write_durably};
 
 fn p(s: &str) -> &Path {
     Path::new(s)
@@ -115,4 +115,32 @@ fn a_torn_cut_can_keep_any_unsynced_change() {
     let some = fs.survivor(&mut || coins.next().unwrap());
     assert_eq!(some.read(p("/b")).unwrap(), b"x");
     assert!(!some.exists(p("/a")).unwrap());
+}
+
+#[test]
+fn replace_durably_leaves_the_old_or_the_new_contents_under_every_cut() {
+    let mut n = 1;
+    loop {
+        let fs = SimFs::new();
+        create_dir_all(&fs, p("/d")).unwrap();
+        write_durably(&fs, p("/d/k"), b"old").unwrap();
+        fs.cut_after(n);
+        let done = replace_durably(&fs, p("/d/k"), b"new contents").is_ok();
+        for pattern in 0u32..64 {
+            let mut bit = 0;
+            let after = fs.survivor(&mut || {
+                bit += 1;
+                pattern >> (bit % 32) & 1 == 1
+            });
+            let got = after.read(p("/d/k")).unwrap();
+            assert!(
+                got == b"new contents" || (!done && got == b"old"),
+                "cut at {n}, pattern {pattern}: {got:?}"
+            );
+        }
+        if done {
+            break;
+        }
+        n += 1;
+    }
 }
