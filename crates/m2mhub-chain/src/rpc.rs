@@ -54,7 +54,8 @@ impl Addresses {
         let p = data.join(ADDRESSES_FILE);
         let text =
             serde_json::to_string_pretty(self).map_err(|e| ChainError::Config(e.to_string()))?;
-        std::fs::write(&p, text + "\n")
+        // Durably: a power cut leaves the old file or the new one, never a torn one.
+        m2mhub_ledger::fs::replace_durably(&m2mhub_ledger::fs::RealFs, &p, (text + "\n").as_bytes())
             .map_err(|e| ChainError::Config(format!("writing {}: {e}", p.display())))
     }
 }

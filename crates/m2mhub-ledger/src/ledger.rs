@@ -135,28 +135,11 @@ impl Ledger {
         config: &LedgerConfig,
         options: &StoreOptions,
     ) -> Result<Ledger> {
-        let store_path = dir.store_path();
-        let has_key = dir.path().join(crate::datadir::HUB_KEY_FILE).exists();
-        if store_path.exists() && !has_key {
-            // Making a new key would only fail the signature check, and leave a wrong key.
-            return Err(LedgerError::Corrupt(format!(
-                "{} holds a ledger but not its {}: restore the hub's key",
-                dir.path().display(),
-                crate::datadir::HUB_KEY_FILE
-            )));
-        }
-        if !store_path.exists() && has_key && !options.new_ledger {
-            // A hub has run here: its ledger was deleted or moved. Starting an empty one
-            // would silently serve a history without it.
-            return Err(LedgerError::Corrupt(format!(
-                "{} holds this hub's key but no {}: the ledger was deleted or moved; \
-                 restore it (or start a new one on purpose with --new-ledger)",
-                dir.path().display(),
-                crate::datadir::STORE_FILE
-            )));
-        }
-        let store = Store::open_with(&store_path, options)?;
-        Self::open_store(store, dir.hub_key()?, config)
+        // The order of first start, and what a power cut at each step leaves: datadir.rs.
+        let (store, key) = dir.open_store(options)?;
+        let ledger = Self::open_store(store, key.key.clone(), config)?;
+        dir.keep_hub_key(&key)?;
+        Ok(ledger)
     }
 
     /// [`Ledger::open`] over an already opened store (tests use fault-injecting backends).

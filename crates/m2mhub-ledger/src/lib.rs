@@ -11,12 +11,15 @@ pub mod block;
 mod committer;
 pub mod datadir;
 mod error;
+pub mod fs;
 mod ledger;
 mod lists;
 mod migrate;
 mod query;
 pub mod record;
 mod sigverify;
+#[cfg(any(test, feature = "testing"))]
+pub mod simfs;
 pub mod store;
 mod txcodec;
 pub mod verify;

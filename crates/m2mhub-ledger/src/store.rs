@@ -21,6 +21,7 @@ use redb::{
 use crate::{
     block::{BlockRow, BlockWrite, IndexRows},
     error::{LedgerError, Result},
+    fs::{DirFs, RealFs, parent, remove_if_exists},
     txcodec,
 };
 
@@ -136,8 +137,14 @@ impl Store {
 
     /// [`Store::open`] with options.
     pub fn open_with(path: &Path, o: &StoreOptions) -> Result<Store> {
+        Self::open_in(&RealFs, path, o)
+    }
+
+    /// [`Store::open_with`] through a data directory's file operations (the power-cut tests
+    /// pass a simulated file system).
+    pub fn open_in(fs: &dyn DirFs, path: &Path, o: &StoreOptions) -> Result<Store> {
         crate::error::guard_damaged("opening the store", || {
-            Self::open_unguarded(path, o.cache_bytes, o.check_integrity && path.exists())
+            Self::open_unguarded(fs, path, o.cache_bytes, o.check_integrity)
         })
     }
 
@@ -159,8 +166,13 @@ impl Store {
         )
     }
 
-    fn open_unguarded(path: &Path, cache_bytes: Option<usize>, check: bool) -> Result<Store> {
-        let builder = || {
+    fn open_unguarded(
+        fs: &dyn DirFs,
+        path: &Path,
+        cache_bytes: Option<usize>,
+        check: bool,
+    ) -> Result<Store> {
+        let builder = |check: bool| {
             let mut b = Database::builder();
             if let Some(c) = cache_bytes {
                 b.set_cache_size(c);
@@ -168,25 +180,29 @@ impl Store {
             b.set_check_integrity_on_open(check);
             b
         };
-        if !path.exists() {
+        let io = |p: &Path| {
+            let path = p.display().to_string();
+            move |source| LedgerError::Io { path, source }
+        };
+        let exists = fs.exists(path).map_err(io(path))?;
+        if !exists {
             let tmp = path.with_extension("creating");
-            let _ = std::fs::remove_file(&tmp);
-            drop(Self::init(builder().create(&tmp)?)?);
-            std::fs::rename(&tmp, path).map_err(|e| LedgerError::Io {
-                path: path.display().to_string(),
-                source: e,
-            })?;
-            if let Some(dir) = path.parent() {
-                // Make the rename itself durable.
-                std::fs::File::open(dir)
-                    .and_then(|d| d.sync_all())
-                    .map_err(|e| LedgerError::Io {
-                        path: dir.display().to_string(),
-                        source: e,
-                    })?;
-            }
+            remove_if_exists(fs, &tmp).map_err(io(&tmp))?;
+            let backend = fs.open_store(&tmp, true).map_err(io(&tmp))?;
+            drop(Self::init(builder(false).create_with_backend(backend)?)?);
+            fs.rename(&tmp, path).map_err(io(path))?;
+            // Make the rename itself durable.
+            fs.sync_dir(parent(path)).map_err(io(parent(path)))?;
         }
-        Self::init(builder().open(path)?)
+        let backend = fs.open_store(path, false).map_err(io(path))?;
+        // redb would make a new database in an empty file; a ledger's file is never empty.
+        if backend.len().map_err(io(path))? == 0 {
+            return Err(LedgerError::Corrupt(format!(
+                "{} is empty: it holds no ledger",
+                path.display()
+            )));
+        }
+        Self::init(builder(check && exists).create_with_backend(backend)?)
     }
 
     /// Opens a store over any redb backend (tests inject faults this way).

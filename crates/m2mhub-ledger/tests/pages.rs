@@ -271,7 +271,7 @@ fn pruning_in_chunks_keeps_the_ledger_verifiable() {
 fn assert_verifies(dir: &std::path::Path) {
     let data = DataDir::create(dir).unwrap();
     let store = Store::open(&data.store_path()).unwrap();
-    let ledger_key = data.hub_key().unwrap();
+    let ledger_key = data.existing_hub_key().unwrap().unwrap();
     let snap = store.snapshot().unwrap();
     let origin = snap
         .block(0)

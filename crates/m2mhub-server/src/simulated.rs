@@ -8,7 +8,7 @@ use std::{
 };
 
 use ed25519_dalek::SigningKey;
-use m2mhub_ledger::datadir::{random_bytes, write_private};
+use m2mhub_ledger::datadir::{create_private_dir, random_bytes, write_private};
 
 /// Keys of the simulated devices, and the counter each used last.
 #[derive(Debug, Default)]
@@ -31,13 +31,7 @@ impl SimulatedKeys {
 
     /// Keys kept in `dir` (created 0700 if missing); loads the ones there.
     pub fn in_dir(dir: &Path) -> Result<Self, String> {
-        if !dir.exists() {
-            let mut b = std::fs::DirBuilder::new();
-            b.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-            b.create(dir).map_err(|e| io(dir, e))?;
-        }
+        create_private_dir(dir).map_err(|e| e.to_string())?;
         let mut keys = HashMap::new();
         for e in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
             let p = e.map_err(|e| io(dir, e))?.path();
