@@ -32,6 +32,7 @@ test-long: deps
 	scripts/long-run.sh
 
 lint:
+	vendor/check.sh
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 

@@ -7,11 +7,16 @@
 //! submission therefore waits for at most the commit in progress and its own, never for a
 //! third block that was verified and sealed while it queued: at moderate rates that halves
 //! the latency of a submission without shrinking the blocks at full load.
+//!
+//! Async callers use [`Committer::try_submit`], which never blocks: past a bound on the entries
+//! in flight it answers [`LedgerError::Busy`] at once, so a backlog pushes back on clients (the
+//! HTTP API answers 503) instead of freezing the caller's thread.
 
 use std::{
     sync::{
         Arc, Condvar, Mutex, MutexGuard,
-        mpsc::{self, Receiver, SyncSender},
+        atomic::{AtomicUsize, Ordering},
+        mpsc::{self, Receiver, SyncSender, TrySendError},
     },
     thread::JoinHandle,
 };
@@ -26,6 +31,10 @@ use crate::{
 pub const MAX_BLOCK_ENTRIES: usize = 8192;
 /// Most jobs waiting before callers are pushed back.
 const QUEUE_DEPTH: usize = 65_536;
+/// Default cap on the entries in flight (queued, being verified or committed) beyond which
+/// [`Committer::try_submit`] answers [`LedgerError::Busy`]: about half a second of full-rate
+/// ingest, and at most a few hundred MiB of messages.
+pub const DEFAULT_MAX_QUEUED: usize = 65_536;
 
 type Reply = Box<dyn FnOnce(Vec<Result<Appended>>) + Send>;
 
@@ -92,6 +101,10 @@ impl Slot {
 pub struct Committer {
     tx: SyncSender<Job>,
     threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// Entries submitted and not yet answered.
+    in_flight: Arc<AtomicUsize>,
+    /// [`Committer::try_submit`] refuses what would take `in_flight` past this.
+    max_queued: usize,
 }
 
 impl std::fmt::Debug for Committer {
@@ -103,6 +116,12 @@ impl std::fmt::Debug for Committer {
 impl Committer {
     /// Starts the verifying and committing threads for `ledger`.
     pub fn start(ledger: Arc<Ledger>) -> Result<Committer> {
+        Self::start_with(ledger, DEFAULT_MAX_QUEUED)
+    }
+
+    /// [`Committer::start`] with a cap of `max_queued` entries in flight for
+    /// [`Committer::try_submit`] (a submission larger than the cap is always refused).
+    pub fn start_with(ledger: Arc<Ledger>, max_queued: usize) -> Result<Committer> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
         let slot = Arc::new(Slot::default());
         let spawn_err = |e: std::io::Error| {
@@ -120,6 +139,8 @@ impl Committer {
         Ok(Committer {
             tx,
             threads: Arc::new(Mutex::new(vec![verifier, appender])),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            max_queued,
         })
     }
 
@@ -134,18 +155,86 @@ impl Committer {
     }
 
     /// Queues `subs` for the next block; `reply` gets their outcomes once it is durable.
+    /// Blocks while the queue is full: call it from a thread that may block, or use
+    /// [`Committer::try_submit`].
     pub fn submit(
         &self,
         subs: Vec<Submission>,
         reply: impl FnOnce(Vec<Result<Appended>>) + Send + 'static,
     ) {
         let n = subs.len();
-        if let Err(mpsc::SendError(Job::Append { reply, .. })) = self.tx.send(Job::Append {
-            subs,
-            reply: Box::new(reply),
-        }) {
+        let job = self.job(subs, reply);
+        if let Err(mpsc::SendError(Job::Append { reply, .. })) = self.tx.send(job) {
             reply((0..n).map(|_| Err(LedgerError::Unavailable)).collect());
         }
+    }
+
+    /// Queues `subs` like [`Committer::submit`] without ever blocking: when the entries in
+    /// flight would exceed the cap, or the queue is full, `reply` is not kept and the answer is
+    /// `Err(LedgerError::Busy)` (nothing was queued; retry later).
+    pub fn try_submit(
+        &self,
+        subs: Vec<Submission>,
+        reply: impl FnOnce(Vec<Result<Appended>>) + Send + 'static,
+    ) -> Result<()> {
+        let n = subs.len();
+        let admitted = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                q.checked_add(n).filter(|&t| t <= self.max_queued)
+            })
+            .is_ok();
+        if !admitted {
+            return Err(LedgerError::Busy);
+        }
+        // Counted above already: build the job without counting again.
+        let job = Job::Append {
+            subs,
+            reply: self.answered(n, reply),
+        };
+        match self.tx.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                self.in_flight.fetch_sub(n, Ordering::AcqRel);
+                Err(LedgerError::Busy)
+            }
+            Err(TrySendError::Disconnected(Job::Append { reply, .. })) => {
+                reply((0..n).map(|_| Err(LedgerError::Unavailable)).collect());
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(Job::Stop)) => Ok(()),
+        }
+    }
+
+    /// Entries submitted and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    fn job(
+        &self,
+        subs: Vec<Submission>,
+        reply: impl FnOnce(Vec<Result<Appended>>) + Send + 'static,
+    ) -> Job {
+        let n = subs.len();
+        self.in_flight.fetch_add(n, Ordering::AcqRel);
+        Job::Append {
+            subs,
+            reply: self.answered(n, reply),
+        }
+    }
+
+    /// `reply`, which first takes its `n` entries off the count in flight.
+    fn answered(
+        &self,
+        n: usize,
+        reply: impl FnOnce(Vec<Result<Appended>>) + Send + 'static,
+    ) -> Reply {
+        let in_flight = self.in_flight.clone();
+        Box::new(move |r| {
+            in_flight.fetch_sub(n, Ordering::AcqRel);
+            reply(r);
+        })
     }
 
     /// Queues `subs` and waits for their outcomes (for synchronous callers).

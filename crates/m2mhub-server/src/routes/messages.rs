@@ -1,126 +1,150 @@
 //! Message routes: submit one, submit a batch, list with filters, show one.
 
+use std::fmt;
+
 use axum::{Json, extract::State};
 use m2mhub_core::message::{Message, MessageSubmission};
 use m2mhub_ledger::{Appended, LedgerError, MessageFilter, Record, Submission};
-use serde::Deserialize;
-use serde_json::Value;
+use serde::{
+    Deserialize, Deserializer,
+    de::{Error as _, SeqAccess, Visitor},
+};
+use serde_json::{Value, value::RawValue};
 
 use crate::{
     error::{ApiError, ApiResult},
-    extract::{JsonBody, Params, PathParams, Source},
+    extract::{JsonBytes, Params, PathParams, Source},
+    gate::refused,
     state::AppState,
-    throttle::FailureThrottle,
 };
 
 /// Most messages one batch may carry.
 pub const MAX_BATCH: usize = 10_000;
 
-fn decode(v: Value) -> Result<Message, ApiError> {
+fn decode(json: &str) -> Result<Message, ApiError> {
     let sub: MessageSubmission =
-        serde_json::from_value(v).map_err(|e| ApiError::malformed(e.to_string()))?;
+        serde_json::from_str(json).map_err(|e| ApiError::malformed(e.to_string()))?;
     Message::try_from(sub).map_err(|e| ApiError::malformed(e.to_string()))
 }
 
-fn outcome(s: &AppState, r: Result<Appended, LedgerError>) -> Result<Record, ApiError> {
-    match r {
-        Ok(Appended::Message(rec)) => Ok(rec),
-        Ok(Appended::Registry { .. }) => Err(LedgerError::Unavailable.into()),
-        Err(e) => {
-            let e = ApiError::from(e);
-            s.metrics.refusal(e.code);
-            Err(e)
+/// The items of a batch, each left unparsed (borrowed from the body), at most [`MAX_BATCH`]:
+/// parsing stops at the first item past the cap, so an array of millions of tiny objects
+/// costs no more than the cap. Each item is then decoded on its own, so one bad item is
+/// answered in its place and the others still count.
+struct BatchItems<'a>(Vec<&'a RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for BatchItems<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Items<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Items<'a> {
+            type Value = BatchItems<'a>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a JSON array of at most {MAX_BATCH} messages")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                // The size hint comes from the client: never trust it beyond the cap.
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_BATCH));
+                while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                    if items.len() == MAX_BATCH {
+                        return Err(A::Error::custom(format!(
+                            "a batch holds at most {MAX_BATCH} messages"
+                        )));
+                    }
+                    items.push(item);
+                }
+                Ok(BatchItems(items))
+            }
         }
+        d.deserialize_seq(Items(std::marker::PhantomData))
     }
 }
 
-async fn submit(s: &AppState, msgs: Vec<Message>) -> Vec<Result<Appended, LedgerError>> {
+fn outcome(r: Result<Appended, LedgerError>) -> Result<Record, ApiError> {
+    match r {
+        Ok(Appended::Message(rec)) => Ok(rec),
+        Ok(Appended::Registry { .. }) => Err(LedgerError::Unavailable.into()),
+        Err(e) => Err(ApiError::from(e)),
+    }
+}
+
+/// Queues `msgs` without blocking this thread; 503 `busy` when the commit queue is full.
+async fn submit(
+    s: &AppState,
+    msgs: Vec<Message>,
+) -> ApiResult<Vec<Result<Appended, LedgerError>>> {
     let n = msgs.len();
     let (tx, rx) = tokio::sync::oneshot::channel();
-    s.committer.submit(
+    s.committer.try_submit(
         msgs.into_iter().map(Submission::Message).collect(),
         move |r| {
             let _ = tx.send(r);
         },
-    );
-    rx.await
-        .unwrap_or_else(|_| (0..n).map(|_| Err(LedgerError::Unavailable)).collect())
+    )?;
+    Ok(rx
+        .await
+        .unwrap_or_else(|_| (0..n).map(|_| Err(LedgerError::Unavailable)).collect()))
 }
 
-/// Refuses a source that used up its authentication failures (before any signature check).
-fn throttled(s: &AppState, source: Source) -> Result<(), ApiError> {
-    s.throttle.check(source.0).map_err(|wait| {
-        let e = ApiError::too_many_failures(wait);
-        s.metrics.refusal(e.code);
-        e
-    })
-}
-
-/// Counts a refusal against its source when it is an authentication failure.
-fn count_failure(s: &AppState, source: Source, e: &ApiError) {
-    if FailureThrottle::counts(e.code) {
-        s.throttle.failed(source.0, 1);
-    }
-}
-
-/// `POST /v1/messages`.
+/// `POST /v1/messages` (the throttle ran before: `gate::throttle_first`).
 pub async fn post(
     State(s): State<AppState>,
-    source: Source,
-    body: Result<JsonBody<Value>, ApiError>,
+    Source(source): Source,
+    body: Result<JsonBytes, ApiError>,
 ) -> ApiResult<Json<Record>> {
-    throttled(&s, source)?;
-    let msg = body.and_then(|JsonBody(v)| decode(v)).inspect_err(|e| {
-        s.metrics.refusal(e.code);
-        count_failure(&s, source, e);
-    })?;
+    let msg = body
+        .and_then(|JsonBytes(b)| {
+            std::str::from_utf8(&b)
+                .map_err(|_| ApiError::malformed("the body is not UTF-8"))
+                .and_then(decode)
+        })
+        .inspect_err(|e| refused(&s, source, e))?;
     let r = submit(&s, vec![msg])
-        .await
+        .await?
         .pop()
         .unwrap_or(Err(LedgerError::Unavailable));
-    outcome(&s, r)
-        .inspect_err(|e| count_failure(&s, source, e))
+    outcome(r)
+        .inspect_err(|e| refused(&s, source, e))
         .map(Json)
 }
 
-/// `POST /v1/messages/batch`: one answer per message, in order.
+/// `POST /v1/messages/batch`: one answer per message, in order (the throttle ran before:
+/// `gate::throttle_first`).
 pub async fn batch(
     State(s): State<AppState>,
-    source: Source,
-    body: Result<JsonBody<Vec<Value>>, ApiError>,
+    Source(source): Source,
+    body: Result<JsonBytes, ApiError>,
 ) -> ApiResult<Json<Vec<Value>>> {
-    throttled(&s, source)?;
-    let JsonBody(items) = body.inspect_err(|e| count_failure(&s, source, e))?;
-    if items.len() > MAX_BATCH {
-        return Err(ApiError::malformed(format!(
-            "a batch holds at most {MAX_BATCH} messages"
-        )));
-    }
+    let JsonBytes(bytes) = body.inspect_err(|e| refused(&s, source, e))?;
+    let BatchItems(items) = serde_json::from_slice::<BatchItems<'_>>(&bytes)
+        .map_err(|e| ApiError::malformed(e.to_string()))
+        .inspect_err(|e| refused(&s, source, e))?;
     let mut answers: Vec<Option<Value>> = Vec::with_capacity(items.len());
     let mut msgs = Vec::with_capacity(items.len());
-    for v in items {
-        match decode(v) {
+    for item in items {
+        match decode(item.get()) {
             Ok(m) => {
                 msgs.push(m);
                 answers.push(None);
             }
             Err(e) => {
-                s.metrics.refusal(e.code);
-                count_failure(&s, source, &e);
+                refused(&s, source, &e);
                 answers.push(Some(serde_json::to_value(e.body()).unwrap_or(Value::Null)));
             }
         }
     }
-    let mut results = submit(&s, msgs).await.into_iter();
+    drop(bytes);
+    let mut results = submit(&s, msgs).await?.into_iter();
     let out = answers
         .into_iter()
         .map(|a| {
             a.unwrap_or_else(|| {
                 let r = results.next().unwrap_or(Err(LedgerError::Unavailable));
-                match outcome(&s, r) {
+                match outcome(r) {
                     Ok(rec) => serde_json::to_value(rec).unwrap_or(Value::Null),
                     Err(e) => {
-                        count_failure(&s, source, &e);
+                        refused(&s, source, &e);
                         serde_json::to_value(e.body()).unwrap_or(Value::Null)
                     }
                 }
@@ -162,10 +186,11 @@ pub async fn list(
     Ok(Json(records))
 }
 
-/// `GET /v1/messages/{seq}`.
+/// `GET /v1/messages/{seq}` (a disk read: off the async threads).
 pub async fn show(
     State(s): State<AppState>,
     PathParams(seq): PathParams<u64>,
 ) -> ApiResult<Json<Record>> {
-    Ok(Json(s.ledger.record(seq)?))
+    let ledger = s.ledger.clone();
+    Ok(Json(super::read(move || ledger.record(seq)).await?))
 }

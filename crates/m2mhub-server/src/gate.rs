@@ -1,0 +1,45 @@
+//! The one place where refused submissions are handled: a source that used up its
+//! authentication failures is answered 429 before its body is read ([`throttle_first`]), and
+//! every refusal is counted in the metrics and, when it proves nothing, against its source
+//! ([`refused`]). Security-event recording hooks in here.
+
+use std::net::IpAddr;
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use crate::{error::ApiError, state::AppState, throttle::FailureThrottle};
+
+/// The source address of a request, when the server knows it.
+pub fn source_of(req: &Request) -> Option<IpAddr> {
+    req.extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Middleware for the submission routes: refuses a throttled source before anything reads,
+/// let alone parses, its body.
+pub async fn throttle_first(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let source = source_of(&req);
+    match s.throttle.check(source) {
+        Ok(()) => next.run(req).await,
+        Err(wait) => {
+            let e = ApiError::too_many_failures(wait);
+            s.metrics.refusal(e.code);
+            e.into_response()
+        }
+    }
+}
+
+/// Handles a refused submission from `source`: counts it by code and, when it is an
+/// authentication failure (malformed, oversized, unknown sender, bad signature), takes it
+/// from the source's allowance.
+pub fn refused(s: &AppState, source: Option<IpAddr>, e: &ApiError) {
+    s.metrics.refusal(e.code);
+    if FailureThrottle::counts(e.code) {
+        s.throttle.failed(source, 1);
+    }
+}
