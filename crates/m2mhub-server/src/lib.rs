@@ -17,7 +17,7 @@ pub mod simulated;
 pub mod state;
 pub mod throttle;
 
-use std::future::Future;
+use std::{convert::Infallible, future::Future};
 
 use axum::{
     Router,
@@ -67,10 +67,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/messages/batch",
+            // Throttled sources are refused before they wait for a batch slot.
             post(messages::batch)
-                .layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT))
-                .route_layer(from_fn_with_state(state.clone(), gate::throttle_first))
-                .layer(GlobalConcurrencyLimitLayer::new(BATCH_CONCURRENCY)),
+                .layer::<_, Infallible>(DefaultBodyLimit::max(BATCH_BODY_LIMIT))
+                .layer::<_, Infallible>(GlobalConcurrencyLimitLayer::new(BATCH_CONCURRENCY))
+                .route_layer(from_fn_with_state(state.clone(), gate::throttle_first)),
         )
         .route("/v1/messages/{seq}", get(messages::show))
         .route("/v1/transactions/{tx}", get(transactions::show))
