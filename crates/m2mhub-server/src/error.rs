@@ -123,8 +123,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (self.status, Json(self.body())).into_response();
         if let Some(secs) = self.retry_after {
-            r.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(secs));
+            r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         r
     }

@@ -9,13 +9,7 @@
 //! alive one, so it is also the idle timeout. HTTP/2 is not served: its preface read has no
 //! timeout in hyper-util's auto builder, and devices and browsers speak HTTP/1.1 to the hub.
 
-use std::{
-    convert::Infallible,
-    future::Future,
-    net::SocketAddr,
-    sync::Arc,
-    time::Duration,
-};
+use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,

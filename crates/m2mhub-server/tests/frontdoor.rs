@@ -140,7 +140,10 @@ async fn a_slowloris_head_is_closed() {
             break;
         }
     }
-    assert!(closed, "the server kept reading a head sent a byte at a time");
+    assert!(
+        closed,
+        "the server kept reading a head sent a byte at a time"
+    );
 }
 
 #[tokio::test]
@@ -197,7 +200,10 @@ async fn connections_past_the_cap_wait_for_a_free_one() {
         .unwrap();
     let mut buf = [0u8; 64];
     let early = tokio::time::timeout(Duration::from_millis(500), c.read(&mut buf)).await;
-    assert!(early.is_err(), "a third connection was served past a cap of two");
+    assert!(
+        early.is_err(),
+        "a third connection was served past a cap of two"
+    );
     drop(a);
     let answer = read_response(&mut c).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -278,7 +284,11 @@ async fn a_full_commit_queue_answers_503_with_retry_after_and_records_nothing() 
     assert_eq!(r.headers()["retry-after"], "1");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "busy", "{body}");
-    assert_eq!(tree_size(&c, &h.url).await, before, "a refused batch was recorded");
+    assert_eq!(
+        tree_size(&c, &h.url).await,
+        before,
+        "a refused batch was recorded"
+    );
     // What fits still goes through.
     let r = c
         .post(format!("{}/v1/messages", h.url))
@@ -301,10 +311,12 @@ fn tiny_objects(n_bytes: usize) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn a_batch_of_millions_of_tiny_objects_is_refused_at_the_cap_and_counts_against_its_source()
-{
+async fn a_batch_of_millions_of_tiny_objects_is_refused_at_the_cap_and_counts_against_its_source() {
     let dir = tempfile::tempdir().unwrap();
-    let h = hub(dir.path(), short(), 1000, |s| s.with_failure_limit(1, 0.001)).await;
+    let h = hub(dir.path(), short(), 1000, |s| {
+        s.with_failure_limit(1, 0.001)
+    })
+    .await;
     let c = reqwest::Client::new();
     // 60 MiB, ~7.8 million objects: the item cap stops the parse at item 10,001.
     let r = c
@@ -338,7 +350,10 @@ async fn a_batch_of_millions_of_tiny_objects_is_refused_at_the_cap_and_counts_ag
 #[tokio::test]
 async fn an_oversized_body_is_refused_while_reading_and_counts_against_its_source() {
     let dir = tempfile::tempdir().unwrap();
-    let h = hub(dir.path(), short(), 1000, |s| s.with_failure_limit(1, 0.001)).await;
+    let h = hub(dir.path(), short(), 1000, |s| {
+        s.with_failure_limit(1, 0.001)
+    })
+    .await;
     let c = reqwest::Client::new();
     let r = c
         .post(format!("{}/v1/messages", h.url))
@@ -354,13 +369,20 @@ async fn an_oversized_body_is_refused_while_reading_and_counts_against_its_sourc
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 429, "an oversized body did not count against its source");
+    assert_eq!(
+        r.status(),
+        429,
+        "an oversized body did not count against its source"
+    );
 }
 
 #[tokio::test]
 async fn a_throttled_source_is_refused_before_its_body_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let h = hub(dir.path(), short(), 1000, |s| s.with_failure_limit(1, 0.001)).await;
+    let h = hub(dir.path(), short(), 1000, |s| {
+        s.with_failure_limit(1, 0.001)
+    })
+    .await;
     let c = reqwest::Client::new();
     let r = c
         .post(format!("{}/v1/messages", h.url))

@@ -40,7 +40,11 @@ fn get(url: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let addr = url.strip_prefix("http://").unwrap();
     let mut s = TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -112,7 +116,10 @@ fn the_embedded_broker_backs_off_when_out_of_file_descriptors() {
     let held: Vec<TcpStream> = (0..400)
         .filter_map(|_| TcpStream::connect_timeout(&mqtt, Duration::from_secs(2)).ok())
         .collect();
-    assert!(held.len() > 160, "could not queue connections past the limit");
+    assert!(
+        held.len() > 160,
+        "could not queue connections past the limit"
+    );
     // While connections wait that the broker cannot accept, a broker that retries accept at
     // once spins a core (~100 ticks a second); one that backs off sleeps.
     std::thread::sleep(Duration::from_millis(500));

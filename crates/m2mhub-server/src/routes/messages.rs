@@ -70,10 +70,7 @@ fn outcome(r: Result<Appended, LedgerError>) -> Result<Record, ApiError> {
 }
 
 /// Queues `msgs` without blocking this thread; 503 `busy` when the commit queue is full.
-async fn submit(
-    s: &AppState,
-    msgs: Vec<Message>,
-) -> ApiResult<Vec<Result<Appended, LedgerError>>> {
+async fn submit(s: &AppState, msgs: Vec<Message>) -> ApiResult<Vec<Result<Appended, LedgerError>>> {
     let n = msgs.len();
     let (tx, rx) = tokio::sync::oneshot::channel();
     s.committer.try_submit(
@@ -104,9 +101,7 @@ pub async fn post(
         .await?
         .pop()
         .unwrap_or(Err(LedgerError::Unavailable));
-    outcome(r)
-        .inspect_err(|e| refused(&s, source, e))
-        .map(Json)
+    outcome(r).inspect_err(|e| refused(&s, source, e)).map(Json)
 }
 
 /// `POST /v1/messages/batch`: one answer per message, in order (the throttle ran before:

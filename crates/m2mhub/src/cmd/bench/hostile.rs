@@ -67,7 +67,12 @@ const ATTACK_ADDRS: u8 = 250;
 const MAX_ATTACK_IN_FLIGHT: usize = 4000;
 
 fn attacker(i: usize) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, 1, (i % ATTACK_ADDRS as usize) as u8 + 1))
+    IpAddr::V4(Ipv4Addr::new(
+        127,
+        0,
+        1,
+        (i % ATTACK_ADDRS as usize) as u8 + 1,
+    ))
 }
 
 fn message(fleet: &Fleet, d: usize, counter: u64) -> Message {
@@ -136,7 +141,9 @@ struct Held {
 /// or slowloris (a byte of a never-ending head every second).
 async fn hold(from: IpAddr, hub: SocketAddr, slow: bool, held: Arc<Held>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
-        let Ok(sock) = TcpSocket::new_v4() else { return };
+        let Ok(sock) = TcpSocket::new_v4() else {
+            return;
+        };
         if sock.bind(SocketAddr::new(from, 0)).is_err() {
             return;
         }
@@ -202,7 +209,10 @@ async fn flood(
             continue;
         }
         in_flight.fetch_add(1, Ordering::Relaxed);
-        let (c, body) = (clients[i % clients.len()].clone(), bodies[i % bodies.len()].clone());
+        let (c, body) = (
+            clients[i % clients.len()].clone(),
+            bodies[i % bodies.len()].clone(),
+        );
         let (url, statuses, in_flight) = (url.clone(), statuses.clone(), in_flight.clone());
         tokio::spawn(async move {
             let r = c
