@@ -34,6 +34,7 @@ test-long: deps
 	scripts/long-run.sh
 
 lint:
+	vendor/check.sh
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 

@@ -7,12 +7,16 @@
 //! submission therefore waits for at most the commit in progress and its own, never for a
 //! third block that was verified and sealed while it queued: at moderate rates that halves
 //! the latency of a submission without shrinking the blocks at full load.
+//!
+//! Async callers use [`Committer::try_submit`], which never blocks: past a bound on the entries
+//! in flight it answers [`LedgerError::Busy`] at once, so a backlog pushes back on clients (the
+//! HTTP API answers 503) instead of freezing the caller's thread.
 
 use std::{
     sync::{
         Arc, Condvar, Mutex, MutexGuard, OnceLock,
         atomic::{AtomicUsize, Ordering},
-        mpsc::{self, Receiver, SyncSender},
+        mpsc::{self, Receiver, SyncSender, TrySendError},
     },
     thread::JoinHandle,
     time::{Duration, Instant},
@@ -28,6 +32,10 @@ use crate::{
 pub const MAX_BLOCK_ENTRIES: usize = 8192;
 /// Most jobs waiting before callers are pushed back.
 const QUEUE_DEPTH: usize = 65_536;
+/// Default cap on the entries in flight (queued, being verified or committed) beyond which
+/// [`Committer::try_submit`] answers [`LedgerError::Busy`]: about half a second of full-rate
+/// ingest, and at most a few hundred MiB of messages.
+pub const DEFAULT_MAX_QUEUED: usize = 65_536;
 
 type Reply = Box<dyn FnOnce(Vec<Result<Appended>>) + Send>;
 
@@ -88,9 +96,8 @@ impl Slot {
     }
 }
 
-/// Told of every answered submission: how many messages it held and how long it took from
-/// [`Committer::submit`] to its answer (e.g. for a latency histogram). Runs on the committing
-/// thread: keep it cheap.
+/// Called with each answered submission's size and how long it waited for its answer
+/// (submission to durable outcome), for the ingest metrics.
 pub type AnswerObserver = dyn Fn(usize, Duration) + Send + Sync;
 
 /// A handle to the committing threads; clone it freely. They stop on [`Committer::stop`] or
@@ -99,8 +106,10 @@ pub type AnswerObserver = dyn Fn(usize, Duration) + Send + Sync;
 pub struct Committer {
     tx: SyncSender<Job>,
     threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    /// Messages submitted and not yet answered (queued, being verified or committed).
-    queued: Arc<AtomicUsize>,
+    /// Entries submitted and not yet answered.
+    in_flight: Arc<AtomicUsize>,
+    /// [`Committer::try_submit`] refuses what would take `in_flight` past this.
+    max_queued: usize,
     observer: Arc<OnceLock<Box<AnswerObserver>>>,
 }
 
@@ -113,6 +122,12 @@ impl std::fmt::Debug for Committer {
 impl Committer {
     /// Starts the verifying and committing threads for `ledger`.
     pub fn start(ledger: Arc<Ledger>) -> Result<Committer> {
+        Self::start_with(ledger, DEFAULT_MAX_QUEUED)
+    }
+
+    /// [`Committer::start`] with a cap of `max_queued` entries in flight for
+    /// [`Committer::try_submit`] (a submission larger than the cap is always refused).
+    pub fn start_with(ledger: Arc<Ledger>, max_queued: usize) -> Result<Committer> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
         let slot = Arc::new(Slot::default());
         let spawn_err = |e: std::io::Error| {
@@ -130,7 +145,8 @@ impl Committer {
         Ok(Committer {
             tx,
             threads: Arc::new(Mutex::new(vec![verifier, appender])),
-            queued: Arc::default(),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            max_queued,
             observer: Arc::default(),
         })
     }
@@ -142,7 +158,7 @@ impl Committer {
 
     /// Messages submitted and not yet answered: queued, being verified or being committed.
     pub fn queued(&self) -> usize {
-        self.queued.load(Ordering::Relaxed)
+        self.in_flight()
     }
 
     /// Commits what is queued, stops the thread and waits for it, releasing its hold on the
@@ -156,28 +172,93 @@ impl Committer {
     }
 
     /// Queues `subs` for the next block; `reply` gets their outcomes once it is durable.
+    /// Blocks while the queue is full: call it from a thread that may block, or use
+    /// [`Committer::try_submit`].
     pub fn submit(
         &self,
         subs: Vec<Submission>,
         reply: impl FnOnce(Vec<Result<Appended>>) + Send + 'static,
     ) {
         let n = subs.len();
-        let (queued, observer, since) =
-            (self.queued.clone(), self.observer.clone(), Instant::now());
-        queued.fetch_add(n, Ordering::Relaxed);
-        let reply = move |r| {
-            queued.fetch_sub(n, Ordering::Relaxed);
+        let job = self.job(subs, reply);
+        if let Err(mpsc::SendError(Job::Append { reply, .. })) = self.tx.send(job) {
+            reply((0..n).map(|_| Err(LedgerError::Unavailable)).collect());
+        }
+    }
+
+    /// Queues `subs` like [`Committer::submit`] without ever blocking: when the entries in
+    /// flight would exceed the cap, or the queue is full, `reply` is not kept and the answer is
+    /// `Err(LedgerError::Busy)` (nothing was queued; retry later).
+    pub fn try_submit(
+        &self,
+        subs: Vec<Submission>,
+        reply: impl FnOnce(Vec<Result<Appended>>) + Send + 'static,
+    ) -> Result<()> {
+        let n = subs.len();
+        let admitted = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                q.checked_add(n).filter(|&t| t <= self.max_queued)
+            })
+            .is_ok();
+        if !admitted {
+            return Err(LedgerError::Busy);
+        }
+        // Counted above already: build the job without counting again.
+        let job = Job::Append {
+            subs,
+            reply: self.answered(n, reply),
+        };
+        match self.tx.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                self.in_flight.fetch_sub(n, Ordering::AcqRel);
+                Err(LedgerError::Busy)
+            }
+            Err(TrySendError::Disconnected(Job::Append { reply, .. })) => {
+                reply((0..n).map(|_| Err(LedgerError::Unavailable)).collect());
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(Job::Stop)) => Ok(()),
+        }
+    }
+
+    /// Entries submitted and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    fn job(
+        &self,
+        subs: Vec<Submission>,
+        reply: impl FnOnce(Vec<Result<Appended>>) + Send + 'static,
+    ) -> Job {
+        let n = subs.len();
+        self.in_flight.fetch_add(n, Ordering::AcqRel);
+        Job::Append {
+            subs,
+            reply: self.answered(n, reply),
+        }
+    }
+
+    /// `reply`, which first takes its `n` entries off the count in flight.
+    fn answered(
+        &self,
+        n: usize,
+        reply: impl FnOnce(Vec<Result<Appended>>) + Send + 'static,
+    ) -> Reply {
+        let (in_flight, observer, since) = (
+            self.in_flight.clone(),
+            self.observer.clone(),
+            Instant::now(),
+        );
+        Box::new(move |r| {
+            in_flight.fetch_sub(n, Ordering::AcqRel);
             if let Some(f) = observer.get() {
                 f(n, since.elapsed());
             }
             reply(r);
-        };
-        if let Err(mpsc::SendError(Job::Append { reply, .. })) = self.tx.send(Job::Append {
-            subs,
-            reply: Box::new(reply),
-        }) {
-            reply((0..n).map(|_| Err(LedgerError::Unavailable)).collect());
-        }
+        })
     }
 
     /// Queues `subs` and waits for their outcomes (for synchronous callers).

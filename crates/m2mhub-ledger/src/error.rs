@@ -17,6 +17,9 @@ pub enum LedgerError {
     /// An earlier storage failure stopped the ledger from accepting writes.
     #[error("the ledger stopped accepting writes after a storage failure; restart the hub")]
     Unavailable,
+    /// The commit queue is full: nothing was queued; retry shortly.
+    #[error("the hub is busy: its commit queue is full; retry shortly")]
+    Busy,
     /// The data directory holds something the ledger cannot trust (failed start-up check).
     #[error("corrupt ledger: {0}")]
     Corrupt(String),

@@ -26,7 +26,7 @@ pub mod verify;
 
 pub use append::{Appended, Submission, Verified};
 pub use block::BlockRow;
-pub use committer::{Committer, MAX_BLOCK_ENTRIES};
+pub use committer::{Committer, DEFAULT_MAX_QUEUED, MAX_BLOCK_ENTRIES};
 pub use datadir::DataDir;
 pub use error::{LedgerError, Result};
 pub use ledger::{Committed, Ledger, LedgerConfig, RegistryView, View, now_ms};

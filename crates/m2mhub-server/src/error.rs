@@ -2,7 +2,7 @@
 
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header::RETRY_AFTER},
     response::{IntoResponse, Response},
 };
 use m2mhub_core::{CoreError, auth::Refusal};
@@ -18,6 +18,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
+    /// Seconds after which a retry may succeed (`Retry-After`), for 429 and 503.
+    pub retry_after: Option<u64>,
 }
 
 /// The JSON body of an error.
@@ -36,7 +38,34 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The same error with a `Retry-After: secs` header.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    /// 503 `busy`: the commit queue is full; nothing was recorded.
+    pub fn busy() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the hub is busy: its commit queue is full; nothing was recorded, retry shortly",
+        )
+        .with_retry_after(1)
+    }
+
+    /// 500 `internal`: details go to the hub's log, never to the client (they may name files).
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!("internal error: {detail}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the hub's log has the details",
+        )
     }
 
     /// 400 `malformed`.
@@ -51,12 +80,32 @@ impl ApiError {
 
     /// 429 `too_many_failures`: the source failed authentication too often.
     pub fn too_many_failures(wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs() + 1;
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_failures",
+            format!("too many refused submissions from this address; retry in {secs} s"),
+        )
+        .with_retry_after(secs)
+    }
+
+    /// 405 `method_not_allowed`.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not take this method (the Allow header lists those it takes)",
+        )
+    }
+
+    /// 408 `timeout`: the request was not complete and answered within `limit`.
+    pub fn timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
             format!(
-                "too many refused submissions from this address; retry in {} s",
-                wait.as_secs() + 1
+                "the request was not received and answered within {} s",
+                limit.as_secs_f64()
             ),
         )
     }
@@ -72,7 +121,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let mut r = (self.status, Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after {
+            r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
     }
 }
 
@@ -117,17 +170,44 @@ impl From<LedgerError> for ApiError {
                 "unavailable",
                 e.to_string(),
             ),
-            other => {
-                tracing::error!("internal error: {other}");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    other.to_string(),
-                )
-            }
+            LedgerError::Busy => ApiError::busy(),
+            // Storage, corruption and file errors name files and internals: log them only.
+            other => ApiError::internal(&other),
         }
     }
 }
 
 /// Handler result.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_name_no_file() {
+        let errors = [
+            LedgerError::Io {
+                path: "/srv/hub/data/hub-key".into(),
+                source: std::io::Error::other("disk on fire"),
+            },
+            LedgerError::Storage("/srv/hub/data/ledger.redb: I/O error".into()),
+            LedgerError::Corrupt("/srv/hub/data/ledger.redb: bad page".into()),
+        ];
+        for e in errors {
+            let a = ApiError::from(e);
+            assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(!a.message.contains("/srv"), "{}", a.message);
+            assert!(!a.message.contains("disk on fire"), "{}", a.message);
+        }
+    }
+
+    #[test]
+    fn busy_and_throttled_answers_say_when_to_retry() {
+        let r = ApiError::from(LedgerError::Busy).into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[RETRY_AFTER], "1");
+        let r = ApiError::too_many_failures(std::time::Duration::from_millis(2500)).into_response();
+        assert_eq!(r.headers()[RETRY_AFTER], "3");
+    }
+}

@@ -2,8 +2,13 @@
 //! strings, path parameters and the operator token.
 
 use axum::{
+    body::Bytes,
     extract::{FromRequest, FromRequestParts, Path, Query, Request, rejection::JsonRejection},
-    http::{StatusCode, header::AUTHORIZATION, request::Parts},
+    http::{
+        StatusCode,
+        header::{AUTHORIZATION, CONTENT_TYPE},
+        request::Parts,
+    },
 };
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
@@ -25,18 +30,55 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        "request body is too large",
+    )
+}
+
+fn not_json() -> ApiError {
+    ApiError::malformed("send the body as JSON with Content-Type: application/json")
+}
+
+/// The bytes of a JSON body, unparsed (the handler parses them its own way), read up to the
+/// route's body cap (`DefaultBodyLimit`, enforced while reading: a longer body is refused
+/// once the cap is passed, 413 `too_large`).
+#[derive(Debug)]
+pub struct JsonBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::trim)
+            .is_some_and(|m| {
+                m.eq_ignore_ascii_case("application/json")
+                    || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        if !json {
+            return Err(not_json());
+        }
+        match Bytes::from_request(req, state).await {
+            Ok(b) => Ok(JsonBytes(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
+            Err(e) => Err(ApiError::malformed(e.body_text())),
+        }
+    }
+}
+
 fn json_rejection(e: JsonRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "request body is too large",
-        );
+        return too_large();
     }
     match e {
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::malformed("send the body as JSON with Content-Type: application/json")
-        }
+        JsonRejection::MissingJsonContentType(_) => not_json(),
         other => ApiError::malformed(other.body_text()),
     }
 }

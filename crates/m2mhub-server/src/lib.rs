@@ -1,11 +1,14 @@
 //! M2MHub's HTTP API (SPEC §5): thin axum handlers that decode, call the ledger and encode.
 //! No rule lives here. Errors become responses in one place ([`error`]).
 //!
-//! [`run`] takes a bound listener and a shutdown future, so tests bind `127.0.0.1:0`.
+//! [`run`] takes a bound listener and a shutdown future, so tests bind `127.0.0.1:0`; the
+//! connection handling, timeouts and limits live in [`front`].
 
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod front;
+pub mod gate;
 pub mod graph;
 pub mod metrics;
 pub mod openapi;
@@ -15,15 +18,18 @@ pub mod simulated;
 pub mod state;
 pub mod throttle;
 
-use std::future::Future;
+use std::{convert::Infallible, future::Future};
 
 use axum::{
     Router,
     extract::DefaultBodyLimit,
+    middleware::from_fn_with_state,
     routing::{get, post},
 };
 use tokio::net::TcpListener;
+use tower::limit::GlobalConcurrencyLimitLayer;
 
+pub use front::Limits;
 pub use state::AppState;
 
 use routes::{devices, investigate, ledger, messages, transactions, ui};
@@ -32,6 +38,9 @@ use routes::{devices, investigate, ledger, messages, transactions, ui};
 pub const BODY_LIMIT: usize = 256 * 1024;
 /// Body cap for `POST /v1/messages/batch`.
 pub const BATCH_BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Most batch requests handled at once (each may hold a body of up to [`BATCH_BODY_LIMIT`]
+/// in memory, so this bounds that memory to 1 GiB); the next ones wait their turn.
+pub const BATCH_CONCURRENCY: usize = 16;
 
 /// The API's router.
 pub fn router(state: AppState) -> Router {
@@ -51,10 +60,19 @@ pub fn router(state: AppState) -> Router {
             get(investigate::device_transactions),
         )
         .route("/v1/provenance/ranking", get(investigate::ranking))
-        .route("/v1/messages", post(messages::post).get(messages::list))
+        .route(
+            "/v1/messages",
+            post(messages::post)
+                .route_layer(from_fn_with_state(state.clone(), gate::throttle_first))
+                .get(messages::list),
+        )
         .route(
             "/v1/messages/batch",
-            post(messages::batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+            // Throttled sources are refused before they wait for a batch slot.
+            post(messages::batch)
+                .layer::<_, Infallible>(DefaultBodyLimit::max(BATCH_BODY_LIMIT))
+                .layer::<_, Infallible>(GlobalConcurrencyLimitLayer::new(BATCH_CONCURRENCY))
+                .route_layer(from_fn_with_state(state.clone(), gate::throttle_first)),
         )
         .route("/v1/messages/{seq}", get(messages::show))
         .route("/v1/transactions/{tx}", get(transactions::show))
@@ -73,14 +91,26 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics::metrics))
         .fallback(|| async { error::ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async { error::ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Serves the API on `listener` with the default [`Limits`] until `shutdown` completes, then
+/// finishes in-flight requests.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    run_with(listener, state, &Limits::default(), shutdown).await
+}
+
+/// [`run`] within `limits`.
+pub async fn run_with(
+    listener: TcpListener,
+    state: AppState,
+    limits: &Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closer = state.clone();
@@ -90,10 +120,7 @@ pub async fn run(
     };
     let committer = state.committer.clone();
     let security = state.security.clone();
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = front::serve(listener, router(state), limits, shutdown).await;
     // Commit what is queued and release the ledger before returning.
     let _ = tokio::task::spawn_blocking(move || {
         committer.stop();

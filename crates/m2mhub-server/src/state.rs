@@ -46,7 +46,17 @@ pub struct AppState {
 impl AppState {
     /// State over `ledger`: starts its committer and hooks events and metrics to its blocks.
     pub fn new(ledger: Arc<Ledger>, token: String) -> m2mhub_ledger::Result<AppState> {
-        let committer = Committer::start(ledger.clone())?;
+        Self::with_commit_queue(ledger, token, m2mhub_ledger::DEFAULT_MAX_QUEUED)
+    }
+
+    /// [`AppState::new`] whose committer holds at most `max_queued` entries in flight; past it
+    /// submissions are answered 503 `busy` with `Retry-After`.
+    pub fn with_commit_queue(
+        ledger: Arc<Ledger>,
+        token: String,
+        max_queued: usize,
+    ) -> m2mhub_ledger::Result<AppState> {
+        let committer = Committer::start_with(ledger.clone(), max_queued)?;
         let (events, _) = broadcast::channel(4096);
         let metrics = Arc::new(Metrics::new());
         let m = metrics.clone();

@@ -2,9 +2,10 @@
 //! submissions cannot spend the hub's signature-checking time that real devices need.
 //!
 //! Each source has a bucket of `burst` failures that refills at `per_sec`. Every refusal that
-//! costs the hub work and proves nothing (`malformed`, `unknown_sender`, `bad_signature`)
-//! takes one; while a source's bucket is empty, its submissions are answered `429
-//! too_many_failures` before any signature is checked. Sources that behave never notice.
+//! costs the hub work and proves nothing (`malformed`, `too_large`, `unknown_sender`,
+//! `bad_signature`) takes one; while a source's bucket is empty, its submissions are answered
+//! `429 too_many_failures` before their body is read (`gate::throttle_first`). Sources that
+//! behave never notice.
 //! Behind a reverse proxy every device shares the proxy's address: raise the limits there.
 //!
 //! Written by hand: the rate-limiting crates limit requests, not failures, and this is ~60
@@ -99,7 +100,10 @@ impl FailureThrottle {
 
     /// True for the refusals that count as failures.
     pub fn counts(code: &str) -> bool {
-        matches!(code, "malformed" | "unknown_sender" | "bad_signature")
+        matches!(
+            code,
+            "malformed" | "too_large" | "unknown_sender" | "bad_signature"
+        )
     }
 }
 

@@ -18,7 +18,8 @@ pub async fn entry(
     State(s): State<AppState>,
     PathParams(seq): PathParams<u64>,
 ) -> ApiResult<Json<Value>> {
-    let e = s.ledger.entry(seq)?;
+    let ledger = s.ledger.clone();
+    let e = super::read(move || ledger.entry(seq)).await?;
     let mut v = entry_json(seq, &e.entry);
     if let Value::Object(m) = &mut v {
         m.insert("entry_bytes".into(), json!(STANDARD.encode(&e.bytes)));
@@ -77,7 +78,10 @@ pub async fn inclusion(
     State(s): State<AppState>,
     Params(q): Params<InclusionQuery>,
 ) -> ApiResult<Json<InclusionProof>> {
-    Ok(Json(s.ledger.inclusion_proof(q.seq, q.tree_size)?))
+    let ledger = s.ledger.clone();
+    Ok(Json(
+        super::read(move || ledger.inclusion_proof(q.seq, q.tree_size)).await?,
+    ))
 }
 
 /// `GET /v1/proof/consistency` query.
@@ -93,7 +97,10 @@ pub async fn consistency(
     State(s): State<AppState>,
     Params(q): Params<ConsistencyQuery>,
 ) -> ApiResult<Json<ConsistencyProof>> {
-    Ok(Json(s.ledger.consistency_proof(q.from, q.to)?))
+    let ledger = s.ledger.clone();
+    Ok(Json(
+        super::read(move || ledger.consistency_proof(q.from, q.to)).await?,
+    ))
 }
 
 /// `GET /v1/checkpoint`: the latest signed note, text/plain.
@@ -133,5 +140,6 @@ pub async fn block(
     State(s): State<AppState>,
     PathParams(h): PathParams<u64>,
 ) -> ApiResult<Json<BlockRow>> {
-    Ok(Json(s.ledger.block(h)?))
+    let ledger = s.ledger.clone();
+    Ok(Json(super::read(move || ledger.block(h)).await?))
 }

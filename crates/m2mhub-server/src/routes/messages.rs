@@ -1,31 +1,64 @@
 //! Message routes: submit one, submit a batch, list with filters, show one.
 
+use std::fmt;
+
 use axum::{Json, extract::State};
 use m2mhub_core::message::{Message, MessageSubmission};
 use m2mhub_ledger::{Appended, LedgerError, MessageFilter, Page, Record, Submission};
-use serde::Deserialize;
-use serde_json::Value;
+use serde::{
+    Deserialize, Deserializer,
+    de::{Error as _, SeqAccess, Visitor},
+};
+use serde_json::{Value, value::RawValue};
 
 use crate::{
     error::{ApiError, ApiResult},
-    extract::{JsonBody, Params, PathParams, Source},
-    security::{Refusal, Transport},
+    extract::{JsonBytes, Params, PathParams, Source},
+    gate::{refused, refused_from},
     state::AppState,
-    throttle::FailureThrottle,
 };
 
 /// Most messages one batch may carry.
 pub const MAX_BATCH: usize = 10_000;
 
-fn decode(v: Value) -> Result<Message, ApiError> {
+fn decode(json: &str) -> Result<Message, ApiError> {
     let sub: MessageSubmission =
-        serde_json::from_value(v).map_err(|e| ApiError::malformed(e.to_string()))?;
+        serde_json::from_str(json).map_err(|e| ApiError::malformed(e.to_string()))?;
     Message::try_from(sub).map_err(|e| ApiError::malformed(e.to_string()))
 }
 
-/// The sender a submission claims, however broken the rest of it is.
-fn claimed_sender(v: &Value) -> Option<String> {
-    v.get("sender").and_then(Value::as_str).map(str::to_owned)
+/// The items of a batch, each left unparsed (borrowed from the body), at most [`MAX_BATCH`]:
+/// parsing stops at the first item past the cap, so an array of millions of tiny objects
+/// costs no more than the cap. Each item is then decoded on its own, so one bad item is
+/// answered in its place and the others still count.
+struct BatchItems<'a>(Vec<&'a RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for BatchItems<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Items<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Items<'a> {
+            type Value = BatchItems<'a>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a JSON array of at most {MAX_BATCH} messages")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                // The size hint comes from the client: never trust it beyond the cap.
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_BATCH));
+                while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                    if items.len() == MAX_BATCH {
+                        return Err(A::Error::custom(format!(
+                            "a batch holds at most {MAX_BATCH} messages"
+                        )));
+                    }
+                    items.push(item);
+                }
+                Ok(BatchItems(items))
+            }
+        }
+        d.deserialize_seq(Items(std::marker::PhantomData))
+    }
 }
 
 fn outcome(r: Result<Appended, LedgerError>) -> Result<Record, ApiError> {
@@ -36,117 +69,94 @@ fn outcome(r: Result<Appended, LedgerError>) -> Result<Record, ApiError> {
     }
 }
 
-/// Every refused submission answered over HTTP passes here (SPEC §3.2): counted and kept as a
-/// security event ([`AppState::refused`]), and charged to its source when it is an
-/// authentication failure.
-fn refuse(s: &AppState, source: Source, sender: Option<&str>, e: ApiError) -> ApiError {
-    let ip = source.0.map(|ip| ip.to_string());
-    s.refused(&Refusal {
-        transport: Transport::Http,
-        source: ip.as_deref(),
-        sender,
-        code: e.code,
-        message: &e.message,
-    });
-    if FailureThrottle::counts(e.code) {
-        s.throttle.failed(source.0, 1);
-    }
-    e
-}
-
-async fn submit(s: &AppState, msgs: Vec<Message>) -> Vec<Result<Appended, LedgerError>> {
+/// Queues `msgs` without blocking this thread; 503 `busy` when the commit queue is full.
+async fn submit(s: &AppState, msgs: Vec<Message>) -> ApiResult<Vec<Result<Appended, LedgerError>>> {
     let n = msgs.len();
     let (tx, rx) = tokio::sync::oneshot::channel();
-    s.committer.submit(
+    s.committer.try_submit(
         msgs.into_iter().map(Submission::Message).collect(),
         move |r| {
             let _ = tx.send(r);
         },
-    );
-    rx.await
-        .unwrap_or_else(|_| (0..n).map(|_| Err(LedgerError::Unavailable)).collect())
+    )?;
+    Ok(rx
+        .await
+        .unwrap_or_else(|_| (0..n).map(|_| Err(LedgerError::Unavailable)).collect()))
 }
 
-/// Refuses a source that used up its authentication failures (before any signature check).
-fn throttled(s: &AppState, source: Source) -> Result<(), ApiError> {
-    s.throttle
-        .check(source.0)
-        .map_err(|wait| refuse(s, source, None, ApiError::too_many_failures(wait)))
+/// The sender a refused submission claims, however broken the rest of it is (for its
+/// security event).
+fn claimed_sender(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Claim {
+        sender: Option<String>,
+    }
+    serde_json::from_slice::<Claim>(body).ok()?.sender
 }
 
-/// `POST /v1/messages`.
+/// `POST /v1/messages` (the throttle ran before: `gate::throttle_first`).
 pub async fn post(
     State(s): State<AppState>,
-    source: Source,
-    body: Result<JsonBody<Value>, ApiError>,
+    Source(source): Source,
+    body: Result<JsonBytes, ApiError>,
 ) -> ApiResult<Json<Record>> {
-    throttled(&s, source)?;
-    let JsonBody(v) = body.map_err(|e| refuse(&s, source, None, e))?;
-    let sender = claimed_sender(&v);
-    let msg = decode(v).map_err(|e| refuse(&s, source, sender.as_deref(), e))?;
+    let JsonBytes(b) = body.inspect_err(|e| refused(&s, source, e))?;
+    let msg = std::str::from_utf8(&b)
+        .map_err(|_| ApiError::malformed("the body is not UTF-8"))
+        .and_then(decode)
+        .inspect_err(|e| refused_from(&s, source, claimed_sender(&b).as_deref(), e))?;
+    drop(b);
+    let sender = msg.sender.to_string();
     let r = submit(&s, vec![msg])
-        .await
+        .await?
         .pop()
         .unwrap_or(Err(LedgerError::Unavailable));
     outcome(r)
-        .map_err(|e| refused_by_ledger(&s, source, sender.as_deref(), e))
+        .inspect_err(|e| refused_from(&s, source, Some(&sender), e))
         .map(Json)
 }
 
-/// A ledger answer that is a refusal is kept; `unavailable` and internal errors are not the
-/// submitter's doing and are answered as they are.
-fn refused_by_ledger(s: &AppState, source: Source, sender: Option<&str>, e: ApiError) -> ApiError {
-    if e.status.is_client_error() {
-        refuse(s, source, sender, e)
-    } else {
-        e
-    }
-}
-
-/// `POST /v1/messages/batch`: one answer per message, in order.
+/// `POST /v1/messages/batch`: one answer per message, in order (the throttle ran before:
+/// `gate::throttle_first`).
 pub async fn batch(
     State(s): State<AppState>,
-    source: Source,
-    body: Result<JsonBody<Vec<Value>>, ApiError>,
+    Source(source): Source,
+    body: Result<JsonBytes, ApiError>,
 ) -> ApiResult<Json<Vec<Value>>> {
-    throttled(&s, source)?;
-    let JsonBody(items) = body.map_err(|e| refuse(&s, source, None, e))?;
-    if items.len() > MAX_BATCH {
-        return Err(refuse(
-            &s,
-            source,
-            None,
-            ApiError::malformed(format!("a batch holds at most {MAX_BATCH} messages")),
-        ));
-    }
+    let JsonBytes(bytes) = body.inspect_err(|e| refused(&s, source, e))?;
+    let BatchItems(items) = serde_json::from_slice::<BatchItems<'_>>(&bytes)
+        .map_err(|e| ApiError::malformed(e.to_string()))
+        .inspect_err(|e| refused(&s, source, e))?;
     let mut answers: Vec<Option<Value>> = Vec::with_capacity(items.len());
     let mut msgs = Vec::with_capacity(items.len());
-    for v in items {
-        let sender = claimed_sender(&v);
-        match decode(v) {
+    let mut senders = Vec::with_capacity(items.len());
+    for item in items {
+        match decode(item.get()) {
             Ok(m) => {
+                senders.push(m.sender.to_string());
                 msgs.push(m);
                 answers.push(None);
             }
             Err(e) => {
-                let e = refuse(&s, source, sender.as_deref(), e);
+                let claimed = claimed_sender(item.get().as_bytes());
+                refused_from(&s, source, claimed.as_deref(), &e);
                 answers.push(Some(serde_json::to_value(e.body()).unwrap_or(Value::Null)));
             }
         }
     }
-    let senders: Vec<String> = msgs.iter().map(|m| m.sender.to_string()).collect();
-    let mut results = submit(&s, msgs).await.into_iter().zip(senders);
+    drop(bytes);
+    let mut results = submit(&s, msgs).await?.into_iter().zip(senders);
     let out = answers
         .into_iter()
         .map(|a| {
             a.unwrap_or_else(|| {
                 let (r, sender) = results
                     .next()
-                    .map_or((Err(LedgerError::Unavailable), None), |(r, n)| (r, Some(n)));
+                    .unwrap_or((Err(LedgerError::Unavailable), String::new()));
                 match outcome(r) {
                     Ok(rec) => serde_json::to_value(rec).unwrap_or(Value::Null),
                     Err(e) => {
-                        let e = refused_by_ledger(&s, source, sender.as_deref(), e);
+                        refused_from(&s, source, Some(&sender), &e);
                         serde_json::to_value(e.body()).unwrap_or(Value::Null)
                     }
                 }

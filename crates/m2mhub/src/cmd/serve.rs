@@ -1,7 +1,6 @@
 //! `m2mhub serve`: open the data directory, start the API, stop cleanly on SIGTERM/SIGINT.
 
 use std::{
-    net::SocketAddr,
     path::PathBuf,
     process::ExitCode,
     sync::{Arc, atomic::AtomicU64},
@@ -11,7 +10,7 @@ use std::{
 use anyhow::Context;
 use m2mhub_ledger::{DataDir, Ledger, LedgerConfig, now_ms, store::StoreOptions};
 use m2mhub_server::{
-    AppState,
+    AppState, Limits,
     security::{self, SecurityEvents},
 };
 
@@ -21,9 +20,10 @@ pub struct Args {
     /// Data directory (created if missing).
     #[arg(long, default_value = "./m2mhub-data")]
     pub data: PathBuf,
-    /// Address to listen on (port 0 picks a free port).
+    /// Address to listen on, HOST:PORT; a host name is resolved and the first of its addresses
+    /// that can be bound is used (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    pub listen: String,
     /// Checkpoint origin line (default m2mhub/<hostname>; fixed once the ledger exists).
     #[arg(long)]
     pub origin: Option<String>,
@@ -37,6 +37,24 @@ pub struct Args {
     /// How fast a source's allowance of refused submissions refills, per second.
     #[arg(long, default_value_t = m2mhub_server::state::FAILURE_RATE)]
     pub auth_failure_rate: f64,
+    /// How long a connection may take to send a request's head, counted from when the hub
+    /// waits for it (also how long a kept-alive connection may sit idle).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// How long a request may take from its head to its answer (408 past it).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// Most HTTP connections open at once; more wait in the kernel's accept queue. Default:
+    /// three quarters of the open-file limit (raised to its hard maximum at start).
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Most HTTP requests handled at once; more wait their turn.
+    #[arg(long, default_value_t = Limits::default().max_requests)]
+    pub max_requests: usize,
+    /// Most entries waiting to be committed; past it submissions are answered 503 `busy`
+    /// with Retry-After.
+    #[arg(long, default_value_t = m2mhub_ledger::DEFAULT_MAX_QUEUED)]
+    pub commit_queue: usize,
     /// Memory for the store's page cache, MiB.
     #[arg(long, default_value_t = 1024)]
     pub cache_mb: usize,
@@ -110,6 +128,38 @@ pub fn open_with(
     Ok((Arc::new(ledger), token))
 }
 
+/// Raises this process's soft limit of open files to its hard limit (a service gets 1,024 by
+/// default, which a thousand idle connections exhaust) and returns the limit now in force.
+pub fn raise_open_files() -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut l = getrlimit(Resource::Nofile);
+    if l.current.is_some() && l.current != l.maximum {
+        l.current = l.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, l) {
+            tracing::warn!("cannot raise the open-file limit: {e}");
+        }
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+/// The default connection cap for an open-file limit: three quarters of it once 256 are set
+/// aside for the store and outgoing connections (at least 64). The rest is the embedded
+/// broker's: past it, its accepts fail and it backs off (vendor/README.md).
+pub fn default_max_connections(open_files: u64) -> usize {
+    usize::try_from(open_files.saturating_sub(256) / 4 * 3)
+        .unwrap_or(usize::MAX)
+        .clamp(64, 1_000_000)
+}
+
+/// How `serve` handles HTTP connections and its commit queue.
+#[derive(Clone, Debug)]
+pub struct Door {
+    /// Timeouts and caps of the HTTP server.
+    pub limits: Limits,
+    /// Most entries waiting to be committed.
+    pub commit_queue: usize,
+}
+
 /// Runs the server on an already opened ledger until SIGTERM/SIGINT. `anchored` is the tree
 /// size the anchorer has anchored, when anchoring is on (see `chain::start`).
 #[allow(clippy::too_many_arguments)] // one caller, which passes its parsed options through
@@ -117,14 +167,15 @@ pub async fn serve(
     ledger: Arc<Ledger>,
     token: String,
     data: &std::path::Path,
-    listen: SocketAddr,
+    listen: &str,
     retain: Option<Duration>,
     failures: (u32, f64),
+    door: &Door,
     mqtt: &crate::mqtt::MqttArgs,
     anchored: Option<Arc<AtomicU64>>,
     simulated: bool,
 ) -> anyhow::Result<()> {
-    let mut state = AppState::new(ledger.clone(), token)?
+    let mut state = AppState::with_commit_queue(ledger.clone(), token, door.commit_queue)?
         .with_failure_limit(failures.0, failures.1)
         .with_security_events(security_events(data)?);
     if simulated {
@@ -135,6 +186,7 @@ pub async fn serve(
     if let Some(a) = anchored {
         state.metrics.anchoring(a);
     }
+    // A host name resolves to its addresses; the first that binds is used.
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -153,12 +205,24 @@ pub async fn serve(
         }
     };
     println!("listening on http://{addr}");
-    m2mhub_server::run(listener, state, stop).await?;
+    m2mhub_server::run_with(listener, state, &door.limits, stop).await?;
     println!("stopped");
     Ok(())
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let open_files = raise_open_files();
+    let door = Door {
+        limits: Limits {
+            header_read_timeout: a.header_read_timeout,
+            request_timeout: a.request_timeout,
+            max_connections: a
+                .max_connections
+                .unwrap_or_else(|| default_max_connections(open_files)),
+            max_requests: a.max_requests,
+        },
+        commit_queue: a.commit_queue,
+    };
     let (ledger, token) = open_with(
         &a.data,
         a.origin,
@@ -181,9 +245,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             ledger,
             token,
             &a.data,
-            a.listen,
+            &a.listen,
             a.retain_contents,
             (a.auth_failure_burst, a.auth_failure_rate),
+            &door,
             &a.mqtt,
             anchored,
             a.simulated,

@@ -383,6 +383,7 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
         let listener = TcpListener::bind(&self.config.listen).await?;
         let delay = Duration::from_millis(self.config.next_connection_delay_ms);
         let mut count: usize = 0;
+        let mut backoff = Duration::ZERO;
 
         let config = Arc::new(self.config.connections.clone());
         info!(
@@ -394,11 +395,14 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             // Await new network connection.
             let (stream, addr) = match listener.accept().await {
                 Ok((s, r)) => {
+                    backoff = Duration::ZERO;
                     let _ = s.set_nodelay(true);
                     (s, r)
                 }
                 Err(e) => {
-                    error!(error=?e, "Unable to accept socket.");
+                    backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+                    error!(error=?e, ?backoff, "Unable to accept socket.");
+                    time::sleep(backoff).await;
                     continue;
                 }
             };

@@ -3,6 +3,7 @@
 //! every figure beside its target (`bench-results/BENCH.md`, embedded in the README).
 
 mod disk;
+mod hostile;
 mod http;
 mod ingest;
 mod mqtt;
@@ -15,6 +16,7 @@ use std::{path::PathBuf, process::ExitCode};
 use report::Row;
 use serde_json::json;
 
+pub use hostile::HostileArgs;
 pub use http::HttpArgs;
 pub use ingest::IngestArgs;
 pub use mqtt::MqttArgs;
@@ -35,6 +37,9 @@ pub enum Command {
     Gas(super::chain::GasArgs),
     /// End to end over MQTT: device publish → durable record → acknowledgement.
     Mqtt(MqttArgs),
+    /// Devices' latency while attackers hold idle and slowloris connections and flood forged
+    /// and replayed messages (the hub in its own process).
+    Hostile(HostileArgs),
 }
 
 /// `m2mhub bench all` options.
@@ -64,6 +69,11 @@ pub fn run(c: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Gas(a) => super::chain::bench_gas(&a),
         Command::Mqtt(a) => mqtt::run(&a),
+        Command::Hostile(a) => {
+            let (_, rows) = hostile::hostile(&a)?;
+            println!("{}", report::markdown(&rows));
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -152,6 +162,16 @@ fn all(a: &AllArgs) -> anyhow::Result<ExitCode> {
         "ms",
         10.0,
     ));
+    let (hostile, hostile_rows) = hostile::hostile(&HostileArgs {
+        idle: 5000,
+        slowloris: 5000,
+        forged_rate: 5000,
+        replayed_rate: 5000,
+        rate: 1000,
+        seconds: 20,
+        out: out("hostile.json"),
+    })?;
+    rows.extend(hostile_rows);
     let (scale, scale_rows) = scale::scale(&ScaleArgs {
         sizes: a.sizes.clone(),
         devices: 5000,
@@ -180,7 +200,7 @@ fn all(a: &AllArgs) -> anyhow::Result<ExitCode> {
         out("bench.json"),
         serde_json::to_string_pretty(&json!({
             "cores": cores, "cpu": cpu, "ingest": ingest, "http": http, "mqtt": mqtt,
-            "mqtt_latency": mqtt_latency, "scale": scale, "summary": rows,
+            "mqtt_latency": mqtt_latency, "hostile": hostile, "scale": scale, "summary": rows,
         }))?,
     )?;
     println!("\n{md}");

@@ -1,0 +1,147 @@
+//! The front door: accepts connections up to a cap, serves HTTP/1.1 with hyper under a
+//! header-read timeout, bounds each request's time and the requests handled at once, and
+//! shuts down gracefully.
+//!
+//! Why hyper directly and not `axum::serve`: axum's server exposes no header-read timeout, and
+//! without one a client that sends its headers a byte at a time (slowloris), or a socket that
+//! sends nothing, holds a connection forever. hyper's `header_read_timeout` runs whenever the
+//! server waits for a request head: on a new connection and between the requests of a kept-
+//! alive one, so it is also the idle timeout. HTTP/2 is not served: its preface read has no
+//! timeout in hyper-util's auto builder, and devices and browsers speak HTTP/1.1 to the hub.
+
+use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    body::Body,
+    error_handling::HandleErrorLayer,
+    extract::{ConnectInfo, Request},
+    response::{IntoResponse, Response},
+};
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+};
+use tokio::{net::TcpListener, sync::Semaphore};
+use tower::{BoxError, ServiceBuilder, ServiceExt, limit::GlobalConcurrencyLimitLayer};
+
+use crate::error::ApiError;
+
+/// Limits of the front door. Defaults suit a hub on the open network.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// How long a connection may take to send a request's head (line and headers), counted
+    /// from when the server starts waiting for it: on a new connection, and after each answer
+    /// on a kept-alive one (so also how long a connection may sit idle). Closed past it.
+    pub header_read_timeout: Duration,
+    /// How long a request may take from its head to its answer, body read included; 408
+    /// `timeout` past it. Streams (SSE) count until their headers are sent.
+    pub request_timeout: Duration,
+    /// Most connections open at once; the next ones wait in the kernel's accept queue, which
+    /// costs the hub no file descriptor.
+    pub max_connections: usize,
+    /// Most requests handled at once; the next ones wait (within their request timeout).
+    pub max_requests: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+            max_requests: 1024,
+        }
+    }
+}
+
+/// `app` behind the request timeout and the concurrency limit, answering JSON errors.
+fn guarded(
+    app: Router,
+    limits: &Limits,
+) -> impl tower::Service<Request, Response = Response, Error = Infallible, Future: Send>
++ Clone
++ Send
++ 'static {
+    let limit = limits.request_timeout;
+    ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(move |e: BoxError| async move {
+            if e.is::<tower::timeout::error::Elapsed>() {
+                ApiError::timeout(limit).into_response()
+            } else {
+                ApiError::internal(&e).into_response()
+            }
+        }))
+        .timeout(limits.request_timeout)
+        .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::new(
+            Semaphore::new(limits.max_requests.max(1)),
+        )))
+        .service(app)
+}
+
+/// Serves `app` on `listener` within `limits` until `shutdown` completes, then lets in-flight
+/// requests finish (for at most the request timeout).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: &Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = guarded(app, limits);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut backoff = Duration::ZERO;
+    tokio::pin!(shutdown);
+    loop {
+        // A permit first: past the cap, connections wait in the kernel, not in our fds.
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, addr) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => {
+                    backoff = Duration::ZERO;
+                    c
+                }
+                Err(e) => {
+                    // Out of file descriptors (EMFILE) or a transient error: retrying at once
+                    // would spin a core while nothing frees up.
+                    backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+                    tracing::warn!("accepting a connection failed: {e}; retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        let per_request = hyper::service::service_fn(move |req: hyper::Request<_>| {
+            let mut req = req.map(Body::new);
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(addr));
+            service.clone().oneshot(req)
+        });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), per_request));
+        tokio::spawn(async move {
+            // Errors here are the client's (reset, timeout, bad request line): nothing to do.
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.request_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the grace period were dropped");
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! The one place where refused submissions are handled: a source that used up its
+//! authentication failures is answered 429 before its body is read ([`throttle_first`]), and
+//! every refusal is counted in the metrics and, when it proves nothing, against its source
+//! ([`refused`]). Security-event recording hooks in here.
+
+use std::net::IpAddr;
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    error::ApiError,
+    security::{Refusal, Transport},
+    state::AppState,
+    throttle::FailureThrottle,
+};
+
+/// The source address of a request, when the server knows it.
+pub fn source_of(req: &Request) -> Option<IpAddr> {
+    req.extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Middleware for the submission routes: refuses a throttled source before anything reads,
+/// let alone parses, its body.
+pub async fn throttle_first(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let source = source_of(&req);
+    match s.throttle.check(source) {
+        Ok(()) => next.run(req).await,
+        Err(wait) => {
+            let e = ApiError::too_many_failures(wait);
+            keep(&s, source, None, &e);
+            e.into_response()
+        }
+    }
+}
+
+/// Handles a refused submission from `source`: counts it by code and, when it is an
+/// authentication failure (malformed, oversized, unknown sender, bad signature), takes it
+/// from the source's allowance.
+pub fn refused(s: &AppState, source: Option<IpAddr>, e: &ApiError) {
+    refused_from(s, source, None, e);
+}
+
+/// [`refused`], for a submission that claimed to come from `sender`.
+pub fn refused_from(s: &AppState, source: Option<IpAddr>, sender: Option<&str>, e: &ApiError) {
+    if !e.status.is_client_error() {
+        // Busy, unavailable or internal: not the submitter's doing.
+        return;
+    }
+    keep(s, source, sender, e);
+    if FailureThrottle::counts(e.code) {
+        s.throttle.failed(source, 1);
+    }
+}
+
+/// Counts the refusal and keeps it as a security event (SPEC §3.2).
+fn keep(s: &AppState, source: Option<IpAddr>, sender: Option<&str>, e: &ApiError) {
+    let ip = source.map(|ip| ip.to_string());
+    s.refused(&Refusal {
+        transport: Transport::Http,
+        source: ip.as_deref(),
+        sender,
+        code: e.code,
+        message: &e.message,
+    });
+}
