@@ -211,7 +211,8 @@ mod tests {
     fn a_record_matching_its_entry_passes_and_any_changed_field_fails() {
         let (r, bytes) = entry();
         check_record_fields(&r, &bytes).expect("matches");
-        let changes: [(&str, fn(&mut Record)); 10] = [
+        type Change = (&'static str, fn(&mut Record));
+        let changes: [Change; 10] = [
             ("sender", |r| r.sender = "phone".into()),
             ("receiver", |r| r.receiver = "tv".into()),
             ("action", |r| r.action = Action::End),
