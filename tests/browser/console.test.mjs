@@ -22,7 +22,7 @@ let hub, url, browser, page;
 
 async function startHub() {
   const data = mkdtempSync(join(tmpdir(), "m2mhub-browser-"));
-  hub = spawn(bin, ["serve", "--data", data, "--listen", "127.0.0.1:0", "--origin", "m2mhub/browser-test"], {
+  hub = spawn(bin, ["serve", "--simulated", "--data", data, "--listen", "127.0.0.1:0", "--origin", "m2mhub/browser-test"], {
     env: { ...process.env, M2MHUB_OPERATOR_TOKEN: TOKEN },
     stdio: ["ignore", "pipe", "inherit"],
   });
