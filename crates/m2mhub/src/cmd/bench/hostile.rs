@@ -64,7 +64,7 @@ const FORGERS: usize = 100;
 /// Attackers' source addresses: 127.0.1.1 ..= 127.0.1.250.
 const ATTACK_ADDRS: u8 = 250;
 /// Most attack requests in flight; past it offered ones are dropped (and counted).
-const MAX_ATTACK_IN_FLIGHT: usize = 4000;
+const MAX_ATTACK_IN_FLIGHT: usize = 2000;
 
 fn attacker(i: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(
@@ -240,7 +240,7 @@ async fn flood(
 /// Runs the hostile benchmark.
 pub fn hostile(a: &HostileArgs) -> anyhow::Result<(serde_json::Value, Vec<Row>)> {
     let open_files = super::super::serve::raise_open_files();
-    let needed = (a.idle + a.slowloris + MAX_ATTACK_IN_FLIGHT * 2 + 2048) as u64;
+    let needed = (a.idle + a.slowloris + MAX_ATTACK_IN_FLIGHT * 2 + 1024) as u64;
     if open_files < needed {
         bail!("this process may open {open_files} files; the attack needs {needed}");
     }
