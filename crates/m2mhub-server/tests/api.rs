@@ -16,57 +16,29 @@ use m2mhub_core::{
     names::DeviceName,
     note::NoteVerifier,
 };
-use m2mhub_ledger::{DataDir, Ledger, LedgerConfig};
-use m2mhub_server::AppState;
+use m2mhub_server::{AppState, Limits};
+
+mod common;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "test-operator-token";
 
-struct Hub {
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
+/// The tests' hub: simulated devices on, the default limits.
+struct Hub;
 
 impl Hub {
-    async fn start(dir: &Path) -> Hub {
+    async fn start(dir: &Path) -> common::Hub {
         Self::start_with(dir, |s| s).await
     }
 
-    async fn start_with(dir: &Path, f: impl FnOnce(AppState) -> AppState) -> Hub {
-        let config = LedgerConfig {
-            origin: None,
-            default_origin: "m2mhub/api-test".into(),
-        };
-        let ledger = Arc::new(Ledger::open(&DataDir::create(dir).unwrap(), &config).unwrap());
+    async fn start_with(dir: &Path, f: impl FnOnce(AppState) -> AppState) -> common::Hub {
+        let ledger = common::ledger(dir, "m2mhub/api-test");
         let state = AppState::new(ledger, TOKEN.into())
             .unwrap()
             .with_simulated_keys(&dir.join("simulated"))
             .unwrap();
-        let state = f(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            m2mhub_server::run(listener, state, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-        Hub {
-            url,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        self.task.await.unwrap();
+        common::Hub::serve(f(state), Limits::default()).await
     }
 }
 

@@ -17,9 +17,10 @@ use m2mhub_core::{
     message::{Action, Message},
     names::DeviceName,
 };
-use m2mhub_ledger::{DataDir, Ledger, LedgerConfig};
+mod common;
+
 use m2mhub_server::{
-    AppState,
+    AppState, Limits,
     security::{self, Bound, SecurityEvents},
 };
 use reqwest::{Client, StatusCode};
@@ -27,16 +28,13 @@ use serde_json::{Value, json};
 
 const TOKEN: &str = "test-operator-token";
 
-struct Hub {
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
+/// The tests' hub: a bounded security events store in its data directory.
+struct Hub;
 
 impl Hub {
     /// A hub on `dir` keeping at most `max_events` security events in `dir`, allowing
     /// `failures` authentication failures per source before 429.
-    async fn start(dir: &Path, max_events: u64, failures: u32) -> Hub {
+    async fn start(dir: &Path, max_events: u64, failures: u32) -> common::Hub {
         Self::start_with(dir, max_events, failures, |s| s).await
     }
 
@@ -45,12 +43,8 @@ impl Hub {
         max_events: u64,
         failures: u32,
         f: impl FnOnce(AppState) -> AppState,
-    ) -> Hub {
-        let config = LedgerConfig {
-            origin: None,
-            default_origin: "m2mhub/security-test".into(),
-        };
-        let ledger = Arc::new(Ledger::open(&DataDir::create(dir).unwrap(), &config).unwrap());
+    ) -> common::Hub {
+        let ledger = common::ledger(dir, "m2mhub/security-test");
         let bound = Bound {
             max_events,
             ..Bound::default()
@@ -60,28 +54,7 @@ impl Hub {
             .unwrap()
             .with_failure_limit(failures, 0.001)
             .with_security_events(store));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            m2mhub_server::run(listener, state, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-        Hub {
-            url,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        self.task.await.unwrap();
+        common::Hub::serve(state, Limits::default()).await
     }
 }
 
