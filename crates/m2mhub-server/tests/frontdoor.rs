@@ -6,7 +6,7 @@
 //! itself asserts only on what the server does, never on how fast.
 #![allow(clippy::unwrap_used)]
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{path::Path, time::Duration};
 
 use ed25519_dalek::{Signer, SigningKey};
 use m2mhub_core::{
@@ -14,7 +14,6 @@ use m2mhub_core::{
     message::{Action, Message},
     names::DeviceName,
 };
-use m2mhub_ledger::{DataDir, Ledger, LedgerConfig};
 use m2mhub_server::{AppState, Limits};
 use serde_json::{Value, json};
 use tokio::{
@@ -22,43 +21,21 @@ use tokio::{
     net::TcpStream,
 };
 
+mod common;
+
 const TOKEN: &str = "frontdoor-token";
 /// Longest a test waits for something the server must do (a bound, not a measurement).
 const PATIENCE: Duration = Duration::from_secs(30);
-
-struct Hub {
-    addr: std::net::SocketAddr,
-    url: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
 
 async fn hub(
     dir: &Path,
     limits: Limits,
     queue: usize,
     f: impl FnOnce(AppState) -> AppState,
-) -> Hub {
-    let config = LedgerConfig {
-        origin: None,
-        default_origin: "m2mhub/frontdoor-test".into(),
-    };
-    let ledger = Arc::new(Ledger::open(&DataDir::create(dir).unwrap(), &config).unwrap());
+) -> common::Hub {
+    let ledger = common::ledger(dir, "m2mhub/frontdoor-test");
     let state = f(AppState::with_commit_queue(ledger, TOKEN.into(), queue).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        m2mhub_server::run_with(listener, state, &limits, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    Hub {
-        addr,
-        url: format!("http://{addr}"),
-        _stop: stop,
-    }
+    common::Hub::serve(state, limits).await
 }
 
 fn short() -> Limits {
