@@ -87,9 +87,4 @@ impl SimulatedKeys {
             let _ = std::fs::remove_file(dir.join(format!("{name}.key")));
         }
     }
-
-    /// True when the hub holds `name`'s key.
-    pub async fn holds(&self, name: &str) -> bool {
-        self.keys.lock().await.contains_key(name)
-    }
 }
