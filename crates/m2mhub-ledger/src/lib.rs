@@ -9,6 +9,7 @@
 mod append;
 pub mod block;
 mod committer;
+mod copies;
 pub mod datadir;
 mod error;
 pub mod fs;

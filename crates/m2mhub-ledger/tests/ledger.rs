@@ -131,6 +131,60 @@ fn exact_resubmission_returns_the_original_and_records_nothing() {
     assert!(matches!(e, LedgerError::Refused(_)), "{e}");
 }
 
+/// The transports' first look (`Ledger::recorded_copies`, no signature check): an exact copy
+/// of a recorded message gets the same answer the committer gives it; a copy that differs in
+/// any signed field, a fresh counter or an unknown sender is left to the committer.
+#[test]
+fn recorded_copies_answer_exact_copies_and_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = open(tmp.path());
+    let mut d = Devices::default();
+    register_all(&ledger, &mut d, &PAPER_DEVICES);
+    let m = d.message("top_level", "low_level", Action::Begin, 0, None);
+    let first = record(
+        ledger
+            .append(vec![Submission::Message(m.clone())])
+            .remove(0),
+    );
+    let committed = record(
+        ledger
+            .append(vec![Submission::Message(m.clone())])
+            .remove(0),
+    );
+
+    let mut other_contents = m.clone();
+    other_contents.contents.push('x');
+    let mut other_receiver = m.clone();
+    other_receiver.receiver = name("top_level");
+    let mut named_tx = m.clone();
+    named_tx.tx = m2mhub_core::ids::TxId(first.tx);
+    let mut other_signature = m.clone();
+    other_signature.signature[5] ^= 1;
+    let fresh = d.message("top_level", "low_level", Action::Begin, 0, None);
+    let mut stranger = m.clone();
+    stranger.sender = name("nobody");
+    let copies = ledger
+        .recorded_copies(&[
+            m.clone(),
+            other_contents,
+            other_receiver,
+            named_tx,
+            other_signature,
+            fresh,
+            stranger,
+        ])
+        .unwrap();
+    let found: Vec<bool> = copies.iter().map(Option::is_some).collect();
+    assert_eq!(found, [true, false, false, false, false, false, false]);
+    let copy = copies[0].clone().unwrap();
+    assert!(copy.duplicate && committed.duplicate);
+    assert_eq!(
+        serde_json::to_value(&copy).unwrap(),
+        serde_json::to_value(&committed).unwrap(),
+        "the same answer as the committer's"
+    );
+}
+
 #[test]
 fn refusals_leave_the_ledger_unchanged() {
     let tmp = tempfile::tempdir().unwrap();

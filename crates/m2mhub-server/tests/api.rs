@@ -279,9 +279,15 @@ async fn the_api_end_to_end() {
         "only the one fresh begin was recorded"
     );
 
-    // Batch: one answer per item, in order.
-    let batch =
-        json!([sign(&mut mid, "low_level", Action::Begin, 0, None), {"sender": "mid_level"}]);
+    // Batch: one answer per item, in order, copies of recorded messages among them (answered
+    // from the store, the rest by the committer).
+    let batch = json!([
+        scenario[1],
+        sign(&mut mid, "low_level", Action::Begin, 0, None),
+        {"sender": "mid_level"},
+        stale,
+        scenario[0],
+    ]);
     let r: Value = c
         .post(format!("{url}/v1/messages/batch"))
         .json(&batch)
@@ -291,8 +297,21 @@ async fn the_api_end_to_end() {
         .json()
         .await
         .unwrap();
-    assert_eq!(r[0]["valid"], json!(true));
-    assert_eq!(r[1]["error"], json!("malformed"));
+    assert_eq!(
+        r[0],
+        json!(records[1].clone().as_object().cloned().map(|mut o| {
+            o.insert("duplicate".into(), json!(true));
+            o
+        }))
+    );
+    assert_eq!(r[1]["valid"], json!(true));
+    assert!(r[1].get("duplicate").is_none());
+    assert_eq!(r[2]["error"], json!("malformed"));
+    assert_eq!(r[3]["error"], json!("bad_signature"));
+    assert_eq!(
+        (r[4]["seq"].clone(), r[4]["duplicate"].clone()),
+        (records[0]["seq"].clone(), json!(true))
+    );
 
     // Queries.
     let tx1 = get(&c, &format!("{url}/v1/messages?tx=1")).await;
