@@ -368,7 +368,8 @@ fn schemas() -> Value {
             "properties": {"id": int, "time": str_, "time_ms": int, "transport": {"enum": ["http", "mqtt"]},
                 "source": {"type": ["string", "null"], "description": "http: the peer address; mqtt: the topic published on"},
                 "sender": {"type": ["string", "null"], "description": "the sender the submission claimed"},
-                "code": {"type": "string", "description": "the error answered: malformed, unknown_sender, bad_signature, stale_counter, too_many_failures, …"}, "message": str_}},
+                "code": {"type": "string", "description": "the error answered: malformed, unknown_sender, bad_signature, stale_counter, too_many_failures, …"}, "message": str_,
+                "repeated": {"type": "integer", "minimum": 1, "description": "present when this event stands for more refusals with the same transport, source and code, folded into it since the previous event kept for them (it shows the last)"}}},
         "SecurityEvents": {"type": "object", "required": ["items", "next"], "properties": {
             "items": {"type": "array", "items": reff("SecurityEvent")}, "next": {"type": ["integer", "null"]}}},
         "Text": {"type": "string"},

@@ -14,6 +14,7 @@
 //! events are also broadcast, as they are recorded, to the operator's SSE stream.
 
 use std::{
+    collections::HashMap,
     path::Path,
     sync::{
         Arc, Mutex,
@@ -44,6 +45,8 @@ pub const PRUNE_CHUNK: usize = 1000;
 pub const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(50);
 /// How often an idle writer looks for events that aged out.
 const IDLE_PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Most (transport, source, code) keys folded at once; past it, new keys are kept unfolded.
+const MAX_FOLDS: usize = 10_000;
 /// Longest claimed sender, source and message kept (longer ones are cut at a char boundary):
 /// what a refused submission claims is the attacker's text, so it is capped.
 const MAX_FIELD_BYTES: usize = 512;
@@ -55,6 +58,8 @@ pub struct Bound {
     pub max_events: u64,
     /// Oldest event kept, in milliseconds before now.
     pub max_age_ms: u64,
+    /// How long repeats of a kept event are folded into one (zero: never folded).
+    pub fold_window: Duration,
 }
 
 impl Default for Bound {
@@ -63,12 +68,13 @@ impl Default for Bound {
         Bound {
             max_events: 100_000,
             max_age_ms: 30 * 24 * 3600 * 1000,
+            fold_window: Duration::from_secs(1),
         }
     }
 }
 
 /// How a refused submission arrived.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// HTTP: the source is the peer's IP address.
@@ -109,6 +115,15 @@ pub struct SecurityEvent {
     pub code: String,
     /// The error message answered.
     pub message: String,
+    /// How many refusals this event stands for beyond itself: those with the same transport,
+    /// source and code folded into it since the previous event kept for them (it shows the
+    /// last one). Absent when zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeated: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl SecurityEvent {
@@ -137,22 +152,98 @@ fn capped(s: &str) -> String {
 pub enum Recorded {
     /// Queued for the store (and broadcast) under this id.
     Kept(u64),
+    /// A repeat of an event kept moments ago: counted into the next one kept for its source
+    /// and code.
+    Folded,
     /// The writer is behind (or stopped): dropped.
     Dropped,
 }
 
-/// The next id and the writer's channel; one lock so ids enter the channel in order.
+/// Refusals folded since the last event kept for one (transport, source, code).
+#[derive(Debug)]
+struct Fold {
+    kept_at: Instant,
+    count: u64,
+    last: Option<SecurityEvent>,
+}
+
+impl Fold {
+    /// The event that stands for the folded refusals, if there were any.
+    fn summary(self) -> Option<SecurityEvent> {
+        let mut e = self.last?;
+        e.repeated = self.count.saturating_sub(1);
+        Some(e)
+    }
+}
+
+type FoldKey = (Transport, Option<String>, String);
+
+/// The next id, the writer's channel and the folds; one lock so ids enter the channel in order.
 #[derive(Debug)]
 struct Intake {
     next_id: u64,
     tx: Option<SyncSender<SecurityEvent>>,
+    folds: HashMap<FoldKey, Fold>,
+}
+
+impl Intake {
+    /// Numbers `e` and queues it for the writer and the live stream, unless the writer is
+    /// behind.
+    fn send(
+        &mut self,
+        mut e: SecurityEvent,
+        live: &broadcast::Sender<Arc<SecurityEvent>>,
+    ) -> Recorded {
+        let Some(tx) = &self.tx else {
+            return Recorded::Dropped;
+        };
+        e.id = self.next_id;
+        let shown = Arc::new(e.clone());
+        match tx.try_send(e) {
+            Ok(()) => {
+                self.next_id += 1;
+                let id = shown.id;
+                // Nobody watching is fine.
+                let _ = live.send(shown);
+                Recorded::Kept(id)
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Recorded::Dropped,
+        }
+    }
+
+    /// Keeps the summaries of the folds whose window ended by `now` (all of them with `None`).
+    fn flush_folds(
+        &mut self,
+        window: Duration,
+        now: Option<Instant>,
+        live: &broadcast::Sender<Arc<SecurityEvent>>,
+    ) {
+        let ended: Vec<FoldKey> = self
+            .folds
+            .iter()
+            .filter(|(_, f)| now.is_none_or(|n| n.duration_since(f.kept_at) >= window))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in ended {
+            if let Some(e) = self.folds.remove(&k).and_then(Fold::summary) {
+                self.send(e, live);
+            }
+        }
+    }
+}
+
+type Shared = Arc<Mutex<Intake>>;
+
+fn lock(intake: &Mutex<Intake>) -> std::sync::MutexGuard<'_, Intake> {
+    intake.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The security events store. Cheap to share (`Arc`); [`SecurityEvents::close`] flushes it.
 #[derive(Debug)]
 pub struct SecurityEvents {
     db: Arc<Database>,
-    intake: Mutex<Intake>,
+    bound: Bound,
+    intake: Shared,
     live: broadcast::Sender<Arc<SecurityEvent>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -186,26 +277,32 @@ impl SecurityEvents {
         w.commit().map_err(storage)?;
         let db = Arc::new(db);
         let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
-        let d = db.clone();
+        let intake: Shared = Arc::new(Mutex::new(Intake {
+            next_id: last.map_or(1, |l| l + 1),
+            tx: Some(tx),
+            folds: HashMap::new(),
+        }));
+        let live = broadcast::channel(1024).0;
+        let (d, i, l) = (db.clone(), intake.clone(), live.clone());
         let writer = std::thread::Builder::new()
             .name("m2mhub-security".into())
-            .spawn(move || write_loop(&d, &rx, bound))
+            .spawn(move || write_loop(&d, &rx, bound, (&i, &l)))
             .map_err(storage)?;
         Ok(SecurityEvents {
             db,
-            intake: Mutex::new(Intake {
-                next_id: last.map_or(1, |l| l + 1),
-                tx: Some(tx),
-            }),
-            live: broadcast::channel(1024).0,
+            bound,
+            intake,
+            live,
             writer: Mutex::new(Some(writer)),
         })
     }
 
     /// Keeps `r` as an event, without waiting: queued for the writer and broadcast to the
-    /// live stream, or dropped when the writer is [`CHANNEL_DEPTH`] events behind.
+    /// live stream, folded into the next event of its source and code when it repeats one kept
+    /// less than [`Bound::fold_window`] ago, or dropped when the writer is [`CHANNEL_DEPTH`]
+    /// events behind.
     pub fn record(&self, r: &Refusal<'_>) -> Recorded {
-        let mut e = SecurityEvent {
+        let e = SecurityEvent {
             id: 0,
             time_ms: now_ms(),
             transport: r.transport,
@@ -213,23 +310,38 @@ impl SecurityEvents {
             sender: r.sender.map(capped),
             code: capped(r.code),
             message: capped(r.message),
+            repeated: 0,
         };
-        let mut intake = self.intake.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(tx) = &intake.tx else {
+        let window = self.bound.fold_window;
+        let now = Instant::now();
+        let key: FoldKey = (e.transport, e.source.clone(), e.code.clone());
+        let mut intake = lock(&self.intake);
+        if intake.tx.is_none() {
             return Recorded::Dropped;
-        };
-        e.id = intake.next_id;
-        let live = Arc::new(e.clone());
-        match tx.try_send(e) {
-            Ok(()) => {
-                intake.next_id += 1;
-                let id = live.id;
-                // Nobody watching is fine.
-                let _ = self.live.send(live);
-                Recorded::Kept(id)
-            }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Recorded::Dropped,
         }
+        if let Some(f) = intake.folds.get_mut(&key)
+            && now.duration_since(f.kept_at) < window
+        {
+            f.count += 1;
+            f.last = Some(e);
+            return Recorded::Folded;
+        }
+        // The refusals folded in an ended window are kept before this one.
+        if let Some(summary) = intake.folds.remove(&key).and_then(Fold::summary) {
+            intake.send(summary, &self.live);
+        }
+        let kept = intake.send(e, &self.live);
+        if !window.is_zero() && intake.folds.len() < MAX_FOLDS {
+            intake.folds.insert(
+                key,
+                Fold {
+                    kept_at: now,
+                    count: 0,
+                    last: None,
+                },
+            );
+        }
+        kept
     }
 
     /// New events as they are recorded.
@@ -270,7 +382,11 @@ impl SecurityEvents {
     /// Stops taking events, writes what is queued and waits for the writer. Blocks: call it
     /// off async threads. Later events are dropped.
     pub fn close(&self) {
-        self.intake.lock().unwrap_or_else(|p| p.into_inner()).tx = None;
+        {
+            let mut intake = lock(&self.intake);
+            intake.flush_folds(self.bound.fold_window, None, &self.live);
+            intake.tx = None;
+        }
         let handle = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(h) = handle {
             let _ = h.join();
@@ -284,21 +400,38 @@ impl Drop for SecurityEvents {
     }
 }
 
-/// The writer thread: gathers events, commits them, prunes; ends when the channel closes.
-fn write_loop(db: &Database, rx: &Receiver<SecurityEvent>, bound: Bound) {
+/// The writer thread: gathers events, keeps the summaries of ended fold windows, commits,
+/// prunes; ends when the channel closes.
+fn write_loop(
+    db: &Database,
+    rx: &Receiver<SecurityEvent>,
+    bound: Bound,
+    (intake, live): (&Mutex<Intake>, &broadcast::Sender<Arc<SecurityEvent>>),
+) {
     let mut backlog = true; // prune what aged out while the hub was stopped
     let mut last_commit: Option<Instant> = None;
+    let mut last_prune = Instant::now();
+    // Folds end on time even when nothing else arrives.
+    let tick = if bound.fold_window.is_zero() {
+        IDLE_PRUNE_EVERY
+    } else {
+        bound.fold_window.min(IDLE_PRUNE_EVERY)
+    };
     loop {
-        let wait = if backlog {
-            Duration::ZERO
-        } else {
-            IDLE_PRUNE_EVERY
-        };
+        let wait = if backlog { Duration::ZERO } else { tick };
         let (mut batch, mut open) = match rx.recv_timeout(wait) {
             Ok(e) => (vec![e], true),
             Err(RecvTimeoutError::Timeout) => (Vec::new(), true),
             Err(RecvTimeoutError::Disconnected) => (Vec::new(), false),
         };
+        if open {
+            lock(intake).flush_folds(bound.fold_window, Some(Instant::now()), live);
+            while batch.len() < MAX_BATCH
+                && let Ok(e) = rx.try_recv()
+            {
+                batch.push(e);
+            }
+        }
         if !batch.is_empty() {
             // At most one commit per interval: under a flood, events gather meanwhile.
             let until = last_commit.map(|t| t + MIN_COMMIT_INTERVAL);
@@ -312,7 +445,10 @@ fn write_loop(db: &Database, rx: &Receiver<SecurityEvent>, bound: Bound) {
                     Err(RecvTimeoutError::Disconnected) => open = false,
                 }
             }
+        } else if open && !backlog && last_prune.elapsed() < IDLE_PRUNE_EVERY {
+            continue;
         }
+        last_prune = Instant::now();
         match write(db, &batch, bound, now_ms()) {
             Ok(Written { committed, more }) => {
                 backlog = more;
@@ -398,13 +534,21 @@ mod tests {
         }
     }
 
+    /// Keeps every refusal as its own event.
+    fn unfolded() -> Bound {
+        Bound {
+            fold_window: Duration::ZERO,
+            ..Bound::default()
+        }
+    }
+
     fn all(s: &SecurityEvents) -> Vec<SecurityEvent> {
         s.list(None, 100_000).unwrap().0
     }
 
     #[test]
     fn keeps_events_in_order_and_pages_them() {
-        let s = SecurityEvents::in_memory(Bound::default()).unwrap();
+        let s = SecurityEvents::in_memory(unfolded()).unwrap();
         for _ in 0..5 {
             assert!(matches!(
                 s.record(&refusal("bad_signature")),
@@ -429,6 +573,7 @@ mod tests {
         let s = SecurityEvents::in_memory(Bound {
             max_events: 10,
             max_age_ms: u64::MAX,
+            fold_window: Duration::ZERO,
         })
         .unwrap();
         for _ in 0..25 {
@@ -452,17 +597,20 @@ mod tests {
             sender: None,
             code: "malformed".into(),
             message: String::new(),
+            repeated: 0,
         };
         let batch: Vec<_> = (1..=2500).map(event).collect();
         let unbounded = Bound {
             max_events: u64::MAX,
             max_age_ms: u64::MAX,
+            fold_window: Duration::ZERO,
         };
         write(&db, &batch, unbounded, 2000).unwrap();
         // Everything is older than a 500 ms bound at 2000 ms: three chunks to prune.
         let aged = Bound {
             max_events: u64::MAX,
             max_age_ms: 500,
+            fold_window: Duration::ZERO,
         };
         let count = |db: &Database| {
             let r = db.begin_read().unwrap();
@@ -517,10 +665,12 @@ mod tests {
         let (tx, _rx) = mpsc::sync_channel(CHANNEL_DEPTH);
         let s = SecurityEvents {
             db: Arc::new(db),
-            intake: Mutex::new(Intake {
+            bound: unfolded(),
+            intake: Arc::new(Mutex::new(Intake {
                 next_id: 1,
                 tx: Some(tx),
-            }),
+                folds: HashMap::new(),
+            })),
             live: broadcast::channel(4).0,
             writer: Mutex::new(None),
         };
@@ -531,5 +681,78 @@ mod tests {
         assert_eq!(s.record(&refusal("bad_signature")), Recorded::Dropped);
         // A dropped event uses no id: the kept ones stay contiguous.
         assert_eq!(s.intake.lock().unwrap().next_id, CHANNEL_DEPTH as u64 + 1);
+    }
+
+    #[test]
+    fn a_flood_from_one_source_is_folded_into_two_events() {
+        let s = SecurityEvents::in_memory(Bound {
+            max_events: 3,
+            max_age_ms: u64::MAX,
+            fold_window: Duration::from_secs(3600),
+        })
+        .unwrap();
+        s.record(&refusal("stale_counter"));
+        let mut folded = 0;
+        for i in 0..5000 {
+            let sender = format!("m{i}");
+            let r = s.record(&Refusal {
+                sender: Some(&sender),
+                ..refusal("too_many_failures")
+            });
+            folded += u64::from(r == Recorded::Folded);
+        }
+        assert_eq!(folded, 4999);
+        // Another source and another code are events of their own.
+        s.record(&Refusal {
+            source: Some("10.0.0.2"),
+            ..refusal("too_many_failures")
+        });
+        s.close();
+        let events = all(&s);
+        let seen: Vec<(&str, Option<&str>, Option<&str>, u64)> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.code.as_str(),
+                    e.source.as_deref(),
+                    e.sender.as_deref(),
+                    e.repeated,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("too_many_failures", Some("10.0.0.1"), Some("m0"), 0),
+                ("too_many_failures", Some("10.0.0.2"), Some("mallory"), 0),
+                // Flushed on close: the last of the 4,999 folded, standing for the others.
+                ("too_many_failures", Some("10.0.0.1"), Some("m4999"), 4998),
+            ],
+            "5,001 refusals took three rows: the stale counter is the only one the bound of 3 \
+             pushed out"
+        );
+        assert_eq!(events[2].to_json()["repeated"], 4998);
+        assert!(events[0].to_json().get("repeated").is_none());
+    }
+
+    #[test]
+    fn a_fold_window_ends_on_time_without_another_refusal() {
+        let s = SecurityEvents::in_memory(Bound {
+            fold_window: Duration::from_millis(100),
+            ..Bound::default()
+        })
+        .unwrap();
+        for _ in 0..10 {
+            s.record(&refusal("bad_signature"));
+        }
+        // The writer keeps the summary once the window ends; wait for it (no timing claim).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while all(&s).len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let repeated: Vec<u64> = all(&s).iter().map(|e| e.repeated).collect();
+        assert_eq!(repeated, [0, 8]);
+        s.close();
+        assert_eq!(all(&s).len(), 2, "nothing left to flush");
     }
 }

@@ -45,8 +45,10 @@ impl Hub {
         f: impl FnOnce(AppState) -> AppState,
     ) -> common::Hub {
         let ledger = common::ledger(dir, "m2mhub/security-test");
+        // Every refusal its own event: these tests count them (folding has its own tests).
         let bound = Bound {
             max_events,
+            fold_window: std::time::Duration::ZERO,
             ..Bound::default()
         };
         let store = SecurityEvents::open(&dir.join(security::FILE), bound).unwrap();
