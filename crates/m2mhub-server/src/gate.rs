@@ -58,6 +58,15 @@ pub fn refused_from(s: &AppState, source: Option<IpAddr>, sender: Option<&str>, 
     }
 }
 
+/// Handles a request from `source` that recorded nothing new: it was answered only with
+/// originals (exact resubmissions, SPEC §3.2). A retry now and then is what at-least-once
+/// devices do; a stream of them replays public records at the hub, which costs it work and
+/// proves nothing, so each such request takes one failure from the source's allowance, like
+/// a forgery (it is not a refusal: no security event).
+pub fn brought_nothing_new(s: &AppState, source: Option<IpAddr>) {
+    s.throttle.failed(source, 1);
+}
+
 /// Counts the refusal and keeps it as a security event (SPEC §3.2).
 fn keep(s: &AppState, source: Option<IpAddr>, sender: Option<&str>, e: &ApiError) {
     let ip = source.map(|ip| ip.to_string());

@@ -3,7 +3,8 @@
 //!
 //! Each source has a bucket of `burst` failures that refills at `per_sec`. Every refusal that
 //! costs the hub work and proves nothing (`malformed`, `too_large`, `unknown_sender`,
-//! `bad_signature`) takes one; while a source's bucket is empty, its submissions are answered
+//! `bad_signature`) takes one, and so does every request answered only with originals (exact
+//! resubmissions: records are public, so anyone can replay them; `gate::brought_nothing_new`); while a source's bucket is empty, its submissions are answered
 //! `429 too_many_failures` before their body is read (`gate::throttle_first`). Sources that
 //! behave never notice.
 //! Behind a reverse proxy every device shares the proxy's address: raise the limits there.

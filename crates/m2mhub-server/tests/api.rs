@@ -844,6 +844,70 @@ async fn a_flood_of_forgeries_is_capped_per_source_and_devices_still_get_through
     hub.stop().await;
 }
 
+/// Records are public, so anyone can replay them: each is answered with its original, but a
+/// request that records nothing new takes one failure from its source's allowance, so a replay
+/// flood from one source is capped like a forgery flood; a batch that records something, and a
+/// device's occasional retry, are not charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_replays_is_capped_per_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = Hub::start_with(tmp.path(), |s| s.with_failure_limit(5, 0.01)).await;
+    let url = hub.url.clone();
+    let device_client = Client::new();
+    let from = |last: u8| {
+        Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .build()
+            .unwrap()
+    };
+    let mut lamp = device("lamp", 1);
+    let switch = device("switch", 2);
+    register(&device_client, &url, &lamp, 1).await;
+    register(&device_client, &url, &switch, 1).await;
+    let recorded = sign(&mut lamp, "switch", Action::Begin, 0, None);
+    let (s, original) = send(&device_client, &url, &recorded).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let replayer = from(4);
+    for i in 0..5 {
+        let (s, r) = send(&replayer, &url, &recorded).await;
+        assert_eq!(s, StatusCode::OK, "replay {i}");
+        assert_eq!(
+            (&r["seq"], &r["duplicate"]),
+            (&original["seq"], &json!(true))
+        );
+    }
+    let (s, r) = send(&replayer, &url, &recorded).await;
+    assert_eq!(
+        (s, r["error"].clone()),
+        (StatusCode::TOO_MANY_REQUESTS, json!("too_many_failures"))
+    );
+
+    // Batches: one that records something is not charged, one of copies only is.
+    let gateway = from(5);
+    let batch = |c: &Client, items: Value| {
+        c.post(format!("{url}/v1/messages/batch"))
+            .json(&items)
+            .send()
+    };
+    for _ in 0..8 {
+        let fresh = sign(&mut lamp, "switch", Action::Begin, 0, None);
+        let r = batch(&gateway, json!([recorded, fresh])).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    for _ in 0..5 {
+        let r = batch(&gateway, json!([recorded, recorded])).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let r = batch(&gateway, json!([recorded])).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // The device's own retry, from its own address, is answered.
+    let (s, r) = send(&device_client, &url, &recorded).await;
+    assert_eq!((s, &r["duplicate"]), (StatusCode::OK, &json!(true)));
+    hub.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_class_of_bad_input_gets_a_clear_error_and_records_nothing() {
     let tmp = tempfile::tempdir().unwrap();

@@ -14,7 +14,7 @@ use serde_json::{Value, value::RawValue};
 use crate::{
     error::{ApiError, ApiResult},
     extract::{JsonBytes, Params, PathParams, Source},
-    gate::{refused, refused_from},
+    gate::{brought_nothing_new, refused, refused_from},
     state::AppState,
 };
 
@@ -128,6 +128,7 @@ pub async fn post(
     drop(b);
     let (mut msgs, mut copies) = recorded_copies(&s, vec![msg]).await?;
     if let Some(Some(original)) = copies.pop() {
+        brought_nothing_new(&s, source);
         return Ok(Json(original));
     }
     let sender = msgs
@@ -138,9 +139,11 @@ pub async fn post(
         .await?
         .pop()
         .unwrap_or(Err(LedgerError::Unavailable));
-    outcome(r)
-        .inspect_err(|e| refused_from(&s, source, Some(&sender), e))
-        .map(Json)
+    let r = outcome(r).inspect_err(|e| refused_from(&s, source, Some(&sender), e))?;
+    if r.duplicate {
+        brought_nothing_new(&s, source);
+    }
+    Ok(Json(r))
 }
 
 /// `POST /v1/messages/batch`: one answer per message, in order (the throttle ran before:
@@ -172,6 +175,7 @@ pub async fn batch(
     drop(bytes);
     // Copies of recorded messages are answered from the store; the rest go to the committer.
     let (msgs, copies) = recorded_copies(&s, msgs).await?;
+    let msgs_len = msgs.len();
     let mut fresh = Vec::with_capacity(msgs.len());
     let mut senders = Vec::with_capacity(msgs.len());
     let mut decoded = answers.iter_mut().filter(|a| a.is_none());
@@ -189,8 +193,10 @@ pub async fn batch(
             }
         }
     }
+    let mut duplicates = msgs_len - fresh.len();
     let mut results = submit(&s, fresh).await?.into_iter().zip(senders);
-    let out = answers
+    let mut recorded = 0usize;
+    let out: Vec<Value> = answers
         .into_iter()
         .map(|a| {
             a.unwrap_or_else(|| {
@@ -198,7 +204,11 @@ pub async fn batch(
                     .next()
                     .unwrap_or((Err(LedgerError::Unavailable), String::new()));
                 match outcome(r) {
-                    Ok(rec) => serde_json::to_value(rec).unwrap_or(Value::Null),
+                    Ok(rec) => {
+                        recorded += usize::from(!rec.duplicate);
+                        duplicates += usize::from(rec.duplicate);
+                        serde_json::to_value(rec).unwrap_or(Value::Null)
+                    }
                     Err(e) => {
                         refused_from(&s, source, Some(&sender), &e);
                         serde_json::to_value(e.body()).unwrap_or(Value::Null)
@@ -207,6 +217,9 @@ pub async fn batch(
             })
         })
         .collect();
+    if recorded == 0 && duplicates > 0 {
+        brought_nothing_new(&s, source);
+    }
     Ok(Json(out))
 }
 
