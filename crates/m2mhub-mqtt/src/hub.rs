@@ -266,7 +266,7 @@ async fn read(
                 if released && let Err(e) = client.try_ack(&p) {
                     tracing::warn!("mqtt: releasing a publish: {e}");
                 }
-                receive(p, released, &committer, &done);
+                receive(p, released, &committer, &done).await;
             }
             Ok(_) => {}
             Err(e) => {
@@ -281,8 +281,13 @@ async fn read(
     }
 }
 
-/// Decodes one publish and queues it with the committer (or straight for a refusal).
-fn receive(
+/// How long the reader waits before offering a message again to a committer that is full.
+const BUSY_RETRY: Duration = Duration::from_millis(5);
+
+/// Decodes one publish and queues it with the committer (or straight for a refusal). A full
+/// committer pushes back on the reader without blocking its thread: it waits, then offers the
+/// message again, and meanwhile the broker holds what devices publish.
+async fn receive(
     publish: Publish,
     released: bool,
     committer: &Committer,
@@ -292,21 +297,30 @@ fn receive(
     let sender = device_of_topic(topic, "out").and_then(|n| DeviceName::new(n).ok());
     match decode(&publish.payload, sender.as_ref()) {
         Ok(m) => {
-            let done = done.clone();
             let (counter, signature) = (m.counter, m.signature);
-            committer.submit(vec![Submission::Message(m)], move |mut results| {
-                let result = results.pop().unwrap_or(Err(LedgerError::Unavailable));
-                let _ = done.send(Done {
-                    publish,
-                    released,
-                    sender,
-                    outcome: Outcome::Appended {
-                        counter,
-                        signature,
-                        result,
+            loop {
+                let (done, publish, sender) = (done.clone(), publish.clone(), sender.clone());
+                let queued = committer.try_submit(
+                    vec![Submission::Message(m.clone())],
+                    move |mut results| {
+                        let result = results.pop().unwrap_or(Err(LedgerError::Unavailable));
+                        let _ = done.send(Done {
+                            publish,
+                            released,
+                            sender,
+                            outcome: Outcome::Appended {
+                                counter,
+                                signature,
+                                result,
+                            },
+                        });
                     },
-                });
-            });
+                );
+                if queued.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(BUSY_RETRY).await;
+            }
         }
         Err(message) => {
             let v = serde_json::from_slice::<serde_json::Value>(&publish.payload).ok();

@@ -122,9 +122,10 @@ async fn device(s: &AppState, name: &str) -> ApiResult<DeviceJson> {
 async fn change(s: &AppState, entry: Entry) -> ApiResult<()> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     s.committer
-        .submit(vec![Submission::Registry(entry)], move |r| {
+        .try_submit(vec![Submission::Registry(entry)], move |r| {
             let _ = tx.send(r);
-        });
+        })
+        .map_err(ApiError::from)?;
     let mut results = rx
         .await
         .map_err(|_| ApiError::from(m2mhub_ledger::LedgerError::Unavailable))?;

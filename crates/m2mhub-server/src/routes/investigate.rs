@@ -111,9 +111,10 @@ pub async fn send(
     msg.signature = ed25519_dalek::Signer::sign(key, &msg.signing_bytes()).to_bytes();
     let (tx, rx) = tokio::sync::oneshot::channel();
     s.committer
-        .submit(vec![Submission::Message(msg)], move |r| {
+        .try_submit(vec![Submission::Message(msg)], move |r| {
             let _ = tx.send(r);
-        });
+        })
+        .map_err(ApiError::from)?;
     let result = rx
         .await
         .ok()
