@@ -29,7 +29,10 @@ use tokio::{
     time::Instant,
 };
 
-use super::{report::Row, workload::Fleet};
+use super::{
+    report::Row,
+    workload::{Fleet, OpenLoop},
+};
 
 /// `m2mhub bench hostile` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -425,50 +428,25 @@ pub fn hostile(a: &HostileArgs) -> anyhow::Result<(serde_json::Value, Vec<Row>)>
 }
 
 /// The well-behaved devices: `good` sent at `rate`, open loop, from 127.0.0.1; returns each
-/// message's latency from when it was due (ms), the errors, and the fewest attack connections
+/// message's latency from when it was due, and the fewest attack connections
 /// seen held while sending.
 async fn send_devices(
     good: Vec<Vec<u8>>,
     rate: u64,
     submit: String,
     held: Arc<Held>,
-) -> anyhow::Result<(Vec<f64>, u64, usize)> {
+) -> anyhow::Result<(OpenLoop, usize)> {
     let client = reqwest::Client::builder()
         .local_address(IpAddr::V4(Ipv4Addr::LOCALHOST))
         .build()?;
-    let start = Instant::now() + Duration::from_millis(100);
-    let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    let mut sent = Vec::with_capacity(good.len());
     let mut held_min = usize::MAX;
-    for (i, body) in good.into_iter().enumerate() {
-        let due = start + interval * i as u32;
-        tokio::time::sleep_until(due).await;
+    let run = OpenLoop::run(&client, &submit, good, rate, |i| {
         if i % rate.max(1) as usize == 0 {
             held_min = held_min.min(held.open.load(Ordering::Relaxed));
         }
-        let (client, submit) = (client.clone(), submit.clone());
-        sent.push(tokio::spawn(async move {
-            let r = client
-                .post(submit)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await;
-            let ok = match r {
-                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                Err(_) => false,
-            };
-            (due.elapsed(), ok)
-        }));
-    }
-    let mut lat = Vec::with_capacity(sent.len());
-    let mut errors = 0u64;
-    for t in sent {
-        let (d, ok) = t.await?;
-        errors += u64::from(!ok);
-        lat.push(d.as_secs_f64() * 1000.0);
-    }
-    Ok((lat, errors, held_min))
+    })
+    .await?;
+    Ok((run, held_min))
 }
 
 async fn run(
@@ -530,26 +508,25 @@ async fn run(
     // process (the attackers would be other machines).
     let devices = {
         let (rate, submit, held) = (a.rate, submit.clone(), held.clone());
-        std::thread::spawn(move || -> anyhow::Result<(Vec<f64>, u64, usize)> {
+        std::thread::spawn(move || -> anyhow::Result<(OpenLoop, usize)> {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?
                 .block_on(send_devices(good, rate, submit, held))
         })
     };
-    let (mut lat, errors, held_min) = tokio::task::spawn_blocking(move || devices.join())
+    let (run, held_min) = tokio::task::spawn_blocking(move || devices.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the devices' thread panicked"))??;
     stop.store(true, Ordering::Relaxed);
     for t in &tasks {
         t.abort();
     }
-    if lat.is_empty() {
+    if run.latencies_ms.is_empty() {
         bail!("no message was sent");
     }
-    lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    let (p50, p99, p999) = (pct(0.50), pct(0.99), pct(0.999));
+    let errors = run.errors;
+    let (p50, p99, p999) = (run.quantile(0.50), run.quantile(0.99), run.quantile(0.999));
     let closed = held.closed_by_hub.load(Ordering::Relaxed);
     let committer_p99 = committer_p99_ms(url).await;
     let take = |m: &Mutex<BTreeMap<String, u64>>| m.lock().map(|m| m.clone()).unwrap_or_default();

@@ -3,11 +3,7 @@
 //! batch ingest, single-message ingest, and latency at a fixed offered rate (open loop: each
 //! message is timed from when it was due, so a stall counts against every message it delays).
 
-use std::{
-    path::PathBuf,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{path::PathBuf, sync::Arc, time::Instant};
 
 use anyhow::bail;
 use m2mhub_core::{
@@ -18,7 +14,10 @@ use m2mhub_ledger::{DataDir, Ledger, LedgerConfig};
 use m2mhub_server::AppState;
 use serde_json::json;
 
-use super::{report::Row, workload::Fleet};
+use super::{
+    report::Row,
+    workload::{Fleet, OpenLoop},
+};
 
 /// `m2mhub bench http` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -206,39 +205,16 @@ pub fn http(a: &HttpArgs) -> anyhow::Result<(serde_json::Value, Vec<Row>)> {
                 l.prune_contents_before(u64::MAX).map(|n| (n, t.elapsed()))
             })
         });
-        let start = tokio::time::Instant::now() + Duration::from_millis(100);
-        let interval = Duration::from_secs_f64(1.0 / a.rate as f64);
-        let mut tasks = Vec::with_capacity(timed.len());
-        for (i, (_, body)) in timed.into_iter().enumerate() {
-            let due = start + interval * i as u32;
-            let (client, url) = (client.clone(), url.clone());
-            tokio::time::sleep_until(due).await;
-            tasks.push(tokio::spawn(async move {
-                let r = client
-                    .post(format!("{url}/v1/messages"))
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await;
-                let ok = match r {
-                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                    Err(_) => false,
-                };
-                (due.elapsed(), ok)
-            }));
-        }
-        let mut lat = Vec::with_capacity(tasks.len());
-        let mut errors = 0;
-        for t in tasks {
-            let (d, ok) = t.await?;
-            if !ok {
-                errors += 1;
-            }
-            lat.push(d.as_secs_f64() * 1000.0);
-        }
-        lat.sort_by(f64::total_cmp);
-        let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-        let (p50, p99, p999) = (pct(0.50), pct(0.99), pct(0.999));
+        let run = OpenLoop::run(
+            &client,
+            &format!("{url}/v1/messages"),
+            timed.into_iter().map(|(_, body)| body).collect(),
+            a.rate,
+            |_| {},
+        )
+        .await?;
+        let errors = run.errors;
+        let (p50, p99, p999) = (run.quantile(0.50), run.quantile(0.99), run.quantile(0.999));
         eprintln!(
             "HTTP latency at {} msg/s: p50 {p50:.2} ms, p99 {p99:.2} ms, p999 {p999:.2} ms",
             a.rate

@@ -189,3 +189,68 @@ impl Planner {
         out
     }
 }
+
+/// Latencies of an open-loop run: each message is timed from when it was due, not from when
+/// it left, so a slow answer delays nobody's clock.
+#[derive(Debug, Default)]
+pub struct OpenLoop {
+    /// Milliseconds from due to answered, sorted.
+    pub latencies_ms: Vec<f64>,
+    /// Requests without a success answer.
+    pub errors: u64,
+}
+
+impl OpenLoop {
+    /// Posts each of `bodies` to `url` at `rate` per second, on time whatever the answers, and
+    /// waits for every answer; `on_due(i)` runs as message `i` falls due.
+    pub async fn run(
+        client: &reqwest::Client,
+        url: &str,
+        bodies: Vec<Vec<u8>>,
+        rate: u64,
+        mut on_due: impl FnMut(usize),
+    ) -> anyhow::Result<OpenLoop> {
+        let start = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
+        let interval = std::time::Duration::from_secs_f64(1.0 / rate.max(1) as f64);
+        let mut tasks = Vec::with_capacity(bodies.len());
+        for (i, body) in bodies.into_iter().enumerate() {
+            let due = start + interval * i as u32;
+            tokio::time::sleep_until(due).await;
+            on_due(i);
+            let (client, url) = (client.clone(), url.to_owned());
+            tasks.push(tokio::spawn(async move {
+                let r = client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                let ok = match r {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                (due.elapsed(), ok)
+            }));
+        }
+        let mut out = OpenLoop {
+            latencies_ms: Vec::with_capacity(tasks.len()),
+            errors: 0,
+        };
+        for t in tasks {
+            let (d, ok) = t.await?;
+            out.errors += u64::from(!ok);
+            out.latencies_ms.push(d.as_secs_f64() * 1000.0);
+        }
+        out.latencies_ms.sort_by(f64::total_cmp);
+        Ok(out)
+    }
+
+    /// The `p` quantile (0..=1), in ms; 0 when nothing was sent.
+    pub fn quantile(&self, p: f64) -> f64 {
+        let n = self.latencies_ms.len();
+        if n == 0 {
+            return 0.0;
+        }
+        self.latencies_ms[((n as f64 * p) as usize).min(n - 1)]
+    }
+}
