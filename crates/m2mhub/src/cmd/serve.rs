@@ -186,6 +186,7 @@ pub async fn serve(
     if let Some(a) = anchored {
         state.metrics.anchoring(a);
     }
+    state.metrics.data_dir(data.to_path_buf());
     // A host name resolves to its addresses; the first that binds is used.
     let listener = tokio::net::TcpListener::bind(listen)
         .await
