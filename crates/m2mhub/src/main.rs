@@ -31,6 +31,8 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Run the hub: HTTP API and web console on one port.
     Serve(cmd::serve::Args),
+    /// A running hub at a glance: readiness, size, last block, anchor lag, disk.
+    Status(cmd::status::Args),
     /// Check a ledger end to end: every verdict, leaf, root, signature and block link.
     Verify(cmd::verify::Args),
     /// Print a transaction's causal tree from a running hub.
@@ -61,6 +63,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Status(a) => cmd::status::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Trace(a) => cmd::trace::run(a),
         Command::Export(a) => cmd::export::run(a),

@@ -247,6 +247,15 @@ fn anchor_kill_restart_anchor_verify_and_detect_a_rewritten_history() {
         missing.is_empty(),
         "not on /metrics: {missing:?}\n{metrics}"
     );
+    // `status` reports the lag.
+    let (ok, out) = m2mhub(&["status", "--url", &url, "--json"]);
+    assert!(ok, "{out}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (&status["anchor_lag_entries"], &status["tree_size"]),
+        (&json!(0), &json!(11)),
+        "{status}"
+    );
     // From outside, through the running hub's public API.
     let anchor = addrs.anchor.to_string();
     let (ok, out) = m2mhub(&[
