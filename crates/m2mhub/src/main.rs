@@ -43,7 +43,7 @@ enum Command {
     /// switched on. Console on http://127.0.0.1:8080.
     Demo(cmd::demo::Args),
     /// Run the hub: HTTP API and web console on one port.
-    Serve(cmd::serve::Args),
+    Serve(Box<cmd::serve::Args>),
     /// A running hub at a glance: readiness, size, last block, anchor lag, disk.
     Status(cmd::status::Args),
     /// Check a ledger end to end: every verdict, leaf, root, signature and block link.
@@ -90,7 +90,7 @@ fn main() -> std::process::ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Demo(a) => cmd::demo::run(a),
-        Command::Serve(a) => cmd::serve::run(a),
+        Command::Serve(a) => cmd::serve::run(*a),
         Command::Status(a) => cmd::status::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Trace(a) => cmd::trace::run(a),
