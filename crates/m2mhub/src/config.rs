@@ -20,12 +20,17 @@ const CONFIG: &str = "config";
 /// left out where the command line sets the same flag.
 /// Any other argv comes back unchanged. `cli` is the whole command (`Cli::command()`).
 pub fn expand(cli: Command, args: Vec<OsString>) -> anyhow::Result<Vec<OsString>> {
-    if args.get(1).map(OsString::as_os_str) != Some(OsStr::new("serve")) {
-        return Ok(args);
-    }
-    let Some((path, rest)) = take_config(&args[2..])? else {
+    let Some(at) = subcommand_at(&cli, &args) else {
         return Ok(args);
     };
+    if args[at].as_os_str() != OsStr::new("serve") {
+        return Ok(args);
+    }
+    let Some((path, rest)) = take_config(&args[at + 1..])? else {
+        return Ok(args);
+    };
+    // Global flags given before `serve` count as the command line's too.
+    let rest: Vec<OsString> = args[1..at].iter().cloned().chain(rest).collect();
     let mut cli = cli;
     cli.build(); // global flags (--log-format) join `serve`'s own here
     let serve = cli
@@ -42,6 +47,7 @@ pub fn expand(cli: Command, args: Vec<OsString>) -> anyhow::Result<Vec<OsString>
         .try_get_matches_from(std::iter::once(OsString::from("serve")).chain(rest.clone()))
         .ok();
     let mut out: Vec<OsString> = vec![args[0].clone(), "serve".into()];
+    // The command line's global flags now follow `serve`, where clap takes them as well.
     for (id, flag) in flags {
         let overridden = given
             .as_ref()
@@ -52,6 +58,28 @@ pub fn expand(cli: Command, args: Vec<OsString>) -> anyhow::Result<Vec<OsString>
     }
     out.extend(rest);
     Ok(out)
+}
+
+/// Where the subcommand's name is in `args`: after the program and any global flags of `cli`
+/// (`m2mhub --log-format json serve …`); `None` when something else comes first.
+fn subcommand_at(cli: &Command, args: &[OsString]) -> Option<usize> {
+    let mut i = 1;
+    while let Some(a) = args.get(i)?.to_str() {
+        let Some(long) = a.strip_prefix("--") else {
+            return Some(i);
+        };
+        let (name, inline) = match long.split_once('=') {
+            Some((n, _)) => (n, true),
+            None => (long, false),
+        };
+        let arg = cli.get_arguments().find(|x| x.get_long() == Some(name))?;
+        i += if arg.get_action().takes_values() && !inline {
+            2
+        } else {
+            1
+        };
+    }
+    None
 }
 
 /// Finds `--config FILE` or `--config=FILE` in `args`: the file, and `args`.
@@ -237,6 +265,33 @@ mod tests {
             &["m2mhub", "serve", "--config", "FILE", "--config", "FILE"],
         );
         assert!(e.is_err());
+    }
+
+    #[test]
+    fn global_flags_may_come_before_serve() -> anyhow::Result<()> {
+        let cli = || serve().arg(Arg::new("log_format").long("log-format").global(true));
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("hub.toml");
+        std::fs::write(&path, "listen = \"a:1\"\nlog-format = \"json\"\n")?;
+        let file = path.to_string_lossy().into_owned();
+        let out = expand(
+            cli(),
+            argv(&["m2mhub", "--log-format", "text", "serve", "--config", &file]),
+        )?;
+        assert_eq!(
+            out,
+            argv(&[
+                "m2mhub",
+                "serve",
+                "--listen",
+                "a:1",
+                "--log-format",
+                "text",
+                "--config",
+                &file
+            ])
+        );
+        Ok(())
     }
 
     #[test]
