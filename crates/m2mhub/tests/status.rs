@@ -1,7 +1,7 @@
 //! `m2mhub status` against a real `serve` process: readiness, size, last block and its time,
 //! anchoring off, disk from the hub's metrics and from `--data`, as text and as JSON; a hub
-//! that does not answer and a data directory that does not exist are clear errors. (An
-//! anchoring hub's lag: `chain.rs`.)
+//! that is not ready fails it; a hub that does not answer and a data directory that does not
+//! exist are clear errors. (An anchoring hub's lag: `chain.rs`.)
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -105,5 +105,44 @@ fn status_reports_size_last_block_anchoring_and_disk() {
     assert!(
         !ok && out.contains("reading") && out.contains("nowhere"),
         "{out}"
+    );
+}
+
+#[test]
+fn status_fails_when_the_hub_is_not_ready() {
+    // A hub in this process that has begun to shut down: /readyz answers 503 shutting_down.
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = m2mhub_ledger::LedgerConfig {
+        origin: Some("m2mhub/status-test".into()),
+        default_origin: String::new(),
+    };
+    let dir = m2mhub_ledger::DataDir::create(tmp.path()).unwrap();
+    let ledger = std::sync::Arc::new(m2mhub_ledger::Ledger::open(&dir, &config).unwrap());
+    let state = m2mhub_server::AppState::new(ledger, TOKEN.into()).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (url, served) = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let served = tokio::spawn(m2mhub_server::run(listener, state.clone(), async {
+            let _ = stop_rx.await;
+        }));
+        (url, served)
+    });
+    state.close();
+    let (ok, text) = m2mhub(&["status", "--url", &url]);
+    let (ok_json, out) = m2mhub(&["status", "--url", &url, "--json"]);
+    let _ = stop_tx.send(());
+    rt.block_on(served).unwrap().unwrap();
+    assert!(
+        !ok && text.contains("ready      NO (shutting_down)\n"),
+        "{text}"
+    );
+    assert!(!ok_json, "{out}");
+    let s: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (&s["ready"], &s["not_ready"]),
+        (&json!(false), &json!("shutting_down")),
+        "{s}"
     );
 }
