@@ -17,15 +17,20 @@ test: deps lint contracts-check
 # Debian's Chromium and playwright-core from npm (the console's browser tests), solc-js and
 # anvil from npm (contracts/: the artifacts check and the chain tests), Debian's Mosquitto (the
 # MQTT tests' external broker; the tests start and stop it themselves), the openssl command
-# (the TLS test makes its CA and certificate with it) and Debian's Prometheus (its `promtool
-# check metrics` checks the hub's /metrics).
+# (the TLS test makes its CA and certificate with it), Debian's Prometheus (its `promtool
+# check metrics` checks the hub's /metrics; `check rules` and `test rules` deploy/alerts.yml),
+# Debian's Graphviz (`dot` draws the DOT graphs), Python's `prov` (reads the PROV-JSON) and
+# `systemd-analyze` (verifies deploy/m2mhub.service; no running systemd needed).
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 	@python3 -c "import cryptography" 2>/dev/null || python3 -m pip install --quiet cryptography
+	@python3 -c "import prov" 2>/dev/null || python3 -m pip install --quiet prov
 	python3 testdata/check_vectors.py
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 	@test -x /usr/sbin/mosquitto && command -v openssl >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mosquitto openssl; }
 	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus; }
+	@command -v dot >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq graphviz; }
+	@command -v systemd-analyze >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq systemd; }
 	cd tests/browser && npm ci --no-audit --no-fund
 	cd contracts && npm ci --no-audit --no-fund
 

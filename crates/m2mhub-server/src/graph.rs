@@ -50,8 +50,31 @@ pub fn to_json(t: &TransactionView) -> Value {
     })
 }
 
-fn dot_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+/// Text for a quoted DOT string: `\` and `"` escaped, so Graphviz draws the text as it is
+/// (its own label escapes, `\N`, `\l` and the like, stay literal), and a line break becomes
+/// Graphviz's centred line break `\n` (a carriage return is dropped).
+fn dot_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A DOT label of `lines`: each escaped on its own ([`dot_text`]), then joined by `\n`.
+/// Escaping the joined label instead would turn the breaks into a literal `\n`.
+fn dot_label(lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|l| dot_text(l))
+        .collect::<Vec<_>>()
+        .join("\\n")
 }
 
 /// The tree in Graphviz DOT; invalid messages are red.
@@ -71,21 +94,24 @@ pub fn to_dot(t: &TransactionView) -> String {
         out,
         "  label=\"tx {} ({}), provenance {}{shown}\";\n  node [shape=box, fontname=\"monospace\"];",
         t.tx,
-        dot_escape(&format!("{:?}", t.state).to_lowercase()),
-        dot_escape(&t.provenance)
+        dot_text(&format!("{:?}", t.state).to_lowercase()),
+        dot_text(&t.provenance)
     );
     for m in &t.messages {
         let notices: Vec<&str> = m.notices.iter().map(|n| n.code()).collect();
-        let mut label = format!("#{} {} → {}\\n{}", m.seq, m.sender, m.receiver, m.action);
+        let mut lines = vec![
+            format!("#{} {} → {}", m.seq, m.sender, m.receiver),
+            m.action.to_string(),
+        ];
         if !notices.is_empty() {
-            label.push_str(&format!("\\n{}", notices.join(", ")));
+            lines.push(notices.join(", "));
         }
         let color = if m.valid { "black" } else { "red" };
         let _ = writeln!(
             out,
             "  m{} [label=\"{}\", color={color}, fontcolor={color}];",
             m.seq,
-            dot_escape(&label)
+            dot_label(&lines)
         );
     }
     for (c, e) in edges(t) {

@@ -32,7 +32,7 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 pub use front::Limits;
 pub use state::AppState;
 
-use routes::{devices, investigate, ledger, messages, transactions, ui};
+use routes::{devices, health, investigate, ledger, messages, transactions, ui};
 
 /// Body cap for every route but the batch route: a message is at most 16 KiB of contents.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -90,6 +90,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/security-events/stream", get(routes::security::stream))
         .route("/v1/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async { error::ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -3,6 +3,7 @@
 //! asks for it (`Accept: application/openmetrics-text`).
 
 use std::{
+    path::PathBuf,
     sync::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicU64, Ordering},
@@ -15,7 +16,7 @@ use axum::{
     http::{HeaderMap, header},
     response::IntoResponse,
 };
-use m2mhub_ledger::Committed;
+use m2mhub_ledger::{Committed, datadir::STORE_FILE};
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{
@@ -28,6 +29,15 @@ use prometheus_client::{
 };
 
 use crate::state::AppState;
+
+/// The codes a refusal is counted under from the start: SPEC 3.2's and the throttle's 429.
+const REFUSAL_CODES: [&str; 5] = [
+    "malformed",
+    "unknown_sender",
+    "bad_signature",
+    "stale_counter",
+    "too_many_failures",
+];
 
 /// Content type of the Prometheus text format.
 pub const TEXT_0_0_4: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -45,6 +55,11 @@ struct CodeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SenderLabel {
+    sender: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StreamLabel {
     stream: String,
 }
@@ -54,6 +69,7 @@ struct StreamLabel {
 pub struct Metrics {
     registry: Mutex<Registry>,
     messages: Family<ValidLabel, Counter>,
+    invalid_by_sender: Family<SenderLabel, Counter>,
     refusals: Family<CodeLabel, Counter>,
     entries: Gauge,
     blocks: Gauge,
@@ -66,6 +82,11 @@ pub struct Metrics {
     anchor_lag: Gauge,
     /// The tree size the chain has anchored, once anchoring is on.
     anchored: OnceLock<Arc<AtomicU64>>,
+    data_free: Gauge,
+    data_size: Gauge,
+    store_bytes: Gauge,
+    /// The data directory whose file system and store are measured, once given.
+    data_dir: OnceLock<PathBuf>,
 }
 
 impl Default for Metrics {
@@ -81,6 +102,7 @@ impl Metrics {
         let m = Metrics {
             registry: Mutex::new(Registry::default()),
             messages: Family::default(),
+            invalid_by_sender: Family::default(),
             refusals: Family::default(),
             entries: Gauge::default(),
             blocks: Gauge::default(),
@@ -94,11 +116,22 @@ impl Metrics {
             security_dropped: Counter::default(),
             anchor_lag: Gauge::default(),
             anchored: OnceLock::new(),
+            data_free: Gauge::default(),
+            data_size: Gauge::default(),
+            store_bytes: Gauge::default(),
+            data_dir: OnceLock::new(),
         };
         r.register(
             "messages",
             "Messages recorded since start, by validity",
             m.messages.clone(),
+        );
+        // One series per device that ever sent an invalid message: only registered devices
+        // with valid signatures get here (SPEC 3.2), so the registry bounds the series.
+        r.register(
+            "invalid_messages",
+            "Invalid messages recorded since start (flagged, SPEC 3.3), by sender",
+            m.invalid_by_sender.clone(),
         );
         r.register(
             "refusals",
@@ -148,16 +181,26 @@ impl Metrics {
                 .sse_clients
                 .get_or_create(&StreamLabel { stream: s.into() });
         }
+        // So do the refusal codes of SPEC 3.2 and the throttle's: a family without a series
+        // is not written at all, and a series that first shows at N hides its first N from
+        // `increase()` (deploy/alerts.yml's refusal flood).
+        for code in REFUSAL_CODES {
+            m.refusal_series(code);
+        }
         m
     }
 
     /// Counts a refusal by its code.
     pub fn refusal(&self, code: &str) {
+        self.refusal_series(code).inc();
+    }
+
+    fn refusal_series(&self, code: &str) -> Counter {
         self.refusals
             .get_or_create(&CodeLabel {
                 code: code.to_owned(),
             })
-            .inc();
+            .clone()
     }
 
     /// Counts a security event its store had no room for.
@@ -179,6 +222,13 @@ impl Metrics {
                 valid: "false".into(),
             })
             .inc_by(invalid);
+        for r in c.records.iter().filter(|r| !r.valid) {
+            self.invalid_by_sender
+                .get_or_create(&SenderLabel {
+                    sender: r.sender.clone(),
+                })
+                .inc();
+        }
         self.entries.set(c.block.tree_size as i64);
         self.blocks.set(c.block.height as i64);
         self.block_entries.inc_by(c.block.size);
@@ -205,6 +255,29 @@ impl Metrics {
         }
     }
 
+    /// Reports, from now on, the space left on the file system of the data directory `dir`,
+    /// that file system's size and the size of the store (`dir/ledger.redb`).
+    pub fn data_dir(&self, dir: PathBuf) {
+        if self.data_dir.set(dir).is_ok() {
+            let mut r = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+            r.register(
+                "data_free_bytes",
+                "Bytes the hub may still write on the file system of its data directory",
+                self.data_free.clone(),
+            );
+            r.register(
+                "data_size_bytes",
+                "Size of the file system of the hub's data directory, bytes",
+                self.data_size.clone(),
+            );
+            r.register(
+                "store_bytes",
+                "Size of the ledger's store file, bytes",
+                self.store_bytes.clone(),
+            );
+        }
+    }
+
     /// Counts an open SSE stream until the returned guard is dropped.
     pub fn sse_client(&self, stream: &str) -> SseClient {
         let g = self
@@ -226,6 +299,20 @@ impl Metrics {
         if let Some(a) = self.anchored.get() {
             let lag = head.tree_size.saturating_sub(a.load(Ordering::Relaxed));
             self.anchor_lag.set(lag as i64);
+        }
+        if let Some(dir) = self.data_dir.get() {
+            // Two quick system calls per scrape; a failure leaves the last values.
+            if let Ok(fs) = rustix::fs::statvfs(dir) {
+                let gauge = |blocks: u64| i64::try_from(blocks.saturating_mul(fs.f_frsize));
+                if let (Ok(free), Ok(size)) = (gauge(fs.f_bavail), gauge(fs.f_blocks)) {
+                    self.data_free.set(free);
+                    self.data_size.set(size);
+                }
+            }
+            if let Ok(m) = std::fs::metadata(dir.join(STORE_FILE)) {
+                self.store_bytes
+                    .set(i64::try_from(m.len()).unwrap_or(i64::MAX));
+            }
         }
     }
 
@@ -340,6 +427,28 @@ mod tests {
         assert!(text.contains("m2mhub_ingest_seconds_count 1\n"), "{text}");
         assert!(!text.contains("# EOF"), "{text}");
         assert!(!text.contains("_total_total"), "{text}");
+    }
+
+    #[test]
+    fn refusal_codes_show_at_zero_and_disk_gauges_register_once() {
+        let m = Metrics::new();
+        let text = m.render();
+        for code in REFUSAL_CODES {
+            assert!(
+                text.contains(&format!("m2mhub_refusals_total{{code=\"{code}\"}} 0\n")),
+                "{text}"
+            );
+        }
+        assert!(!text.contains("m2mhub_data_free_bytes"), "{text}");
+        let dir = std::env::temp_dir();
+        m.data_dir(dir.clone());
+        m.data_dir(dir);
+        let text = m.render();
+        assert_eq!(
+            text.matches("# TYPE m2mhub_data_free_bytes gauge").count(),
+            1,
+            "{text}"
+        );
     }
 
     #[test]

@@ -219,6 +219,22 @@ pub const ROUTES: &[Route] = &[
     ("get", "/", false, "The web console (HTML)", None, "Text"),
     (
         "get",
+        "/healthz",
+        false,
+        "Liveness: 200 while the process serves HTTP",
+        None,
+        "Health",
+    ),
+    (
+        "get",
+        "/readyz",
+        false,
+        "Readiness: 200 when the hub accepts writes; 503 storage_failed after a storage failure (until restarted) or shutting_down",
+        None,
+        "Health",
+    ),
+    (
+        "get",
         "/v1/devices/{name}/transactions",
         false,
         "Transactions whose messages reached the device, newest first, with their provenance: {items, next}; counts cover the messages the page looked at",
@@ -372,6 +388,8 @@ fn schemas() -> Value {
                 "repeated": {"type": "integer", "minimum": 1, "description": "present when this event stands for more refusals with the same transport, source and code, folded into it since the previous event kept for them (it shows the last)"}}},
         "SecurityEvents": {"type": "object", "required": ["items", "next"], "properties": {
             "items": {"type": "array", "items": reff("SecurityEvent")}, "next": {"type": ["integer", "null"]}}},
+        "Health": {"type": "object", "required": ["status"], "properties": {"status": {"enum": ["ok", "ready"]},
+            "tree_size": int, "height": int}},
         "Text": {"type": "string"},
         "Object": {"type": "object"},
     })
@@ -395,6 +413,9 @@ pub fn document() -> Value {
                 "4XX": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
         });
+        if *path == "/readyz" {
+            op["responses"]["503"] = json!({"description": "not ready: storage_failed or shutting_down", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+        }
         if let Some(req) = request {
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{req}")}}}});
         }

@@ -1,11 +1,12 @@
 //! The `m2mhub` command: one module per subcommand under `cmd/`.
 
 mod cmd;
+mod config;
 mod demo;
 mod mqtt;
 mod remote;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 // Small allocations dominate the MQTT path (a few per message per hop); mimalloc serves them
 // with about a fifth less CPU than glibc's malloc in `bench mqtt`. Built without transparent
@@ -20,8 +21,20 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(name = "m2mhub", version, about, long_about = None)]
 struct Cli {
+    /// How to write logs (on stderr): text for people, or JSON lines for log collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per event: timestamp, level, target, fields.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -30,7 +43,9 @@ enum Command {
     /// switched on. Console on http://127.0.0.1:8080.
     Demo(cmd::demo::Args),
     /// Run the hub: HTTP API and web console on one port.
-    Serve(cmd::serve::Args),
+    Serve(Box<cmd::serve::Args>),
+    /// A running hub at a glance: readiness, size, last block, anchor lag, disk.
+    Status(cmd::status::Args),
     /// Check a ledger end to end: every verdict, leaf, root, signature and block link.
     Verify(cmd::verify::Args),
     /// Print a transaction's causal tree from a running hub.
@@ -48,19 +63,35 @@ enum Command {
     Bench(cmd::bench::Command),
 }
 
+/// Logs to stderr in `format`, filtered by `M2MHUB_LOG` (tracing's env-filter syntax).
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("M2MHUB_LOG")
+        // rumqttd (the embedded broker) logs every client that goes away as an error.
+        .unwrap_or_else(|_| "m2mhub=info,warn,rumqttd=off".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+}
+
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("M2MHUB_LOG")
-                // rumqttd (the embedded broker) logs every client that goes away as an error.
-                .unwrap_or_else(|_| "m2mhub=info,warn,rumqttd=off".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+    // `serve --config FILE` becomes the flags it holds before clap reads them.
+    let args = match config::expand(Cli::command(), std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(args);
+    init_logging(cli.log_format);
     let result = match cli.command {
         Command::Demo(a) => cmd::demo::run(a),
-        Command::Serve(a) => cmd::serve::run(a),
+        Command::Serve(a) => cmd::serve::run(*a),
+        Command::Status(a) => cmd::status::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Trace(a) => cmd::trace::run(a),
         Command::Export(a) => cmd::export::run(a),

@@ -1,5 +1,5 @@
-//! A small client for a running hub's public API (verify --url, trace, export). Lists come in
-//! bounded pages (`{items, next}`, SPEC §5): [`Hub::page`] asks for one.
+//! A small client for a running hub's public API (verify --url, trace, export, status). Lists
+//! come in bounded pages (`{items, next}`, SPEC §5): [`Hub::page`] asks for one.
 
 use anyhow::{Context, bail};
 use m2mhub_ledger::TransactionView;
@@ -83,6 +83,20 @@ impl Hub {
             t.next = more.next;
         }
         Ok(Some(t))
+    }
+
+    /// GET a JSON document whatever the status: the status and the body (`null` when the
+    /// body is not JSON).
+    pub async fn json_status(&self, path: &str) -> anyhow::Result<(u16, serde_json::Value)> {
+        let url = format!("{}{path}", self.base);
+        let r = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or_default()))
     }
 
     /// GET a text document.

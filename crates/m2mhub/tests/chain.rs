@@ -158,20 +158,25 @@ fn wait_for_chain(rpc_url: &str, addrs: &Addresses, size: u64, mirrored: bool) {
     }
 }
 
+/// The hub's `/metrics` text.
+fn metrics_of(url: &str) -> String {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        reqwest::get(format!("{url}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    })
+}
+
 /// Waits (up to a generous deadline) until the hub's `m2mhub_anchor_lag_entries` is `lag`.
 fn wait_for_anchor_lag(url: &str, lag: u64) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let want = format!("\nm2mhub_anchor_lag_entries {lag}\n");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let m = rt.block_on(async {
-            reqwest::get(format!("{url}/metrics"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        });
+        let m = metrics_of(url);
         if m.contains(&want) {
             return;
         }
@@ -233,6 +238,24 @@ fn anchor_kill_restart_anchor_verify_and_detect_a_rewritten_history() {
     wait_for_chain(&node.url, &addrs, size, true);
     // The anchor lag metric follows the anchorer: nothing left to anchor.
     wait_for_anchor_lag(&url, 0);
+    // An anchoring hub shows every metric deploy/alerts.yml names (deploy.rs checks the
+    // others on a hub that does not anchor).
+    let names = common::alert_metric_names();
+    let metrics = metrics_of(&url);
+    let missing = common::missing_metrics(&names, &metrics);
+    assert!(
+        missing.is_empty(),
+        "not on /metrics: {missing:?}\n{metrics}"
+    );
+    // `status` reports the lag.
+    let (ok, out) = m2mhub(&["status", "--url", &url, "--json"]);
+    assert!(ok, "{out}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (&status["anchor_lag_entries"], &status["tree_size"]),
+        (&json!(0), &json!(11)),
+        "{status}"
+    );
     // From outside, through the running hub's public API.
     let anchor = addrs.anchor.to_string();
     let (ok, out) = m2mhub(&[

@@ -5,9 +5,13 @@
 
 mod common;
 
-use std::path::Path;
+use std::{
+    io::Write,
+    path::Path,
+    process::{Command, Stdio},
+};
 
-use common::{TOKEN, copy_dir, m2mhub, serve, serve_refuses, signed, stop};
+use common::{TOKEN, copy_dir, m2mhub, serve, serve_refuses, signed, stop, tool};
 use ed25519_dalek::SigningKey;
 use m2mhub_core::message::Action;
 use serde_json::json;
@@ -79,6 +83,29 @@ fn serve_verify_trace_export_and_tamper() {
         ok && out.contains("digraph tx1") && out.contains("digraph tx2"),
         "{out}"
     );
+    // Graphviz draws each label's lines as lines: the action on a line of its own, never
+    // after a literal `\n` (issue 14: labels were escaped twice).
+    if let Some(dot) = tool("dot") {
+        let mut child = Command::new(dot)
+            .arg("-Tsvg")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(out.as_bytes())
+            .unwrap();
+        let drawn = child.wait_with_output().unwrap();
+        assert!(drawn.status.success());
+        let svg = String::from_utf8(drawn.stdout).unwrap();
+        assert!(
+            svg.contains(">begin</text>") && svg.contains(">end</text>") && !svg.contains("\\n"),
+            "{svg}"
+        );
+    }
 
     stop(hub);
     let (ok, out) = m2mhub(&["verify", "--data", data.to_str().unwrap()]);

@@ -1,6 +1,7 @@
 //! One module per route group of SPEC §5.
 
 pub mod devices;
+pub mod health;
 pub mod investigate;
 pub mod ledger;
 pub mod messages;

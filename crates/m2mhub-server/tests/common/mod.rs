@@ -53,3 +53,22 @@ impl Hub {
         (&mut self.task).await.unwrap();
     }
 }
+
+/// The path of command `name` on `PATH` (a real tool a test drives: `dot`, `promtool`,
+/// `systemd-analyze`; `make deps` installs them). Outside CI a machine without it skips the
+/// check (`None`); in CI (`CI=true`) its absence fails the test.
+pub fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "{name} is not installed (make deps installs it)"
+        );
+        eprintln!("{name} is not installed: skipping (make deps installs it)");
+    }
+    found
+}

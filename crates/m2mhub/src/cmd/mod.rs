@@ -6,5 +6,6 @@ pub mod demo;
 pub mod device;
 pub mod export;
 pub mod serve;
+pub mod status;
 pub mod trace;
 pub mod verify;

@@ -17,6 +17,10 @@ use m2mhub_server::{
 /// `m2mhub serve` options.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// A TOML file of these flags, spelled as here without the dashes in front
+    /// (`listen = "0.0.0.0:8080"`, `simulated = true`); a flag given here wins over the file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Data directory (created if missing).
     #[arg(long, default_value = "./m2mhub-data")]
     pub data: PathBuf,
@@ -186,6 +190,7 @@ pub async fn serve(
     if let Some(a) = anchored {
         state.metrics.anchoring(a);
     }
+    state.metrics.data_dir(data.to_path_buf());
     // A host name resolves to its addresses; the first that binds is used.
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -205,6 +210,7 @@ pub async fn serve(
         }
     };
     println!("listening on http://{addr}");
+    tracing::info!(origin = ledger.origin(), %addr, "serving");
     m2mhub_server::run_with(listener, state, &door.limits, stop).await?;
     println!("stopped");
     Ok(())
@@ -223,6 +229,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         },
         commit_queue: a.commit_queue,
     };
+    if let Some(f) = &a.config {
+        println!("settings from {}", f.display());
+    }
     let (ledger, token) = open_with(
         &a.data,
         a.origin,

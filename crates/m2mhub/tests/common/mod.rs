@@ -163,3 +163,58 @@ pub async fn register(
         .unwrap();
     assert_eq!(r.status(), 201, "registering {name}");
 }
+
+/// The path of command `name` on `PATH` (a real tool a test drives: `dot`, `promtool`,
+/// `systemd-analyze`; `make deps` installs them). Outside CI a machine without it skips the
+/// check (`None`); in CI (`CI=true`) its absence fails the test.
+pub fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "{name} is not installed (make deps installs it)"
+        );
+        eprintln!("{name} is not installed: skipping (make deps installs it)");
+    }
+    found
+}
+
+/// The repository's `deploy/` folder (systemd unit, Prometheus rules).
+pub fn deploy_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
+}
+
+/// Every `m2mhub_…` metric name `deploy/alerts.yml` uses, sorted, without duplicates.
+pub fn alert_metric_names() -> Vec<String> {
+    let rules = std::fs::read_to_string(deploy_dir().join("alerts.yml")).unwrap();
+    let mut names: Vec<String> = rules
+        .match_indices("m2mhub_")
+        .map(|(i, _)| {
+            rules[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect()
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(
+        names.len() >= 5,
+        "alerts.yml names too few metrics: {names:?}"
+    );
+    names
+}
+
+/// The names of `alert_metric_names` missing from a /metrics exposition `metrics` (Prometheus
+/// text 0.0.4, where every family has a `# TYPE` line, counters under their `_total` name).
+pub fn missing_metrics<'a>(names: &'a [String], metrics: &str) -> Vec<&'a str> {
+    names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !metrics.contains(&format!("\n# TYPE {n} ")))
+        .collect()
+}

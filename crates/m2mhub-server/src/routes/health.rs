@@ -1,0 +1,56 @@
+//! Health checks for supervisors and load balancers: `GET /healthz` (the process answers) and
+//! `GET /readyz` (the hub takes writes now).
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde_json::{Value, json};
+
+use crate::{
+    error::{ApiError, ApiResult},
+    state::AppState,
+};
+
+/// `GET /healthz`: 200 while the process serves HTTP at all. Liveness only: it reads nothing,
+/// so a supervisor never restarts a hub that is merely slow or stopped on a disk fault (that
+/// is `/readyz`'s to say, and a restart would not fix the disk).
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: 200 `{"status": "ready", "tree_size", "height"}` when the hub accepts
+/// writes: it is not shutting down, the store answers a read and no storage failure has
+/// stopped the ledger (`Ledger::is_failed`, which lasts until a restart). Otherwise 503
+/// `shutting_down` or `storage_failed`.
+pub async fn readyz(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+    if *s.closing.borrow() {
+        return Err(unavailable("shutting_down", "the hub is shutting down"));
+    }
+    // Both calls may wait for a block's commit (fsync): off the async threads.
+    let ledger = s.ledger.clone();
+    let storage = tokio::task::spawn_blocking(move || {
+        if ledger.is_failed() {
+            return Err(
+                "a storage failure stopped writes; fix the disk, then restart the hub".to_owned(),
+            );
+        }
+        ledger
+            .snapshot()
+            .map(|_| ())
+            .map_err(|e| format!("the store does not answer: {e}"))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    if let Err(message) = storage {
+        tracing::warn!("not ready: {message}");
+        return Err(unavailable("storage_failed", message));
+    }
+    let head = s.ledger.view().head;
+    Ok(Json(json!({
+        "status": "ready",
+        "tree_size": head.tree_size,
+        "height": head.height,
+    })))
+}
+
+fn unavailable(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+}
