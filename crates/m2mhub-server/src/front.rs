@@ -32,7 +32,10 @@ use crate::error::ApiError;
 pub struct Limits {
     /// How long a connection may take to send a request's head (line and headers), counted
     /// from when the server starts waiting for it: on a new connection, and after each answer
-    /// on a kept-alive one (so also how long a connection may sit idle). Closed past it.
+    /// on a kept-alive one (so also how long a connection may sit idle). Closed past it. Each
+    /// connection gets a deadline spread evenly between half of this and all of it, so
+    /// connections opened together (a flood of idle ones) do not all close, and reopen,
+    /// together: a burst of thousands of closes and accepts would stall everyone's answers.
     pub header_read_timeout: Duration,
     /// How long a request may take from its head to its answer, body read included; 408
     /// `timeout` past it. Streams (SSE) count until their headers are sent.
@@ -79,6 +82,14 @@ fn guarded(
         .service(app)
 }
 
+/// `full` scaled by a factor in [½, 1] that the `n`th connection gets: a Weyl sequence (the
+/// golden ratio's fractional part), evenly spread for any run of consecutive connections. No
+/// secret is needed: spreading deadlines is not a defence against a client that knows them.
+fn spread(full: Duration, n: u64) -> Duration {
+    let frac = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64;
+    full.mul_f64(0.5 + frac / 2.0)
+}
+
 /// Serves `app` on `listener` within `limits` until `shutdown` completes, then lets in-flight
 /// requests finish (for at most the request timeout).
 pub async fn serve(
@@ -93,6 +104,7 @@ pub async fn serve(
         .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut accepted: u64 = 0;
     let graceful = GracefulShutdown::new();
     let mut backoff = Duration::ZERO;
     tokio::pin!(shutdown);
@@ -123,6 +135,9 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        accepted += 1;
+        let mut http = http.clone();
+        http.header_read_timeout(spread(limits.header_read_timeout, accepted));
         let service = service.clone();
         let per_request = hyper::service::service_fn(move |req: hyper::Request<_>| {
             let mut req = req.map(Body::new);
@@ -144,4 +159,22 @@ pub async fn serve(
         tracing::warn!("connections still open after the grace period were dropped");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_spread_evenly_between_half_and_all_of_the_timeout() {
+        let full = Duration::from_secs(10);
+        let mut per_second = [0u32; 5];
+        for n in 1..=1000 {
+            let d = spread(full, n);
+            assert!(d >= full / 2 && d <= full, "{d:?}");
+            per_second[((d.as_secs_f64() - 5.0) as usize).min(4)] += 1;
+        }
+        // Each second of the 5-second spread holds a fifth of the connections, give or take.
+        assert!(per_second.iter().all(|&c| (180..=220).contains(&c)), "{per_second:?}");
+    }
 }
