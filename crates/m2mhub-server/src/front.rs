@@ -25,7 +25,7 @@ use hyper_util::{
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::{BoxError, ServiceBuilder, ServiceExt, limit::GlobalConcurrencyLimitLayer};
 
-use crate::error::ApiError;
+use crate::{error::ApiError, gate::Tarpit};
 
 /// Limits of the front door. Defaults suit a hub on the open network.
 #[derive(Clone, Debug)]
@@ -142,7 +142,15 @@ pub async fn serve(
         let per_request = hyper::service::service_fn(move |req: hyper::Request<_>| {
             let mut req = req.map(Body::new);
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(addr));
-            service.clone().oneshot(req)
+            let answer = service.clone().oneshot(req);
+            async move {
+                let r = answer.await?;
+                // Past the concurrency limit already: holding back costs a timer, not a permit.
+                if let Some(Tarpit(d)) = r.extensions().get::<Tarpit>().copied() {
+                    tokio::time::sleep(d).await;
+                }
+                Ok::<_, Infallible>(r)
+            }
         });
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), per_request));
         tokio::spawn(async move {
@@ -175,6 +183,9 @@ mod tests {
             per_second[((d.as_secs_f64() - 5.0) as usize).min(4)] += 1;
         }
         // Each second of the 5-second spread holds a fifth of the connections, give or take.
-        assert!(per_second.iter().all(|&c| (180..=220).contains(&c)), "{per_second:?}");
+        assert!(
+            per_second.iter().all(|&c| (180..=220).contains(&c)),
+            "{per_second:?}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! every refusal is counted in the metrics and, when it proves nothing, against its source
 //! ([`refused`]). Security-event recording hooks in here.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, time::Duration};
 
 use axum::{
     extract::{ConnectInfo, Request, State},
@@ -25,8 +25,18 @@ pub fn source_of(req: &Request) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
+/// Longest a throttled answer is held back ([`Tarpit`]).
+pub const TARPIT_MAX: Duration = Duration::from_secs(1);
+
+/// Marks a response the front door holds back for this long after the handler is done (its
+/// concurrency permit already released): a throttled source's next request on the connection
+/// waits for it, so a flooder gets about one answer per connection per second however fast it
+/// sends, and its refusals cost the hub little. Devices in good standing never see one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tarpit(pub Duration);
+
 /// Middleware for the submission routes: refuses a throttled source before anything reads,
-/// let alone parses, its body.
+/// let alone parses, its body, and holds the refusal back ([`Tarpit`]).
 pub async fn throttle_first(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let source = source_of(&req);
     match s.throttle.check(source) {
@@ -34,7 +44,9 @@ pub async fn throttle_first(State(s): State<AppState>, req: Request, next: Next)
         Err(wait) => {
             let e = ApiError::too_many_failures(wait);
             keep(&s, source, None, &e);
-            e.into_response()
+            let mut r = e.into_response();
+            r.extensions_mut().insert(Tarpit(wait.min(TARPIT_MAX)));
+            r
         }
     }
 }

@@ -379,3 +379,45 @@ async fn a_throttled_source_is_refused_before_its_body_is_read() {
     assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
     assert!(answer.contains("too_many_failures"), "{answer}");
 }
+
+/// A throttled source's refusal leaves the router marked to be held back by the front door
+/// (after its concurrency permit is released): at most [`m2mhub_server::gate::TARPIT_MAX`],
+/// never on an answer to a source in good standing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_refusal_is_marked_to_be_held_back() {
+    use axum::{body::Body, extract::ConnectInfo, http::Request};
+    use m2mhub_server::gate::{TARPIT_MAX, Tarpit};
+    use tower::ServiceExt;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = common::ledger(tmp.path(), "m2mhub/frontdoor-test");
+    let state = AppState::new(ledger, TOKEN.into())
+        .unwrap()
+        .with_failure_limit(1, 0.001);
+    let app = m2mhub_server::router(state);
+    let from = |last: u8, body: &'static str| {
+        Request::post("/v1/messages")
+            .header("content-type", "application/json")
+            .extension(ConnectInfo(std::net::SocketAddr::from((
+                [10, 0, 0, last],
+                4000,
+            ))))
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let first = app.clone().oneshot(from(1, "{")).await.unwrap();
+    assert_eq!(first.status(), 400);
+    assert_eq!(first.extensions().get::<Tarpit>(), None);
+    let throttled = app.clone().oneshot(from(1, "{")).await.unwrap();
+    assert_eq!(throttled.status(), 429);
+    let Some(Tarpit(d)) = throttled.extensions().get::<Tarpit>().copied() else {
+        panic!("a 429 of the throttle is held back");
+    };
+    assert!(d > Duration::ZERO && d <= TARPIT_MAX, "{d:?}");
+    let other = app.oneshot(from(2, "{")).await.unwrap();
+    assert_eq!(
+        (other.status().as_u16(), other.extensions().get::<Tarpit>()),
+        (400, None),
+        "another source is answered at once"
+    );
+}
