@@ -458,6 +458,7 @@ async fn run(
     good: Vec<Vec<u8>>,
 ) -> anyhow::Result<(serde_json::Value, Vec<Row>)> {
     let stop = Arc::new(AtomicBool::new(false));
+    let attack_start = Instant::now();
     let held = Arc::new(Held::default());
     let mut tasks = Vec::new();
     for i in 0..a.idle + a.slowloris {
@@ -519,6 +520,7 @@ async fn run(
         .await?
         .map_err(|_| anyhow::anyhow!("the devices' thread panicked"))??;
     stop.store(true, Ordering::Relaxed);
+    let attack_secs = attack_start.elapsed().as_secs_f64();
     for t in &tasks {
         t.abort();
     }
@@ -531,10 +533,22 @@ async fn run(
     let committer_p99 = committer_p99_ms(url).await;
     let take = |m: &Mutex<BTreeMap<String, u64>>| m.lock().map(|m| m.clone()).unwrap_or_default();
     let (forged_statuses, replayed_statuses) = (take(&forged_statuses), take(&replayed_statuses));
+    // Requests the hub answered, per second of attack: with throttled answers held back
+    // (tarpit), a flooder gets about one per connection per second, whatever it offers.
+    let answered = |m: &BTreeMap<String, u64>| {
+        m.iter()
+            .filter(|(k, _)| k.parse::<u16>().is_ok())
+            .map(|(_, n)| *n)
+            .sum::<u64>() as f64
+            / attack_secs
+    };
+    let (forged_answered, replayed_answered) =
+        (answered(&forged_statuses), answered(&replayed_statuses));
     eprintln!(
         "devices at {} msg/s under attack: p50 {p50:.2} ms, p99 {p99:.2} ms, p999 {p999:.2} ms, \
          {errors} errors; committer p99 ≤ {committer_p99:?} ms (every submission); attack connections held ≥ {held_min}, closed by the hub {closed}; \
-         forged answers {forged_statuses:?}; replayed answers {replayed_statuses:?}",
+         forged answers {forged_statuses:?} ({forged_answered:.0}/s); replayed answers \
+         {replayed_statuses:?} ({replayed_answered:.0}/s)",
         a.rate
     );
     let report = json!({
@@ -552,6 +566,9 @@ async fn run(
             "forged_answers": forged_statuses,
             "replayed_offered_per_s": a.replayed_rate,
             "replayed_answers": replayed_statuses,
+            "forged_answered_per_s": forged_answered,
+            "replayed_answered_per_s": replayed_answered,
+            "flood_connections_each": FLOOD_CONNECTIONS,
         },
         "committer_p99_ms_at_most": committer_p99,
         "targets": {"p99_ms": 50},
@@ -560,8 +577,9 @@ async fn run(
         Row::info(
             "hostile load (hub in its own process)",
             format!(
-                "{} idle + {} slowloris connections, {} forged + {} replayed msg/s",
-                a.idle, a.slowloris, a.forged_rate, a.replayed_rate
+                "{} idle + {} slowloris connections, {} forged + {} replayed msg/s offered over \
+                 {} connections each ({forged_answered:.0} + {replayed_answered:.0}/s answered)",
+                a.idle, a.slowloris, a.forged_rate, a.replayed_rate, FLOOD_CONNECTIONS
             ),
         ),
         Row::info(
