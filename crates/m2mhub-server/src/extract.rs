@@ -129,15 +129,25 @@ impl FromRequestParts<AppState> for Operator {
             .map(str::trim);
         let ok = given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(state.token.as_bytes())));
         if ok {
-            Ok(Operator)
+            return Ok(Operator);
+        }
+        let e = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this route needs Authorization: Bearer <operator token>",
+        );
+        if given.is_some() {
+            // A wrong token is someone trying the operator's door: kept as a security event
+            // and charged to the source like a forgery. (No token at all is a visitor.)
+            let source = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip());
+            crate::gate::refused(state, source, &e);
         } else {
             state.metrics.refusal("unauthorized");
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "this route needs Authorization: Bearer <operator token>",
-            ))
         }
+        Err(e)
     }
 }
 

@@ -153,7 +153,7 @@ impl FailureThrottle {
     pub fn counts(code: &str) -> bool {
         matches!(
             code,
-            "malformed" | "too_large" | "unknown_sender" | "bad_signature"
+            "malformed" | "too_large" | "unknown_sender" | "bad_signature" | "unauthorized"
         )
     }
 }

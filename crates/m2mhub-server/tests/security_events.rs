@@ -198,8 +198,17 @@ async fn every_refusal_is_kept_with_its_fields_for_the_operator_only() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
-    let events = all_events(&c, &url, 5).await;
-    assert_eq!(events.len(), 5, "{events:?}");
+    // A wrong operator token is kept too (no token at all is a visitor, not an event).
+    let events = all_events(&c, &url, 6).await;
+    assert_eq!(events.len(), 6, "{events:?}");
+    assert_eq!(
+        (
+            &events[5]["code"],
+            &events[5]["sender"],
+            &events[5]["source"]
+        ),
+        (&json!("unauthorized"), &Value::Null, &json!("127.0.0.1"))
+    );
     for (i, (e, (_, sender, _, code))) in events.iter().zip(&tries).enumerate() {
         assert_eq!(e["id"], i as u64 + 1, "{e}");
         assert_eq!(e["code"], *code, "{e}");
@@ -227,7 +236,7 @@ async fn every_refusal_is_kept_with_its_fields_for_the_operator_only() {
     let (_, p) = page(&c, &url, "?limit=2&after=4").await;
     assert_eq!(
         (p["items"].as_array().unwrap().len(), &p["next"]),
-        (1, &Value::Null)
+        (2, &Value::Null)
     );
     for bad in ["?limit=0", "?limit=1001", "?after=x", "?other=1"] {
         let (s, b) = page(&c, &url, bad).await;
