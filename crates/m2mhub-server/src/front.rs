@@ -9,7 +9,13 @@
 //! alive one, so it is also the idle timeout. HTTP/2 is not served: its preface read has no
 //! timeout in hyper-util's auto builder, and devices and browsers speak HTTP/1.1 to the hub.
 
-use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    future::Future,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use axum::{
     Router,
@@ -45,6 +51,10 @@ pub struct Limits {
     pub max_connections: usize,
     /// Most requests handled at once; the next ones wait (within their request timeout).
     pub max_requests: usize,
+    /// Most connections one source address may hold at once; past it a new one is closed as
+    /// soon as it is accepted, so one address cannot take the whole connection cap. Behind a
+    /// reverse proxy every client shares the proxy's address: raise it there.
+    pub max_connections_per_source: usize,
 }
 
 impl Default for Limits {
@@ -54,6 +64,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             max_requests: 1024,
+            max_connections_per_source: 1000,
         }
     }
 }
@@ -82,6 +93,38 @@ fn guarded(
         .service(app)
 }
 
+/// Connections open per source address.
+#[derive(Debug, Default)]
+struct PerSource(std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>);
+
+/// One connection counted against its source; uncounted when dropped.
+struct Held(Arc<PerSource>, IpAddr);
+
+impl PerSource {
+    /// Counts a connection from `ip`, unless it already holds `cap`.
+    fn admit(this: &Arc<PerSource>, ip: IpAddr, cap: usize) -> Option<Held> {
+        let mut open = this.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= cap.max(1) {
+            return None;
+        }
+        *n += 1;
+        Some(Held(this.clone(), ip))
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut open = self.0.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.1);
+            }
+        }
+    }
+}
+
 /// `full` scaled by a factor in [½, 1] that the `n`th connection gets: a Weyl sequence (the
 /// golden ratio's fractional part), evenly spread for any run of consecutive connections. No
 /// secret is needed: spreading deadlines is not a defence against a client that knows them.
@@ -105,6 +148,7 @@ pub async fn serve(
         .keep_alive(true);
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut accepted: u64 = 0;
+    let per_source = Arc::new(PerSource::default());
     let graceful = GracefulShutdown::new();
     let mut backoff = Duration::ZERO;
     tokio::pin!(shutdown);
@@ -134,6 +178,12 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(held) =
+            PerSource::admit(&per_source, addr.ip(), limits.max_connections_per_source)
+        else {
+            // Dropping the stream closes it; the permit goes back with it.
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         accepted += 1;
         let mut http = http.clone();
@@ -156,7 +206,7 @@ pub async fn serve(
         tokio::spawn(async move {
             // Errors here are the client's (reset, timeout, bad request line): nothing to do.
             let _ = conn.await;
-            drop(permit);
+            drop((permit, held));
         });
     }
     drop(listener);

@@ -421,3 +421,59 @@ async fn a_throttled_refusal_is_marked_to_be_held_back() {
         "another source is answered at once"
     );
 }
+
+async fn connect_from(last: u8, hub: std::net::SocketAddr) -> TcpStream {
+    let s = tokio::net::TcpSocket::new_v4().unwrap();
+    s.bind(std::net::SocketAddr::from(([127, 0, 0, last], 0)))
+        .unwrap();
+    s.connect(hub).await.unwrap()
+}
+
+/// True when the hub answers a first request on `s` (false when it closed the connection
+/// instead). Reads only the start of the answer: one call per connection.
+async fn served(s: &mut TcpStream) -> bool {
+    if s.write_all(b"GET /v1/key HTTP/1.1\r\nHost: hub\r\n\r\n")
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    matches!(
+        tokio::time::timeout(PATIENCE, s.read(&mut buf)).await,
+        Ok(Ok(n)) if n > 0 && buf.starts_with(b"HTTP/1.1 200")
+    )
+}
+
+#[tokio::test]
+async fn one_source_cannot_hold_more_than_its_share_of_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        header_read_timeout: Duration::from_secs(60),
+        max_connections_per_source: 2,
+        ..Limits::default()
+    };
+    let h = hub(dir.path(), limits, 1000, |s| s).await;
+    let mut a = connect_from(2, h.addr).await;
+    let mut b = connect_from(2, h.addr).await;
+    assert!(served(&mut a).await && served(&mut b).await);
+    let mut third = connect_from(2, h.addr).await;
+    assert!(
+        read_to_close(&mut third).await.is_some(),
+        "a third connection from the same address is closed"
+    );
+    let mut other = connect_from(3, h.addr).await;
+    assert!(served(&mut other).await, "another address is served");
+    // Once one of the two closes, the address may connect again.
+    drop(a);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let mut again = connect_from(2, h.addr).await;
+        if served(&mut again).await {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never served again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(b);
+}

@@ -55,6 +55,10 @@ pub struct Args {
     /// Most HTTP requests handled at once; more wait their turn.
     #[arg(long, default_value_t = Limits::default().max_requests)]
     pub max_requests: usize,
+    /// Most HTTP connections one source address may hold at once (raise it behind a reverse
+    /// proxy, where every client shares the proxy's address).
+    #[arg(long, default_value_t = Limits::default().max_connections_per_source)]
+    pub max_connections_per_source: usize,
     /// Most entries waiting to be committed; past it submissions are answered 503 `busy`
     /// with Retry-After.
     #[arg(long, default_value_t = m2mhub_ledger::DEFAULT_MAX_QUEUED)]
@@ -226,6 +230,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 .max_connections
                 .unwrap_or_else(|| default_max_connections(open_files)),
             max_requests: a.max_requests,
+            max_connections_per_source: a.max_connections_per_source,
         },
         commit_queue: a.commit_queue,
     };
