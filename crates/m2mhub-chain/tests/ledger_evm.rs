@@ -467,7 +467,7 @@ fn registry_functions_and_their_refusals() {
         action: Action::Continue,
         tx: TxId(1),
         cause: None,
-        counter: 1,
+        counter: 2, // above b's message after its re-key
         contents_hash: [0; 32],
         signature: [0; 64],
         provenance: None,
