@@ -88,6 +88,8 @@ contract M2MHubLedger {
     event ExceptionGranted(uint64 indexed seq, bytes32 indexed device, bytes32 indexed sender);
     event ExceptionWithdrawn(uint64 indexed seq, bytes32 indexed device, bytes32 indexed sender);
     event Revoked(uint64 indexed seq, bytes32 indexed device);
+    /// SPEC §3.2.2: from `seq` on, `device`'s messages are signed with `publicKey`.
+    event Rekeyed(uint64 indexed seq, bytes32 indexed device, bytes32 publicKey);
     /// One recorded message: its seq, its tx (0 when it named a tx id not issued yet: it belongs
     /// to no transaction, SPEC §3.1, so filtering logs by tx never finds it in the transaction
     /// that later takes that id), provenance (0 when the tx is unknown), the message as relayed
@@ -161,6 +163,18 @@ contract M2MHubLedger {
     function revoke(bytes32 device) external onlyOwner {
         active(device).revoked = true;
         emit Revoked(entryCount++, device);
+    }
+
+    /// @notice Re-keys `device` (SPEC §3.2.2): its messages from this entry on are signed with
+    /// `publicKey`. A key once registered stays taken, retired or not. (The hub relays
+    /// messages after checking their signatures; the `Rekeyed` events give an off-chain
+    /// checker the key in force at each seq.)
+    function rekey(bytes32 device, bytes32 publicKey) external onlyOwner {
+        Device storage d = active(device);
+        if (keyTaken[publicKey]) revert KeyTaken();
+        keyTaken[publicKey] = true;
+        d.publicKey = publicKey;
+        emit Rekeyed(entryCount++, device, publicKey);
     }
 
     /// @notice Records `m` with its verdict (SPEC §3.1, §3.3) and returns its seq, its tx (new

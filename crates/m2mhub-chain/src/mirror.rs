@@ -123,6 +123,11 @@ impl Mirror {
                     .await
             }
             Entry::DeviceRevoked { device } => c.revoke(device_id(device.as_str())).send().await,
+            Entry::DeviceRekeyed { device, public_key } => {
+                c.rekey(device_id(device.as_str()), B256::from(*public_key))
+                    .send()
+                    .await
+            }
             Entry::Message(m) => c.record(message_call(m)).send().await,
         };
         let pending =

@@ -101,6 +101,12 @@ impl Both {
                     device: device_id(device.as_str()),
                 })
                 .map(|_| ()),
+            Entry::DeviceRekeyed { device, public_key } => self
+                .call(&M2MHubLedger::rekeyCall {
+                    device: device_id(device.as_str()),
+                    publicKey: B256::from(*public_key),
+                })
+                .map(|_| ()),
             Entry::Message(_) => unreachable!(),
         };
         match (&rust, chain) {
@@ -390,8 +396,34 @@ fn registry_functions_and_their_refusals() {
     ));
     b.registry(withdraw("b", "a")).unwrap();
     b.registry(grant("a", "b")).unwrap();
+    // Re-keying (SPEC §3.2.2): a key once registered stays taken, retired or not.
+    let rekey = |d: &str, k: u8| Entry::DeviceRekeyed {
+        device: name(d),
+        public_key: key(k).verifying_key().to_bytes(),
+    };
+    b.registry(rekey("b", 7)).unwrap();
+    for taken in [0, 1, 7] {
+        assert!(matches!(
+            b.registry(rekey("b", taken)),
+            Err(CoreError::KeyTaken)
+        ));
+    }
+    assert!(matches!(
+        b.registry(rekey("nobody", 8)),
+        Err(CoreError::UnknownDevice(_))
+    ));
+    // The contract takes the hub's word for signatures; the machine checks the new key.
+    assert!(
+        b.message(7, "b", "a", Action::Begin, 0, None, 1)
+            .unwrap()
+            .valid()
+    );
     b.registry(Entry::DeviceRevoked { device: name("a") })
         .unwrap();
+    assert!(matches!(
+        b.registry(rekey("a", 8)),
+        Err(CoreError::DeviceRevoked(_))
+    ));
     assert!(matches!(
         b.registry(Entry::DeviceRevoked { device: name("a") }),
         Err(CoreError::DeviceRevoked(_))
@@ -400,11 +432,12 @@ fn registry_functions_and_their_refusals() {
         b.registry(grant("a", "b")),
         Err(CoreError::DeviceRevoked(_))
     ));
-    assert_eq!(b.call(&M2MHubLedger::entryCountCall {}).unwrap(), 5);
+    assert_eq!(b.call(&M2MHubLedger::entryCountCall {}).unwrap(), 7);
     let d = b
         .call(&M2MHubLedger::devicesCall::new((device_id("b"),)))
         .unwrap();
     assert_eq!((d.registered, d.revoked, d.clearance), (true, false, 2));
+    assert_eq!(d.publicKey, B256::from(key(7).verifying_key().to_bytes()));
     assert!(
         b.call(&M2MHubLedger::exceptionsCall::new((
             device_id("a"),
@@ -434,7 +467,7 @@ fn registry_functions_and_their_refusals() {
         action: Action::Continue,
         tx: TxId(1),
         cause: None,
-        counter: 1,
+        counter: 2, // above b's message after its re-key
         contents_hash: [0; 32],
         signature: [0; 64],
         provenance: None,

@@ -13,7 +13,11 @@ use m2mhub_core::{
 };
 use serde::Deserialize;
 
-use crate::{ClientError, Result, http::HttpTransport, wire::Record};
+use crate::{
+    ClientError, Result,
+    http::HttpTransport,
+    wire::{Delivery, DeviceKey, Record, key_at},
+};
 
 /// Checks a hub from outside.
 #[derive(Debug)]
@@ -25,6 +29,11 @@ pub struct Verifier {
 #[derive(Deserialize)]
 struct EntryJson {
     entry_bytes: String,
+}
+
+#[derive(Deserialize)]
+struct DeviceJson {
+    keys: Vec<DeviceKey>,
 }
 
 #[derive(Deserialize)]
@@ -98,6 +107,51 @@ impl Verifier {
             )));
         }
         check_record_fields(r, &bytes)
+    }
+
+    /// The key `device` signed with at `seq` (SPEC §3.2.2), from its key history, checked to
+    /// be the key given by the registration or re-key entry at its `from_seq`, in the tree of
+    /// `cp`. Trusted: that the hub's history omits no re-key between that entry and `seq`
+    /// (`m2mhub verify`, which replays every entry, checks that too).
+    pub async fn sender_key_at(&self, device: &str, seq: u64, cp: &Checkpoint) -> Result<[u8; 32]> {
+        let d: DeviceJson = self.http.get_json(&format!("/v1/devices/{device}")).await?;
+        let k =
+            key_at(&d.keys, seq).ok_or_else(|| bad(format!("{device} had no key at seq {seq}")))?;
+        let key = k.bytes()?;
+        let (_, bytes) = self.included_entry(k.from_seq, cp).await?;
+        let given = match Entry::from_bytes(&bytes).map_err(bad)? {
+            Entry::DeviceRegistered(r) if r.name.as_str() == device => r.public_key,
+            Entry::DeviceRekeyed {
+                device: d,
+                public_key,
+            } if d.as_str() == device => public_key,
+            _ => {
+                return Err(bad(format!("entry {} gives {device} no key", k.from_seq)));
+            }
+        };
+        if given != key {
+            return Err(bad(format!(
+                "entry {} gives {device} another key than the hub lists",
+                k.from_seq
+            )));
+        }
+        Ok(key)
+    }
+
+    /// Checks a delivery end to end: its record is the entry in the tree of `cp`
+    /// ([`Verifier::verify_record`]) and its signature verifies with the key its sender had at
+    /// its seq ([`Verifier::sender_key_at`]), so a re-keyed sender's older messages still
+    /// check.
+    pub async fn verify_delivery(&self, d: &Delivery, cp: &Checkpoint) -> Result<()> {
+        self.verify_record(&d.record, cp).await?;
+        let key = self
+            .sender_key_at(&d.record.sender, d.record.seq, cp)
+            .await?;
+        let history = [DeviceKey {
+            public_key: hex::encode(key),
+            from_seq: 0,
+        }];
+        d.verify_signature_in_history(&history)
     }
 
     /// Checks that `new` extends `old` (the hub rewrote nothing in between).

@@ -154,6 +154,31 @@ impl Ack {
     }
 }
 
+/// One of a device's keys, as `GET /v1/devices/{name}` lists them in `keys` (SPEC §3.2.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceKey {
+    /// The Ed25519 public key, hex.
+    pub public_key: String,
+    /// The seq of the registration or re-key entry from which it is in force.
+    pub from_seq: u64,
+}
+
+impl DeviceKey {
+    /// The key's 32 bytes.
+    pub fn bytes(&self) -> Result<[u8; 32]> {
+        Ok(m2mhub_core::message::parse_hex_array::<32>(
+            &self.public_key,
+            "public_key",
+        )?)
+    }
+}
+
+/// The key in force at `seq` in a history ordered oldest first: the last one given at or
+/// before `seq`. `None` before the first.
+pub fn key_at(keys: &[DeviceKey], seq: u64) -> Option<&DeviceKey> {
+    keys.iter().rev().find(|k| k.from_seq <= seq)
+}
+
 /// The payload of `m2m/in/{receiver}`: the record with its contents, plus the sender's
 /// signature so the receiver can check the message end to end.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,9 +215,25 @@ impl Delivery {
     /// `GET /v1/devices/{name}`), so a receiver needs to trust the broker for nothing. The
     /// rule is the hub's (ZIP 215, SPEC §3.2.1, [`m2mhub_core::sig`]): a delivery the hub
     /// recorded as signed verifies here too.
+    ///
+    /// A re-keyed sender (SPEC §3.2.2) signed this delivery with the key in force at its seq,
+    /// which need not be its current one: see [`Delivery::verify_signature_in_history`].
     pub fn verify_signature(&self, sender_key: &VerifyingKey) -> Result<()> {
+        self.verify_with(sender_key.as_bytes())
+    }
+
+    /// Checks the sender's signature with the key in force at the delivery's seq, taken from
+    /// the sender's key history (`keys` of `GET /v1/devices/{name}`, oldest first).
+    pub fn verify_signature_in_history(&self, keys: &[DeviceKey]) -> Result<()> {
+        let k = key_at(keys, self.record.seq).ok_or_else(|| {
+            ClientError::Verification(format!("the sender had no key at seq {}", self.record.seq))
+        })?;
+        self.verify_with(&k.bytes()?)
+    }
+
+    fn verify_with(&self, sender_key: &[u8; 32]) -> Result<()> {
         let m = self.message()?;
-        if m2mhub_core::sig::verify(sender_key.as_bytes(), &m.signing_bytes(), &m.signature) {
+        if m2mhub_core::sig::verify(sender_key, &m.signing_bytes(), &m.signature) {
             Ok(())
         } else {
             Err(ClientError::Verification(
@@ -205,6 +246,60 @@ impl Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_delivery_is_checked_with_the_key_in_force_at_its_seq() {
+        use ed25519_dalek::{Signer, SigningKey};
+        let (old, new) = (
+            SigningKey::from_bytes(&[1; 32]),
+            SigningKey::from_bytes(&[2; 32]),
+        );
+        let keys = [
+            DeviceKey {
+                public_key: hex::encode(old.verifying_key().as_bytes()),
+                from_seq: 3,
+            },
+            DeviceKey {
+                public_key: hex::encode(new.verifying_key().as_bytes()),
+                from_seq: 10,
+            },
+        ];
+        let delivery = |seq: u64, key: &SigningKey| {
+            let mut d = Delivery {
+                record: Record {
+                    seq,
+                    tx: 1,
+                    provenance: Some("tv".into()),
+                    sender: "tv".into(),
+                    receiver: "oven".into(),
+                    action: Action::Begin,
+                    cause: None,
+                    counter: seq,
+                    contents: Some("heat".into()),
+                    valid: true,
+                    notices: Vec::new(),
+                    block: 1,
+                    time: None,
+                    leaf_hash: String::new(),
+                    duplicate: false,
+                },
+                signature: "00".repeat(64),
+            };
+            let m = d.message().expect("message");
+            d.signature = hex::encode(key.sign(&m.signing_bytes()).to_bytes());
+            d
+        };
+        for (seq, key, ok) in [
+            (9, &old, true),
+            (9, &new, false),
+            (10, &new, true),
+            (10, &old, false),
+            (2, &old, false),
+        ] {
+            let got = delivery(seq, key).verify_signature_in_history(&keys);
+            assert_eq!(got.is_ok(), ok, "seq {seq}: {got:?}");
+        }
+    }
 
     #[test]
     fn topics_round_trip() {

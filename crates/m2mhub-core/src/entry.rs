@@ -17,6 +17,8 @@
 //! kind 6 simulated_device_registered: as kind 1, for a device whose key the hub itself
 //!                             holds (`serve --simulated`): its messages prove only that the
 //!                             hub signed them
+//! kind 7 device_rekeyed:      name device, [32] new public key (SPEC §3.2.2: from this
+//!                             entry's seq on, the device's messages are checked with it)
 //! ```
 //! Decoding is strict: exactly one byte string decodes to a given entry, so the leaf hash of
 //! a decoded-then-encoded entry is the leaf hash of the stored bytes.
@@ -61,6 +63,14 @@ pub enum Entry {
     },
     /// An authenticated message and its verdict.
     Message(MessageEntry),
+    /// A device's key changed (SPEC §3.2.2): its messages from this entry's seq on are checked
+    /// with `public_key`; earlier ones keep the key in force at their seq.
+    DeviceRekeyed {
+        /// The device.
+        device: DeviceName,
+        /// Its new Ed25519 public key.
+        public_key: [u8; 32],
+    },
 }
 
 /// The fields of a device registration.
@@ -158,6 +168,8 @@ pub enum EntryKind {
     Message = 5,
     /// [`Entry::DeviceRegistered`] of a device whose key the hub holds.
     SimulatedDeviceRegistered = 6,
+    /// [`Entry::DeviceRekeyed`].
+    DeviceRekeyed = 7,
 }
 
 impl EntryKind {
@@ -170,6 +182,7 @@ impl EntryKind {
             EntryKind::DeviceRevoked => "device_revoked",
             EntryKind::Message => "message",
             EntryKind::SimulatedDeviceRegistered => "simulated_device_registered",
+            EntryKind::DeviceRekeyed => "device_rekeyed",
         }
     }
 }
@@ -184,6 +197,7 @@ impl Entry {
             Entry::ExceptionWithdrawn { .. } => EntryKind::ExceptionWithdrawn,
             Entry::DeviceRevoked { .. } => EntryKind::DeviceRevoked,
             Entry::Message(_) => EntryKind::Message,
+            Entry::DeviceRekeyed { .. } => EntryKind::DeviceRekeyed,
         }
     }
 
@@ -216,6 +230,10 @@ impl Entry {
                 put_name(out, sender.as_str());
             }
             Entry::DeviceRevoked { device } => put_name(out, device.as_str()),
+            Entry::DeviceRekeyed { device, public_key } => {
+                put_name(out, device.as_str());
+                out.extend_from_slice(public_key);
+            }
             Entry::Message(m) => {
                 put_name(out, m.sender.as_str());
                 put_name(out, m.receiver.as_str());
@@ -273,6 +291,10 @@ impl Entry {
                 }
             }
             4 => Entry::DeviceRevoked { device: r.name()? },
+            7 => Entry::DeviceRekeyed {
+                device: r.name()?,
+                public_key: r.array::<32>()?,
+            },
             5 => {
                 let sender = r.name()?;
                 let receiver = r.name()?;
@@ -409,6 +431,10 @@ mod tests {
             Entry::DeviceRevoked {
                 device: name("oven"),
             },
+            Entry::DeviceRekeyed {
+                device: name("oven"),
+                public_key: [9; 32],
+            },
             Entry::Message(MessageEntry {
                 sender: name("top_level"),
                 receiver: name("low_level"),
@@ -434,7 +460,7 @@ mod tests {
 
     #[test]
     fn message_layout_is_the_documented_one() {
-        let Entry::Message(m) = &samples()[4] else {
+        let Entry::Message(m) = &samples()[5] else {
             panic!()
         };
         let b = Entry::Message(m.clone()).to_bytes();
@@ -444,6 +470,19 @@ mod tests {
         // cause 0 is encoded as 1 (0 means absent)
         assert_eq!(&b[33..41], &1u64.to_be_bytes());
         assert_eq!(&b[len - 2..], &(1u16 << 3).to_be_bytes());
+    }
+
+    #[test]
+    fn rekey_layout_is_the_documented_one() {
+        let e = Entry::DeviceRekeyed {
+            device: name("oven"),
+            public_key: [9; 32],
+        };
+        let mut want = vec![1, 7, 0, 4];
+        want.extend_from_slice(b"oven");
+        want.extend_from_slice(&[9; 32]);
+        assert_eq!(e.to_bytes(), want);
+        assert_eq!(e.kind().as_str(), "device_rekeyed");
     }
 
     #[test]

@@ -55,4 +55,8 @@ pub enum CoreError {
     /// Withdrawing an exception the device does not list.
     #[error("device {0} lists no exception for {1}")]
     NoSuchException(DeviceName, DeviceName),
+    /// Re-keying a simulated device: the hub holds its key, so a new key would also be the
+    /// hub's and prove nothing new (register a new device instead).
+    #[error("device {0} is simulated: the hub holds its key, which is not re-keyed")]
+    SimulatedDevice(DeviceName),
 }

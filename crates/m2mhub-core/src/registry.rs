@@ -33,8 +33,11 @@ pub struct Device {
     pub name: DeviceName,
     /// Clearance; higher is more privileged.
     pub clearance: u32,
-    /// The Ed25519 key its messages are signed with (checked under ZIP 215, SPEC §3.2.1).
+    /// The Ed25519 key its messages are signed with now (checked under ZIP 215, SPEC §3.2.1).
     pub key: PublicKey,
+    /// Every key it has had, oldest first: the registration's, then each re-key's (SPEC
+    /// §3.2.2). The last one is `key`.
+    pub keys: Vec<KeyInForce>,
     /// Senders this device accepts despite their lower clearance.
     pub exceptions: BTreeSet<DeviceName>,
     /// Active or revoked.
@@ -47,7 +50,26 @@ pub struct Device {
     pub simulated: bool,
 }
 
+/// A key of a device and the seq from which it is in force (until the next one's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyInForce {
+    /// The key.
+    pub key: PublicKey,
+    /// The seq of the entry that gave the device this key (registration or re-key).
+    pub from_seq: Seq,
+}
+
 impl Device {
+    /// The key in force at `seq` (SPEC §3.2.2): the last one given at or before it. A seq
+    /// before the registration gets the registration's key.
+    pub fn key_at(&self, seq: Seq) -> PublicKey {
+        self.keys
+            .iter()
+            .rev()
+            .find(|k| k.from_seq <= seq)
+            .map_or(self.key, |k| k.key)
+    }
+
     /// True once revoked.
     pub fn is_revoked(&self) -> bool {
         self.status == DeviceStatus::Revoked
@@ -135,6 +157,17 @@ impl Registry {
                 Ok(())
             }
             Entry::DeviceRevoked { device } => self.active(device).map(|_| ()),
+            Entry::DeviceRekeyed { device, public_key } => {
+                let d = self.active(device)?;
+                if d.simulated {
+                    return Err(CoreError::SimulatedDevice(device.clone()));
+                }
+                // Retired keys stay in `by_key`: a key once registered is taken forever.
+                if self.by_key.contains_key(public_key) {
+                    return Err(CoreError::KeyTaken);
+                }
+                parse_public_key(public_key).map(|_| ())
+            }
             Entry::Message(_) => Err(CoreError::Malformed("not a registry entry".into())),
         }
     }
@@ -169,6 +202,7 @@ impl Registry {
                         name: name.clone(),
                         clearance: *clearance,
                         key,
+                        keys: vec![KeyInForce { key, from_seq: seq }],
                         exceptions: exceptions.clone(),
                         status: DeviceStatus::Active,
                         registered_seq: seq,
@@ -190,6 +224,14 @@ impl Registry {
             Entry::DeviceRevoked { device } => {
                 if let Some(d) = self.devices.get_mut(device.as_str()) {
                     d.status = DeviceStatus::Revoked;
+                }
+            }
+            Entry::DeviceRekeyed { device, public_key } => {
+                let key = parse_public_key(public_key)?;
+                self.by_key.insert(*public_key, device.clone());
+                if let Some(d) = self.devices.get_mut(device.as_str()) {
+                    d.key = key;
+                    d.keys.push(KeyInForce { key, from_seq: seq });
                 }
             }
             Entry::Message(_) => {}
@@ -279,6 +321,67 @@ mod tests {
             device: name("ghost"),
         };
         assert!(matches!(r.check(&other), Err(CoreError::UnknownDevice(_))));
+    }
+
+    fn rekey(n: &str, seed: u8) -> Entry {
+        Entry::DeviceRekeyed {
+            device: name(n),
+            public_key: key(seed),
+        }
+    }
+
+    #[test]
+    fn rekeying_keeps_the_history_and_every_key_taken() {
+        let mut r = Registry::new();
+        r.apply(Seq(0), &reg("a", 1)).unwrap();
+        r.apply(Seq(3), &rekey("a", 2)).unwrap();
+        let d = r.get("a").unwrap();
+        assert_eq!(d.key.as_bytes(), &key(2));
+        assert_eq!(d.key_at(Seq(0)).as_bytes(), &key(1));
+        assert_eq!(d.key_at(Seq(2)).as_bytes(), &key(1));
+        assert_eq!(d.key_at(Seq(3)).as_bytes(), &key(2));
+        assert_eq!(d.keys.len(), 2);
+        // The retired key and the current one are both taken, for a rekey or a registration.
+        for seed in [1, 2] {
+            assert!(matches!(
+                r.check(&rekey("a", seed)),
+                Err(CoreError::KeyTaken)
+            ));
+            assert!(matches!(r.check(&reg("b", seed)), Err(CoreError::KeyTaken)));
+        }
+        assert_eq!(r.by_key(&key(1)).map(|d| d.name.as_str()), Some("a"));
+    }
+
+    #[test]
+    fn rekeying_refuses_unknown_revoked_simulated_devices_and_weak_keys() {
+        let mut r = Registry::new();
+        r.apply(Seq(0), &reg("a", 1)).unwrap();
+        assert!(matches!(
+            r.check(&rekey("ghost", 2)),
+            Err(CoreError::UnknownDevice(_))
+        ));
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = Entry::DeviceRekeyed {
+            device: name("a"),
+            public_key: identity,
+        };
+        assert!(matches!(r.check(&weak), Err(CoreError::Malformed(_))));
+        let mut sim = reg("s", 3);
+        if let Entry::DeviceRegistered(x) = &mut sim {
+            x.simulated = true;
+        }
+        r.apply(Seq(1), &sim).unwrap();
+        assert!(matches!(
+            r.check(&rekey("s", 4)),
+            Err(CoreError::SimulatedDevice(_))
+        ));
+        r.apply(Seq(2), &Entry::DeviceRevoked { device: name("a") })
+            .unwrap();
+        assert!(matches!(
+            r.check(&rekey("a", 5)),
+            Err(CoreError::DeviceRevoked(_))
+        ));
     }
 
     #[test]

@@ -94,6 +94,8 @@ fn entry() -> impl Strategy<Value = Entry> {
         (name(), name()).prop_map(|(device, sender)| Entry::ExceptionGranted { device, sender }),
         (name(), name()).prop_map(|(device, sender)| Entry::ExceptionWithdrawn { device, sender }),
         name().prop_map(|device| Entry::DeviceRevoked { device }),
+        (name(), any::<[u8; 32]>())
+            .prop_map(|(device, public_key)| Entry::DeviceRekeyed { device, public_key }),
         message(),
     ]
 }

@@ -67,10 +67,21 @@ struct Pending {
     dirty_txs: HashSet<u64>,
 }
 
-/// Signature verdicts for a batch, from [`Ledger::verify_signatures`]: `Some(ok)` for a
-/// message whose sender was known, `None` for one to check in order (sender unknown then).
+/// Signature verdicts for a batch, from [`Ledger::verify_signatures`]: for a message whose
+/// sender was known, the verdict and the key it was computed with; `None` for one to check in
+/// order (sender unknown then).
 #[derive(Debug, Default)]
-pub struct Verified(Vec<Option<bool>>);
+pub struct Verified(Vec<Option<Prechecked>>);
+
+/// One signature checked ahead of its block.
+#[derive(Clone, Copy, Debug)]
+struct Prechecked {
+    ok: bool,
+    /// The sender's key in the published registry when it was checked. The verdict is used
+    /// only while that is still the sender's key at the message's seq (SPEC §3.2.2): a re-key
+    /// in the same block, or in one not yet published, makes the sequencer check again.
+    key: [u8; 32],
+}
 
 impl Verified {
     /// The verdicts of `subs ++ more` from those of `subs` and of `more`.
@@ -87,8 +98,9 @@ impl Ledger {
     }
 
     /// Checks the signatures of a batch without holding the writer, so a pipeline can verify
-    /// one batch while the previous one commits. Keys come from the published registry: a
-    /// device's key never changes, and senders registered since are checked in order.
+    /// one batch while the previous one commits. Keys come from the published registry; the
+    /// sequencer checks again, in ledger order, any message whose sender's key has changed
+    /// since (a re-key, SPEC §3.2.2) and those of senders registered since.
     pub fn verify_signatures(&self, subs: &[Submission]) -> Verified {
         Verified(check_signatures(&self.view().registry, subs))
     }
@@ -245,7 +257,7 @@ impl Ledger {
 
 /// Verifies, for the whole batch at once, the signatures of messages whose sender is known.
 /// `None`: the sender is not (yet) registered; checked again in order.
-fn check_signatures(registry: &RegistryView, subs: &[Submission]) -> Vec<Option<bool>> {
+fn check_signatures(registry: &RegistryView, subs: &[Submission]) -> Vec<Option<Prechecked>> {
     let mut checks = Vec::new();
     let mut at = Vec::with_capacity(subs.len());
     for s in subs {
@@ -264,7 +276,14 @@ fn check_signatures(registry: &RegistryView, subs: &[Submission]) -> Vec<Option<
         }));
     }
     let ok = verify_all(&checks);
-    at.into_iter().map(|i| i.map(|i| ok[i])).collect()
+    at.into_iter()
+        .map(|i| {
+            i.map(|i| Prechecked {
+                ok: ok[i],
+                key: *checks[i].key.as_bytes(),
+            })
+        })
+        .collect()
 }
 
 fn registry_change(w: &mut Writer, p: &mut Pending, e: Entry) -> Result<Slot> {
@@ -291,20 +310,32 @@ fn message(
     p: &mut Pending,
     snap: &Snapshot,
     m: Message,
-    sig_ok: Option<bool>,
+    pre: Option<Prechecked>,
 ) -> Result<Slot> {
     let seq = p.first_seq + p.entries.len() as u64;
     let contents_hash = m.contents_hash();
     {
+        // `device.key` is the key in force at `seq`: registry changes before it, this block's
+        // included, are applied in ledger order. A verdict computed with another key is stale.
         let device = auth::sender(&w.registry.registry, &m)?;
-        let sig_ok = sig_ok.unwrap_or_else(|| auth::verify_signature(device, &m, &contents_hash));
-        if !sig_ok {
-            return Err(Refusal::BadSignature(m.sender.to_string()).into());
-        }
+        let sig_ok = match pre {
+            Some(c) if c.key == *device.key.as_bytes() => c.ok,
+            _ => auth::verify_signature(device, &m, &contents_hash),
+        };
         if let Err(stale) = auth::check_counter(device, m.counter) {
+            // An exact copy of a recorded message is answered whatever key signed it: it may
+            // be a retired one (SPEC §3.2.2), verified when the original was recorded.
             let sender_id = w.registry.ids.get(m.sender.as_str()).copied();
             let sender_id = sender_id.ok_or_else(|| no_id(&m))?;
-            return resubmission(p, snap, sender_id, &m, stale);
+            let refusal = if sig_ok {
+                stale
+            } else {
+                Refusal::BadSignature(m.sender.to_string())
+            };
+            return resubmission(p, snap, sender_id, &m, &contents_hash, refusal);
+        }
+        if !sig_ok {
+            return Err(Refusal::BadSignature(m.sender.to_string()).into());
         }
     }
     let sender_id = w
@@ -384,18 +415,27 @@ fn no_id(m: &Message) -> LedgerError {
     LedgerError::Corrupt(format!("device {} has no id", m.sender))
 }
 
-/// A counter at or below the sender's last: an exact resubmission returns the original
-/// record, anything else is stale.
+/// A counter at or below the sender's last: an exact resubmission (same signature over the
+/// same signed fields) returns the original record, anything else is refused with `stale`
+/// (a stale counter, or a bad signature when it does not verify with the current key).
 fn resubmission(
     p: &Pending,
     snap: &Snapshot,
     sender: u32,
     m: &Message,
+    contents_hash: &m2mhub_core::hash::Hash,
     stale: Refusal,
 ) -> Result<Slot> {
+    // The signature may not have been verified (a retired key), so the copy must match the
+    // original on every signed field, not on the signature alone.
+    let same = |orig: &MessageEntry| {
+        orig.signature == m.signature
+            && orig.signed_fields().signing_bytes()
+                == m.signed_fields(contents_hash).signing_bytes()
+    };
     if let Some(&i) = p.counters.get(&(sender, m.counter)) {
         if let Entry::Message(orig) = &p.decoded[i]
-            && orig.signature == m.signature
+            && same(orig)
         {
             return Ok(Slot::Duplicate(i));
         }
@@ -412,7 +452,7 @@ fn resubmission(
             "entry {seq} is not a message"
         )));
     };
-    if orig.signature != m.signature {
+    if !same(&orig) {
         return Err(stale.into());
     }
     let mut r = crate::query::record_at(snap, seq)?

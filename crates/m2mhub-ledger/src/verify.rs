@@ -7,7 +7,7 @@ use std::{collections::HashMap, fmt};
 
 use m2mhub_core::{
     checkpoint::Checkpoint,
-    entry::Entry,
+    entry::{Entry, Registration},
     hash::{Hash, sha256},
     machine::{Machine, ReplayError},
     merkle::{self, Frontier},
@@ -265,30 +265,37 @@ impl Verifier {
     }
 
     fn check_signatures(&self, entries: &[Entry]) -> Vec<bool> {
-        // Keys come from the registry as of this batch plus registrations inside it; a
-        // message from a device registered later in the batch fails replay as unknown.
+        // Keys come from the registry as of this batch, overridden by the registrations and
+        // re-keys inside it in ledger order: the latest one before a message is the key in
+        // force at its seq (SPEC §3.2.2). A message from a device registered later in the
+        // batch fails replay as unknown.
         let mut pending_keys: Vec<(&str, PublicKey)> = Vec::new();
         let mut checks = Vec::new();
         let mut at = Vec::with_capacity(entries.len());
         for entry in entries {
             match entry {
-                Entry::DeviceRegistered(r) => {
-                    if let Some(k) = PublicKey::from_bytes(&r.public_key) {
-                        pending_keys.push((r.name.as_str(), k));
+                Entry::DeviceRegistered(Registration {
+                    name: device,
+                    public_key,
+                    ..
+                })
+                | Entry::DeviceRekeyed { device, public_key } => {
+                    if let Some(k) = PublicKey::from_bytes(public_key) {
+                        pending_keys.push((device.as_str(), k));
                     }
                     at.push(None);
                 }
                 Entry::Message(m) => {
-                    let key = self
-                        .machine
-                        .registry()
-                        .get(m.sender.as_str())
-                        .map(|d| d.key)
+                    let key = pending_keys
+                        .iter()
+                        .rev()
+                        .find(|(n, _)| *n == m.sender.as_str())
+                        .map(|(_, k)| *k)
                         .or_else(|| {
-                            pending_keys
-                                .iter()
-                                .find(|(n, _)| *n == m.sender.as_str())
-                                .map(|(_, k)| *k)
+                            self.machine
+                                .registry()
+                                .get(m.sender.as_str())
+                                .map(|d| d.key)
                         });
                     at.push(key.map(|key| {
                         let fields = m.signed_fields();

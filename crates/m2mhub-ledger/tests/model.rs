@@ -27,6 +27,7 @@ enum Op {
     Revoke { dev: u8 },
     Grant { dev: u8, sender: u8 },
     Withdraw { dev: u8, sender: u8 },
+    Rekey { dev: u8 },
     Send(Send),
 }
 
@@ -47,6 +48,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..8).prop_map(|dev| Op::Revoke { dev }),
         1 => (0u8..8, 0u8..9).prop_map(|(dev, sender)| Op::Grant { dev, sender }),
         1 => (0u8..8, 0u8..9).prop_map(|(dev, sender)| Op::Withdraw { dev, sender }),
+        1 => (0u8..8).prop_map(|dev| Op::Rekey { dev }),
         12 => (0u8..9, 0u8..9, 0u8..3, any::<u8>(), any::<u8>(), any::<u8>(), prop::bool::weighted(0.9))
             .prop_map(|(from, to, action, tx, cause, counter, sig_ok)| Op::Send(Send {
                 from, to, action, tx, cause, counter, sig_ok
@@ -54,8 +56,11 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn key(dev: usize) -> SigningKey {
-    SigningKey::from_bytes(&[dev as u8 + 1; 32])
+/// Device `dev`'s key after `generation` re-keys (0: the registration's).
+fn key(dev: usize, generation: u8) -> SigningKey {
+    let mut seed = [dev as u8 + 1; 32];
+    seed[31] ^= generation;
+    SigningKey::from_bytes(&seed)
 }
 
 fn name(i: usize) -> DeviceName {
@@ -70,6 +75,8 @@ struct Dev {
     revoked: bool,
     exceptions: BTreeSet<String>,
     last_counter: Option<u64>,
+    /// Re-keys so far: its key is `key(dev, generation)` (SPEC §3.2.2).
+    generation: u8,
     /// Recorded messages by counter: (message, seq).
     recorded: BTreeMap<u64, (Message, u64)>,
 }
@@ -122,10 +129,17 @@ impl Model {
         self.devices.get(n).is_some_and(|d| !d.revoked)
     }
 
+    fn generation(&self, dev: usize) -> u8 {
+        self.devices.get(NAMES[dev]).map_or(0, |d| d.generation)
+    }
+
     fn registry(&mut self, e: &Entry) -> Outcome {
         let ok = match e {
             Entry::DeviceRegistered(r) => !self.devices.contains_key(r.name.as_str()),
             Entry::DeviceRevoked { device } => self.active(device.as_str()),
+            // Every generation's key is new: a re-key is refused only for a device that is
+            // not active.
+            Entry::DeviceRekeyed { device, .. } => self.active(device.as_str()),
             Entry::ExceptionGranted { device, sender } => {
                 self.active(device.as_str())
                     && !self.devices[device.as_str()]
@@ -152,12 +166,16 @@ impl Model {
                         revoked: false,
                         exceptions: BTreeSet::new(),
                         last_counter: None,
+                        generation: 0,
                         recorded: BTreeMap::new(),
                     },
                 );
             }
             Entry::DeviceRevoked { device } => {
                 self.devices.get_mut(device.as_str()).unwrap().revoked = true;
+            }
+            Entry::DeviceRekeyed { device, .. } => {
+                self.devices.get_mut(device.as_str()).unwrap().generation += 1;
             }
             Entry::ExceptionGranted { device, sender } => {
                 let d = self.devices.get_mut(device.as_str()).unwrap();
@@ -312,7 +330,7 @@ fn submission(model: &Model, counters: &mut [u64; 9], op: &Op) -> Option<(Submis
                 Submission::Registry(Entry::DeviceRegistered(Registration {
                     name: name(d),
                     clearance: u32::from(*clearance),
-                    public_key: key(d).verifying_key().to_bytes(),
+                    public_key: key(d, 0).verifying_key().to_bytes(),
                     exceptions: BTreeSet::new(),
                     simulated: false,
                 })),
@@ -325,6 +343,16 @@ fn submission(model: &Model, counters: &mut [u64; 9], op: &Op) -> Option<(Submis
             }),
             true,
         ),
+        Op::Rekey { dev } => {
+            let d = *dev as usize;
+            (
+                Submission::Registry(Entry::DeviceRekeyed {
+                    device: name(d),
+                    public_key: key(d, model.generation(d) + 1).verifying_key().to_bytes(),
+                }),
+                true,
+            )
+        }
         Op::Grant { dev, sender } => (
             Submission::Registry(Entry::ExceptionGranted {
                 device: name(*dev as usize),
@@ -401,8 +429,15 @@ fn submission(model: &Model, counters: &mut [u64; 9], op: &Op) -> Option<(Submis
                 contents: format!("{}:{}", s.cause, s.counter),
                 signature: [0; 64],
             };
-            let signer = if s.sig_ok { from } else { (from + 1) % 8 };
-            m.signature = key(signer).sign(&m.signing_bytes()).to_bytes();
+            // A wrong signature is another device's or, once re-keyed, this device's
+            // retired key's.
+            let generation = model.generation(from);
+            let signer = match (s.sig_ok, generation) {
+                (true, g) => key(from, g),
+                (false, g) if g > 0 && s.cause % 2 == 0 => key(from, g - 1),
+                (false, _) => key((from + 1) % 8, 0),
+            };
+            m.signature = signer.sign(&m.signing_bytes()).to_bytes();
             (Submission::Message(m), s.sig_ok)
         }
     })

@@ -153,6 +153,7 @@ impl From<CoreError> for ApiError {
             CoreError::DeviceRevoked(_) => (S::CONFLICT, "device_revoked"),
             CoreError::ExceptionExists(..) => (S::CONFLICT, "exception_exists"),
             CoreError::NoSuchException(..) => (S::NOT_FOUND, "no_such_exception"),
+            CoreError::SimulatedDevice(_) => (S::CONFLICT, "simulated_device"),
         };
         ApiError::new(status, code, e.to_string())
     }

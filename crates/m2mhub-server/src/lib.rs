@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(devices::withdraw),
         )
         .route("/v1/devices/{name}/revoke", post(devices::revoke))
+        .route("/v1/devices/{name}/rekey", post(devices::rekey))
         .route("/v1/devices/{name}/send", post(investigate::send))
         .route(
             "/v1/devices/{name}/transactions",

@@ -66,6 +66,14 @@ pub const ROUTES: &[Route] = &[
     ),
     (
         "post",
+        "/v1/devices/{name}/rekey",
+        true,
+        "Re-key a device (SPEC 3.2.2): from the re-key entry's seq on its messages are checked with public_key; earlier ones keep the key in force at their seq (the device's keys list)",
+        Some("NewKey"),
+        "Device",
+    ),
+    (
+        "post",
         "/v1/messages",
         false,
         "Submit a signed message; the record is durable when this returns",
@@ -351,10 +359,14 @@ fn schemas() -> Value {
             "description": "give public_key, or simulated: true for a key the hub makes and holds",
             "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}, "clearance": {"type": "integer", "minimum": 0, "maximum": 4294967295u64},
                 "public_key": hex(64), "simulated": {"type": "boolean"}, "exceptions": names}},
+        "NewKey": {"type": "object", "required": ["public_key"], "additionalProperties": false,
+            "properties": {"public_key": hex(64)}},
         "NewException": {"type": "object", "required": ["sender"], "additionalProperties": false, "properties": {"sender": str_}},
         "Device": {"type": "object", "properties": {"name": str_, "clearance": int, "public_key": hex(64), "exceptions": names,
             "status": {"enum": ["active", "revoked"]}, "registered_seq": int, "last_counter": {"type": ["integer", "null"]},
-            "simulated": {"type": "boolean"}, "key_fingerprint": hex(16)}},
+            "simulated": {"type": "boolean"}, "key_fingerprint": hex(16),
+            "keys": {"type": "array", "description": "every key the device has had, oldest first: a message at seq s was checked with the last key whose from_seq <= s",
+                "items": {"type": "object", "required": ["public_key", "from_seq"], "properties": {"public_key": hex(64), "from_seq": int}}}}},
         "Devices": page(reff("Device")),
         "Message": {"type": "object", "required": ["sender", "receiver", "action", "counter", "contents", "signature"], "additionalProperties": false,
             "properties": {"sender": str_, "receiver": str_, "action": {"enum": ["begin", "continue", "end", 0, 1, 2]}, "tx": int, "cause": int,
@@ -368,7 +380,7 @@ fn schemas() -> Value {
             "next": {"type": ["integer", "null"], "description": "after of the next page of messages"}}},
         "Graph": {"type": "object", "description": "json: {tx, provenance, state, participants, message_count, truncated, nodes, edges, roots}; prov: W3C PROV-JSON; dot: text"},
         "Entry": {"type": "object", "required": ["seq", "kind", "entry_bytes", "leaf_hash"], "properties": {"seq": int,
-            "kind": {"enum": ["device_registered", "simulated_device_registered", "exception_granted", "exception_withdrawn", "device_revoked", "message"]},
+            "kind": {"enum": ["device_registered", "simulated_device_registered", "exception_granted", "exception_withdrawn", "device_revoked", "device_rekeyed", "message"]},
             "entry_bytes": {"type": "string", "contentEncoding": "base64"}, "leaf_hash": hex(64), "block": int}},
         "RawEntries": page(json!({"type": "object", "properties": {"seq": int, "entry_bytes": str_, "contents": {"type": ["string", "null"]}}})),
         "InclusionProof": {"type": "object", "properties": {"seq": int, "tree_size": int, "leaf_hash": hex(64), "path": {"type": "array", "items": hex(64)}}},
@@ -413,6 +425,17 @@ pub fn document() -> Value {
                 "4XX": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
         });
+        if *path == "/v1/devices/{name}/rekey" {
+            let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+            let r = &mut op["responses"];
+            r["400"] =
+                err("malformed: not the canonical encoding of a point, or a small-order key");
+            r["401"] = err("unauthorized: no operator token");
+            r["404"] = err("unknown_device");
+            r["409"] = err(
+                "key_taken (any key ever registered, retired keys included), device_revoked, or simulated_device (the hub holds its key: not re-keyed)",
+            );
+        }
         if *path == "/readyz" {
             op["responses"]["503"] = json!({"description": "not ready: storage_failed or shutting_down", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
         }

@@ -113,6 +113,23 @@ fn populate(url: &str, devices: &[(&str, u8, u32)], n: u64, first_counter: u64) 
     });
 }
 
+/// Re-keys `name` to the key of `seed` through the operator route.
+fn rekey(url: &str, name: &str, seed: u8) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let key = SigningKey::from_bytes(&[seed; 32]);
+        let body = json!({"public_key": hex::encode(key.verifying_key().as_bytes())});
+        let r = reqwest::Client::new()
+            .post(format!("{url}/v1/devices/{name}/rekey"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    });
+}
+
 fn entries(url: &str) -> u64 {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -232,9 +249,11 @@ fn anchor_kill_restart_anchor_verify_and_detect_a_rewritten_history() {
     signal(&mut hub, "-KILL");
 
     let (mut hub, url) = serve(&data, &chain);
+    // A re-key (SPEC §3.2.2) is a registry entry the mirror relays too.
+    rekey(&url, "door_lock", 5);
     populate(&url, &[], 5, 5);
     let size = entries(&url);
-    assert_eq!(size, 11);
+    assert_eq!(size, 12);
     wait_for_chain(&node.url, &addrs, size, true);
     // The anchor lag metric follows the anchorer: nothing left to anchor.
     wait_for_anchor_lag(&url, 0);
@@ -253,7 +272,7 @@ fn anchor_kill_restart_anchor_verify_and_detect_a_rewritten_history() {
     let status: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         (&status["anchor_lag_entries"], &status["tree_size"]),
-        (&json!(0), &json!(11)),
+        (&json!(0), &json!(12)),
         "{status}"
     );
     // From outside, through the running hub's public API.
@@ -284,8 +303,8 @@ fn anchor_kill_restart_anchor_verify_and_detect_a_rewritten_history() {
     // The hub refuses a directory that holds its key but lost its ledger unless told to start
     // a new one: the attacker with the key says so.
     let (mut hub, url) = serve(&forged, &["--new-ledger"]);
-    populate(&url, &[("phone", 1, 3), ("door_lock", 2, 3)], 9, 1);
-    assert_eq!(entries(&url), 11);
+    populate(&url, &[("phone", 1, 3), ("door_lock", 2, 3)], 10, 1);
+    assert_eq!(entries(&url), 12);
     signal(&mut hub, "-TERM");
     let forged_s = forged.to_str().unwrap();
     let (ok, out) = m2mhub(&["verify", "--data", forged_s]);
@@ -313,7 +332,7 @@ fn anchor_kill_restart_anchor_verify_and_detect_a_rewritten_history() {
         .block_on(rpc::latest_anchor(&provider, addrs.anchor))
         .unwrap()
         .unwrap();
-    assert_eq!(latest.tree_size, 11);
+    assert_eq!(latest.tree_size, 12);
 
     // A tampered copy of the real ledger fails too.
     let tampered = tmp.path().join("tampered");

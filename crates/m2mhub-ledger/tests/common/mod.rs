@@ -20,6 +20,8 @@ pub fn name(s: &str) -> DeviceName {
 #[derive(Default)]
 pub struct Devices {
     pub keys: Vec<(String, SigningKey, u64)>,
+    /// Re-keys so far (each gets a key no registration here uses).
+    pub rekeys: u8,
 }
 
 impl Devices {
@@ -56,6 +58,30 @@ impl Devices {
             contents: format!("{from} says {action} to {to}"),
             signature: [0; 64],
         };
+        m.signature = key.sign(&m.signing_bytes()).to_bytes();
+        m
+    }
+}
+
+impl Devices {
+    /// A re-key of `n` to a fresh key, which its later messages are signed with; returns the
+    /// entry and the retired key.
+    pub fn rekey(&mut self, n: &str) -> (Entry, SigningKey) {
+        self.rekeys += 1;
+        let fresh = SigningKey::from_bytes(&[self.rekeys.wrapping_add(200); 32]);
+        let public_key = fresh.verifying_key().to_bytes();
+        let slot = self.keys.iter_mut().find(|k| k.0 == n).unwrap();
+        let retired = std::mem::replace(&mut slot.1, fresh);
+        let e = Entry::DeviceRekeyed {
+            device: name(n),
+            public_key,
+        };
+        (e, retired)
+    }
+
+    /// A begin from `from` to itself with its next counter, signed with `key`.
+    pub fn begin_signed_by(&mut self, from: &str, key: &SigningKey) -> Message {
+        let mut m = self.message(from, from, Action::Begin, 0, None);
         m.signature = key.sign(&m.signing_bytes()).to_bytes();
         m
     }

@@ -1,4 +1,4 @@
-//! Device routes: register, list, show, grant and withdraw exceptions, revoke.
+//! Device routes: register, list, show, grant and withdraw exceptions, revoke, re-key.
 
 use std::collections::BTreeSet;
 
@@ -41,6 +41,19 @@ pub struct DeviceJson {
     pub simulated: bool,
     /// First 8 bytes of SHA-256(public key), hex: short enough to compare by eye.
     pub key_fingerprint: String,
+    /// Every key it has had, oldest first, with the seq from which each is in force (SPEC
+    /// §3.2.2): an outside verifier checks a message at seq s with the last key whose
+    /// `from_seq` ≤ s. The last one is `public_key`.
+    pub keys: Vec<KeyJson>,
+}
+
+/// A device's key and the seq from which it is in force.
+#[derive(Debug, Serialize)]
+pub struct KeyJson {
+    /// Ed25519 public key, hex.
+    pub public_key: String,
+    /// The seq of the registration or re-key entry that gave it.
+    pub from_seq: u64,
 }
 
 impl DeviceJson {
@@ -55,6 +68,14 @@ impl DeviceJson {
             last_counter: d.last_counter,
             simulated: d.simulated,
             key_fingerprint: hex::encode(&m2mhub_core::hash::sha256(d.key.as_bytes())[..8]),
+            keys: d
+                .keys
+                .iter()
+                .map(|k| KeyJson {
+                    public_key: hex::encode(k.key.as_bytes()),
+                    from_seq: k.from_seq.0,
+                })
+                .collect(),
         }
     }
 }
@@ -82,6 +103,13 @@ pub struct NewException {
     sender: String,
 }
 
+/// `POST /v1/devices/{name}/rekey` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    public_key: String,
+}
+
 /// An entry's decoded fields for the API and events.
 pub fn entry_json(seq: u64, e: &Entry) -> Value {
     let kind = e.kind().as_str();
@@ -95,6 +123,9 @@ pub fn entry_json(seq: u64, e: &Entry) -> Value {
             json!({"seq": seq, "kind": kind, "device": device, "sender": sender})
         }
         Entry::DeviceRevoked { device } => json!({"seq": seq, "kind": kind, "device": device}),
+        Entry::DeviceRekeyed { device, public_key } => json!({
+            "seq": seq, "kind": kind, "device": device, "public_key": hex::encode(public_key),
+        }),
         Entry::Message(m) => json!({
             "seq": seq, "kind": kind, "sender": m.sender, "receiver": m.receiver,
             "action": m.action, "tx": m.tx.0, "cause": m.cause.map(|c| c.0), "counter": m.counter,
@@ -266,5 +297,22 @@ pub async fn revoke(
     PathParams(n): PathParams<String>,
 ) -> ApiResult<Json<DeviceJson>> {
     change(&s, Entry::DeviceRevoked { device: name(&n)? }).await?;
+    device(&s, &n).await.map(Json)
+}
+
+/// `POST /v1/devices/{name}/rekey` (SPEC §3.2.2): records a re-key entry; from its seq on the
+/// device's messages are checked with the new key. The registry decides every refusal (a key
+/// ever registered, an unknown, revoked or simulated device, a weak or non-canonical key).
+pub async fn rekey(
+    _: Operator,
+    State(s): State<AppState>,
+    PathParams(n): PathParams<String>,
+    JsonBody(b): JsonBody<NewKey>,
+) -> ApiResult<Json<DeviceJson>> {
+    let entry = Entry::DeviceRekeyed {
+        device: name(&n)?,
+        public_key: parse_hex_array::<32>(&b.public_key, "public_key")?,
+    };
+    change(&s, entry).await?;
     device(&s, &n).await.map(Json)
 }
