@@ -426,35 +426,17 @@ fn resubmission(
     contents_hash: &m2mhub_core::hash::Hash,
     stale: Refusal,
 ) -> Result<Slot> {
-    // The signature may not have been verified (a retired key), so the copy must match the
-    // original on every signed field, not on the signature alone.
-    let same = |orig: &MessageEntry| {
-        orig.signature == m.signature
-            && orig.signed_fields().signing_bytes()
-                == m.signed_fields(contents_hash).signing_bytes()
-    };
     if let Some(&i) = p.counters.get(&(sender, m.counter)) {
         if let Entry::Message(orig) = &p.decoded[i]
-            && same(orig)
+            && crate::copies::is_copy(orig, m, contents_hash)
         {
             return Ok(Slot::Duplicate(i));
         }
         return Err(stale.into());
     }
-    let Some(seq) = snap.seq_of_counter(sender, m.counter)? else {
+    let Some(seq) = crate::copies::copied_seq(snap, sender, m, contents_hash)? else {
         return Err(stale.into());
     };
-    let bytes = snap
-        .entry(seq)?
-        .ok_or_else(|| LedgerError::Corrupt(format!("entry {seq} missing")))?;
-    let Ok(Entry::Message(orig)) = Entry::from_bytes(&bytes) else {
-        return Err(LedgerError::Corrupt(format!(
-            "entry {seq} is not a message"
-        )));
-    };
-    if !same(&orig) {
-        return Err(stale.into());
-    }
     let mut r = crate::query::record_at(snap, seq)?
         .ok_or_else(|| LedgerError::Corrupt(format!("entry {seq} is not a message")))?;
     r.duplicate = true;

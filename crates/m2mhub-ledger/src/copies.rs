@@ -12,14 +12,48 @@
 //! on every field the sender signed, and that entry's signature was verified when it was
 //! recorded (with the key then in force, SPEC §3.2.2).
 
-use m2mhub_core::{entry::Entry, message::Message};
+use m2mhub_core::{
+    entry::{Entry, MessageEntry},
+    hash::Hash,
+    message::Message,
+};
 
 use crate::{
     error::{LedgerError, Result},
     ledger::Ledger,
     query::record_with,
     record::Record,
+    store::Snapshot,
 };
+
+/// True when `m` (whose contents hash to `contents_hash`) is an exact copy of the recorded
+/// `orig`: the same signature over the same signed fields. Every field is compared because the
+/// copy's signature may not have been checked (it may be a retired key's, SPEC §3.2.2).
+pub(crate) fn is_copy(orig: &MessageEntry, m: &Message, contents_hash: &Hash) -> bool {
+    orig.signature == m.signature
+        && orig.signed_fields().signing_bytes() == m.signed_fields(contents_hash).signing_bytes()
+}
+
+/// The seq of the recorded message that `m` exactly copies, if any (`sender` is its id).
+pub(crate) fn copied_seq(
+    snap: &Snapshot,
+    sender: u32,
+    m: &Message,
+    contents_hash: &Hash,
+) -> Result<Option<u64>> {
+    let Some(seq) = snap.seq_of_counter(sender, m.counter)? else {
+        return Ok(None);
+    };
+    let bytes = snap
+        .entry(seq)?
+        .ok_or_else(|| LedgerError::Corrupt(format!("entry {seq} missing")))?;
+    let Ok(Entry::Message(orig)) = Entry::from_bytes(&bytes) else {
+        return Err(LedgerError::Corrupt(format!(
+            "entry {seq} is not a message"
+        )));
+    };
+    Ok(is_copy(&orig, m, contents_hash).then_some(seq))
+}
 
 impl Ledger {
     /// For each of `msgs`, the original record (with `duplicate` set) when it is an exact
@@ -39,24 +73,10 @@ impl Ledger {
                 out.push(None);
                 continue;
             }
-            let Some(seq) = snap.seq_of_counter(id, m.counter)? else {
+            let Some(seq) = copied_seq(&snap, id, m, &m.contents_hash())? else {
                 out.push(None);
                 continue;
             };
-            let bytes = snap
-                .entry(seq)?
-                .ok_or_else(|| LedgerError::Corrupt(format!("entry {seq} missing")))?;
-            let same = match Entry::from_bytes(&bytes) {
-                Ok(Entry::Message(orig)) => {
-                    orig.signature == m.signature
-                        && orig.signed_fields().signing_bytes() == m.signing_bytes()
-                }
-                _ => false,
-            };
-            if !same {
-                out.push(None);
-                continue;
-            }
             let reader = match &mut reader {
                 Some(r) => r,
                 None => reader.insert(snap.record_reader()?),
