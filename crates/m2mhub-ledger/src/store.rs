@@ -688,6 +688,16 @@ pub struct StoredEntry {
     pub block_time_ms: Option<u64>,
 }
 
+/// The fields of a stored [`BlockRow`] a record needs; the others are skipped unparsed.
+#[derive(serde::Deserialize)]
+struct BlockSpan {
+    first_seq: u64,
+    size: u64,
+    time_ms: u64,
+    #[serde(default)]
+    time_signed: bool,
+}
+
 impl RecordReader {
     /// Entry bytes, contents and block of the entry at `seq`.
     pub fn read(&mut self, seq: u64) -> Result<Option<StoredEntry>> {
@@ -699,21 +709,18 @@ impl RecordReader {
             Some((start, end, h, t)) if (start..end).contains(&seq) => (h, t),
             _ => {
                 let found = self.starts.range(..=seq)?.next_back().transpose()?;
-                let (start, h) = found.map_or((0, 0), |(k, v)| (k.value(), v.value()));
-                let end = self
-                    .starts
-                    .range(seq + 1..)?
-                    .next()
-                    .transpose()?
-                    .map_or(u64::MAX, |(k, _)| k.value());
+                let h = found.map_or(0, |(_, v)| v.value());
                 let row = self
                     .blocks
                     .get(h)?
                     .ok_or_else(|| corrupt(format!("no block {h}")))?;
-                let row: BlockRow = serde_json::from_slice(row.value())
+                // Only the span and the time: a trace may read one block row per record, and
+                // the whole row's hex strings and checkpoint note are not needed here.
+                let span: BlockSpan = serde_json::from_slice(row.value())
                     .map_err(|e| corrupt(format!("block {h}: {e}")))?;
-                let t = row.time_signed.then_some(row.time_ms);
-                self.block = Some((start, end, h, t));
+                let t = span.time_signed.then_some(span.time_ms);
+                let end = span.first_seq.saturating_add(span.size);
+                self.block = Some((span.first_seq, end, h, t));
                 (h, t)
             }
         };
