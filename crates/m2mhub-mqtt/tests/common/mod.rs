@@ -183,9 +183,14 @@ pub async fn transport(broker_url: &str, name: &str, listen: bool) -> Arc<MqttTr
         listen,
     };
     Arc::new(
-        MqttTransport::connect(&BrokerConfig::parse(broker_url).unwrap(), name, settings)
-            .await
-            .unwrap(),
+        MqttTransport::connect(
+            &BrokerConfig::parse(broker_url).unwrap(),
+            name,
+            Some(&key_of(name)),
+            settings,
+        )
+        .await
+        .unwrap(),
     )
 }
 
