@@ -13,6 +13,7 @@ Usage: paho_device.py HOST PORT VERSION SCENARIO NAME SEED_HEX [ARG]
 """
 
 import json
+import os
 import struct
 import sys
 import threading
@@ -38,7 +39,7 @@ def main():
     protocol = mqtt.MQTTv311 if version == "311" else mqtt.MQTTv5
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2,
-        client_id=f"{name}:paho-{scenario}",
+        client_id=f"{name}:paho-{scenario}-{os.getpid()}",
         protocol=protocol,
     )
     shift, signed_as = 0, name
@@ -93,8 +94,9 @@ def main():
     client.loop_start()
     if not done.wait(TIMEOUT_S):
         out["timeout"] = True
-    client.loop_stop()
+    # Disconnecting first wakes the network thread, which loop_stop then joins at once.
     client.disconnect()
+    client.loop_stop()
     print(json.dumps(out), flush=True)
 
 
