@@ -254,8 +254,8 @@ async fn paho_in_both_versions() {
         // The refusals run side by side: each is a process of its own.
         let refusals = [
             ("top_level", "wrong", "bad_signature"),
-            ("top_level", "-301", "stale_time"),
-            ("top_level", "301", "stale_time"),
+            ("top_level", "-400", "stale_time"),
+            ("top_level", "400", "stale_time"),
             ("mid_level", "0", "sender_revoked"),
         ];
         let connects: Vec<Child> = std::iter::once(("top_level", "0", "ok"))
