@@ -151,3 +151,32 @@ impl ConnectThrottle for SharedThrottle {
         self.0.failed(Some(peer), 1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(listen: &str, mqtt_auth: bool) -> MqttArgs {
+        MqttArgs {
+            mqtt: true,
+            mqtt_listen: listen.parse().unwrap(),
+            mqtt_auth,
+            mqtt_connect: None,
+            mqtt_ca: None,
+            mqtt_username: None,
+            mqtt_client_id: "m2mhub".into(),
+            policy: Policy::Audit,
+        }
+    }
+
+    #[test]
+    fn devices_authenticate_beyond_loopback_always_and_on_loopback_on_request() {
+        for listen in ["0.0.0.0:1883", "[::]:1883", "192.0.2.7:1883"] {
+            assert!(args(listen, false).authenticates(), "{listen}");
+        }
+        for listen in ["127.0.0.1:1883", "[::1]:1883"] {
+            assert!(!args(listen, false).authenticates(), "{listen}");
+            assert!(args(listen, true).authenticates(), "{listen}");
+        }
+    }
+}
