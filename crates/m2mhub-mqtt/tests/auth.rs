@@ -7,9 +7,13 @@
 
 mod common;
 
-use std::time::Duration;
+use std::{
+    net::IpAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
-use common::{guarded, key_of, transport};
+use common::{guarded, guarded_with, key_of, transport};
 use m2mhub_client::{
     Client, Device, Transport,
     counter::Counter,
@@ -17,11 +21,12 @@ use m2mhub_client::{
     mqtt::{BrokerConfig, MqttSettings, MqttTransport, connect_password},
 };
 use m2mhub_core::{entry::Entry, names::DeviceName};
+use m2mhub_mqtt::ConnectThrottle;
 use rumqttc::v5::{
     AsyncClient, ConnectionError, Event, EventLoop, MqttOptions,
     mqttbytes::{
         QoS,
-        v5::{ConnectReturnCode, Packet, SubscribeReasonCode},
+        v5::{ConnectReturnCode, LastWill, Packet, SubscribeReasonCode},
     },
 };
 
@@ -53,8 +58,20 @@ async fn raw(
     client_id: &str,
     login: (&str, &str),
 ) -> (AsyncClient, EventLoop, Result<(), ConnectReturnCode>) {
+    raw_with_will(port, client_id, login, None).await
+}
+
+async fn raw_with_will(
+    port: u16,
+    client_id: &str,
+    login: (&str, &str),
+    will: Option<&str>,
+) -> (AsyncClient, EventLoop, Result<(), ConnectReturnCode>) {
     let mut o = MqttOptions::new(client_id, "127.0.0.1", port);
     o.set_credentials(login.0, login.1);
+    if let Some(topic) = will {
+        o.set_last_will(LastWill::new(topic, "{}", QoS::AtLeastOnce, false, None));
+    }
     o.set_keep_alive(Duration::from_secs(30));
     let (client, mut eventloop) = AsyncClient::new(o, 16);
     let first = tokio::time::timeout(Duration::from_secs(10), eventloop.poll())
@@ -186,5 +203,51 @@ async fn client_ids_usernames_and_topics_stay_with_their_device() {
     };
     assert!(!closed.is_empty());
     g.expect_refusal("forbidden_topic", "low_level:raw", Some("low_level"));
+    g.hub.stop().await;
+}
+
+/// Allows `allowance` failures per address, and counts what it was asked.
+#[derive(Default)]
+struct Allowance {
+    allowance: usize,
+    failures: Mutex<Vec<IpAddr>>,
+}
+
+impl ConnectThrottle for Allowance {
+    fn allows(&self, peer: IpAddr) -> bool {
+        self.failures.lock().unwrap().iter().filter(|p| **p == peer).count() < self.allowance
+    }
+
+    fn failed(&self, peer: IpAddr) {
+        self.failures.lock().unwrap().push(peer);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wills_elsewhere_are_refused_and_failures_are_throttled() {
+    let throttle = Arc::new(Allowance {
+        allowance: 2,
+        ..Allowance::default()
+    });
+    let g = guarded_with(Some(throttle.clone())).await;
+    let port = g.broker.addr().port();
+    let low = connect_password(&key_of("low_level"), "low_level", now_s());
+    let login = ("low_level", low.as_str());
+    // A last will may go only to the device's own outbox.
+    let (_, _, outcome) = raw_with_will(port, "low_level", login, Some("m2m/ack/top_level")).await;
+    assert_eq!(outcome, Err(ConnectReturnCode::NotAuthorized));
+    g.expect_refusal("forbidden_topic", "low_level", Some("low_level"));
+    let (_, _, outcome) = raw_with_will(port, "low_level", login, Some("m2m/out/low_level")).await;
+    outcome.unwrap();
+    // Two failures charged to 127.0.0.1 (the will, then a wrong key) spend its allowance:
+    // even a good password is refused now, before its signature is checked.
+    let wrong = connect_password(&key_of("top_level"), "low_level", now_s());
+    let (_, _, outcome) = raw(port, "low_level:2", ("low_level", &wrong)).await;
+    assert_eq!(outcome, Err(ConnectReturnCode::BadUserNamePassword));
+    let (_, _, outcome) = raw(port, "low_level:3", login).await;
+    assert_eq!(outcome, Err(ConnectReturnCode::ServerBusy));
+    g.expect_refusal("too_many_failures", "low_level:3", Some("low_level"));
+    let localhost: IpAddr = [127, 0, 0, 1].into();
+    assert_eq!(*throttle.failures.lock().unwrap(), vec![localhost; 2]);
     g.hub.stop().await;
 }

@@ -320,6 +320,11 @@ pub struct Guarded {
 }
 
 pub async fn guarded() -> Guarded {
+    guarded_with(None).await
+}
+
+/// [`guarded`] with a failure throttle.
+pub async fn guarded_with(throttle: Option<Arc<dyn m2mhub_mqtt::ConnectThrottle>>) -> Guarded {
     let l = ledger();
     let refusals = Arc::new(std::sync::Mutex::new(Vec::new()));
     let r = refusals.clone();
@@ -333,7 +338,7 @@ pub async fn guarded() -> Guarded {
                 x.sender.map(str::to_owned),
             ));
         }),
-        throttle: None,
+        throttle,
     };
     let broker = m2mhub_mqtt::EmbeddedBroker::start("127.0.0.1:0".parse().unwrap(), Some(auth))
         .unwrap();
