@@ -162,8 +162,9 @@ pub fn check_connect<'r>(
     password: &str,
     now_s: u64,
 ) -> Result<&'r Device, ConnectRefusal> {
-    let name = DeviceName::new(username)
-        .map_err(|e| ConnectRefusal::Malformed(format!("the username must be a device name: {e}")))?;
+    let name = DeviceName::new(username).map_err(|e| {
+        ConnectRefusal::Malformed(format!("the username must be a device name: {e}"))
+    })?;
     let password = ConnectPassword::parse(password)?;
     let device = registry
         .get(name.as_str())

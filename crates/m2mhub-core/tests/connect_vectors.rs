@@ -68,7 +68,12 @@ fn the_rust_side_builds_and_accepts_every_password() {
             signature: key.sign(&bytes).to_bytes(),
         };
         assert_eq!(ours.to_string(), case.password, "{}", case.name);
-        assert_eq!(ConnectPassword::parse(&case.password), Ok(ours), "{}", case.name);
+        assert_eq!(
+            ConnectPassword::parse(&case.password),
+            Ok(ours),
+            "{}",
+            case.name
+        );
 
         let mut registry = Registry::new();
         let registration = Entry::DeviceRegistered(Registration {
@@ -88,6 +93,9 @@ fn the_rust_side_builds_and_accepts_every_password() {
         flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
         let flipped = String::from_utf8(flipped).expect("ascii");
         let refused = check_connect(&registry, &case.username, &flipped, now);
-        assert_eq!(refused.map(|_| ()).map_err(|e| e.code()), Err("bad_signature"));
+        assert_eq!(
+            refused.map(|_| ()).map_err(|e| e.code()),
+            Err("bad_signature")
+        );
     }
 }

@@ -82,10 +82,12 @@ impl BrokerAuth {
     ) -> Result<Option<Arc<dyn Authorizer>>, ConnectReturnCode> {
         let peer = req.peer.ip();
         let user = req.login.map(|l| l.username.as_str());
-        if let Some(login) = req.login.filter(|l| l.username == HUB_USERNAME) {
-            if bool::from(login.password.as_bytes().ct_eq(hub_secret.as_bytes())) {
-                return Ok(None);
-            }
+        let is_hub = req.login.is_some_and(|l| {
+            l.username == HUB_USERNAME
+                && bool::from(l.password.as_bytes().ct_eq(hub_secret.as_bytes()))
+        });
+        if is_hub {
+            return Ok(None);
         }
         let refuse = |code: ConnectReturnCode, r: Refused<'_>| {
             self.refused(peer, &r);
@@ -118,7 +120,12 @@ impl BrokerAuth {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let view = self.ledger.view();
-        let checked = check_connect(&view.registry.registry, &login.username, &login.password, now_s);
+        let checked = check_connect(
+            &view.registry.registry,
+            &login.username,
+            &login.password,
+            now_s,
+        );
         if let Err(e) = checked {
             let code = match e {
                 ConnectRefusal::Revoked(_) => ConnectReturnCode::Banned,

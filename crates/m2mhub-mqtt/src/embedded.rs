@@ -25,7 +25,10 @@ impl EmbeddedBroker {
     /// Starts a broker for MQTT 3.1.1 and 5 listening on `listen` and returns once it accepts
     /// connections. Port 0 picks a free port. With `auth`, every client but the hub must
     /// authenticate as a device (SPEC §5.2); without it, anyone may do anything.
-    pub fn start(listen: SocketAddr, auth: Option<BrokerAuth>) -> Result<EmbeddedBroker, MqttError> {
+    pub fn start(
+        listen: SocketAddr,
+        auth: Option<BrokerAuth>,
+    ) -> Result<EmbeddedBroker, MqttError> {
         let addr = if listen.port() == 0 {
             // rumqttd does not report the port it bound, so pick one here.
             let probe = std::net::TcpListener::bind(listen)

@@ -103,17 +103,24 @@ async fn the_sdk_signs_its_connect_and_follows_rekeys() {
     let url = g.broker.url();
     // A signed CONNECT: the paper's first message goes through and is delivered.
     let top = Device::new("top_level", key_of("top_level"), Counter::in_memory(0)).unwrap();
-    let top_t = sdk(&url, "top_level", Some(&key_of("top_level"))).await.unwrap();
+    let top_t = sdk(&url, "top_level", Some(&key_of("top_level")))
+        .await
+        .unwrap();
     let top = Client::new(top, Transport::Mqtt(std::sync::Arc::new(top_t)));
     let low_inbox_t = transport(&url, "low_level", true).await;
     let mut low_inbox = low_inbox_t.take_inbox().unwrap();
     let (_, r) = top.begin("low_level", "unlock").await.unwrap();
     assert!(r.valid, "{r:?}");
     let d = low_inbox.recv().await.unwrap();
-    assert_eq!((d.record.seq, d.record.contents.as_deref()), (r.seq, Some("unlock")));
+    assert_eq!(
+        (d.record.seq, d.record.contents.as_deref()),
+        (r.seq, Some("unlock"))
+    );
 
     // Another device's key, no key at all: refused.
-    let e = sdk(&url, "top_level", Some(&key_of("low_level"))).await.unwrap_err();
+    let e = sdk(&url, "top_level", Some(&key_of("low_level")))
+        .await
+        .unwrap_err();
     assert!(e.contains("BadUserNamePassword"), "{e}");
     g.expect_refusal("bad_signature", "top_level:", Some("top_level"));
     let e = sdk(&url, "top_level", None).await.unwrap_err();
@@ -126,18 +133,24 @@ async fn the_sdk_signs_its_connect_and_follows_rekeys() {
         device: DeviceName::new("top_level").unwrap(),
         public_key: new_key.public().to_bytes(),
     });
-    sdk(&url, "top_level", Some(&key_of("top_level"))).await.unwrap_err();
+    sdk(&url, "top_level", Some(&key_of("top_level")))
+        .await
+        .unwrap_err();
     sdk(&url, "top_level", Some(&new_key)).await.unwrap();
 
     // Revoked: refused, whatever its key.
     g.record(Entry::DeviceRevoked {
         device: DeviceName::new("mid_level").unwrap(),
     });
-    let e = sdk(&url, "mid_level", Some(&key_of("mid_level"))).await.unwrap_err();
+    let e = sdk(&url, "mid_level", Some(&key_of("mid_level")))
+        .await
+        .unwrap_err();
     assert!(e.contains("Banned"), "{e}");
     g.expect_refusal("sender_revoked", "mid_level:", Some("mid_level"));
     // Unknown: refused.
-    sdk(&url, "ghost", Some(&key_of("ghost"))).await.unwrap_err();
+    sdk(&url, "ghost", Some(&key_of("ghost")))
+        .await
+        .unwrap_err();
     g.expect_refusal("unknown_sender", "ghost:", Some("ghost"));
     g.hub.stop().await;
 }
@@ -152,7 +165,11 @@ async fn client_ids_usernames_and_topics_stay_with_their_device() {
     // Client ids are bound to the name: another device's, or the hub's, is refused.
     for id in ["top_level", "top_level:x", "low_levelx", "m2mhub-test"] {
         let (_, _, outcome) = raw(port, id, login).await;
-        assert_eq!(outcome, Err(ConnectReturnCode::ClientIdentifierNotValid), "{id}");
+        assert_eq!(
+            outcome,
+            Err(ConnectReturnCode::ClientIdentifierNotValid),
+            "{id}"
+        );
         g.expect_refusal("bad_client_id", id, Some("low_level"));
     }
     // The hub's username needs the hub's secret.
@@ -215,7 +232,13 @@ struct Allowance {
 
 impl ConnectThrottle for Allowance {
     fn allows(&self, peer: IpAddr) -> bool {
-        self.failures.lock().unwrap().iter().filter(|p| **p == peer).count() < self.allowance
+        self.failures
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| **p == peer)
+            .count()
+            < self.allowance
     }
 
     fn failed(&self, peer: IpAddr) {

@@ -35,8 +35,13 @@ fn password(name: &str) -> String {
 
 /// A signed `begin` from top_level to low_level, as JSON, and its counter.
 fn signed_message(top: &mut Device, contents: &str) -> (String, u64) {
-    let m = top.sign("low_level", Action::Begin, 0, None, contents).unwrap();
-    (serde_json::to_string(&m.to_submission()).unwrap(), m.counter)
+    let m = top
+        .sign("low_level", Action::Begin, 0, None, contents)
+        .unwrap();
+    (
+        serde_json::to_string(&m.to_submission()).unwrap(),
+        m.counter,
+    )
 }
 
 /// Waits for `child` up to 30 s (then kills it, by its PID) and returns its output.
@@ -90,14 +95,33 @@ fn finish_killed(child: &mut Child) -> std::io::Result<()> {
 fn mqtt_args(g: &Guarded, version: &str, id: &str, user: &str, pass: &str) -> Vec<String> {
     let port = g.broker.addr().port().to_string();
     [
-        "-h", "127.0.0.1", "-p", &port, "-V", version, "-q", "1", "-i", id, "-u", user, "-P",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-V",
+        version,
+        "-q",
+        "1",
+        "-i",
+        id,
+        "-u",
+        user,
+        "-P",
         pass,
     ]
     .map(str::to_owned)
     .to_vec()
 }
 
-fn mosquitto_pub(g: &Guarded, version: &str, user: &str, pass: &str, topic: &str, m: &str) -> Output {
+fn mosquitto_pub(
+    g: &Guarded,
+    version: &str,
+    user: &str,
+    pass: &str,
+    topic: &str,
+    m: &str,
+) -> Output {
     let child = Command::new("mosquitto_pub")
         .args(mqtt_args(g, version, user, user, pass))
         .args(["-t", topic, "-m", m])
@@ -152,13 +176,24 @@ async fn mosquitto_clients_in_both_versions() {
         let acks_out = wait_for_line(&mut acks, "SUBACK");
         let contents = format!("unlock over {version}");
         let (m, counter) = signed_message(&mut top, &contents);
-        let out = mosquitto_pub(&g, version, "top_level", &password("top_level"), "m2m/out/top_level", &m);
+        let out = mosquitto_pub(
+            &g,
+            version,
+            "top_level",
+            &password("top_level"),
+            "m2m/out/top_level",
+            &m,
+        );
         assert!(out.status.success(), "{version}: {out:?}");
         let ack = json_line(acks_out, acks);
         assert_eq!(ack["counter"], counter, "{version}: {ack}");
         assert_eq!(ack["valid"], true, "{version}: {ack}");
         let delivery = json_line(inbox_out, inbox);
-        assert_eq!(delivery["contents"], contents.as_str(), "{version}: {delivery}");
+        assert_eq!(
+            delivery["contents"],
+            contents.as_str(),
+            "{version}: {delivery}"
+        );
         assert_eq!(delivery["seq"], ack["seq"], "{version}");
 
         // Refused CONNECTs: another device's key, a stale time, a revoked device.
@@ -214,7 +249,15 @@ fn paho(g: &Guarded, version: &str, scenario: &str, name: &str, arg: Option<&str
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/paho_device.py");
     let port = g.broker.addr().port().to_string();
     Command::new("python3")
-        .args([script, "127.0.0.1", &port, version, scenario, name, &seed_hex(name)])
+        .args([
+            script,
+            "127.0.0.1",
+            &port,
+            version,
+            scenario,
+            name,
+            &seed_hex(name),
+        ])
         .args(arg)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -249,7 +292,11 @@ async fn paho_in_both_versions() {
         assert_eq!(sent["payload"]["counter"], counter, "{version}: {sent}");
         assert_eq!(sent["payload"]["valid"], true, "{version}: {sent}");
         let delivered = json_line(inbox_out, inbox);
-        assert_eq!(delivered["payload"]["contents"], contents.as_str(), "{version}");
+        assert_eq!(
+            delivered["payload"]["contents"],
+            contents.as_str(),
+            "{version}"
+        );
 
         // The refusals run side by side: each is a process of its own.
         let refusals = [
@@ -275,7 +322,10 @@ async fn paho_in_both_versions() {
             .collect();
         assert_eq!(connacks[0], "success", "{version}");
         for ((name, _, code), connack) in refusals.iter().zip(&connacks[1..]) {
-            assert!(connack != "success" && !connack.is_empty(), "{version} {code}: {connack}");
+            assert!(
+                connack != "success" && !connack.is_empty(),
+                "{version} {code}: {connack}"
+            );
             g.expect_refusal(code, name, Some(name));
         }
         let subacks: Vec<String> = subs
@@ -284,7 +334,10 @@ async fn paho_in_both_versions() {
             .collect();
         assert!(subacks[0].starts_with("granted"), "{version}: {subacks:?}");
         let refused = &subacks[1];
-        assert!(!refused.starts_with("granted") && !refused.is_empty(), "{version}: {refused}");
+        assert!(
+            !refused.starts_with("granted") && !refused.is_empty(),
+            "{version}: {refused}"
+        );
         g.expect_refusal("forbidden_topic", "top_level:paho", Some("top_level"));
         g.refusals.lock().unwrap().clear();
     }

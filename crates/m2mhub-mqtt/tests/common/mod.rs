@@ -340,8 +340,8 @@ pub async fn guarded_with(throttle: Option<Arc<dyn m2mhub_mqtt::ConnectThrottle>
         }),
         throttle,
     };
-    let broker = m2mhub_mqtt::EmbeddedBroker::start("127.0.0.1:0".parse().unwrap(), Some(auth))
-        .unwrap();
+    let broker =
+        m2mhub_mqtt::EmbeddedBroker::start("127.0.0.1:0".parse().unwrap(), Some(auth)).unwrap();
     let hub = hub_on(&l, broker.hub_config(), Policy::Audit, Release::OnReceipt)
         .await
         .unwrap();
@@ -358,9 +358,12 @@ impl Guarded {
     /// starting with `source`; panics with every refusal seen if none comes.
     pub fn expect_refusal(&self, code: &str, source: &str, sender: Option<&str>) {
         for _ in 0..500 {
-            let seen = self.refusals.lock().unwrap().iter().any(|(c, s, n)| {
-                c == code && s.starts_with(source) && n.as_deref() == sender
-            });
+            let seen = self
+                .refusals
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(c, s, n)| c == code && s.starts_with(source) && n.as_deref() == sender);
             if seen {
                 return;
             }
@@ -374,7 +377,11 @@ impl Guarded {
 
     /// Records `entry` (a revocation, a re-key) and waits until it is durable.
     pub fn record(&self, entry: Entry) {
-        for r in self.l.committer.submit_wait(vec![Submission::Registry(entry)]) {
+        for r in self
+            .l
+            .committer
+            .submit_wait(vec![Submission::Registry(entry)])
+        {
             r.unwrap();
         }
     }

@@ -48,8 +48,8 @@ impl SimDevice {
             Some(&key),
             MqttSettings::default(),
         )
-            .await
-            .with_context(|| format!("connecting {} to the broker", self.name))?;
+        .await
+        .with_context(|| format!("connecting {} to the broker", self.name))?;
         self.mqtt = Some(Arc::new(t));
         Ok(())
     }
