@@ -16,7 +16,9 @@ test: deps lint contracts-check
 # What the tests need: Python's `cryptography` (the vectors' independent implementation),
 # Debian's Chromium and playwright-core from npm (the console's browser tests), solc-js and
 # anvil from npm (contracts/: the artifacts check and the chain tests), Debian's Mosquitto (the
-# MQTT tests' external broker; the tests start and stop it themselves), the openssl command
+# MQTT tests' external broker; the tests start and stop it themselves), Debian's
+# mosquitto-clients and Python's paho-mqtt, pinned (outside MQTT 3.1.1 and 5 clients of the
+# embedded broker), the openssl command
 # (the TLS test makes its CA and certificate with it), Debian's Prometheus (its `promtool
 # check metrics` checks the hub's /metrics; `check rules` and `test rules` deploy/alerts.yml),
 # Debian's Graphviz (`dot` draws the DOT graphs), Python's `prov` (reads the PROV-JSON) and
@@ -27,7 +29,8 @@ deps:
 	@python3 -c "import prov" 2>/dev/null || python3 -m pip install --quiet prov
 	python3 testdata/check_vectors.py
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
-	@test -x /usr/sbin/mosquitto && command -v openssl >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mosquitto openssl; }
+	@test -x /usr/sbin/mosquitto && command -v mosquitto_pub >/dev/null && command -v openssl >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mosquitto mosquitto-clients openssl; }
+	@python3 -c "import paho.mqtt, sys; sys.exit(paho.mqtt.__version__ != '2.1.0')" 2>/dev/null || python3 -m pip install --quiet paho-mqtt==2.1.0
 	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus; }
 	@command -v dot >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq graphviz; }
 	@command -v systemd-analyze >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq systemd; }

@@ -14,6 +14,7 @@ GENERATORS = {
     "gen_note_vectors.py": ["note-vectors.json"],
     "gen_merkle_vectors.py": ["merkle-vectors.json"],
     "gen_sig_vectors.py": ["sig-vectors.json"],
+    "gen_connect_vectors.py": ["connect-vectors.json"],
 }
 
 failed = False

@@ -7,6 +7,12 @@
 //! publish, a lost acknowledgement or a restarted broker or hub never records anything twice.
 //! Also here: [`BrokerConfig`], the broker address, credentials and TLS settings that the hub
 //! uses as well.
+//!
+//! The device signs its CONNECT (SPEC §5.2): username = its name, password =
+//! [`connect_password`], signed afresh for every (re)connection since the hub accepts it only
+//! within ±300 s of its clock. A broker URL with credentials of its own (an external broker's
+//! accounts) overrides that. The client id is `{name}:{random hex}`, which the hub's broker
+//! binds to the device's name.
 
 use std::{
     collections::HashMap,
@@ -15,7 +21,7 @@ use std::{
     time::Duration,
 };
 
-use m2mhub_core::message::Message;
+use m2mhub_core::{auth::ConnectPassword, message::Message, signing::connect_signing_bytes};
 use rumqttc::v5::{
     AsyncClient, Event, EventLoop, MqttOptions,
     mqttbytes::{
@@ -27,11 +33,32 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     ClientError, Result,
+    keys::DeviceKey,
     wire::{Ack, Delivery, Record, ack_topic, in_topic, out_topic},
 };
 
 /// Largest MQTT packet accepted: a message of 16 KiB contents, JSON-escaped, with room.
 pub const MAX_PACKET_BYTES: u32 = 256 * 1024;
+
+/// The CONNECT password of device `name` at `unix_s` (SPEC §5.2): `<unix seconds>.<hex
+/// signature>`, the signature over `"m2mhub/connect/v1" 0x0A ‖ u16 len(name) ‖ name ‖ u64
+/// unix seconds`.
+pub fn connect_password(key: &DeviceKey, name: &str, unix_s: u64) -> String {
+    use ed25519_dalek::Signer;
+    let signature = key
+        .signing_key()
+        .sign(&connect_signing_bytes(name, unix_s))
+        .to_bytes();
+    ConnectPassword { unix_s, signature }.to_string()
+}
+
+/// The device's CONNECT credentials now: its name and [`connect_password`].
+fn signed_login(key: &DeviceKey, name: &str) -> (String, String) {
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    (name.to_owned(), connect_password(key, name, now_s))
+}
 
 /// A broker's address, credentials and TLS settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,20 +227,31 @@ impl Drop for MqttTransport {
 }
 
 impl MqttTransport {
-    /// Connects device `name` to the broker. Returns once the broker has accepted the
-    /// connection and the subscriptions (so nothing published after this is missed).
+    /// Connects device `name` to the broker, with a CONNECT signed by `key` (SPEC §5.2)
+    /// unless the broker URL carries credentials of its own. Without a key the CONNECT is
+    /// unsigned, for brokers that do not authenticate devices. Returns once the broker has
+    /// accepted the connection and the subscriptions (so nothing published after this is
+    /// missed).
     pub async fn connect(
         broker: &BrokerConfig,
         name: &str,
+        key: Option<&DeviceKey>,
         settings: MqttSettings,
     ) -> Result<MqttTransport> {
         let mut suffix = [0u8; 4];
         getrandom::fill(&mut suffix)
             .map_err(|e| ClientError::Invalid(format!("no randomness from the OS: {e}")))?;
         // A random suffix lets one device run several clients (a sender, a listener).
-        let client_id = format!("m2mdev-{name}-{}", hex::encode(suffix));
+        let client_id = format!("{name}:{}", hex::encode(suffix));
         let mut options = broker.options(&client_id)?;
         options.set_clean_start(true);
+        let signer = key
+            .filter(|_| broker.username.is_none())
+            .map(|key| (key.clone(), name.to_owned()));
+        if let Some((key, name)) = &signer {
+            let (user, password) = signed_login(key, name);
+            options.set_credentials(user, password);
+        }
         let (client, eventloop) = AsyncClient::new(options, 1024);
         let waiters: Waiters = Arc::default();
         let (inbox_tx, inbox_rx) = mpsc::channel(4096);
@@ -224,6 +262,7 @@ impl MqttTransport {
         }
         let task = tokio::spawn(drive(
             eventloop,
+            signer,
             client.clone(),
             topics,
             waiters.clone(),
@@ -377,6 +416,7 @@ impl InFlight {
 /// waiters and deliveries to the inbox, and reconnects after errors.
 async fn drive(
     mut eventloop: EventLoop,
+    signer: Option<(DeviceKey, String)>,
     client: AsyncClient,
     topics: Vec<String>,
     waiters: Waiters,
@@ -451,6 +491,11 @@ async fn drive(
                 }
                 tracing::debug!("broker connection: {e}; reconnecting");
                 tokio::time::sleep(Duration::from_millis(200)).await;
+                // A password is good for minutes only: sign a fresh one for the next CONNECT.
+                if let Some((key, name)) = &signer {
+                    let (user, password) = signed_login(key, name);
+                    eventloop.options.set_credentials(user, password);
+                }
             }
         }
     }
@@ -459,6 +504,31 @@ async fn drive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signs_the_connect_as_the_vectors_say() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/connect-vectors.json"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let cases = v["cases"].as_array().unwrap();
+        assert!(!cases.is_empty());
+        for case in cases {
+            let seed: [u8; 32] = hex::decode(case["seed"].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap();
+            let key = DeviceKey::from_seed(seed);
+            let name = case["device"].as_str().unwrap();
+            let unix_s = case["unix_s"].as_u64().unwrap();
+            assert_eq!(
+                connect_password(&key, name, unix_s),
+                case["password"].as_str().unwrap()
+            );
+        }
+    }
 
     #[test]
     fn parses_broker_urls() {

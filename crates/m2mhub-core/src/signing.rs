@@ -1,4 +1,5 @@
-//! The bytes a device signs with Ed25519 for each message (SPEC §4.1).
+//! The bytes a device signs with Ed25519 for each message (SPEC §4.1), and for its MQTT
+//! CONNECT (SPEC §5.2).
 //!
 //! The layout, integers big-endian and strings UTF-8:
 //!
@@ -94,6 +95,29 @@ impl SignedFields<'_> {
     }
 }
 
+/// The domain-separation prefix of a device's MQTT CONNECT password (SPEC §5.2): a password
+/// can never pass for a message signature, nor a message signature for a password.
+pub const CONNECT_DOMAIN: &[u8] = b"m2mhub/connect/v1\n";
+
+/// The bytes a device signs to connect to the hub's broker at `unix_s` (SPEC §5.2), in the
+/// manner of SPEC §4.1 (integers big-endian, strings UTF-8):
+///
+/// ```text
+/// "m2mhub/connect/v1" 0x0A
+/// u16 len(name) name
+/// u64 unix seconds
+/// ```
+///
+/// `name` is a validated device name (at most 64 characters).
+/// `testdata/connect-vectors.json`, from an independent Python model, pins it byte for byte.
+pub fn connect_signing_bytes(name: &str, unix_s: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(CONNECT_DOMAIN.len() + 2 + name.len() + 8);
+    out.extend_from_slice(CONNECT_DOMAIN);
+    put_str(&mut out, name);
+    out.extend_from_slice(&unix_s.to_be_bytes());
+    out
+}
+
 /// Writes `u16 len(s)` then `s`. Names are validated to 64 characters long before they get
 /// here, so the length always fits a u16.
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -183,6 +207,18 @@ mod tests {
             ..fields(&h)
         };
         assert_ne!(one.signing_bytes(), two.signing_bytes());
+    }
+
+    #[test]
+    fn connect_layout_is_the_spec_layout() {
+        let mut want = b"m2mhub/connect/v1\n".to_vec();
+        want.extend_from_slice(&[0, 3, b'a', b'-', b'1']);
+        want.extend_from_slice(&[0, 0, 0, 0, 0x65, 0x53, 0xf1, 0x00]);
+        assert_eq!(connect_signing_bytes("a-1", 1_700_000_000), want);
+        assert_ne!(
+            connect_signing_bytes("a", 1),
+            connect_signing_bytes("a", 256)
+        );
     }
 
     #[test]

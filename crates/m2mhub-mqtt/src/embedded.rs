@@ -1,24 +1,34 @@
 //! The embedded broker: rumqttd running inside the hub's process, so one binary is a whole
 //! hub. It keeps sessions and queues in memory: a restart of the hub is a restart of the
 //! broker, and the devices' retries (see `docs/MQTT.md`) carry messages across it.
+//!
+//! One port serves MQTT 3.1.1 and MQTT 5 (the patched rumqttd's `v4_v5` listener picks each
+//! connection's codec by its CONNECT's protocol level). With [`BrokerAuth`], devices sign
+//! their CONNECT and keep to their own topics (SPEC §5.2, `auth.rs`).
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
-use m2mhub_client::wire::OUT_FILTER;
+use m2mhub_client::{mqtt::BrokerConfig, wire::OUT_FILTER};
 use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, SegmentConfig, ServerSettings};
 
-use crate::MqttError;
+use crate::{MqttError, auth::BrokerAuth, auth::HUB_USERNAME};
 
 /// A running embedded broker. rumqttd has no way to stop, so it runs until the process ends.
 #[derive(Debug)]
 pub struct EmbeddedBroker {
     addr: SocketAddr,
+    /// The hub's own password, when devices must authenticate.
+    hub_secret: Option<String>,
 }
 
 impl EmbeddedBroker {
-    /// Starts an MQTT 5 broker listening on `listen` and returns once it accepts connections.
-    /// Port 0 picks a free port.
-    pub fn start(listen: SocketAddr) -> Result<EmbeddedBroker, MqttError> {
+    /// Starts a broker for MQTT 3.1.1 and 5 listening on `listen` and returns once it accepts
+    /// connections. Port 0 picks a free port. With `auth`, every client but the hub must
+    /// authenticate as a device (SPEC §5.2); without it, anyone may do anything.
+    pub fn start(
+        listen: SocketAddr,
+        auth: Option<BrokerAuth>,
+    ) -> Result<EmbeddedBroker, MqttError> {
         let addr = if listen.port() == 0 {
             // rumqttd does not report the port it bound, so pick one here.
             let probe = std::net::TcpListener::bind(listen)
@@ -34,7 +44,21 @@ impl EmbeddedBroker {
             );
             listen
         };
-        let mut broker = Broker::new(config(addr));
+        let hub_secret = match auth {
+            Some(_) => {
+                let mut secret = [0u8; 32];
+                getrandom::fill(&mut secret)
+                    .map_err(|e| MqttError::Embedded(format!("no randomness from the OS: {e}")))?;
+                Some(hex::encode(secret))
+            }
+            None => None,
+        };
+        let handler = auth.zip(hub_secret.clone()).map(|(auth, secret)| {
+            let handler: rumqttd::ConnectHandler =
+                Arc::new(move |req: &rumqttd::ConnectRequest<'_>| auth.connect(req, &secret));
+            handler
+        });
+        let mut broker = Broker::new(config(addr, handler));
         std::thread::Builder::new()
             .name("m2mhub-broker".into())
             .spawn(move || {
@@ -46,7 +70,7 @@ impl EmbeddedBroker {
         // Ready once it accepts a TCP connection.
         for _ in 0..250 {
             if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-                return Ok(EmbeddedBroker { addr });
+                return Ok(EmbeddedBroker { addr, hub_secret });
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -58,13 +82,31 @@ impl EmbeddedBroker {
         self.addr
     }
 
-    /// Its URL, for `BrokerConfig::parse`.
+    /// Its URL, for devices' `BrokerConfig::parse`.
     pub fn url(&self) -> String {
         format!("mqtt://{}", self.addr)
     }
+
+    /// Whether devices must authenticate (SPEC §5.2).
+    pub fn authenticates(&self) -> bool {
+        self.hub_secret.is_some()
+    }
+
+    /// How the hub joins it: its address and, when devices must authenticate, the hub's own
+    /// credentials.
+    pub fn hub_config(&self) -> BrokerConfig {
+        BrokerConfig {
+            host: self.addr.ip().to_string(),
+            port: self.addr.port(),
+            tls: false,
+            username: self.hub_secret.as_ref().map(|_| HUB_USERNAME.to_owned()),
+            password: self.hub_secret.clone(),
+            ca_file: None,
+        }
+    }
 }
 
-fn config(addr: SocketAddr) -> Config {
+fn config(addr: SocketAddr, connect_handler: Option<rumqttd::ConnectHandler>) -> Config {
     let connections = ConnectionSettings {
         connection_timeout_ms: 60_000,
         max_payload_size: m2mhub_client::mqtt::MAX_PACKET_BYTES as usize,
@@ -72,9 +114,10 @@ fn config(addr: SocketAddr) -> Config {
         auth: None,
         external_auth: None,
         dynamic_filters: true,
+        connect_handler,
     };
     let server = ServerSettings {
-        name: "m2mhub-v5".into(),
+        name: "m2mhub-mqtt".into(),
         listen: addr,
         tls: None,
         next_connection_delay_ms: 0,
@@ -104,7 +147,7 @@ fn config(addr: SocketAddr) -> Config {
             )])),
             ..RouterConfig::default()
         },
-        v5: Some(HashMap::from([("m2mhub".to_owned(), server)])),
+        v4_v5: Some(HashMap::from([("m2mhub".to_owned(), server)])),
         ..Config::default()
     }
 }

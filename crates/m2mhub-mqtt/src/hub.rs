@@ -72,9 +72,11 @@ pub enum Release {
 /// security events).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MqttRefusal<'a> {
-    /// Where it came from: the topic it was published on (`m2m/out/{name}`). MQTT does not tell
-    /// a subscriber the publisher's client id; with authentication on (SPEC §5.2) only the
-    /// device `{name}`, signed in under that name, may publish there.
+    /// Where it came from: for a refused submission, the topic it was published on
+    /// (`m2m/out/{name}`: MQTT does not tell a subscriber the publisher's client id; with
+    /// authentication on, SPEC §5.2, only the device `{name}` may publish there); for a
+    /// refused CONNECT, publish or subscription on the embedded broker, the client id (the
+    /// device's name when the client id is empty).
     pub source: &'a str,
     /// The sender it claimed: the payload's `sender`, else the device its topic names.
     pub sender: Option<&'a str>,
@@ -96,7 +98,7 @@ impl RefusalHook {
         RefusalHook(Some(std::sync::Arc::new(f)))
     }
 
-    fn call(&self, r: &MqttRefusal<'_>) {
+    pub(crate) fn call(&self, r: &MqttRefusal<'_>) {
         if let Some(f) = &self.0 {
             f(r);
         }

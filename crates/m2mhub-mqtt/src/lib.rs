@@ -4,7 +4,8 @@
 //! under the chosen [`Policy`].
 //!
 //! Two ways to have a broker: [`EmbeddedBroker`] runs rumqttd inside the hub's process (the
-//! single-binary default), or the hub joins an external broker or cluster (Mosquitto, EMQX,
+//! single-binary default; MQTT 3.1.1 and 5 on one port, devices authenticated and kept to
+//! their own topics by [`BrokerAuth`], SPEC §5.2), or the hub joins an external broker or cluster (Mosquitto, EMQX,
 //! HiveMQ) through [`m2mhub_client::mqtt::BrokerConfig`]. The hub speaks to both the same way,
 //! as an ordinary client.
 //!
@@ -13,9 +14,11 @@
 //!
 //! [`Committer`]: m2mhub_ledger::Committer
 
+mod auth;
 mod embedded;
 mod hub;
 
+pub use auth::{BrokerAuth, ConnectThrottle, HUB_USERNAME};
 pub use embedded::EmbeddedBroker;
 pub use hub::{HubConfig, MqttHub, MqttRefusal, Policy, RefusalHook, Release};
 

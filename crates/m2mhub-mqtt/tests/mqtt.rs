@@ -15,7 +15,7 @@ use m2mhub_mqtt::{EmbeddedBroker, Policy, Release};
 use tokio::sync::mpsc::Receiver;
 
 fn embedded() -> EmbeddedBroker {
-    EmbeddedBroker::start("127.0.0.1:0".parse().unwrap()).unwrap()
+    EmbeddedBroker::start("127.0.0.1:0".parse().unwrap(), None).unwrap()
 }
 
 async fn next(inbox: &mut Receiver<Delivery>) -> Delivery {

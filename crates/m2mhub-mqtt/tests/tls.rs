@@ -199,6 +199,7 @@ async fn hub_and_device_over_tls_with_passwords() {
     let t = MqttTransport::connect(
         &broker(&m, "top_level", "device-secret"),
         "top_level",
+        Some(&key_of("top_level")),
         settings,
     )
     .await

@@ -1,21 +1,35 @@
 //! The MQTT options of `serve` and `demo` (`docs/MQTT.md`), and starting the hub's MQTT side.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    sync::Arc,
+};
 
 use anyhow::Context;
 use m2mhub_client::mqtt::BrokerConfig;
-use m2mhub_mqtt::{EmbeddedBroker, HubConfig, MqttHub, Policy, RefusalHook, Release};
-use m2mhub_server::security::{Refusal, Transport};
+use m2mhub_mqtt::{
+    BrokerAuth, ConnectThrottle, EmbeddedBroker, HubConfig, MqttHub, Policy, RefusalHook, Release,
+};
+use m2mhub_server::{
+    security::{Refusal, Transport},
+    throttle::FailureThrottle,
+};
 
 /// MQTT options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MqttArgs {
-    /// Run an embedded MQTT 5 broker (on --mqtt-listen) and record what devices publish on it.
+    /// Run an embedded MQTT 3.1.1 and 5 broker (on --mqtt-listen) and record what devices
+    /// publish on it.
     #[arg(long)]
     pub mqtt: bool,
-    /// Where the embedded broker listens.
+    /// Where the embedded broker listens. Beyond loopback, devices must sign their CONNECT.
     #[arg(long, default_value = "127.0.0.1:1883")]
     pub mqtt_listen: SocketAddr,
+    /// Devices must sign their CONNECT to the embedded broker and keep to their own topics
+    /// (SPEC §5.2) on loopback too (always so beyond loopback).
+    #[arg(long, conflicts_with = "mqtt_connect")]
+    pub mqtt_auth: bool,
     /// Join an external broker instead: mqtt://[user[:password]@]host[:port] or mqtts://… (TLS).
     #[arg(long, conflicts_with = "mqtt")]
     pub mqtt_connect: Option<String>,
@@ -34,8 +48,15 @@ pub struct MqttArgs {
 }
 
 impl MqttArgs {
-    /// The broker to use, starting the embedded one if that is the choice.
-    pub fn broker(&self) -> anyhow::Result<Option<BrokerConfig>> {
+    /// Whether the embedded broker authenticates devices: beyond loopback always (SPEC §5.2),
+    /// on loopback with --mqtt-auth.
+    pub fn authenticates(&self) -> bool {
+        self.mqtt_auth || !self.mqtt_listen.ip().is_loopback()
+    }
+
+    /// The broker the hub joins, starting the embedded one (checking devices' CONNECTs
+    /// against `state`'s registry) if that is the choice.
+    fn broker(&self, state: &m2mhub_server::AppState) -> anyhow::Result<Option<BrokerConfig>> {
         if let Some(url) = &self.mqtt_connect {
             let mut b = BrokerConfig::parse(url)?;
             b.ca_file.clone_from(&self.mqtt_ca);
@@ -50,10 +71,21 @@ impl MqttArgs {
         if !self.mqtt {
             return Ok(None);
         }
-        let broker = EmbeddedBroker::start(self.mqtt_listen)
+        let auth = self.authenticates().then(|| BrokerAuth {
+            ledger: state.ledger.clone(),
+            hub_client_id: self.mqtt_client_id.clone(),
+            on_refusal: refusal_hook(state),
+            throttle: Some(Arc::new(SharedThrottle(state.throttle.clone()))),
+        });
+        let broker = EmbeddedBroker::start(self.mqtt_listen, auth)
             .with_context(|| format!("starting the embedded broker on {}", self.mqtt_listen))?;
-        println!("mqtt broker on {} (embedded)", broker.url());
-        Ok(Some(BrokerConfig::parse(&broker.url())?))
+        let how = if broker.authenticates() {
+            "devices sign their CONNECT"
+        } else {
+            "no device authentication: loopback only"
+        };
+        println!("mqtt broker on {} (embedded; {how})", broker.url());
+        Ok(Some(broker.hub_config()))
     }
 
     /// Starts the hub's MQTT side on the server's committer, counting refusals and keeping them
@@ -62,7 +94,7 @@ impl MqttArgs {
         &self,
         state: &m2mhub_server::AppState,
     ) -> anyhow::Result<Option<(MqttHub, BrokerConfig)>> {
-        let Some(broker) = self.broker()? else {
+        let Some(broker) = self.broker(state)? else {
             return Ok(None);
         };
         let (host, port) = (broker.host.clone(), broker.port);
@@ -78,18 +110,7 @@ impl MqttArgs {
                 client_id: self.mqtt_client_id.clone(),
                 policy: self.policy,
                 release,
-                on_refusal: {
-                    let state = state.clone();
-                    RefusalHook::new(move |r| {
-                        state.refused(&Refusal {
-                            transport: Transport::Mqtt,
-                            source: Some(r.source),
-                            sender: r.sender,
-                            code: r.code,
-                            message: r.message,
-                        });
-                    })
-                },
+                on_refusal: refusal_hook(state),
             },
             state.committer.clone(),
         )
@@ -100,5 +121,62 @@ impl MqttArgs {
             self.policy
         );
         Ok(Some((hub, broker)))
+    }
+}
+
+/// Counts every MQTT refusal and keeps it as a security event (SPEC §3.2).
+fn refusal_hook(state: &m2mhub_server::AppState) -> RefusalHook {
+    let state = state.clone();
+    RefusalHook::new(move |r| {
+        state.refused(&Refusal {
+            transport: Transport::Mqtt,
+            source: Some(r.source),
+            sender: r.sender,
+            code: r.code,
+            message: r.message,
+        });
+    })
+}
+
+/// The HTTP API's authentication-failure throttle, charged by refused CONNECTs too: a source
+/// that floods one door is slowed at both.
+struct SharedThrottle(Arc<FailureThrottle>);
+
+impl ConnectThrottle for SharedThrottle {
+    fn allows(&self, peer: IpAddr) -> bool {
+        self.0.check(Some(peer)).is_ok()
+    }
+
+    fn failed(&self, peer: IpAddr) {
+        self.0.failed(Some(peer), 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(listen: &str, mqtt_auth: bool) -> MqttArgs {
+        MqttArgs {
+            mqtt: true,
+            mqtt_listen: listen.parse().unwrap(),
+            mqtt_auth,
+            mqtt_connect: None,
+            mqtt_ca: None,
+            mqtt_username: None,
+            mqtt_client_id: "m2mhub".into(),
+            policy: Policy::Audit,
+        }
+    }
+
+    #[test]
+    fn devices_authenticate_beyond_loopback_always_and_on_loopback_on_request() {
+        for listen in ["0.0.0.0:1883", "[::]:1883", "192.0.2.7:1883"] {
+            assert!(args(listen, false).authenticates(), "{listen}");
+        }
+        for listen in ["127.0.0.1:1883", "[::1]:1883"] {
+            assert!(!args(listen, false).authenticates(), "{listen}");
+            assert!(args(listen, true).authenticates(), "{listen}");
+        }
     }
 }

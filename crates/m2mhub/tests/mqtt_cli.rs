@@ -364,3 +364,70 @@ fn serve_mqtt_keeps_refusals_as_security_events() {
     assert_eq!(security_events(&url, 1), events);
     stop(hub);
 }
+
+/// `mqtt-auth = true` in the config file: the embedded broker takes only signed CONNECTs
+/// (SPEC §5.2). `device send` signs its CONNECT with the device's key and gets through; a
+/// listener without a key, and a sender with another device's key, are refused, and each
+/// refusal is a security event with the client id as its source.
+#[test]
+fn serve_mqtt_auth_from_the_config_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mqtt = format!("127.0.0.1:{}", free_port());
+    let config = tmp.path().join("hub.toml");
+    std::fs::write(
+        &config,
+        format!("mqtt = true\nmqtt-listen = \"{mqtt}\"\nmqtt-auth = true\n"),
+    )
+    .unwrap();
+    let (hub, url) = serve_with(
+        &tmp.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+    );
+    let broker = format!("mqtt://{mqtt}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let http = HttpTransport::new(&url);
+    for (name, clearance) in [("phone", 3), ("door_lock", 1)] {
+        let prefix = tmp.path().join(name);
+        let public = m2mhub(&["device", "keygen", "--out", prefix.to_str().unwrap()]);
+        rt.block_on(http.register_device(TOKEN, name, clearance, public.trim(), &[]))
+            .unwrap();
+    }
+    let send = |name: &str, key: &str| {
+        Command::new(BIN)
+            .args(["device", "send", "--name", name, "--key"])
+            .arg(tmp.path().join(key))
+            .args(["--to", "door_lock", "--contents", "open", "--mqtt", &broker])
+            .output()
+            .unwrap()
+    };
+    let sent = send("phone", "phone");
+    assert!(sent.status.success(), "{sent:?}");
+    let record: Record = serde_json::from_slice(&sent.stdout).unwrap();
+    assert!(record.valid, "{record:?}");
+
+    let unsigned = Command::new(BIN)
+        .args(["device", "listen", "--name", "door_lock", "--mqtt", &broker])
+        .output()
+        .unwrap();
+    assert!(!unsigned.status.success(), "{unsigned:?}");
+    let forged = send("phone", "door_lock");
+    assert!(!forged.status.success(), "{forged:?}");
+    let events = security_events(&url, 2);
+    let seen: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["transport"].as_str().unwrap(),
+                e["code"].as_str().unwrap(),
+                e["source"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(seen[0].0, "mqtt");
+    assert_eq!(seen[0].1, "malformed");
+    assert!(seen[0].2.starts_with("door_lock:"), "{seen:?}");
+    assert_eq!(seen[1].1, "bad_signature");
+    assert!(seen[1].2.starts_with("phone:"), "{seen:?}");
+    assert_eq!(events[1]["sender"], "phone");
+    stop(hub);
+}

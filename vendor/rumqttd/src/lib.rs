@@ -51,12 +51,48 @@ pub type AuthHandler = Arc<
         + Sync,
 >;
 
+/// M2MHub: a CONNECT as a [`ConnectHandler`] sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectRequest<'a> {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The client id, as sent (empty when the client asks the broker for one).
+    pub client_id: &'a str,
+    /// The username and password, if sent.
+    pub login: Option<&'a protocol::Login>,
+    /// The topic of the last will, if the client left one.
+    pub will_topic: Option<&'a [u8]>,
+}
+
+/// M2MHub: what a connection may do once connected. The router asks it about every publish
+/// (after resolving topic aliases) and every subscription filter of that connection.
+pub trait Authorizer: Send + Sync + fmt::Debug {
+    /// Whether the connection may publish on `topic`; if not, it is disconnected
+    /// (MQTT 5: DISCONNECT with reason 0x87, not authorized).
+    fn may_publish(&self, topic: &str) -> bool;
+    /// Whether the connection may subscribe to `filter`; if not, its SUBACK says so for that
+    /// filter (MQTT 3.1.1: 0x80, failure; MQTT 5: 0x87, not authorized).
+    fn may_subscribe(&self, filter: &str) -> bool;
+}
+
+/// M2MHub: decides each CONNECT before anything else does. `Ok(None)`: accepted, no limits;
+/// `Ok(Some(a))`: accepted, limited by `a`; `Err(code)`: refused with a CONNACK carrying
+/// `code` (mapped to the nearest MQTT 3.1.1 code for 3.1.1 clients), then closed.
+pub type ConnectHandler = Arc<
+    dyn Fn(&ConnectRequest<'_>) -> Result<Option<Arc<dyn Authorizer>>, protocol::ConnectReturnCode>
+        + Send
+        + Sync,
+>;
+
 #[derive(Debug, Default, Serialize, Deserialize, Clone)]
 pub struct Config {
     pub id: usize,
     pub router: RouterConfig,
     pub v4: Option<HashMap<String, ServerSettings>>,
     pub v5: Option<HashMap<String, ServerSettings>>,
+    /// M2MHub: listeners that serve MQTT 3.1.1 and 5 alike, by each CONNECT's protocol level.
+    #[serde(default)]
+    pub v4_v5: Option<HashMap<String, ServerSettings>>,
     pub ws: Option<HashMap<String, ServerSettings>>,
     pub cluster: Option<ClusterSettings>,
     pub console: Option<ConsoleSettings>,
@@ -152,6 +188,9 @@ pub struct ConnectionSettings {
     pub external_auth: Option<AuthHandler>,
     #[serde(default)]
     pub dynamic_filters: bool,
+    /// M2MHub: decides each CONNECT, before `auth` and `external_auth`.
+    #[serde(skip)]
+    pub connect_handler: Option<ConnectHandler>,
 }
 
 impl ConnectionSettings {
@@ -177,6 +216,7 @@ impl fmt::Debug for ConnectionSettings {
             .field("auth", &self.auth)
             .field("external_auth", &self.external_auth.is_some())
             .field("dynamic_filters", &self.dynamic_filters)
+            .field("connect_handler", &self.connect_handler.is_some())
             .finish()
     }
 }

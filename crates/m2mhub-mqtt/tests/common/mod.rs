@@ -183,9 +183,14 @@ pub async fn transport(broker_url: &str, name: &str, listen: bool) -> Arc<MqttTr
         listen,
     };
     Arc::new(
-        MqttTransport::connect(&BrokerConfig::parse(broker_url).unwrap(), name, settings)
-            .await
-            .unwrap(),
+        MqttTransport::connect(
+            &BrokerConfig::parse(broker_url).unwrap(),
+            name,
+            Some(&key_of(name)),
+            settings,
+        )
+        .await
+        .unwrap(),
     )
 }
 
@@ -303,4 +308,98 @@ impl Drop for Mosquitto {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A hub on an embedded broker that authenticates devices (SPEC §5.2), and the refusals the
+/// broker reported.
+pub struct Guarded {
+    pub l: Ledgered,
+    pub broker: m2mhub_mqtt::EmbeddedBroker,
+    pub hub: MqttHub,
+    pub refusals: Arc<std::sync::Mutex<Vec<Reported>>>,
+}
+
+pub async fn guarded() -> Guarded {
+    guarded_with(None).await
+}
+
+/// [`guarded`] with a failure throttle.
+pub async fn guarded_with(throttle: Option<Arc<dyn m2mhub_mqtt::ConnectThrottle>>) -> Guarded {
+    let l = ledger();
+    let refusals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let r = refusals.clone();
+    let auth = m2mhub_mqtt::BrokerAuth {
+        ledger: l.ledger.clone(),
+        hub_client_id: "m2mhub-test".into(),
+        on_refusal: RefusalHook::new(move |x| {
+            r.lock().unwrap().push((
+                x.code.to_owned(),
+                x.source.to_owned(),
+                x.sender.map(str::to_owned),
+            ));
+        }),
+        throttle,
+    };
+    let broker =
+        m2mhub_mqtt::EmbeddedBroker::start("127.0.0.1:0".parse().unwrap(), Some(auth)).unwrap();
+    let hub = hub_on(&l, broker.hub_config(), Policy::Audit, Release::OnReceipt)
+        .await
+        .unwrap();
+    Guarded {
+        l,
+        broker,
+        hub,
+        refusals,
+    }
+}
+
+impl Guarded {
+    /// Waits (up to 10 s) for a refusal with `code`, claimed sender `sender` and a source
+    /// starting with `source`; panics with every refusal seen if none comes.
+    pub fn expect_refusal(&self, code: &str, source: &str, sender: Option<&str>) {
+        for _ in 0..500 {
+            let seen = self
+                .refusals
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(c, s, n)| c == code && s.starts_with(source) && n.as_deref() == sender);
+            if seen {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "no refusal ({code}, {source}…, {sender:?}) among {:?}",
+            self.refusals.lock().unwrap()
+        );
+    }
+
+    /// Records `entry` (a revocation, a re-key) and waits until it is durable.
+    pub fn record(&self, entry: Entry) {
+        for r in self
+            .l
+            .committer
+            .submit_wait(vec![Submission::Registry(entry)])
+        {
+            r.unwrap();
+        }
+    }
+}
+
+/// Whether the outside MQTT clients (`mosquitto_pub`, `mosquitto_sub`, Python's paho-mqtt)
+/// are here; in CI (`CI=true`) their absence fails the test: `make deps` installs them.
+pub fn outside_clients() -> bool {
+    let found = Command::new("mosquitto_pub").arg("--help").output().is_ok()
+        && Command::new("python3")
+            .args(["-c", "import paho.mqtt, cryptography"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !found {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("mosquitto-clients or paho-mqtt is not installed (make deps installs them)");
+        }
+        eprintln!("mosquitto-clients or paho-mqtt is not installed: skipping (make deps)");
+    }
+    found
 }

@@ -81,6 +81,10 @@ pub struct ListenArgs {
     /// PEM file of the CA certificates to trust for mqtts://.
     #[arg(long)]
     pub mqtt_ca: Option<PathBuf>,
+    /// The device's key path prefix (PREFIX.key), to sign its CONNECT (SPEC §5.2); needed
+    /// whenever the broker authenticates devices.
+    #[arg(long)]
+    pub key: Option<PathBuf>,
     /// Stop after this many messages (default: run until interrupted).
     #[arg(long)]
     pub count: Option<u64>,
@@ -126,6 +130,7 @@ async fn send(a: SendArgs) -> anyhow::Result<ExitCode> {
             MqttTransport::connect(
                 &broker(url, a.hub.mqtt_ca.as_ref())?,
                 &a.name,
+                Some(device.key()),
                 MqttSettings::default(),
             )
             .await?,
@@ -148,8 +153,14 @@ async fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
         listen: true,
         ..MqttSettings::default()
     };
-    let t =
-        MqttTransport::connect(&broker(&a.mqtt, a.mqtt_ca.as_ref())?, &a.name, settings).await?;
+    let key = a.key.as_deref().map(DeviceKey::load).transpose()?;
+    let t = MqttTransport::connect(
+        &broker(&a.mqtt, a.mqtt_ca.as_ref())?,
+        &a.name,
+        key.as_ref(),
+        settings,
+    )
+    .await?;
     let mut inbox = t.take_inbox().context("no inbox")?;
     eprintln!("listening to m2m/in/{}", a.name);
     let mut seen = 0;

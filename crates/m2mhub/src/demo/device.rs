@@ -41,9 +41,15 @@ impl SimDevice {
 
     /// From now on, sends over MQTT through `broker` instead of HTTP.
     pub async fn connect_mqtt(&mut self, broker: &BrokerConfig) -> anyhow::Result<()> {
-        let t = MqttTransport::connect(broker, self.name.as_str(), MqttSettings::default())
-            .await
-            .with_context(|| format!("connecting {} to the broker", self.name))?;
+        let key = self.device.key().clone();
+        let t = MqttTransport::connect(
+            broker,
+            self.name.as_str(),
+            Some(&key),
+            MqttSettings::default(),
+        )
+        .await
+        .with_context(|| format!("connecting {} to the broker", self.name))?;
         self.mqtt = Some(Arc::new(t));
         Ok(())
     }

@@ -4,12 +4,13 @@ use crate::link::network::Network;
 use crate::local::LinkBuilder;
 use crate::protocol::{ConnAck, Connect, ConnectReturnCode, Login, Packet, Protocol};
 use crate::router::{Event, Notification};
-use crate::{ConnectionId, ConnectionSettings};
+use crate::{Authorizer, ConnectRequest, ConnectionId, ConnectionSettings};
 
 use flume::{RecvError, SendError, Sender, TrySendError};
 use std::cmp::min;
 use std::collections::VecDeque;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -68,6 +69,7 @@ impl<P: Protocol> RemoteLink<P> {
         connect_packet: Packet,
         dynamic_filters: bool,
         assigned_client_id: Option<String>,
+        authorizer: Option<Arc<dyn Authorizer>>,
     ) -> Result<RemoteLink<P>, Error> {
         let Packet::Connect(connect, props, lastwill, lastwill_props, _) = connect_packet else {
             return Err(Error::NotConnectPacket(connect_packet));
@@ -100,6 +102,7 @@ impl<P: Protocol> RemoteLink<P> {
             .last_will_properties(lastwill_props)
             .dynamic_filters(dynamic_filters)
             .topic_alias_max(topic_alias_max.unwrap_or(0))
+            .authorizer(authorizer)
             .build()?;
 
         let id = link_rx.id();
@@ -171,10 +174,12 @@ impl<P: Protocol> RemoteLink<P> {
 
 /// Read MQTT connect packet from network and verify it.
 /// authentication and checks are done here.
+/// M2MHub: also returns what the connect handler allows the connection (`None`: anything).
 pub async fn mqtt_connect<P>(
     config: Arc<ConnectionSettings>,
+    peer: SocketAddr,
     network: &mut Network<P>,
-) -> Result<Packet, Error>
+) -> Result<(Packet, Option<Arc<dyn Authorizer>>), Error>
 where
     P: Protocol,
 {
@@ -188,12 +193,36 @@ where
     })
     .await??;
 
-    let (connect, _props, login) = match packet {
-        Packet::Connect(ref connect, ref props, _, _, ref login) => (connect, props, login),
+    let (connect, _props, will, login) = match packet {
+        Packet::Connect(ref connect, ref props, ref will, _, ref login) => {
+            (connect, props, will, login)
+        }
         packet => return Err(Error::NotConnectPacket(packet)),
     };
 
     Span::current().record("client_id", &connect.client_id);
+
+    // M2MHub: the connect handler decides first, and a refusal gets a CONNACK saying why.
+    let mut authorizer = None;
+    if let Some(handler) = &config.connect_handler {
+        let request = ConnectRequest {
+            peer,
+            client_id: &connect.client_id,
+            login: login.as_ref(),
+            will_topic: will.as_ref().map(|w| &w.topic[..]),
+        };
+        match handler(&request) {
+            Ok(a) => authorizer = a,
+            Err(code) => {
+                let ack = ConnAck {
+                    session_present: false,
+                    code,
+                };
+                network.write(Packet::ConnAck(ack, None)).await?;
+                return Err(Error::InvalidAuth);
+            }
+        }
+    }
 
     handle_auth(config.clone(), login.as_ref(), &connect.client_id).await?;
 
@@ -219,7 +248,7 @@ where
     }
 
     // Ok((connect, props, lastwill, lastwill_props))
-    Ok(packet)
+    Ok((packet, authorizer))
 }
 
 async fn handle_auth(
@@ -283,6 +312,7 @@ mod tests {
             auth: None,
             external_auth: None,
             dynamic_filters: false,
+            connect_handler: None,
         }
     }
 

@@ -1,5 +1,6 @@
 #![allow(dead_code, unused)]
 
+pub mod auto;
 pub mod v4;
 pub mod v5;
 

@@ -3,7 +3,9 @@ use slab::Slab;
 use crate::protocol::LastWillProperties;
 use crate::Filter;
 use crate::{protocol::LastWill, Topic};
+use crate::Authorizer;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::ConnectionEvents;
 
@@ -33,6 +35,8 @@ pub struct Connection {
     pub(crate) broker_topic_aliases: Option<BrokerAliases>,
     /// subscription IDs for a connection
     pub(crate) subscription_ids: HashMap<Filter, usize>,
+    /// M2MHub: what this connection may publish and subscribe to; None: anything
+    pub(crate) authorizer: Option<Arc<dyn Authorizer>>,
 }
 
 impl Connection {
@@ -66,6 +70,7 @@ impl Connection {
             topic_aliases: HashMap::new(),
             broker_topic_aliases: None,
             subscription_ids: HashMap::new(),
+            authorizer: None,
         }
     }
 

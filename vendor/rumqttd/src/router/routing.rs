@@ -665,6 +665,17 @@ impl Router {
                             break;
                         }
 
+                        // M2MHub: a filter the connection may not use is refused in its SUBACK.
+                        if connection
+                            .authorizer
+                            .as_ref()
+                            .is_some_and(|a| !a.may_subscribe(&f.path))
+                        {
+                            warn!("Subscription not authorized: {}", f.path);
+                            return_codes.push(SubscribeReasonCode::NotAuthorized);
+                            continue;
+                        }
+
                         let mut filter = f.path.clone();
                         let mut group = None;
 
@@ -1215,6 +1226,15 @@ fn append_to_commitlog(
     };
 
     let topic = std::str::from_utf8(&publish.topic)?;
+
+    // M2MHub: a publish the connection may not make disconnects it.
+    if connection
+        .authorizer
+        .as_ref()
+        .is_some_and(|a| !a.may_publish(topic))
+    {
+        return Err(RouterError::Disconnect(DisconnectReasonCode::NotAuthorized));
+    }
 
     // Ensure that only clients associated with a tenant can publish to tenant's topic
     #[cfg(feature = "validate-tenant-prefix")]

@@ -4,6 +4,7 @@ use crate::link::network::{self, Network, N};
 use crate::link::remote::{self, mqtt_connect, RemoteLink};
 use crate::link::{bridge, timer};
 use crate::local::LinkBuilder;
+use crate::protocol::auto::Auto;
 use crate::protocol::v4::V4;
 use crate::protocol::v5::V5;
 use crate::protocol::{Packet, Protocol};
@@ -159,6 +160,7 @@ impl Broker {
     pub fn start(&mut self) -> Result<(), Error> {
         if self.config.v4.is_none()
             && self.config.v5.is_none()
+            && self.config.v4_v5.is_none()
             && (cfg!(not(feature = "websocket")) || self.config.ws.is_none())
         {
             return Err(Error::Config(
@@ -231,6 +233,25 @@ impl Broker {
                     runtime.block_on(async {
                         if let Err(e) = server.start(LinkType::Remote).await {
                             error!(error=?e, "Server error - V5");
+                        }
+                    });
+                })?;
+                server_thread_handles.push(handle)
+            }
+        }
+
+        // M2MHub: listeners that serve MQTT 3.1.1 and 5, by each CONNECT's protocol level.
+        if let Some(auto_config) = &self.config.v4_v5 {
+            for (_, config) in auto_config.clone() {
+                let server_thread = thread::Builder::new().name(config.name.clone());
+                let mut server = Server::new(config, self.router_tx.clone(), Auto::default());
+                let handle = server_thread.spawn(move || {
+                    let mut runtime = tokio::runtime::Builder::new_current_thread();
+                    let runtime = runtime.enable_all().build().unwrap();
+
+                    runtime.block_on(async {
+                        if let Err(e) = server.start(LinkType::Remote).await {
+                            error!(error=?e, "Server error - V4/V5");
                         }
                     });
                 })?;
@@ -437,6 +458,7 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                     task::spawn(
                         remote(
                             config,
+                            addr,
                             tenant_id.clone(),
                             router_tx,
                             stream,
@@ -453,6 +475,7 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                 LinkType::Remote => task::spawn(
                     remote(
                         config,
+                        addr,
                         tenant_id.clone(),
                         router_tx,
                         network,
@@ -498,6 +521,7 @@ impl Callback for WSCallback {
 /// sending a mqtt connection packet to make the server reach its concurrent connection limit).
 async fn remote<P: Protocol>(
     config: Arc<ConnectionSettings>,
+    peer: SocketAddr,
     tenant_id: Option<String>,
     router_tx: Sender<(ConnectionId, Event)>,
     stream: Box<dyn N>,
@@ -513,7 +537,7 @@ async fn remote<P: Protocol>(
 
     let dynamic_filters = config.dynamic_filters;
 
-    let connect_packet = match mqtt_connect(config, &mut network).await {
+    let (connect_packet, authorizer) = match mqtt_connect(config, peer, &mut network).await {
         Ok(p) => p,
         Err(e) => {
             error!(error=?e, "Error while handling MQTT connect packet");
@@ -565,6 +589,7 @@ async fn remote<P: Protocol>(
         connect_packet,
         dynamic_filters,
         assigned_client_id,
+        authorizer,
     )
     .await
     {

@@ -61,14 +61,15 @@ pub struct MqttArgs {
 }
 
 /// Devices' keys, registrations, and each device's messages in counter order.
+/// The key of bench device `i`.
+fn bench_key(i: usize) -> DeviceKey {
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+    DeviceKey::from_seed(seed)
+}
+
 fn workload(devices: usize, messages: usize) -> anyhow::Result<(Vec<Entry>, Vec<Vec<Message>>)> {
-    let keys: Vec<DeviceKey> = (0..devices)
-        .map(|i| {
-            let mut seed = [0u8; 32];
-            seed[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
-            DeviceKey::from_seed(seed)
-        })
-        .collect();
+    let keys: Vec<DeviceKey> = (0..devices).map(bench_key).collect();
     let names: Vec<DeviceName> = (0..devices)
         .map(|i| DeviceName::new(&format!("bench-{i:04}")))
         .collect::<Result<_, _>>()?;
@@ -153,7 +154,7 @@ pub fn measure(a: &MqttArgs) -> anyhow::Result<serde_json::Value> {
     let (url, label) = match &a.broker {
         Some(url) => (url.clone(), "external"),
         None => (
-            EmbeddedBroker::start("127.0.0.1:0".parse()?)?.url(),
+            EmbeddedBroker::start("127.0.0.1:0".parse()?, None)?.url(),
             "embedded",
         ),
     };
@@ -177,7 +178,7 @@ pub fn measure(a: &MqttArgs) -> anyhow::Result<serde_json::Value> {
         )
         .await?;
         let mut transports = Vec::with_capacity(plan.len());
-        for msgs in &plan {
+        for (i, msgs) in plan.iter().enumerate() {
             let name = msgs.first().map_or("none", |m| m.sender.as_str());
             let settings = MqttSettings {
                 ack_timeout: Duration::from_secs(30),
@@ -185,7 +186,7 @@ pub fn measure(a: &MqttArgs) -> anyhow::Result<serde_json::Value> {
                 listen: false,
             };
             transports.push(Arc::new(
-                MqttTransport::connect(&broker, name, settings).await?,
+                MqttTransport::connect(&broker, name, Some(&bench_key(i)), settings).await?,
             ));
         }
         eprintln!("publishing through the {label} broker at {url}…");
