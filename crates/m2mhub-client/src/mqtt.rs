@@ -23,10 +23,10 @@ use std::{
 
 use m2mhub_core::{auth::ConnectPassword, message::Message, signing::connect_signing_bytes};
 use rumqttc::v5::{
-    AsyncClient, Event, EventLoop, MqttOptions,
+    AsyncClient, ConnectionError, Event, EventLoop, MqttOptions,
     mqttbytes::{
         QoS,
-        v5::{Packet, SubscribeReasonCode},
+        v5::{ConnectReturnCode, Packet, SubscribeReasonCode},
     },
 };
 use tokio::sync::{mpsc, oneshot};
@@ -486,7 +486,7 @@ async fn drive(
             Ok(_) => {}
             Err(e) => {
                 if let Some(r) = ready.take() {
-                    let _ = r.send(Err(format!("connecting to the broker: {e}")));
+                    let _ = r.send(Err(format!("connecting to the broker: {}", refusal(&e))));
                     return;
                 }
                 tracing::debug!("broker connection: {e}; reconnecting");
@@ -501,9 +501,41 @@ async fn drive(
     }
 }
 
+/// What a refused CONNECT means for a device, in words (docs/MQTT.md lists the codes).
+fn refusal(e: &ConnectionError) -> String {
+    let ConnectionError::ConnectionRefused(code) = e else {
+        return e.to_string();
+    };
+    let why = match code {
+        ConnectReturnCode::BadUserNamePassword => {
+            "the hub refused the device's signed login: unknown device, a key that is not its \
+             current one, or a clock more than 300 s from the hub's (SPEC §5.2)"
+        }
+        ConnectReturnCode::Banned => "the device is revoked",
+        ConnectReturnCode::ClientIdentifierNotValid => {
+            "the client id is not the device's name (or `name:suffix`)"
+        }
+        ConnectReturnCode::NotAuthorized => "not authorized (a last will outside its outbox?)",
+        ConnectReturnCode::ServerBusy => {
+            "too many failed logins from this address: wait, then try again"
+        }
+        _ => return format!("refused by the broker: {code:?}"),
+    };
+    format!("refused by the broker ({code:?}): {why}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_are_explained() {
+        let e = ConnectionError::ConnectionRefused(ConnectReturnCode::Banned);
+        assert_eq!(
+            refusal(&e),
+            "refused by the broker (Banned): the device is revoked"
+        );
+    }
 
     #[test]
     fn signs_the_connect_as_the_vectors_say() {
