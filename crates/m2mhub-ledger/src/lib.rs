@@ -35,6 +35,6 @@ pub use lists::{
     DEFAULT_PAGE, DeviceTransaction, MAX_PAGE, MessageFilter, Page, ProvenanceCount, SCAN_FACTOR,
     TransactionView, page_limit,
 };
-pub use query::{ConsistencyProof, EntryView, InclusionProof};
+pub use query::{ConsistencyProof, EntryView, InclusionProof, Logged};
 pub use record::Record;
 pub use sigverify::{SigCheck, verify_all};

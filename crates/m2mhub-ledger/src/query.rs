@@ -54,6 +54,15 @@ pub struct ConsistencyProof {
     pub path: Vec<String>,
 }
 
+/// An entry as the live events show it: a message's record, or the entry itself.
+#[derive(Clone, Debug)]
+pub enum Logged {
+    /// A message, as its record.
+    Message(Box<Record>),
+    /// A registry entry.
+    Entry(Entry),
+}
+
 fn not_found(what: String) -> LedgerError {
     LedgerError::NotFound(what)
 }
@@ -84,6 +93,27 @@ impl Ledger {
             entry,
             contents,
         })
+    }
+
+    /// Entries from seq `from` on, at most `limit` (capped at a page), read from one snapshot,
+    /// with that snapshot's tree size: what a live-event client missed (SPEC §5).
+    pub fn logged_from(&self, from: u64, limit: usize) -> Result<(Vec<(u64, Logged)>, u64)> {
+        let snap = self.snapshot()?;
+        let size = snap.size()?;
+        let end = from.saturating_add(limit.min(MAX_PAGE) as u64).min(size);
+        let mut reader = snap.record_reader()?;
+        let mut out = Vec::new();
+        for (seq, bytes) in snap.entries(from, end)? {
+            match decode(seq, &bytes)? {
+                Entry::Message(_) => {
+                    if let Some(r) = record_with(&mut reader, seq)? {
+                        out.push((seq, Logged::Message(Box::new(r))));
+                    }
+                }
+                e => out.push((seq, Logged::Entry(e))),
+            }
+        }
+        Ok((out, size))
     }
 
     /// Entry bytes for seqs `after+1 ..`, at most `limit` (for outside verifiers).
