@@ -20,6 +20,8 @@ pub mod note;
 pub mod notice;
 pub mod registry;
 pub mod rules;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod sig;
 pub mod signing;
 
