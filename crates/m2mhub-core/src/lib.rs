@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod entry;
 pub mod hash;
 pub mod ids;
+pub mod jsonint;
 pub mod machine;
 pub mod merkle;
 pub mod message;

@@ -82,7 +82,7 @@ pub enum ActionJson {
     /// `"begin"`, `"continue"` or `"end"`.
     Name(String),
     /// 0, 1 or 2.
-    Code(u64),
+    Code(#[serde(deserialize_with = "crate::jsonint::u64")] u64),
 }
 
 /// A message exactly as submitted in JSON (SPEC §5, `POST /v1/messages`), before validation.
@@ -100,13 +100,22 @@ pub struct MessageSubmission {
     /// `begin`, `continue` or `end`.
     pub action: ActionJson,
     /// The transaction id; absent or 0 for `begin`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::jsonint::opt_u64"
+    )]
     pub tx: Option<u64>,
     /// The seq of the message that caused this one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::jsonint::opt_u64"
+    )]
     #[cfg_attr(feature = "openapi", schema(maximum = 18446744073709551614_u64))]
     pub cause: Option<u64>,
     /// The sender's counter, strictly increasing per sender.
+    #[serde(deserialize_with = "crate::jsonint::u64")]
     pub counter: u64,
     /// UTF-8 contents, at most 16 KiB (16,384 bytes of UTF-8).
     #[cfg_attr(feature = "openapi", schema(max_length = 16384))]

@@ -97,6 +97,7 @@ pub struct NewDevice {
     #[schema(value_type = DeviceName)]
     name: String,
     /// Its clearance; higher is more privileged.
+    #[serde(deserialize_with = "m2mhub_core::jsonint::u32")]
     clearance: u32,
     /// The device's own Ed25519 key, hex: a canonical encoding of a point of large order
     /// (SPEC §3.2.1); or none with `simulated: true`.

@@ -90,10 +90,10 @@ pub struct SendBody {
     /// begin, continue or end (or 0, 1, 2).
     action: ActionJson,
     /// The transaction; absent or 0 for begin.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "m2mhub_core::jsonint::opt_u64")]
     tx: Option<u64>,
     /// The seq of the message that caused this one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "m2mhub_core::jsonint::opt_u64")]
     #[schema(maximum = 18446744073709551614_u64)]
     cause: Option<u64>,
     /// UTF-8 contents, at most 16 KiB (16,384 bytes of UTF-8).

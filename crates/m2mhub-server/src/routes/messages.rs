@@ -292,6 +292,10 @@ pub async fn list(
     State(s): State<AppState>,
     Params(q): Params<ListQuery>,
 ) -> ApiResult<Json<Page<Record>>> {
+    // An unknown device has no messages, but a name no device can have is a malformed query.
+    if let Some(d) = &q.device {
+        DeviceName::new(d)?;
+    }
     let f = MessageFilter {
         tx: q.tx,
         device: q.device,
