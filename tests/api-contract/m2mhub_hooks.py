@@ -133,7 +133,7 @@ def map_case(ctx, case):
     method, path = case.operation.method.upper(), case.operation.path
     body = case.body if isinstance(case.body, (dict, list)) else None
     if method == "POST" and path == "/v1/devices" and isinstance(body, dict):
-        if "public_key" in body:
+        if isinstance(body.get("public_key"), str):
             sk = Ed25519PrivateKey.generate()
             body["public_key"] = _public_hex(sk)
             _pending[id(case)] = (body.get("name"), sk)

@@ -52,7 +52,7 @@ use crate::routes::{devices, health, investigate, ledger, messages, security, tr
         health::readyz,
         ui::index,
     ),
-    components(schemas(crate::error::ErrorBody))
+    components(schemas(crate::error::ErrorBody, transactions::GraphFormat))
 )]
 pub struct ApiDoc;
 
