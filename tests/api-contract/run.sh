@@ -54,5 +54,17 @@ schemathesis run "$url/v1/openapi.json" \
     "$@" || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- hub log (last 40 lines) ---"; tail -n 40 "$work/hub.log"
+    exit "$status"
 fi
-exit "$status"
+# The hooks must have reached the message path: random hex never verifies, so without real
+# keys and signatures no message would be recorded and the run would test only refusals.
+python3 - "$url" <<'PY'
+import json, sys, urllib.request
+url = sys.argv[1]
+page = json.load(urllib.request.urlopen(f"{url}/v1/messages?limit=1000"))
+devices = json.load(urllib.request.urlopen(f"{url}/v1/devices?limit=1000"))
+valid = sum(1 for r in page["items"] if r["valid"])
+print(f"recorded: {len(devices['items'])} devices, {len(page['items'])} messages in the first page ({valid} valid)")
+if not page["items"] or not valid:
+    sys.exit("the hooks signed no message the hub recorded as valid: tests/api-contract/m2mhub_hooks.py")
+PY
