@@ -55,7 +55,7 @@ impl Event {
 /// `GET /v1/events`.
 #[utoipa::path(get, path = "/v1/events", operation_id = "events", tag = "ledger",
     summary = "Server-Sent Events: `entry` per new entry, `block` per block (never ends)",
-    description = "Each event's id is the tree size after it; on reconnect with Last-Event-ID: N the hub replays entries from seq N, at most 1,000, then sends reset if more are missing.",
+    description = "Events carry no id and a reconnecting client is not replayed what it missed: it pages /v1/entries from where it was.",
     responses((status = 200, description = "an SSE stream", body = String, content_type = "text/event-stream")))]
 pub async fn stream(
     State(s): State<AppState>,
