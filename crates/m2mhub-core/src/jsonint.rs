@@ -102,8 +102,14 @@ mod tests {
         let t = |n, o, c| T { n, o, c };
         assert_eq!(parse(r#"{"n": 2}"#).unwrap(), t(2, None, 0));
         assert_eq!(parse(r#"{"n": 2.0, "o": 3e0}"#).unwrap(), t(2, Some(3), 0));
-        assert_eq!(parse(r#"{"n": 18446744073709551615, "o": null}"#).unwrap(), t(u64::MAX, None, 0));
-        assert_eq!(parse(r#"{"n": 9007199254740992.0, "c": 4294967295}"#).unwrap(), t(1 << 53, None, u32::MAX));
+        assert_eq!(
+            parse(r#"{"n": 18446744073709551615, "o": null}"#).unwrap(),
+            t(u64::MAX, None, 0)
+        );
+        assert_eq!(
+            parse(r#"{"n": 9007199254740992.0, "c": 4294967295}"#).unwrap(),
+            t(1 << 53, None, u32::MAX)
+        );
     }
 
     #[test]

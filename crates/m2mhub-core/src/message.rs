@@ -121,7 +121,10 @@ pub struct MessageSubmission {
     #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
     pub contents: String,
     /// Ed25519 signature over the signing bytes, 64 bytes as hex.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-fA-F]{128}$", min_length = 128, max_length = 128))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[0-9a-fA-F]{128}$", min_length = 128, max_length = 128)
+    )]
     pub signature: String,
 }
 

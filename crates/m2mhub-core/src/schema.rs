@@ -48,7 +48,9 @@ impl PartialSchema for DeviceName {
             .pattern(Some(NAME_PATTERN))
             .min_length(Some(1))
             .max_length(Some(MAX_NAME_LEN))
-            .description(Some("a device name (SPEC §3.4): 1–64 characters of A-Z a-z 0-9 _ . -"))
+            .description(Some(
+                "a device name (SPEC §3.4): 1–64 characters of A-Z a-z 0-9 _ . -",
+            ))
             .into()
     }
 }
@@ -68,7 +70,9 @@ impl PartialSchema for ActionJson {
                     .schema_type(Type::Integer)
                     .enum_values(Some([0, 1, 2])),
             )
-            .description(Some("begin, continue or end, or the paper's op code 0, 1 or 2"))
+            .description(Some(
+                "begin, continue or end, or the paper's op code 0, 1 or 2",
+            ))
             .into()
     }
 }

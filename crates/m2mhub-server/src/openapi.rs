@@ -95,13 +95,16 @@ fn bound_integers(v: &mut Value) {
     match v {
         Value::Object(m) => {
             let format = m.get("format").and_then(Value::as_str).map(str::to_owned);
-            let known = UNSIGNED
-                .iter()
-                .find(|(utoipa, usual, _)| [Some(*utoipa), Some(*usual)].contains(&format.as_deref()));
+            let known = UNSIGNED.iter().find(|(utoipa, usual, _)| {
+                [Some(*utoipa), Some(*usual)].contains(&format.as_deref())
+            });
             if let Some((_, usual, max)) = known {
                 m.insert("format".into(), json!(usual));
                 m.entry("maximum").or_insert(json!(max));
-                m.insert("minimum".into(), json!(m.get("minimum").and_then(Value::as_u64).unwrap_or(0)));
+                m.insert(
+                    "minimum".into(),
+                    json!(m.get("minimum").and_then(Value::as_u64).unwrap_or(0)),
+                );
             }
             m.values_mut().for_each(bound_integers);
         }
@@ -127,18 +130,45 @@ fn shared_responses(path: &str, op: &mut Map<String, Value>) {
         responses.entry(code).or_insert(r);
     };
     if has_params || has_body {
-        add("400", error_response("malformed: a parameter or the body breaks the schema or SPEC §3.4", false));
+        add(
+            "400",
+            error_response(
+                "malformed: a parameter or the body breaks the schema or SPEC §3.4",
+                false,
+            ),
+        );
     }
     if operator {
-        add("401", error_response("unauthorized: no operator token, or a wrong one", false));
+        add(
+            "401",
+            error_response("unauthorized: no operator token, or a wrong one", false),
+        );
     }
     if has_body {
-        add("413", error_response("too_large: the body is past the route's cap", false));
+        add(
+            "413",
+            error_response("too_large: the body is past the route's cap", false),
+        );
     }
-    add("408", error_response("timeout: the request was not received and answered in time", false));
-    add("500", error_response("internal: the hub's log has the details", false));
+    add(
+        "408",
+        error_response(
+            "timeout: the request was not received and answered in time",
+            false,
+        ),
+    );
+    add(
+        "500",
+        error_response("internal: the hub's log has the details", false),
+    );
     if !STORELESS.contains(&path) {
-        add("503", error_response("busy (the commit queue is full) or unavailable (the hub is stopping): nothing was recorded", true));
+        add(
+            "503",
+            error_response(
+                "busy (the commit queue is full) or unavailable (the hub is stopping): nothing was recorded",
+                true,
+            ),
+        );
     }
     if let Some(r) = responses.get_mut("429") {
         *r = error_response("too_many_failures: this address failed too often", true);
@@ -150,15 +180,16 @@ fn shared_responses(path: &str, op: &mut Map<String, Value>) {
 /// [`messages::MAX_BATCH`] items of any kind (each answered in its place, a bad one with its
 /// error: so the request is valid whatever its items are).
 fn refine_requests(doc: &mut Value) {
-    let begin_has_no_tx = json!({
-        "if": {"properties": {"action": {"enum": ["begin", 0]}}, "required": ["action"]},
-        "then": {"properties": {"tx": {"enum": [0, null]}}},
-    });
     for name in ["Message", "SimulatedMessage"] {
         if let Some(Value::Object(s)) = doc.pointer_mut(&format!("/components/schemas/{name}")) {
-            if let Value::Object(rule) = begin_has_no_tx.clone() {
-                s.extend(rule);
-            }
+            s.insert(
+                "if".into(),
+                json!({"properties": {"action": {"enum": ["begin", 0]}}, "required": ["action"]}),
+            );
+            s.insert(
+                "then".into(),
+                json!({"properties": {"tx": {"enum": [0, null]}}}),
+            );
         }
     }
     if let Some(Value::Object(s)) = doc.pointer_mut("/components/schemas/NewDevice") {

@@ -1078,10 +1078,16 @@ async fn every_class_of_bad_input_gets_a_clear_error_and_records_nothing() {
         ("/v1/messages/18446744073709551616", StatusCode::BAD_REQUEST),
         ("/v1/messages/99999", StatusCode::NOT_FOUND),
         // No such proof: 404, as the OpenAPI document says (only what it calls invalid is 400).
-        ("/v1/proof/inclusion?seq=5&tree_size=2", StatusCode::NOT_FOUND),
+        (
+            "/v1/proof/inclusion?seq=5&tree_size=2",
+            StatusCode::NOT_FOUND,
+        ),
         ("/v1/proof/consistency?from=9&to=2", StatusCode::NOT_FOUND),
         ("/v1/proof/consistency?from=0&to=2", StatusCode::BAD_REQUEST),
-        ("/v1/proof/inclusion?seq=0&tree_size=0", StatusCode::BAD_REQUEST),
+        (
+            "/v1/proof/inclusion?seq=0&tree_size=0",
+            StatusCode::BAD_REQUEST,
+        ),
         ("/v1/devices/%F0%9F%94%92", StatusCode::NOT_FOUND),
     ] {
         let r = c.get(format!("{url}{path}")).send().await.unwrap();

@@ -69,7 +69,10 @@ fn document_routes(doc: &Value) -> BTreeMap<String, BTreeSet<String>> {
 fn every_router_route_is_documented_with_its_methods() {
     let doc = m2mhub_server::openapi::document();
     let router = router_routes();
-    assert!(router.len() >= 30, "the route table was not read: {router:?}");
+    assert!(
+        router.len() >= 30,
+        "the route table was not read: {router:?}"
+    );
     assert_eq!(router, document_routes(&doc));
 }
 
@@ -153,13 +156,21 @@ async fn every_documented_operation_reaches_its_handler_and_no_other_method_does
                 .await
                 .unwrap();
             if methods.contains(method) {
-                assert_ne!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+                assert_ne!(
+                    r.status(),
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path}"
+                );
                 if r.status() == StatusCode::NOT_FOUND {
                     let body: Value = r.json().await.unwrap();
                     assert_ne!(body["message"], "no such route", "{method} {path}");
                 }
             } else {
-                assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+                assert_eq!(
+                    r.status(),
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path}"
+                );
             }
         }
     }

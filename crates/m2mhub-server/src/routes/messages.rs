@@ -8,11 +8,11 @@ use m2mhub_core::{
     names::DeviceName,
 };
 use m2mhub_ledger::{Appended, LedgerError, MessageFilter, Page, Record, Submission};
+use serde::Serialize;
 use serde::{
     Deserialize, Deserializer,
     de::{Error as _, SeqAccess, Visitor},
 };
-use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 

@@ -12,8 +12,8 @@ use futures_util::Stream;
 use m2mhub_ledger::LedgerError;
 use m2mhub_ledger::Page;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use tokio_stream::{StreamExt, wrappers::BroadcastStream};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     error::{ApiError, ApiResult},
