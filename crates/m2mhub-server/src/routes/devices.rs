@@ -88,8 +88,8 @@ impl DeviceJson {
     }
 }
 
-/// `POST /v1/devices` body: `public_key`, or `simulated: true` without one (the OpenAPI
-/// document states that choice as two alternatives, `openapi::refine`).
+/// `POST /v1/devices` body: `public_key`, or `simulated: true` without one.
+// The OpenAPI document states that choice as two alternatives (`openapi::refine_requests`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
