@@ -2,8 +2,10 @@
 # CARGO_TARGET_DIR may point outside the clone so CI runs build incrementally.
 
 CARGO ?= cargo
+# The schemathesis release the API contract test is pinned to.
+SCHEMATHESIS := 4.32.5
 
-.PHONY: test test-long deps lint fmt bench bench-gas run contracts contracts-check
+.PHONY: test test-long deps lint fmt bench bench-gas run contracts contracts-check api-contract
 
 # apt-get needs root; use sudo when not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -12,6 +14,13 @@ test: deps lint contracts-check
 	$(CARGO) test --workspace --all-targets --locked
 	$(CARGO) build --locked --bin m2mhub
 	cd tests/browser && npm test
+	$(MAKE) api-contract
+
+# schemathesis against the real `m2mhub serve` (debug build) and its /v1/openapi.json: every
+# check, the stateful phase, any finding fails (tests/api-contract/run.sh; ~4 minutes).
+api-contract:
+	$(CARGO) build --locked --bin m2mhub
+	tests/api-contract/run.sh
 
 # What the tests need: Python's `cryptography` (the vectors' independent implementation),
 # Debian's Chromium and playwright-core from npm (the console's browser tests), solc-js and
@@ -22,11 +31,13 @@ test: deps lint contracts-check
 # (the TLS test makes its CA and certificate with it), Debian's Prometheus (its `promtool
 # check metrics` checks the hub's /metrics; `check rules` and `test rules` deploy/alerts.yml),
 # Debian's Graphviz (`dot` draws the DOT graphs), Python's `prov` (reads the PROV-JSON) and
-# `systemd-analyze` (verifies deploy/m2mhub.service; no running systemd needed).
+# `systemd-analyze` (verifies deploy/m2mhub.service; no running systemd needed) and
+# schemathesis from PyPI (the API contract test, `make api-contract`), at a pinned version.
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 	@python3 -c "import cryptography" 2>/dev/null || python3 -m pip install --quiet cryptography
 	@python3 -c "import prov" 2>/dev/null || python3 -m pip install --quiet prov
+	@schemathesis --version 2>/dev/null | grep -qx "schemathesis, version $(SCHEMATHESIS)" || python3 -m pip install --quiet schemathesis==$(SCHEMATHESIS)
 	python3 testdata/check_vectors.py
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 	@test -x /usr/sbin/mosquitto && command -v mosquitto_pub >/dev/null && command -v openssl >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mosquitto mosquitto-clients openssl; }

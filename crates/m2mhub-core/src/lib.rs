@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod entry;
 pub mod hash;
 pub mod ids;
+pub mod jsonint;
 pub mod machine;
 pub mod merkle;
 pub mod message;
@@ -20,6 +21,8 @@ pub mod note;
 pub mod notice;
 pub mod registry;
 pub mod rules;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod sig;
 pub mod signing;
 

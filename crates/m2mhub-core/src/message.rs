@@ -18,6 +18,7 @@ pub const MAX_CONTENTS_LEN: usize = 16 * 1024;
 
 /// What a message does to its transaction (the paper's ops 0, 1, 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Opens a new transaction; the sender becomes its provenance.
@@ -81,30 +82,49 @@ pub enum ActionJson {
     /// `"begin"`, `"continue"` or `"end"`.
     Name(String),
     /// 0, 1 or 2.
-    Code(u64),
+    Code(#[serde(deserialize_with = "crate::jsonint::u64")] u64),
 }
 
 /// A message exactly as submitted in JSON (SPEC §5, `POST /v1/messages`), before validation.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Message))]
 #[serde(deny_unknown_fields)]
 pub struct MessageSubmission {
     /// Sender's device name.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::DeviceName))]
     pub sender: String,
     /// Receiver's device name.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::DeviceName))]
     pub receiver: String,
     /// `begin`, `continue` or `end`.
     pub action: ActionJson,
     /// The transaction id; absent or 0 for `begin`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::jsonint::opt_u64"
+    )]
     pub tx: Option<u64>,
     /// The seq of the message that caused this one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::jsonint::opt_u64"
+    )]
+    #[cfg_attr(feature = "openapi", schema(maximum = 18446744073709551614_u64))]
     pub cause: Option<u64>,
     /// The sender's counter, strictly increasing per sender.
+    #[serde(deserialize_with = "crate::jsonint::u64")]
     pub counter: u64,
-    /// UTF-8 contents, at most 16 KiB.
+    /// UTF-8 contents, at most 16 KiB (16,384 bytes of UTF-8).
+    #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
     pub contents: String,
     /// Ed25519 signature over the signing bytes, 64 bytes as hex.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[0-9a-fA-F]{128}$", min_length = 128, max_length = 128)
+    )]
     pub signature: String,
 }
 

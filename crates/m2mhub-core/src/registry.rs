@@ -18,6 +18,7 @@ pub const MAX_EXCEPTIONS_AT_REGISTRATION: usize = 4096;
 
 /// Whether a device may still act.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceStatus {
     /// Registered and not revoked.

@@ -12,6 +12,7 @@ use crate::{
 
 /// The state of a transaction (SPEC §3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TxStatus {
     /// Its `begin` was valid and no valid `end` has come.

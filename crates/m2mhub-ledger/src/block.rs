@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// A committed block: the entries `first_seq .. first_seq + size` and the checkpoint sealing
 /// them. Block 0 is the genesis block of every ledger: no entries, tree size 0.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlockRow {
     /// Height: 0, 1, 2, …
     pub height: u64,
@@ -16,10 +17,13 @@ pub struct BlockRow {
     /// Tree size after the block.
     pub tree_size: u64,
     /// Merkle root after the block, hex.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub root: String,
     /// Hash of the previous block's checkpoint body, hex (zeros for the genesis block).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub prev_hash: String,
     /// Hash of this block's checkpoint body, hex: what the next block's `prev` names.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub hash: String,
     /// When the block was sealed, milliseconds since the Unix epoch.
     pub time_ms: u64,

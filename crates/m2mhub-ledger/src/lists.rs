@@ -26,6 +26,7 @@ pub const SCAN_FACTOR: u64 = 10;
 /// One page of a list: `{"items": […], "next": cursor | null}`. The next page is asked for
 /// with `after=<next>` (with `before=<next>` for a message list paged with `before`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// This page's items.
     pub items: Vec<T>,
@@ -82,6 +83,7 @@ pub struct MessageFilter {
 /// A transaction as `GET /v1/transactions/{tx}?after=&limit=` shows it: one page of its
 /// messages.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TransactionView {
     /// Its id.
     pub tx: u64,
@@ -101,6 +103,7 @@ pub struct TransactionView {
 
 /// A provenance device and the invalid messages its transactions hold.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProvenanceCount {
     /// The device that began the transactions.
     pub provenance: String,
@@ -110,6 +113,7 @@ pub struct ProvenanceCount {
 
 /// A transaction that reached a device, for investigations.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceTransaction {
     /// The transaction; `None` groups the messages that named a tx id not issued yet: they
     /// belong to no transaction (SPEC §3.1).

@@ -32,25 +32,30 @@ pub struct EntryView {
 
 /// `GET /v1/proof/inclusion`.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InclusionProof {
     /// The entry.
     pub seq: u64,
     /// The tree the proof is for.
     pub tree_size: u64,
     /// The entry's leaf hash, hex.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub leaf_hash: String,
     /// RFC 9162 inclusion path, hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<m2mhub_core::schema::HashHex>))]
     pub path: Vec<String>,
 }
 
 /// `GET /v1/proof/consistency`.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsistencyProof {
     /// The older tree size.
     pub from: u64,
     /// The newer tree size.
     pub to: u64,
     /// RFC 9162 consistency path, hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<m2mhub_core::schema::HashHex>))]
     pub path: Vec<String>,
 }
 
@@ -127,14 +132,20 @@ impl Ledger {
     pub fn inclusion_proof(&self, seq: u64, tree_size: Option<u64>) -> Result<InclusionProof> {
         let snap = self.snapshot()?;
         let size = snap.size()?;
+        if tree_size == Some(0) {
+            return Err(LedgerError::BadQuery("tree_size must be at least 1".into()));
+        }
         let tree_size = tree_size.unwrap_or(size);
+        // No such proof (a tree not grown yet, an entry past it) is a resource that does not
+        // exist, 404, like an entry past the end: only a query the OpenAPI document calls
+        // invalid is 400 (a tree of size 0 holds nothing to prove).
         if tree_size > size {
-            return Err(LedgerError::BadQuery(format!(
+            return Err(not_found(format!(
                 "tree_size {tree_size} is beyond the ledger's {size} entries"
             )));
         }
         if seq >= tree_size {
-            return Err(LedgerError::BadQuery(format!(
+            return Err(not_found(format!(
                 "seq {seq} is not in a tree of {tree_size} entries"
             )));
         }
@@ -155,9 +166,15 @@ impl Ledger {
     pub fn consistency_proof(&self, from: u64, to: Option<u64>) -> Result<ConsistencyProof> {
         let snap = self.snapshot()?;
         let size = snap.size()?;
-        let to = to.unwrap_or(size);
-        if from == 0 || from > to || to > size {
+        if from == 0 || to == Some(0) {
             return Err(LedgerError::BadQuery(format!(
+                "tree sizes start at 1; got from {from}, to {to:?}"
+            )));
+        }
+        let to = to.unwrap_or(size);
+        // As for inclusion: a tree not grown yet, or from past to, has no proof (404).
+        if from > to || to > size {
+            return Err(not_found(format!(
                 "need 0 < from ≤ to ≤ {size} (the ledger's size); got from {from}, to {to}"
             )));
         }

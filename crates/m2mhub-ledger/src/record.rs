@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A recorded message, as returned by `POST /v1/messages` and the message queries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Record {
     /// Its index in the ledger.
     pub seq: u64,
@@ -34,6 +35,7 @@ pub struct Record {
     /// null for blocks sealed before checkpoints carried a time.
     pub time: Option<String>,
     /// Its Merkle leaf hash, hex.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub leaf_hash: String,
     /// True when this answers an exact resubmission of an already recorded message.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

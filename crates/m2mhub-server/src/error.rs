@@ -22,8 +22,9 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-/// The JSON body of an error.
-#[derive(Debug, Serialize)]
+/// The JSON body of an error (SPEC §5).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
 pub struct ErrorBody {
     /// Stable code.
     pub error: &'static str,

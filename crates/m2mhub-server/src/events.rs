@@ -120,6 +120,11 @@ async fn catch_up(s: &AppState, last: &str) -> (Vec<SseEvent>, u64) {
 }
 
 /// `GET /v1/events`.
+#[utoipa::path(get, path = "/v1/events", operation_id = "events", tag = "ledger",
+    summary = "Server-Sent Events: `entry` per new entry, `block` per block (never ends)",
+    description = "Each event's `id:` is the tree size after it. A client reconnecting with `Last-Event-ID: N` first gets the entries from seq N on, at most 1,000; when it missed more (or was too slow for the live bus), or N is no position of this ledger, it gets a `reset` event (`{\"reason\": …}`) and pages /v1/entries instead.",
+    params(("Last-Event-ID" = Option<String>, Header, description = "the id of the last event received")),
+    responses((status = 200, description = "an SSE stream", body = String, content_type = "text/event-stream")))]
 pub async fn stream(
     State(s): State<AppState>,
     headers: HeaderMap,

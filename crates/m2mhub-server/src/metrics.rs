@@ -380,6 +380,10 @@ fn to_text_0_0_4(openmetrics: &str) -> String {
 }
 
 /// `GET /metrics`: Prometheus text 0.0.4, or OpenMetrics when `Accept` names it.
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
+    summary = "Prometheus metrics: text format 0.0.4, or OpenMetrics 1.0 when Accept names application/openmetrics-text",
+    responses((status = 200, description = "the metrics", content(
+        (String = "text/plain"), (String = "application/openmetrics-text")))))]
 pub async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     s.metrics.refresh(&s);
     let openmetrics = headers

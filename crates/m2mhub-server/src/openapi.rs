@@ -1,466 +1,247 @@
-//! The OpenAPI 3.1 description of SPEC §5, served at `/v1/openapi.json`. Built from the route
-//! table below, which a test checks against the router, so the document cannot drift.
+//! The OpenAPI 3.1 document of SPEC §5, served at `/v1/openapi.json`: the one place it is
+//! assembled. utoipa generates it from the handlers' own `#[utoipa::path]` attributes and the
+//! request and response types they use (`ToSchema`, `IntoParams`); [`refine`] then states
+//! what those cannot: exact integer ranges, the answers every route shares (the front door's,
+//! the error mapping's), and the two request rules that tie fields together. A test checks the
+//! document against the router, so a route cannot go undocumented.
 
 use axum::{Json, response::IntoResponse};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use utoipa::OpenApi;
 
-/// (method, path, operator only, summary, request schema, response schema).
-type Route = (
-    &'static str,
-    &'static str,
-    bool,
-    &'static str,
-    Option<&'static str>,
-    &'static str,
-);
+use crate::routes::{devices, health, investigate, ledger, messages, security, transactions, ui};
 
-/// Every route of the API.
-pub const ROUTES: &[Route] = &[
-    (
-        "post",
-        "/v1/devices",
-        true,
-        "Register a device",
-        Some("NewDevice"),
-        "Device",
+/// The document as utoipa derives it from the handlers, before [`refine`].
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "M2MHub API",
+        description = "Tamper-evident provenance for machine-to-machine messages (SPEC §5). Errors are {\"error\": code, \"message\": text}."
     ),
-    (
-        "get",
-        "/v1/devices",
-        false,
-        "Devices in registration order, paged: {items, next}",
-        None,
-        "Devices",
+    paths(
+        devices::register,
+        devices::list,
+        devices::show,
+        devices::grant,
+        devices::withdraw,
+        devices::revoke,
+        devices::rekey,
+        investigate::send,
+        investigate::device_transactions,
+        investigate::ranking,
+        messages::post,
+        messages::batch,
+        messages::list,
+        messages::show,
+        transactions::show,
+        transactions::graph,
+        ledger::entries,
+        ledger::entry,
+        ledger::checkpoint,
+        ledger::key,
+        ledger::inclusion,
+        ledger::consistency,
+        ledger::blocks,
+        ledger::block,
+        crate::events::stream,
+        security::list,
+        security::stream,
+        serve,
+        crate::metrics::metrics,
+        health::healthz,
+        health::readyz,
+        ui::index,
     ),
-    (
-        "get",
-        "/v1/devices/{name}",
-        false,
-        "Show a device",
-        None,
-        "Device",
-    ),
-    (
-        "post",
-        "/v1/devices/{name}/exceptions",
-        true,
-        "Grant an exception: the device accepts `sender` despite lower clearance",
-        Some("NewException"),
-        "Device",
-    ),
-    (
-        "delete",
-        "/v1/devices/{name}/exceptions/{sender}",
-        true,
-        "Withdraw an exception",
-        None,
-        "Device",
-    ),
-    (
-        "post",
-        "/v1/devices/{name}/revoke",
-        true,
-        "Revoke a device for good",
-        None,
-        "Device",
-    ),
-    (
-        "post",
-        "/v1/devices/{name}/rekey",
-        true,
-        "Re-key a device (SPEC 3.2.2): from the re-key entry's seq on its messages are checked with public_key; earlier ones keep the key in force at their seq (the device's keys list)",
-        Some("NewKey"),
-        "Device",
-    ),
-    (
-        "post",
-        "/v1/messages",
-        false,
-        "Submit a signed message; the record is durable when this returns",
-        Some("Message"),
-        "Record",
-    ),
-    (
-        "post",
-        "/v1/messages/batch",
-        false,
-        "Submit many signed messages in one block; one answer per message, in order",
-        Some("Messages"),
-        "BatchAnswers",
-    ),
-    (
-        "get",
-        "/v1/messages",
-        false,
-        "Records filtered by tx, device, validity: {items, next}, paged forward with after or backward with before; a page may hold fewer items than limit, even none, while next is set",
-        None,
-        "Records",
-    ),
-    (
-        "get",
-        "/v1/messages/{seq}",
-        false,
-        "One record",
-        None,
-        "Record",
-    ),
-    (
-        "get",
-        "/v1/transactions/{tx}",
-        false,
-        "A transaction: provenance, state, participants, message_count and one page of its messages",
-        None,
-        "Transaction",
-    ),
-    (
-        "get",
-        "/v1/transactions/{tx}/graph",
-        false,
-        "The causal tree of the first limit messages as json, dot or prov (W3C PROV-JSON); truncated when the transaction has more",
-        None,
-        "Graph",
-    ),
-    (
-        "get",
-        "/v1/entries",
-        false,
-        "Raw entries by seq, for outside verifiers (extension): {items, next}",
-        None,
-        "RawEntries",
-    ),
-    (
-        "get",
-        "/v1/entries/{seq}",
-        false,
-        "An entry: canonical bytes, leaf hash and decoded fields",
-        None,
-        "Entry",
-    ),
-    (
-        "get",
-        "/v1/checkpoint",
-        false,
-        "The latest signed checkpoint (C2SP signed note, text/plain)",
-        None,
-        "Text",
-    ),
-    (
-        "get",
-        "/v1/key",
-        false,
-        "The hub's verifier key line (text/plain)",
-        None,
-        "Text",
-    ),
-    (
-        "get",
-        "/v1/proof/inclusion",
-        false,
-        "RFC 9162 inclusion proof of seq in the tree of tree_size",
-        None,
-        "InclusionProof",
-    ),
-    (
-        "get",
-        "/v1/proof/consistency",
-        false,
-        "RFC 9162 consistency proof between tree sizes from and to",
-        None,
-        "ConsistencyProof",
-    ),
-    (
-        "get",
-        "/v1/blocks",
-        false,
-        "Blocks by height: {items, next}",
-        None,
-        "Blocks",
-    ),
-    (
-        "get",
-        "/v1/blocks/{height}",
-        false,
-        "One block",
-        None,
-        "Block",
-    ),
-    (
-        "get",
-        "/v1/events",
-        false,
-        "Server-Sent Events: `entry` per new entry, `block` per block",
-        None,
-        "Text",
-    ),
-    (
-        "get",
-        "/v1/security-events",
-        true,
-        "Refused submissions kept as security events (SPEC 3.2), oldest first, paged with after and limit",
-        None,
-        "SecurityEvents",
-    ),
-    (
-        "get",
-        "/v1/security-events/stream",
-        true,
-        "Server-Sent Events: `security` per refused submission, as it is refused",
-        None,
-        "Text",
-    ),
-    (
-        "get",
-        "/v1/openapi.json",
-        false,
-        "This document",
-        None,
-        "Object",
-    ),
-    (
-        "get",
-        "/metrics",
-        false,
-        "Prometheus metrics (text)",
-        None,
-        "Text",
-    ),
-    ("get", "/", false, "The web console (HTML)", None, "Text"),
-    (
-        "get",
-        "/healthz",
-        false,
-        "Liveness: 200 while the process serves HTTP",
-        None,
-        "Health",
-    ),
-    (
-        "get",
-        "/readyz",
-        false,
-        "Readiness: 200 when the hub accepts writes; 503 storage_failed after a storage failure (until restarted) or shutting_down",
-        None,
-        "Health",
-    ),
-    (
-        "get",
-        "/v1/devices/{name}/transactions",
-        false,
-        "Transactions whose messages reached the device, newest first, with their provenance: {items, next}; counts cover the messages the page looked at",
-        None,
-        "DeviceTransactions",
-    ),
-    (
-        "get",
-        "/v1/provenance/ranking",
-        false,
-        "Provenance devices by the invalid messages their transactions hold, kept up to date on append: {items, next}",
-        None,
-        "Ranking",
-    ),
+    components(schemas(crate::error::ErrorBody, transactions::GraphFormat))
+)]
+pub struct ApiDoc;
+
+/// Each unsigned integer format as utoipa 6 spells it, the usual spelling, and the largest
+/// value the hub parses (`u64`, `u32`).
+const UNSIGNED: [(&str, &str, u64); 2] = [
+    ("u-int64", "uint64", u64::MAX),
+    ("u-int32", "uint32", u32::MAX as u64),
 ];
 
-fn query_params(path: &str) -> Vec<Value> {
-    let q = |name: &str, ty: &str, required: bool, description: &str| json!({"name": name, "in": "query", "required": required, "description": description, "schema": {"type": ty}});
-    let limit = || {
-        json!({"name": "limit", "in": "query", "required": false,
-        "description": "at most this many items, 1–1000 (default 100); outside that range 400 malformed",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 1000}})
-    };
-    match path {
-        "/v1/messages" => vec![
-            q("tx", "integer", false, "only messages naming this tx"),
-            q(
-                "device",
-                "string",
-                false,
-                "only messages this device sent or received",
-            ),
-            q(
-                "valid",
-                "boolean",
-                false,
-                "only valid or only invalid messages",
-            ),
-            q(
-                "after",
-                "integer",
-                false,
-                "only seqs greater than this (the previous page's next)",
-            ),
-            q(
-                "before",
-                "integer",
-                false,
-                "only seqs smaller than this, newest first; next is then the next page's before",
-            ),
-            limit(),
-        ],
-        "/v1/security-events"
-        | "/v1/entries"
-        | "/v1/blocks"
-        | "/v1/devices"
-        | "/v1/transactions/{tx}"
-        | "/v1/devices/{name}/transactions"
-        | "/v1/provenance/ranking" => vec![
-            q(
-                "after",
-                "integer",
-                false,
-                "the previous page's next (start after this)",
-            ),
-            limit(),
-        ],
-        "/v1/proof/inclusion" => vec![
-            q("seq", "integer", true, "the entry"),
-            q("tree_size", "integer", false, "default: latest"),
-        ],
-        "/v1/proof/consistency" => vec![
-            q("from", "integer", true, "older tree size, > 0"),
-            q("to", "integer", false, "default: latest"),
-        ],
-        "/v1/transactions/{tx}/graph" => vec![
-            q("format", "string", false, "json (default), dot or prov"),
-            q(
-                "limit",
-                "integer",
-                false,
-                "messages drawn, 1–1000 (default 1000)",
-            ),
-        ],
-        _ => Vec::new(),
+/// Routes that never touch the store or the committer: no 503 from them.
+const STORELESS: [&str; 8] = [
+    "/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/v1/key",
+    "/v1/checkpoint",
+    "/v1/openapi.json",
+    "/v1/security-events/stream",
+];
+
+fn error_response(description: &str, retry_after: bool) -> Value {
+    let mut r = json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    });
+    if retry_after {
+        r["headers"] = json!({"Retry-After": {
+            "description": "seconds after which a retry may succeed",
+            "schema": {"type": "integer", "minimum": 1}}});
+    }
+    r
+}
+
+/// Gives every unsigned integer its exact range: utoipa writes `u64` as `format: uint64,
+/// minimum: 0`, and a client that generates or checks values needs the top as well (a
+/// number past it is 400 `malformed`). Explicit maxima (`limit`'s 1000) stay.
+fn bound_integers(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let format = m.get("format").and_then(Value::as_str).map(str::to_owned);
+            let known = UNSIGNED.iter().find(|(utoipa, usual, _)| {
+                [Some(*utoipa), Some(*usual)].contains(&format.as_deref())
+            });
+            if let Some((_, usual, max)) = known {
+                m.insert("format".into(), json!(usual));
+                m.entry("maximum").or_insert(json!(max));
+                m.insert(
+                    "minimum".into(),
+                    json!(m.get("minimum").and_then(Value::as_u64).unwrap_or(0)),
+                );
+            }
+            m.values_mut().for_each(bound_integers);
+        }
+        Value::Array(a) => a.iter_mut().for_each(bound_integers),
+        _ => {}
     }
 }
 
-fn schemas() -> Value {
-    let int = json!({"type": "integer", "minimum": 0});
-    let str_ = json!({"type": "string"});
-    let hex = |n: usize| json!({"type": "string", "pattern": format!("^[0-9a-fA-F]{{{n}}}$")});
-    let names = json!({"type": "array", "items": {"type": "string"}});
-    let notices = json!({"type": "array", "items": {"type": "string", "enum": [
-        "sender_revoked", "unknown_receiver", "receiver_revoked", "unknown_transaction",
-        "transaction_rejected", "transaction_closed", "not_a_participant", "insufficient_clearance", "bad_cause"]}});
-    let reff = |n: &str| json!({"$ref": format!("#/components/schemas/{n}")});
-    // SPEC §5 "Bounded answers": every list is one page.
-    let page = |items: Value| {
-        json!({"type": "object", "required": ["items", "next"], "properties": {
-        "items": {"type": "array", "items": items},
-        "next": {"type": ["integer", "null"], "description": "pass as after for the next page; null at the end"}}})
+/// Adds the answers that come from outside the handler to one operation: 400 from the
+/// extractors (any parameter or body), 401 from the operator check, 413 from the body cap,
+/// 408 and 500 from the front door, 503 from the store and the committer.
+fn shared_responses(path: &str, op: &mut Map<String, Value>) {
+    let has_params = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|p| !p.is_empty());
+    let has_body = op.contains_key("requestBody");
+    let operator = op.contains_key("security");
+    let Some(Value::Object(responses)) = op.get_mut("responses") else {
+        return;
     };
-    let record = json!({"type": "object", "required": ["seq", "tx", "provenance", "sender", "receiver", "action", "cause", "counter", "contents", "valid", "notices", "block", "leaf_hash"],
-        "properties": {"seq": int, "tx": int, "provenance": {"type": ["string", "null"]}, "sender": str_, "receiver": str_,
-            "action": {"enum": ["begin", "continue", "end"]}, "cause": {"type": ["integer", "null"]}, "counter": int,
-            "contents": {"type": ["string", "null"], "description": "null once pruned"}, "valid": {"type": "boolean"},
-            "notices": notices, "block": int, "leaf_hash": hex(64), "duplicate": {"type": "boolean"}}});
-    let block = json!({"type": "object", "properties": {"height": int, "first_seq": int, "size": int, "tree_size": int,
-        "root": hex(64), "prev_hash": hex(64), "hash": hex(64), "time_ms": int, "checkpoint": str_}});
-    json!({
-        "Error": {"type": "object", "required": ["error", "message"], "properties": {"error": str_, "message": str_}},
-        "NewDevice": {"type": "object", "required": ["name", "clearance"], "additionalProperties": false,
-            "description": "give public_key, or simulated: true for a key the hub makes and holds",
-            "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}, "clearance": {"type": "integer", "minimum": 0, "maximum": 4294967295u64},
-                "public_key": hex(64), "simulated": {"type": "boolean"}, "exceptions": names}},
-        "NewKey": {"type": "object", "required": ["public_key"], "additionalProperties": false,
-            "properties": {"public_key": hex(64)}},
-        "NewException": {"type": "object", "required": ["sender"], "additionalProperties": false, "properties": {"sender": str_}},
-        "Device": {"type": "object", "properties": {"name": str_, "clearance": int, "public_key": hex(64), "exceptions": names,
-            "status": {"enum": ["active", "revoked"]}, "registered_seq": int, "last_counter": {"type": ["integer", "null"]},
-            "simulated": {"type": "boolean"}, "key_fingerprint": hex(16),
-            "keys": {"type": "array", "description": "every key the device has had, oldest first: a message at seq s was checked with the last key whose from_seq <= s",
-                "items": {"type": "object", "required": ["public_key", "from_seq"], "properties": {"public_key": hex(64), "from_seq": int}}}}},
-        "Devices": page(reff("Device")),
-        "Message": {"type": "object", "required": ["sender", "receiver", "action", "counter", "contents", "signature"], "additionalProperties": false,
-            "properties": {"sender": str_, "receiver": str_, "action": {"enum": ["begin", "continue", "end", 0, 1, 2]}, "tx": int, "cause": int,
-                "counter": int, "contents": {"type": "string", "maxLength": 16384}, "signature": hex(128)}},
-        "Messages": {"type": "array", "items": reff("Message"), "maxItems": 10000},
-        "Record": record,
-        "Records": page(reff("Record")),
-        "BatchAnswers": {"type": "array", "items": {"oneOf": [reff("Record"), reff("Error")]}},
-        "Transaction": {"type": "object", "properties": {"tx": int, "provenance": str_, "state": {"enum": ["open", "closed", "rejected"]},
-            "participants": names, "message_count": int, "messages": {"type": "array", "items": reff("Record")},
-            "next": {"type": ["integer", "null"], "description": "after of the next page of messages"}}},
-        "Graph": {"type": "object", "description": "json: {tx, provenance, state, participants, message_count, truncated, nodes, edges, roots}; prov: W3C PROV-JSON; dot: text"},
-        "Entry": {"type": "object", "required": ["seq", "kind", "entry_bytes", "leaf_hash"], "properties": {"seq": int,
-            "kind": {"enum": ["device_registered", "simulated_device_registered", "exception_granted", "exception_withdrawn", "device_revoked", "device_rekeyed", "message"]},
-            "entry_bytes": {"type": "string", "contentEncoding": "base64"}, "leaf_hash": hex(64), "block": int}},
-        "RawEntries": page(json!({"type": "object", "properties": {"seq": int, "entry_bytes": str_, "contents": {"type": ["string", "null"]}}})),
-        "InclusionProof": {"type": "object", "properties": {"seq": int, "tree_size": int, "leaf_hash": hex(64), "path": {"type": "array", "items": hex(64)}}},
-        "ConsistencyProof": {"type": "object", "properties": {"from": int, "to": int, "path": {"type": "array", "items": hex(64)}}},
-        "Block": block,
-        "Blocks": page(reff("Block")),
-        "SimulatedMessage": {"type": "object", "required": ["receiver", "action", "contents"], "additionalProperties": false,
-            "properties": {"receiver": str_, "action": {"enum": ["begin", "continue", "end", 0, 1, 2]}, "tx": int, "cause": int, "contents": str_}},
-        "DeviceTransactions": page(json!({"type": "object", "properties": {"tx": {"type": ["integer", "null"], "minimum": 0}, "provenance": {"type": ["string", "null"]},
-            "state": {"enum": ["open", "closed", "rejected", null]}, "messages_to_device": int, "invalid_to_device": int, "last_seq": int}})),
-        "Ranking": page(json!({"type": "object", "properties": {"provenance": str_, "invalid_messages": int}})),
-        "SecurityEvent": {"type": "object", "required": ["id", "time", "time_ms", "transport", "source", "sender", "code", "message"],
-            "properties": {"id": int, "time": str_, "time_ms": int, "transport": {"enum": ["http", "mqtt"]},
-                "source": {"type": ["string", "null"], "description": "http: the peer address; mqtt: the topic published on"},
-                "sender": {"type": ["string", "null"], "description": "the sender the submission claimed"},
-                "code": {"type": "string", "description": "the error answered: malformed, unknown_sender, bad_signature, stale_counter, too_many_failures, …"}, "message": str_,
-                "repeated": {"type": "integer", "minimum": 1, "description": "present when this event stands for more refusals with the same transport, source and code, folded into it since the previous event kept for them (it shows the last)"}}},
-        "SecurityEvents": {"type": "object", "required": ["items", "next"], "properties": {
-            "items": {"type": "array", "items": reff("SecurityEvent")}, "next": {"type": ["integer", "null"]}}},
-        "Health": {"type": "object", "required": ["status"], "properties": {"status": {"enum": ["ok", "ready"]},
-            "tree_size": int, "height": int}},
-        "Text": {"type": "string"},
-        "Object": {"type": "object"},
-    })
+    let mut add = |code: &str, r: Value| {
+        responses.entry(code).or_insert(r);
+    };
+    if has_params || has_body {
+        add(
+            "400",
+            error_response(
+                "malformed: a parameter or the body breaks the schema or SPEC §3.4",
+                false,
+            ),
+        );
+    }
+    if operator {
+        add(
+            "401",
+            error_response("unauthorized: no operator token, or a wrong one", false),
+        );
+    }
+    if has_body {
+        add(
+            "413",
+            error_response("too_large: the body is past the route's cap", false),
+        );
+    }
+    add(
+        "408",
+        error_response(
+            "timeout: the request was not received and answered in time",
+            false,
+        ),
+    );
+    add(
+        "500",
+        error_response("internal: the hub's log has the details", false),
+    );
+    if !STORELESS.contains(&path) {
+        add(
+            "503",
+            error_response(
+                "busy (the commit queue is full) or unavailable (the hub is stopping): nothing was recorded",
+                true,
+            ),
+        );
+    }
+    if let Some(r) = responses.get_mut("429") {
+        *r = error_response("too_many_failures: this address failed too often", true);
+    }
+}
+
+/// What no derive states: a `begin` carries no tx (SPEC §3.3: else `malformed`), a device is
+/// registered with either its own key or `simulated: true`, and a batch holds at most
+/// [`messages::MAX_BATCH`] items of any kind (each answered in its place, a bad one with its
+/// error: so the request is valid whatever its items are).
+fn refine_requests(doc: &mut Value) {
+    for name in ["Message", "SimulatedMessage"] {
+        if let Some(Value::Object(s)) = doc.pointer_mut(&format!("/components/schemas/{name}")) {
+            s.insert(
+                "if".into(),
+                json!({"properties": {"action": {"enum": ["begin", 0]}}, "required": ["action"]}),
+            );
+            s.insert(
+                "then".into(),
+                json!({"properties": {"tx": {"enum": [0, null]}}}),
+            );
+        }
+    }
+    if let Some(Value::Object(s)) = doc.pointer_mut("/components/schemas/NewDevice") {
+        s.insert(
+            "oneOf".into(),
+            json!([
+                {"required": ["public_key"], "properties": {
+                    "public_key": {"type": "string"}, "simulated": {"const": false}}},
+                {"required": ["simulated"], "properties": {
+                    "public_key": {"type": "null"}, "simulated": {"const": true}}},
+            ]),
+        );
+    }
+    let batch = "/paths/~1v1~1messages~1batch/post/requestBody/content/application~1json/schema";
+    if let Some(schema) = doc.pointer_mut(batch) {
+        *schema = json!({
+            "type": "array",
+            "maxItems": messages::MAX_BATCH,
+            "description": "each item a Message; an item that is not one is answered with its error in its place",
+        });
+    }
+}
+
+/// Turns utoipa's document into the served one (see the module doc).
+pub fn refine(mut doc: Value) -> Value {
+    bound_integers(&mut doc);
+    refine_requests(&mut doc);
+    if let Some(Value::Object(paths)) = doc.get_mut("paths") {
+        for (path, item) in paths.iter_mut() {
+            if let Value::Object(item) = item {
+                for op in item.values_mut() {
+                    if let Value::Object(op) = op {
+                        shared_responses(path, op);
+                    }
+                }
+            }
+        }
+    }
+    doc["components"]["securitySchemes"] = json!({"operator": {
+        "type": "http", "scheme": "bearer", "description": "the operator token (SPEC §5.1)"}});
+    doc
 }
 
 /// The whole document.
 pub fn document() -> Value {
-    let mut paths = serde_json::Map::new();
-    for (method, path, operator, summary, request, response) in ROUTES {
-        let mut params: Vec<Value> = path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        params.extend(query_params(path));
-        let mut op = json!({
-            "summary": summary,
-            "parameters": params,
-            "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{response}")}}}},
-                "4XX": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-            },
-        });
-        if *path == "/v1/devices/{name}/rekey" {
-            let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-            let r = &mut op["responses"];
-            r["400"] =
-                err("malformed: not the canonical encoding of a point, or a small-order key");
-            r["401"] = err("unauthorized: no operator token");
-            r["404"] = err("unknown_device");
-            r["409"] = err(
-                "key_taken (any key ever registered, retired keys included), device_revoked, or simulated_device (the hub holds its key: not re-keyed)",
-            );
-        }
-        if *path == "/readyz" {
-            op["responses"]["503"] = json!({"description": "not ready: storage_failed or shutting_down", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-        }
-        if let Some(req) = request {
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{req}")}}}});
-        }
-        if *operator {
-            op["security"] = json!([{"operator": []}]);
-        }
-        let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
-        entry[*method] = op;
-    }
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "M2MHub API", "version": env!("CARGO_PKG_VERSION"),
-            "description": "Tamper-evident provenance for machine-to-machine messages (SPEC §5)."},
-        "paths": paths,
-        "components": {
-            "schemas": schemas(),
-            "securitySchemes": {"operator": {"type": "http", "scheme": "bearer", "description": "the operator token"}},
-        },
-    })
+    refine(serde_json::to_value(ApiDoc::openapi()).unwrap_or_default())
 }
 
 /// `GET /v1/openapi.json`.
+#[utoipa::path(get, path = "/v1/openapi.json", operation_id = "openapi", tag = "operations",
+    summary = "This document",
+    responses((status = 200, description = "the OpenAPI 3.1 document", body = Object)))]
 pub async fn serve() -> impl IntoResponse {
     Json(document())
 }

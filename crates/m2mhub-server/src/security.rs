@@ -74,7 +74,7 @@ impl Default for Bound {
 }
 
 /// How a refused submission arrived.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// HTTP: the source is the peer's IP address.
@@ -99,7 +99,7 @@ pub struct Refusal<'a> {
 }
 
 /// A kept security event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SecurityEvent {
     /// Grows by one per event; the paging cursor.
     pub id: u64,
@@ -119,6 +119,7 @@ pub struct SecurityEvent {
     /// source and code folded into it since the previous event kept for them (it shows the
     /// last one). Absent when zero.
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schema(minimum = 1)]
     pub repeated: u64,
 }
 

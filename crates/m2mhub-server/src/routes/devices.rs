@@ -13,23 +13,28 @@ use m2mhub_core::{
 use m2mhub_ledger::{Appended, Page, Submission};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{JsonBody, Operator, Params, PathParams},
     state::AppState,
 };
 
 /// A device as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Device)]
 pub struct DeviceJson {
     /// Unique name.
+    #[schema(value_type = DeviceName)]
     pub name: String,
     /// Clearance.
     pub clearance: u32,
     /// Ed25519 public key, hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub public_key: String,
     /// Senders it accepts despite lower clearance, sorted.
+    #[schema(value_type = Vec<DeviceName>)]
     pub exceptions: Vec<String>,
     /// active or revoked.
     pub status: m2mhub_core::registry::DeviceStatus,
@@ -40,6 +45,7 @@ pub struct DeviceJson {
     /// True when the hub holds its key (a simulated device): as its registration entry says.
     pub simulated: bool,
     /// First 8 bytes of SHA-256(public key), hex: short enough to compare by eye.
+    #[schema(pattern = "^[0-9a-f]{16}$")]
     pub key_fingerprint: String,
     /// Every key it has had, oldest first, with the seq from which each is in force (SPEC
     /// §3.2.2): an outside verifier checks a message at seq s with the last key whose
@@ -48,9 +54,11 @@ pub struct DeviceJson {
 }
 
 /// A device's key and the seq from which it is in force.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeviceKey)]
 pub struct KeyJson {
     /// Ed25519 public key, hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub public_key: String,
     /// The seq of the registration or re-key entry that gave it.
     pub from_seq: u64,
@@ -80,33 +88,46 @@ impl DeviceJson {
     }
 }
 
-/// `POST /v1/devices` body.
-#[derive(Debug, Deserialize)]
+/// `POST /v1/devices` body: `public_key`, or `simulated: true` without one.
+// The OpenAPI document states that choice as two alternatives (`openapi::refine_requests`).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
+    /// Its name, unique for good.
+    #[schema(value_type = DeviceName)]
     name: String,
+    /// Its clearance; higher is more privileged.
+    #[serde(deserialize_with = "m2mhub_core::jsonint::u32")]
     clearance: u32,
-    /// The device's own key, hex; or none with `simulated: true`.
+    /// The device's own Ed25519 key, hex: a canonical encoding of a point of large order
+    /// (SPEC §3.2.1); or none with `simulated: true`.
     #[serde(default)]
+    #[schema(pattern = "^[0-9a-fA-F]{64}$", min_length = 64, max_length = 64)]
     public_key: Option<String>,
-    /// True: the hub makes and holds the key (a simulated device).
+    /// True: the hub makes and holds the key (a simulated device; `serve --simulated`).
     #[serde(default)]
     simulated: bool,
+    /// Senders it accepts despite their lower clearance.
     #[serde(default)]
+    #[schema(value_type = Vec<DeviceName>, max_items = 4096)]
     exceptions: Vec<String>,
 }
 
 /// `POST /v1/devices/{name}/exceptions` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewException {
+    /// The sender the device accepts despite its lower clearance.
+    #[schema(value_type = DeviceName)]
     sender: String,
 }
 
 /// `POST /v1/devices/{name}/rekey` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
+    /// The device's new Ed25519 key, hex: canonical, of large order, never registered before.
+    #[schema(pattern = "^[0-9a-fA-F]{64}$", min_length = 64, max_length = 64)]
     public_key: String,
 }
 
@@ -172,6 +193,20 @@ fn name(s: &str) -> ApiResult<DeviceName> {
 }
 
 /// `POST /v1/devices`.
+#[utoipa::path(post, path = "/v1/devices", operation_id = "register_device", tag = "devices",
+    summary = "Register a device", security(("operator" = [])), request_body = NewDevice,
+    responses(
+        (status = 201, description = "the device, registered", body = DeviceJson, links(
+            ("show" = (operation_id = "show_device", parameters(("name" = "$response.body#/name")))),
+            ("grant" = (operation_id = "grant_exception", parameters(("name" = "$response.body#/name")))),
+            ("rekey" = (operation_id = "rekey_device", parameters(("name" = "$response.body#/name")))),
+            ("send" = (operation_id = "send_as_simulated", parameters(("name" = "$response.body#/name")))),
+            ("transactions" = (operation_id = "device_transactions", parameters(("name" = "$response.body#/name")))),
+            ("revoke" = (operation_id = "revoke_device", parameters(("name" = "$response.body#/name")))),
+        )),
+        (status = 403, description = "simulated_disabled: the hub was not started with --simulated", body = ErrorBody),
+        (status = 409, description = "name_taken or key_taken", body = ErrorBody),
+    ))]
 pub async fn register(
     _: Operator,
     State(s): State<AppState>,
@@ -226,15 +261,22 @@ pub async fn register(
 }
 
 /// `GET /v1/devices` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// The previous page's `next`: the last device's `registered_seq`.
     after: Option<u64>,
+    /// At most this many items (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
 /// `GET /v1/devices?after=&limit=`: devices in registration order, `{items, next}`; the
 /// cursor is the last device's `registered_seq`.
+#[utoipa::path(get, path = "/v1/devices", operation_id = "list_devices", tag = "devices",
+    summary = "Devices in registration order, paged: {items, next}", params(ListQuery),
+    responses((status = 200, description = "one page", body = Page<DeviceJson>)))]
 pub async fn list(
     State(s): State<AppState>,
     Params(q): Params<ListQuery>,
@@ -248,6 +290,10 @@ pub async fn list(
 }
 
 /// `GET /v1/devices/{name}`.
+#[utoipa::path(get, path = "/v1/devices/{name}", operation_id = "show_device", tag = "devices",
+    summary = "Show a device", params(("name" = DeviceName, Path, description = "the device")),
+    responses((status = 200, description = "the device", body = DeviceJson),
+        (status = 404, description = "unknown_device", body = ErrorBody)))]
 pub async fn show(
     State(s): State<AppState>,
     PathParams(n): PathParams<String>,
@@ -256,6 +302,15 @@ pub async fn show(
 }
 
 /// `POST /v1/devices/{name}/exceptions`.
+#[utoipa::path(post, path = "/v1/devices/{name}/exceptions", operation_id = "grant_exception",
+    tag = "devices", summary = "Grant an exception: the device accepts `sender` despite its lower clearance",
+    security(("operator" = [])), request_body = NewException,
+    params(("name" = DeviceName, Path, description = "the receiving device")),
+    responses((status = 200, description = "the device", body = DeviceJson, links(
+            ("withdraw" = (operation_id = "withdraw_exception", parameters(("name" = "$request.path.name"), ("sender" = "$request.body#/sender")))),
+        )),
+        (status = 404, description = "unknown_device", body = ErrorBody),
+        (status = 409, description = "exception_exists or device_revoked", body = ErrorBody)))]
 pub async fn grant(
     _: Operator,
     State(s): State<AppState>,
@@ -274,6 +329,13 @@ pub async fn grant(
 }
 
 /// `DELETE /v1/devices/{name}/exceptions/{sender}`.
+#[utoipa::path(delete, path = "/v1/devices/{name}/exceptions/{sender}", operation_id = "withdraw_exception",
+    tag = "devices", summary = "Withdraw an exception", security(("operator" = [])),
+    params(("name" = DeviceName, Path, description = "the receiving device"),
+        ("sender" = DeviceName, Path, description = "the sender it accepted")),
+    responses((status = 200, description = "the device", body = DeviceJson),
+        (status = 404, description = "unknown_device or no_such_exception", body = ErrorBody),
+        (status = 409, description = "device_revoked", body = ErrorBody)))]
 pub async fn withdraw(
     _: Operator,
     State(s): State<AppState>,
@@ -291,6 +353,12 @@ pub async fn withdraw(
 }
 
 /// `POST /v1/devices/{name}/revoke`.
+#[utoipa::path(post, path = "/v1/devices/{name}/revoke", operation_id = "revoke_device", tag = "devices",
+    summary = "Revoke a device for good", security(("operator" = [])),
+    params(("name" = DeviceName, Path, description = "the device")),
+    responses((status = 200, description = "the device, revoked", body = DeviceJson),
+        (status = 404, description = "unknown_device", body = ErrorBody),
+        (status = 409, description = "device_revoked: already revoked", body = ErrorBody)))]
 pub async fn revoke(
     _: Operator,
     State(s): State<AppState>,
@@ -303,6 +371,14 @@ pub async fn revoke(
 /// `POST /v1/devices/{name}/rekey` (SPEC §3.2.2): records a re-key entry; from its seq on the
 /// device's messages are checked with the new key. The registry decides every refusal (a key
 /// ever registered, an unknown, revoked or simulated device, a weak or non-canonical key).
+#[utoipa::path(post, path = "/v1/devices/{name}/rekey", operation_id = "rekey_device", tag = "devices",
+    summary = "Re-key a device (SPEC §3.2.2)",
+    description = "From the re-key entry's seq on, its messages are checked with public_key; earlier ones keep the key in force at their seq (the device's keys list).",
+    security(("operator" = [])), request_body = NewKey,
+    params(("name" = DeviceName, Path, description = "the device")),
+    responses((status = 200, description = "the device with its new key", body = DeviceJson),
+        (status = 404, description = "unknown_device", body = ErrorBody),
+        (status = 409, description = "key_taken (any key ever registered, retired keys included), device_revoked, or simulated_device (the hub holds its key)", body = ErrorBody)))]
 pub async fn rekey(
     _: Operator,
     State(s): State<AppState>,

@@ -3,14 +3,18 @@
 //! device (operator only; the hub signs with the key it holds).
 
 use axum::{Json, extract::State, http::StatusCode};
-use m2mhub_core::message::{ActionJson, Message, MessageSubmission};
+use m2mhub_core::{
+    message::{ActionJson, Message, MessageSubmission},
+    names::DeviceName,
+};
 use m2mhub_ledger::{
     Appended, DeviceTransaction, LedgerError, Page, ProvenanceCount, Record, Submission,
 };
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{JsonBody, Operator, Params, PathParams},
     state::AppState,
 };
@@ -25,15 +29,25 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// `after` and `limit` of a paged list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// The previous page's `next`.
     after: Option<u64>,
+    /// At most this many items (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
 /// `GET /v1/devices/{name}/transactions?after=&limit=`: the transactions that reached the
 /// device, newest first, with the device that began each, `{items, next}`.
+#[utoipa::path(get, path = "/v1/devices/{name}/transactions", operation_id = "device_transactions", tag = "investigation",
+    summary = "Transactions whose messages reached the device, newest first, with their provenance: {items, next}",
+    description = "Counts cover the messages the page looked at.",
+    params(("name" = DeviceName, Path, description = "the device"), PageQuery),
+    responses((status = 200, description = "one page", body = Page<DeviceTransaction>),
+        (status = 404, description = "unknown_device", body = ErrorBody)))]
 pub async fn device_transactions(
     State(s): State<AppState>,
     PathParams(name): PathParams<String>,
@@ -51,6 +65,10 @@ pub async fn device_transactions(
 
 /// `GET /v1/provenance/ranking?after=&limit=`: provenance devices by the invalid messages
 /// their transactions hold ("who is misbehaving"), kept up to date on append, `{items, next}`.
+#[utoipa::path(get, path = "/v1/provenance/ranking", operation_id = "provenance_ranking", tag = "investigation",
+    summary = "Provenance devices by the invalid messages their transactions hold, kept up to date on append: {items, next}",
+    params(PageQuery),
+    responses((status = 200, description = "one page", body = Page<ProvenanceCount>)))]
 pub async fn ranking(
     State(s): State<AppState>,
     Params(q): Params<PageQuery>,
@@ -62,20 +80,35 @@ pub async fn ranking(
 }
 
 /// `POST /v1/devices/{name}/send` body: a message without sender, counter or signature.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SimulatedMessage)]
 pub struct SendBody {
+    /// The receiving device.
+    #[schema(value_type = DeviceName)]
     receiver: String,
+    /// begin, continue or end (or 0, 1, 2).
     action: ActionJson,
-    #[serde(default)]
+    /// The transaction; absent or 0 for begin.
+    #[serde(default, deserialize_with = "m2mhub_core::jsonint::opt_u64")]
     tx: Option<u64>,
-    #[serde(default)]
+    /// The seq of the message that caused this one.
+    #[serde(default, deserialize_with = "m2mhub_core::jsonint::opt_u64")]
+    #[schema(maximum = 18446744073709551614_u64)]
     cause: Option<u64>,
+    /// UTF-8 contents, at most 16 KiB (16,384 bytes of UTF-8).
+    #[schema(max_length = 16384)]
     contents: String,
 }
 
 /// `POST /v1/devices/{name}/send` (operator): the hub signs as the simulated device, with
 /// its next counter, and records the message like any other.
+#[utoipa::path(post, path = "/v1/devices/{name}/send", operation_id = "send_as_simulated", tag = "investigation",
+    summary = "Send as a simulated device: the hub signs with the key it holds and the device's next counter",
+    security(("operator" = [])), request_body = SendBody,
+    params(("name" = DeviceName, Path, description = "the simulated device")),
+    responses((status = 200, description = "the message's record", body = Record),
+        (status = 409, description = "not_simulated: the hub does not hold this device's key", body = ErrorBody)))]
 pub async fn send(
     _: Operator,
     State(s): State<AppState>,

@@ -3,17 +3,44 @@
 use axum::{Json, extract::State, http::header, response::IntoResponse};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use m2mhub_ledger::{BlockRow, ConsistencyProof, InclusionProof, Page};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    error::ApiResult,
+    error::{ApiResult, ErrorBody},
     extract::{Params, PathParams},
     routes::devices::entry_json,
     state::AppState,
 };
 
+/// The shape of `GET /v1/entries/{seq}`'s answer, for the OpenAPI document only: the handler
+/// writes the decoded fields of each kind with `entry_json` (shared with the SSE `entry`
+/// events), then adds the fields below that every kind has.
+#[derive(Debug, ToSchema)]
+#[schema(as = Entry)]
+pub struct EntryShape {
+    /// The entry's seq.
+    pub seq: u64,
+    /// What the entry records.
+    #[schema(value_type = String, pattern = "^(device_registered|simulated_device_registered|exception_granted|exception_withdrawn|device_revoked|device_rekeyed|message)$")]
+    pub kind: String,
+    /// Its canonical bytes, standard base64 (SPEC §4.2).
+    #[schema(content_encoding = "base64")]
+    pub entry_bytes: String,
+    /// SHA-256(0x00 ‖ entry bytes), hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub leaf_hash: String,
+    /// Height of the block that holds it.
+    pub block: u64,
+}
+
 /// `GET /v1/entries/{seq}`: `{seq, kind, entry_bytes, leaf_hash, block, …decoded fields}`.
+#[utoipa::path(get, path = "/v1/entries/{seq}", operation_id = "show_entry", tag = "ledger",
+    summary = "An entry: canonical bytes, leaf hash and decoded fields",
+    params(("seq" = u64, Path, description = "the entry's seq")),
+    responses((status = 200, description = "the entry", body = EntryShape),
+        (status = 404, description = "not_found: no entry at that seq", body = ErrorBody)))]
 pub async fn entry(
     State(s): State<AppState>,
     PathParams(seq): PathParams<u64>,
@@ -33,26 +60,49 @@ pub async fn entry(
 }
 
 /// `GET /v1/entries?after=&limit=` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EntriesQuery {
+    /// Only seqs greater than this (the previous page's `next`).
     after: Option<u64>,
+    /// At most this many items (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+}
+
+/// One raw entry of `GET /v1/entries`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RawEntry {
+    /// Its seq.
+    pub seq: u64,
+    /// Its canonical bytes, standard base64.
+    #[schema(content_encoding = "base64")]
+    pub entry_bytes: String,
+    /// A message's contents (null for other entries, and once pruned).
+    pub contents: Option<String>,
 }
 
 /// `GET /v1/entries`: raw entries in seq order, `{items, next}`, for outside verifiers (an
 /// extension of SPEC §5).
+#[utoipa::path(get, path = "/v1/entries", operation_id = "list_entries", tag = "ledger",
+    summary = "Raw entries by seq, for outside verifiers (extension): {items, next}", params(EntriesQuery),
+    responses((status = 200, description = "one page", body = Page<RawEntry>)))]
 pub async fn entries(
     State(s): State<AppState>,
     Params(q): Params<EntriesQuery>,
-) -> ApiResult<Json<Page<Value>>> {
+) -> ApiResult<Json<Page<RawEntry>>> {
     let ledger = s.ledger.clone();
-    let page = tokio::task::spawn_blocking(move || -> m2mhub_ledger::Result<Page<Value>> {
+    let page = tokio::task::spawn_blocking(move || -> m2mhub_ledger::Result<Page<RawEntry>> {
         let rows = ledger.entries(q.after, q.limit)?;
         let snap = ledger.snapshot()?;
         let mut items = Vec::with_capacity(rows.items.len());
         for (seq, bytes) in rows.items {
-            items.push(json!({"seq": seq, "entry_bytes": STANDARD.encode(&bytes), "contents": snap.contents(seq)?}));
+            items.push(RawEntry {
+                seq,
+                entry_bytes: STANDARD.encode(&bytes),
+                contents: snap.contents(seq)?,
+            });
         }
         Ok(Page {
             items,
@@ -66,14 +116,22 @@ pub async fn entries(
 }
 
 /// `GET /v1/proof/inclusion` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
+    /// The entry.
     seq: u64,
+    /// The tree, by size (default: the latest).
+    #[param(minimum = 1)]
     tree_size: Option<u64>,
 }
 
 /// `GET /v1/proof/inclusion`.
+#[utoipa::path(get, path = "/v1/proof/inclusion", operation_id = "inclusion_proof", tag = "ledger",
+    summary = "RFC 9162 inclusion proof of seq in the tree of tree_size", params(InclusionQuery),
+    responses((status = 200, description = "the proof", body = InclusionProof),
+        (status = 404, description = "not_found: no such tree yet, or seq is not in it", body = ErrorBody)))]
 pub async fn inclusion(
     State(s): State<AppState>,
     Params(q): Params<InclusionQuery>,
@@ -85,14 +143,23 @@ pub async fn inclusion(
 }
 
 /// `GET /v1/proof/consistency` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
+    /// The older tree's size.
+    #[param(minimum = 1)]
     from: u64,
+    /// The newer tree's size (default: the latest).
+    #[param(minimum = 1)]
     to: Option<u64>,
 }
 
 /// `GET /v1/proof/consistency`.
+#[utoipa::path(get, path = "/v1/proof/consistency", operation_id = "consistency_proof", tag = "ledger",
+    summary = "RFC 9162 consistency proof between tree sizes from and to", params(ConsistencyQuery),
+    responses((status = 200, description = "the proof", body = ConsistencyProof),
+        (status = 404, description = "not_found: no such tree yet, or from is past to", body = ErrorBody)))]
 pub async fn consistency(
     State(s): State<AppState>,
     Params(q): Params<ConsistencyQuery>,
@@ -104,6 +171,9 @@ pub async fn consistency(
 }
 
 /// `GET /v1/checkpoint`: the latest signed note, text/plain.
+#[utoipa::path(get, path = "/v1/checkpoint", operation_id = "checkpoint", tag = "ledger",
+    summary = "The latest signed checkpoint (C2SP signed note)",
+    responses((status = 200, description = "the signed note", body = String, content_type = "text/plain")))]
 pub async fn checkpoint(State(s): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -112,6 +182,9 @@ pub async fn checkpoint(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 /// `GET /v1/key`: the hub's verifier key line, text/plain.
+#[utoipa::path(get, path = "/v1/key", operation_id = "verifier_key", tag = "ledger",
+    summary = "The hub's verifier key line (SPEC §4.3)",
+    responses((status = 200, description = "<key name>+<key id>+<base64 key>", body = String, content_type = "text/plain")))]
 pub async fn key(State(s): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -120,14 +193,21 @@ pub async fn key(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 /// `GET /v1/blocks` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct BlocksQuery {
+    /// Only heights greater than this (the previous page's `next`).
     after: Option<u64>,
+    /// At most this many items (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
 /// `GET /v1/blocks`: `{items, next}`.
+#[utoipa::path(get, path = "/v1/blocks", operation_id = "list_blocks", tag = "ledger",
+    summary = "Blocks by height: {items, next}", params(BlocksQuery),
+    responses((status = 200, description = "one page", body = Page<BlockRow>)))]
 pub async fn blocks(
     State(s): State<AppState>,
     Params(q): Params<BlocksQuery>,
@@ -136,6 +216,10 @@ pub async fn blocks(
 }
 
 /// `GET /v1/blocks/{height}`.
+#[utoipa::path(get, path = "/v1/blocks/{height}", operation_id = "show_block", tag = "ledger",
+    summary = "One block", params(("height" = u64, Path, description = "its height")),
+    responses((status = 200, description = "the block", body = BlockRow),
+        (status = 404, description = "not_found: no block at that height", body = ErrorBody)))]
 pub async fn block(
     State(s): State<AppState>,
     PathParams(h): PathParams<u64>,

@@ -3,16 +3,21 @@
 use std::fmt;
 
 use axum::{Json, extract::State};
-use m2mhub_core::message::{Message, MessageSubmission};
+use m2mhub_core::{
+    message::{Message, MessageSubmission},
+    names::DeviceName,
+};
 use m2mhub_ledger::{Appended, LedgerError, MessageFilter, Page, Record, Submission};
+use serde::Serialize;
 use serde::{
     Deserialize, Deserializer,
     de::{Error as _, SeqAccess, Visitor},
 };
-use serde_json::{Value, value::RawValue};
+use serde_json::value::RawValue;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{JsonBytes, Params, PathParams, Source},
     gate::{brought_nothing_new, refused, refused_from},
     state::AppState,
@@ -115,6 +120,22 @@ fn claimed_sender(body: &[u8]) -> Option<String> {
 }
 
 /// `POST /v1/messages` (the throttle ran before: `gate::throttle_first`).
+#[utoipa::path(post, path = "/v1/messages", operation_id = "submit_message", tag = "messages",
+    summary = "Submit a signed message; the record is durable when this returns",
+    request_body = MessageSubmission,
+    responses(
+        (status = 200, description = "its record (with duplicate: true for an exact resubmission)", body = Record, links(
+            ("show" = (operation_id = "show_message", parameters(("seq" = "$response.body#/seq")))),
+            ("entry" = (operation_id = "show_entry", parameters(("seq" = "$response.body#/seq")))),
+            ("transaction" = (operation_id = "show_transaction", parameters(("tx" = "$response.body#/tx")))),
+            ("graph" = (operation_id = "transaction_graph", parameters(("tx" = "$response.body#/tx")))),
+            ("inclusion" = (operation_id = "inclusion_proof", parameters(("seq" = "$response.body#/seq")))),
+            ("block" = (operation_id = "show_block", parameters(("height" = "$response.body#/block")))),
+        )),
+        (status = 401, description = "unknown_sender or bad_signature: nothing recorded", body = ErrorBody),
+        (status = 409, description = "stale_counter: nothing recorded", body = ErrorBody),
+        (status = 429, description = "too_many_failures: this address failed too often (Retry-After)", body = ErrorBody),
+    ))]
 pub async fn post(
     State(s): State<AppState>,
     Source(source): Source,
@@ -146,18 +167,35 @@ pub async fn post(
     Ok(Json(r))
 }
 
+/// One answer of a batch: the message's record, or why it was refused.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchAnswer {
+    /// Recorded (or an exact resubmission's original record).
+    Record(Record),
+    /// Refused: nothing recorded for this message.
+    Error(ErrorBody),
+}
+
 /// `POST /v1/messages/batch`: one answer per message, in order (the throttle ran before:
 /// `gate::throttle_first`).
+#[utoipa::path(post, path = "/v1/messages/batch", operation_id = "submit_batch", tag = "messages",
+    summary = "Submit many signed messages in one block; one answer per message, in order",
+    request_body(content = Vec<MessageSubmission>, description = "at most 10,000 messages"),
+    responses(
+        (status = 200, description = "one answer per message, in order", body = Vec<BatchAnswer>),
+        (status = 429, description = "too_many_failures: this address failed too often (Retry-After)", body = ErrorBody),
+    ))]
 pub async fn batch(
     State(s): State<AppState>,
     Source(source): Source,
     body: Result<JsonBytes, ApiError>,
-) -> ApiResult<Json<Vec<Value>>> {
+) -> ApiResult<Json<Vec<BatchAnswer>>> {
     let JsonBytes(bytes) = body.inspect_err(|e| refused(&s, source, e))?;
     let BatchItems(items) = serde_json::from_slice::<BatchItems<'_>>(&bytes)
         .map_err(|e| ApiError::malformed(e.to_string()))
         .inspect_err(|e| refused(&s, source, e))?;
-    let mut answers: Vec<Option<Value>> = Vec::with_capacity(items.len());
+    let mut answers: Vec<Option<BatchAnswer>> = Vec::with_capacity(items.len());
     let mut msgs = Vec::with_capacity(items.len());
     for item in items {
         match decode(item.get()) {
@@ -168,7 +206,7 @@ pub async fn batch(
             Err(e) => {
                 let claimed = claimed_sender(item.get().as_bytes());
                 refused_from(&s, source, claimed.as_deref(), &e);
-                answers.push(Some(serde_json::to_value(e.body()).unwrap_or(Value::Null)));
+                answers.push(Some(BatchAnswer::Error(e.body())));
             }
         }
     }
@@ -184,7 +222,7 @@ pub async fn batch(
         match copy {
             Some(original) => {
                 if let Some(slot) = slot {
-                    *slot = Some(serde_json::to_value(original).unwrap_or(Value::Null));
+                    *slot = Some(BatchAnswer::Record(original));
                 }
             }
             None => {
@@ -196,7 +234,7 @@ pub async fn batch(
     let mut duplicates = msgs_len - fresh.len();
     let mut results = submit(&s, fresh).await?.into_iter().zip(senders);
     let mut recorded = 0usize;
-    let out: Vec<Value> = answers
+    let out: Vec<BatchAnswer> = answers
         .into_iter()
         .map(|a| {
             a.unwrap_or_else(|| {
@@ -207,11 +245,11 @@ pub async fn batch(
                     Ok(rec) => {
                         recorded += usize::from(!rec.duplicate);
                         duplicates += usize::from(rec.duplicate);
-                        serde_json::to_value(rec).unwrap_or(Value::Null)
+                        BatchAnswer::Record(rec)
                     }
                     Err(e) => {
                         refused_from(&s, source, Some(&sender), &e);
-                        serde_json::to_value(e.body()).unwrap_or(Value::Null)
+                        BatchAnswer::Error(e.body())
                     }
                 }
             })
@@ -224,22 +262,40 @@ pub async fn batch(
 }
 
 /// `GET /v1/messages` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only messages naming this tx.
     tx: Option<u64>,
+    /// Only messages this device sent or received.
+    #[param(value_type = Option<DeviceName>)]
     device: Option<String>,
+    /// Only valid (true) or only invalid (false) messages.
     valid: Option<bool>,
+    /// Only seqs greater than this (the previous page's `next`).
     after: Option<u64>,
+    /// Only seqs smaller than this, newest first; `next` is then the next page's `before`.
     before: Option<u64>,
+    /// At most this many items (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
 /// `GET /v1/messages`: one bounded page, `{items, next}`.
+#[utoipa::path(get, path = "/v1/messages", operation_id = "list_messages", tag = "messages",
+    summary = "Records filtered by tx, device and validity, paged: {items, next}",
+    description = "Paged forward with after or backward with before; a page may hold fewer items than limit, even none, while next is set.",
+    params(ListQuery),
+    responses((status = 200, description = "one page", body = Page<Record>)))]
 pub async fn list(
     State(s): State<AppState>,
     Params(q): Params<ListQuery>,
 ) -> ApiResult<Json<Page<Record>>> {
+    // An unknown device has no messages, but a name no device can have is a malformed query.
+    if let Some(d) = &q.device {
+        DeviceName::new(d)?;
+    }
     let f = MessageFilter {
         tx: q.tx,
         device: q.device,
@@ -256,6 +312,10 @@ pub async fn list(
 }
 
 /// `GET /v1/messages/{seq}`.
+#[utoipa::path(get, path = "/v1/messages/{seq}", operation_id = "show_message", tag = "messages",
+    summary = "One record", params(("seq" = u64, Path, description = "the message's seq")),
+    responses((status = 200, description = "its record", body = Record),
+        (status = 404, description = "not_found: no message at that seq", body = ErrorBody)))]
 pub async fn show(
     State(s): State<AppState>,
     PathParams(seq): PathParams<u64>,

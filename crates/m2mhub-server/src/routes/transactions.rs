@@ -8,9 +8,10 @@ use axum::{
 };
 use m2mhub_ledger::{LedgerError, TransactionView};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{Params, PathParams},
     graph,
     state::AppState,
@@ -35,14 +36,23 @@ async fn load(
 }
 
 /// `GET /v1/transactions/{tx}` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Only messages after this seq (the previous page's `next`).
     after: Option<u64>,
+    /// At most this many messages (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
 /// `GET /v1/transactions/{tx}?after=&limit=`: the transaction with one page of its messages.
+#[utoipa::path(get, path = "/v1/transactions/{tx}", operation_id = "show_transaction", tag = "transactions",
+    summary = "A transaction: provenance, state, participants, message_count and one page of its messages",
+    params(("tx" = u64, Path, description = "the transaction id"), PageQuery),
+    responses((status = 200, description = "the transaction", body = TransactionView),
+        (status = 404, description = "unknown_transaction", body = ErrorBody)))]
 pub async fn show(
     State(s): State<AppState>,
     PathParams(tx): PathParams<u64>,
@@ -55,15 +65,38 @@ pub async fn show(
 pub const GRAPH_LIMIT: usize = m2mhub_ledger::MAX_PAGE;
 
 /// `GET /v1/transactions/{tx}/graph` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct GraphQuery {
+    /// json (the default), dot (Graphviz) or prov (W3C PROV-JSON).
+    #[param(value_type = Option<GraphFormat>)]
     format: Option<String>,
+    /// Messages drawn (default 1,000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+}
+
+/// The formats of a graph, for the OpenAPI document (the handler matches the strings).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum GraphFormat {
+    /// `{tx, provenance, state, participants, message_count, truncated, nodes, edges, roots}`.
+    Json,
+    /// Graphviz DOT.
+    Dot,
+    /// W3C PROV-JSON.
+    Prov,
 }
 
 /// `GET /v1/transactions/{tx}/graph?format=json|dot|prov&limit=`: the causal tree of the
 /// first `limit` messages (1,000 by default), `truncated` when the transaction has more.
+#[utoipa::path(get, path = "/v1/transactions/{tx}/graph", operation_id = "transaction_graph", tag = "transactions",
+    summary = "The causal tree of the first limit messages as json, dot or prov; truncated when the transaction has more",
+    params(("tx" = u64, Path, description = "the transaction id"), GraphQuery),
+    responses((status = 200, description = "the graph: JSON for json and prov, DOT for dot", content(
+            (Value = "application/json"), (String = "text/vnd.graphviz"))),
+        (status = 404, description = "unknown_transaction", body = ErrorBody)))]
 pub async fn graph(
     State(s): State<AppState>,
     PathParams(tx): PathParams<u64>,
