@@ -210,6 +210,14 @@ pub const ROUTES: &[Route] = &[
     ),
     (
         "get",
+        "/v1/backup",
+        true,
+        "A consistent snapshot of the ledger as a backup (application/octet-stream, format m2mhub-backup v1, README \"Backup and restore\"), streamed while ingest runs",
+        None,
+        "Text",
+    ),
+    (
+        "get",
         "/v1/openapi.json",
         false,
         "This document",
@@ -435,6 +443,9 @@ pub fn document() -> Value {
             r["409"] = err(
                 "key_taken (any key ever registered, retired keys included), device_revoked, or simulated_device (the hub holds its key: not re-keyed)",
             );
+        }
+        if *path == "/v1/backup" {
+            op["responses"]["200"] = json!({"description": "the backup file", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}});
         }
         if *path == "/readyz" {
             op["responses"]["503"] = json!({"description": "not ready: storage_failed or shutting_down", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
