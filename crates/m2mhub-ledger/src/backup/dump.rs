@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// Entries read from the snapshot at a time: memory stays bounded whatever the ledger's size.
-const CHUNK: u64 = 1024;
+const CHUNK: u64 = 256;
 /// Block rows read at a time.
 const BLOCK_PAGE: usize = 256;
 
