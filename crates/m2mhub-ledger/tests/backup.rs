@@ -261,6 +261,8 @@ fn damaged_backups_are_refused_by_name_and_leave_nothing() {
             .concat(),
             "not an m2mhub backup",
         ),
+        ("empty file", Vec::new(), "not an m2mhub backup"),
+        ("short file", b"m2m".to_vec(), "not an m2mhub backup"),
     ];
     for (what, bytes, want) in cases {
         let data = tmp.path().join("data");

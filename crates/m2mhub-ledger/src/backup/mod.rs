@@ -261,7 +261,9 @@ impl<R: Read> Reader<R> {
         if !self.started {
             self.started = true;
             let mut magic = vec![0u8; MAGIC.len()];
-            if !self.fill(&mut magic, true)? || magic != MAGIC {
+            // A file too short for the header line is not a backup either.
+            let whole = self.fill(&mut magic, true).unwrap_or(false);
+            if !whole || magic != MAGIC {
                 let line = magic.split(|b| *b == b'\n').next().unwrap_or_default();
                 return Err(bad(format!(
                     "not an m2mhub backup, or an unsupported version: the first line is {:?}, \
