@@ -22,7 +22,10 @@ fn every_target_has_a_seed_that_decodes() {
         target(name)(&seed);
     }
     // The backup target returns early on what is not a whole backup: its seed must be one.
-    let (_, backup) = seeds().into_iter().find(|(n, _)| *n == "backup_file").unwrap();
+    let (_, backup) = seeds()
+        .into_iter()
+        .find(|(n, _)| *n == "backup_file")
+        .unwrap();
     m2mhub_ledger::backup::scan(backup.as_slice()).unwrap();
 }
 

@@ -3,7 +3,8 @@
 //! `verify`, keeps the prune mark and continues the same tree. Then each kind of damage (a
 //! flipped byte in an entry, in contents or in a checkpoint, a dropped entry, contents or
 //! block record, a truncated file, a wrong trailer, a wrong key, a foreign header line) is
-//! refused with an error naming it, and leaves no data directory.
+//! refused with an error naming it, and leaves no data directory. A backup stalled on its
+//! reader holds one snapshot and never holds up appends.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -297,4 +298,60 @@ fn damaged_backups_are_refused_by_name_and_leave_nothing() {
     std::fs::remove_file(data.join("keep")).unwrap();
     backup::restore(good.as_slice(), &data, &key(), &[]).unwrap();
     assert!(data.join("ledger.redb").is_file());
+}
+
+/// A writer that stops at its first write until told to go on.
+struct Paused {
+    first: bool,
+    paused: std::sync::mpsc::SyncSender<()>,
+    resume: std::sync::mpsc::Receiver<()>,
+    bytes: Vec<u8>,
+}
+
+impl std::io::Write for Paused {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.first {
+            self.first = false;
+            self.paused.send(()).unwrap();
+            self.resume.recv().unwrap();
+        }
+        self.bytes.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_backup_is_one_snapshot_and_never_holds_up_appends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, mut d) = build(&tmp.path().join("source.redb"));
+    let before = ledger.view().head.tree_size;
+    let (paused_tx, paused) = std::sync::mpsc::sync_channel(1);
+    let (resume, resume_rx) = std::sync::mpsc::sync_channel(1);
+    let mut out = Paused {
+        first: true,
+        paused: paused_tx,
+        resume: resume_rx,
+        bytes: Vec::new(),
+    };
+    std::thread::scope(|s| {
+        let backup = s.spawn(|| {
+            ledger.backup(&mut out).unwrap();
+        });
+        // The backup has its snapshot and is stalled on its reader: blocks still commit.
+        paused.recv().unwrap();
+        let m = d.message("top_level", "low_level", Action::Begin, 0, None);
+        let r = record(ledger.append(vec![Submission::Message(m)]).pop().unwrap());
+        assert_eq!(r.seq, before);
+        resume.send(()).unwrap();
+        backup.join().unwrap();
+    });
+    let scanned = backup::scan(out.bytes.as_slice()).unwrap();
+    assert_eq!(scanned.header.tree_size, before);
+    assert_eq!(ledger.view().head.tree_size, before + 1);
+    let data = tmp.path().join("restored");
+    let s = backup::restore(out.bytes.as_slice(), &data, &key(), &[]).unwrap();
+    assert_eq!(s.entries, before);
 }
