@@ -37,6 +37,10 @@ pub enum LedgerError {
     /// A query's parameters are out of range.
     #[error("{0}")]
     BadQuery(String),
+    /// A backup is refused (damaged, truncated, reordered, signed by another key, or not
+    /// reproducing its signed checkpoints), or could not be written.
+    #[error("backup refused: {0}")]
+    Backup(String),
 }
 
 macro_rules! storage_errors {

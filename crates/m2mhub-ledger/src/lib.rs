@@ -7,6 +7,7 @@
 //! blockchain. A record is returned only after its block is durable on disk.
 
 mod append;
+pub mod backup;
 pub mod block;
 mod committer;
 mod copies;

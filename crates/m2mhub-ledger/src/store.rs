@@ -253,8 +253,19 @@ impl Store {
 
     /// Durably commits one block: all of it or none of it.
     pub fn commit(&self, w: &BlockWrite) -> Result<()> {
+        self.commit_with(w, Durability::Immediate)
+    }
+
+    /// Commits one block atomically but without syncing it: it becomes durable with the next
+    /// synced commit or [`Store::sync`]. For a restore, which syncs once at the end and only
+    /// then moves the store into place.
+    pub fn commit_unsynced(&self, w: &BlockWrite) -> Result<()> {
+        self.commit_with(w, Durability::None)
+    }
+
+    fn commit_with(&self, w: &BlockWrite, durability: Durability) -> Result<()> {
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
+        txn.set_durability(durability)?;
         pages::write_block(&txn, &w.entries)?;
         {
             let mut entries = txn.open_table(ENTRIES)?;
@@ -363,6 +374,15 @@ impl Store {
         };
         txn.commit()?;
         Ok((n, done))
+    }
+
+    /// Sets the prune mark (for a restore: the source's mark).
+    pub fn set_contents_pruned_below(&self, mark: u64) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(META)?
+            .insert(PRUNED_BELOW, mark.to_string().as_str())?;
+        txn.commit()?;
+        Ok(())
     }
 
     /// Makes every commit so far durable (an empty synced write transaction).

@@ -123,9 +123,17 @@ impl Verifier {
 
     /// Also collects the stored hashes the entries imply, so a store's copies can be compared
     /// with them ([`verify_snapshot`] does).
-    fn collecting_stored_hashes(mut self) -> Verifier {
+    pub(crate) fn collecting_stored_hashes(mut self) -> Verifier {
         self.stored_hashes = Some(Vec::new());
         self
+    }
+
+    /// The stored hashes collected since the last call, each with the seq that completed it.
+    pub(crate) fn take_stored_hashes(&mut self) -> Vec<(u64, Hash)> {
+        self.stored_hashes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// The number of entries verified so far.

@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", get(events::stream))
         .route("/v1/security-events", get(routes::security::list))
         .route("/v1/security-events/stream", get(routes::security::stream))
+        .route("/v1/backup", get(routes::backup::backup))
         .route("/v1/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz))

@@ -9,7 +9,9 @@ use axum::{Json, response::IntoResponse};
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
-use crate::routes::{devices, health, investigate, ledger, messages, security, transactions, ui};
+use crate::routes::{
+    backup, devices, health, investigate, ledger, messages, security, transactions, ui,
+};
 
 /// The document as utoipa derives it from the handlers, before [`refine`].
 #[derive(Debug, OpenApi)]
@@ -46,6 +48,7 @@ use crate::routes::{devices, health, investigate, ledger, messages, security, tr
         crate::events::stream,
         security::list,
         security::stream,
+        backup::backup,
         serve,
         crate::metrics::metrics,
         health::healthz,

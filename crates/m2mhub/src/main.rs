@@ -48,6 +48,10 @@ enum Command {
     Status(cmd::status::Args),
     /// Check a ledger end to end: every verdict, leaf, root, signature and block link.
     Verify(cmd::verify::Args),
+    /// Back up a running hub's ledger (a consistent snapshot, taken while it runs).
+    Backup(cmd::backup::Args),
+    /// Build a new data directory from a backup; it continues the same log.
+    Restore(cmd::restore::Args),
     /// Print a transaction's causal tree from a running hub.
     Trace(cmd::trace::Args),
     /// Export the ledger from a running hub as JSON lines, W3C PROV-JSON or Graphviz DOT.
@@ -93,6 +97,8 @@ fn main() -> std::process::ExitCode {
         Command::Serve(a) => cmd::serve::run(*a),
         Command::Status(a) => cmd::status::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::Backup(a) => cmd::backup::run(a),
+        Command::Restore(a) => cmd::restore::run(a),
         Command::Trace(a) => cmd::trace::run(a),
         Command::Export(a) => cmd::export::run(a),
         Command::Device(c) => cmd::device::run(c),

@@ -1,5 +1,6 @@
 //! One module per route group of SPEC §5.
 
+pub mod backup;
 pub mod devices;
 pub mod health;
 pub mod investigate;

@@ -151,10 +151,16 @@ fn addresses(
     }
 }
 
+/// How long `serve` waits for the chain's last anchor before refusing to start.
+const ANCHOR_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Starts the anchorer (and in full mode the mirror) on the current runtime, if `--chain-rpc`
 /// is given. They run beside the server and never hold up the ledger. Returns the tree size
 /// anchored so far, which the anchorer keeps up to date (for the anchor lag metric).
-pub fn start(
+///
+/// First it reads the last anchor and refuses a ledger smaller than the anchored tree (a
+/// restore from an old backup): appending to it would fork the anchored history.
+pub async fn start(
     a: &ServeArgs,
     ledger: &Arc<Ledger>,
     data: &Path,
@@ -168,6 +174,8 @@ pub fn start(
         .context("--chain-rpc needs --chain-key-file")?;
     let addrs = addresses(data, a.chain_anchor, a.chain_ledger)?;
     let provider = rpc::connect(url, rpc::read_key_file(key_file)?)?;
+    let latest = rpc::latest_anchor(&provider, addrs.anchor);
+    refuse_smaller_than_anchored(latest, url, &addrs, ledger, data).await?;
     println!(
         "anchoring on {url} every {} in M2MHubAnchor {}",
         humantime::format_duration(a.anchor_every),
@@ -186,6 +194,44 @@ pub fn start(
         );
     }
     Ok(Some(anchored))
+}
+
+/// Fails when the chain has anchored more entries than `ledger` holds, or when the last
+/// anchor cannot be read (then whether the ledger is behind is unknown).
+async fn refuse_smaller_than_anchored(
+    latest: impl std::future::Future<Output = m2mhub_chain::Result<Option<rpc::Anchor>>>,
+    url: &str,
+    addrs: &Addresses,
+    ledger: &Ledger,
+    data: &Path,
+) -> anyhow::Result<()> {
+    let latest = tokio::time::timeout(ANCHOR_READ_TIMEOUT, latest)
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer within {ANCHOR_READ_TIMEOUT:?}"))
+        .and_then(|r| r.map_err(anyhow::Error::from))
+        .with_context(|| {
+            format!(
+                "reading the last anchor of M2MHubAnchor {} on {url}: serve checks that the ledger \
+             is not behind the anchored history before it starts (start without --chain-rpc \
+             to serve without anchoring)",
+                addrs.anchor
+            )
+        })?;
+    let size = ledger.view().head.tree_size;
+    match latest {
+        Some(a) if a.tree_size > size => bail!(
+            "refusing to serve: the ledger in {} holds {size} entries but M2MHubAnchor {} on \
+             {url} has anchored a tree of {} entries (anchor {}). This ledger is older than \
+             the anchored history (restored from an old backup?) and appending to it would \
+             fork that history: restore a backup that covers at least {} entries",
+            data.display(),
+            addrs.anchor,
+            a.tree_size,
+            a.index,
+            a.tree_size
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// `verify --chain-rpc URL`: every anchored root must be the ledger's root at that size, the

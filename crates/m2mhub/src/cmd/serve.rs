@@ -254,7 +254,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     );
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let anchored = super::chain::start(&a.chain, &ledger, &a.data)?;
+        let anchored = super::chain::start(&a.chain, &ledger, &a.data).await?;
         serve(
             ledger,
             token,
