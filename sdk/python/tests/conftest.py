@@ -1,29 +1,12 @@
-"""Shared fixtures: the repository's known-answer vectors (testdata/)."""
+"""Shared fixtures: the package from this checkout, and a real hub per test module."""
 
-import json
 import os
+import sys
 
 import pytest
 
-TESTDATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "testdata")
-
-
-def load(name):
-    with open(os.path.join(TESTDATA, name), encoding="utf-8") as f:
-        return json.load(f)
-
-
-def big_contents():
-    return "".join(chr(ord("a") + i % 26) for i in range(16384))
-
-
-def contents_of(case):
-    return big_contents() if case["contents"] == "BIG" else case["contents"]
-
-
-@pytest.fixture(scope="session")
-def vectors():
-    return load
+# The package from this checkout (src layout), installed or not.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ def binary():
         if os.environ.get("CI") == "true":
             pytest.fail(f"no m2mhub binary at {path} (set M2MHUB_BIN)")
         pytest.skip(f"no m2mhub binary at {path} (set M2MHUB_BIN)")
-    return path
+    return os.path.abspath(path)
 
 
 class Hub:

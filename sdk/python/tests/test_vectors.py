@@ -3,7 +3,7 @@ CONNECT password, signed notes and checkpoints, Merkle proofs), from independent
 
 import pytest
 
-from conftest import contents_of, load
+from vectors import contents_of, load
 from m2mhub import merkle, signing
 from m2mhub.device import Device
 from m2mhub.counter import Counter
