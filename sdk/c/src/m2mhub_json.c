@@ -228,7 +228,7 @@ enum {
 #define F_RECORD (F_SEQ | F_TX | F_PROVENANCE | F_SENDER | F_RECEIVER | F_ACTION | F_CAUSE | \
                   F_COUNTER | F_VALID | F_NOTICES | F_BLOCK | F_LEAF)
 
-static const char *const NOTICES[9] = {
+static const char NOTICES[9][24] = {
     "sender_revoked", "unknown_receiver", "receiver_revoked", "unknown_transaction",
     "transaction_rejected", "transaction_closed", "not_a_participant",
     "insufficient_clearance", "bad_cause"};

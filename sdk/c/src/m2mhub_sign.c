@@ -7,7 +7,7 @@
 static const char MESSAGE_V1[] = "m2mhub/message/v1\n";
 static const char MESSAGE_V2[] = "m2mhub/message/v2\n";
 static const char CONNECT_V1[] = "m2mhub/connect/v1\n";
-static const char *const ACTIONS[3] = {"begin", "continue", "end"};
+static const char ACTIONS[3][9] = {"begin", "continue", "end"};
 
 static int name_char(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
