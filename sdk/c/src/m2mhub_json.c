@@ -67,8 +67,9 @@ static void emit(char *out, size_t cap, size_t *n, char c) {
 }
 
 /* Reads a JSON string, unescaped into out[0..cap) NUL-terminated (out may be NULL: skip).
- * Raw bytes must be valid UTF-8 (checked loosely: the hub sends valid UTF-8; control
- * characters must be escaped). Returns 0 if malformed, or if it does not fit. */
+ * Control characters must be escaped; other raw bytes are copied as they are (the hub sends
+ * UTF-8, and a delivery's signature check covers the contents' exact bytes). Returns 0 if
+ * malformed, or if it does not fit. */
 static int read_string(reader *r, char *out, size_t cap, size_t *len) {
     size_t n = 0;
     ws(r);

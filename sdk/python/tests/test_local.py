@@ -131,7 +131,9 @@ def test_acks_decode_as_records_or_refusals():
     assert isinstance(rec, Record) and rec.duplicate and rec.contents is None
     for bad in [b"[]", b"not json", b'{"seq":1}', json.dumps({**RECORD, "seq": "1"}).encode(),
                 json.dumps({**RECORD, "valid": 1}).encode(),
-                json.dumps({**RECORD, "tx": True}).encode()]:
+                json.dumps({**RECORD, "tx": True}).encode(),
+                json.dumps({**RECORD, "contents": 5}).encode(),
+                json.dumps({**RECORD, "duplicate": "yes"}).encode()]:
         with pytest.raises(TransportError):
             parse_ack(bad)
 

@@ -79,6 +79,11 @@ def _want(obj, key, types, nullable=False):
     return v
 
 
+def _optional(obj, key, types):
+    """A field that may be absent or null (contents, time, duplicate)."""
+    return _want(obj, key, types, nullable=True) if key in obj else None
+
+
 def _tuple(t):
     return t if isinstance(t, tuple) else (t,)
 
@@ -119,11 +124,11 @@ class Record:
             sender=_want(obj, "sender", str), receiver=_want(obj, "receiver", str),
             action=action, cause=_want(obj, "cause", int, nullable=True),
             counter=_want(obj, "counter", int),
-            contents=obj.get("contents") if isinstance(obj.get("contents"), str) else None,
+            contents=_optional(obj, "contents", str),
             valid=_want(obj, "valid", bool), notices=list(notices),
             block=_want(obj, "block", int), leaf_hash=_want(obj, "leaf_hash", str),
-            time=obj.get("time") if isinstance(obj.get("time"), str) else None,
-            duplicate=obj.get("duplicate") is True,
+            time=_optional(obj, "time", str),
+            duplicate=bool(_optional(obj, "duplicate", bool)),
         )
 
 
