@@ -35,16 +35,18 @@ class Hub:
         env = dict(os.environ, M2MHUB_OPERATOR_TOKEN=self.token)
         self.out_path = os.path.join(data_dir, "serve.out")
         self.err_path = os.path.join(data_dir, "serve.err")
+        self._logs = [open(self.out_path, "w"), open(self.err_path, "w")]
         self.proc = subprocess.Popen(
             [self.bin, "serve", "--data", os.path.join(data_dir, "hub"), "--listen",
              "127.0.0.1:0", "--mqtt", "--mqtt-listen", "127.0.0.1:0", "--mqtt-auth"],
-            stdout=open(self.out_path, "w"), stderr=open(self.err_path, "w"), env=env)
+            stdout=self._logs[0], stderr=self._logs[1], env=env)
         deadline = time.monotonic() + 60
         self.url = self.mqtt_port = None
         while time.monotonic() < deadline and self.url is None:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"m2mhub serve exited: {open(self.err_path).read()[-2000:]}")
-            text = open(self.out_path).read()
+            with open(self.out_path) as f:
+                text = f.read()
             m = re.search(r"mqtt broker on mqtt://127\.0\.0\.1:(\d+)", text)
             u = re.search(r"listening on (http://127\.0\.0\.1:\d+)", text)
             if m and u:
@@ -63,3 +65,5 @@ class Hub:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        for f in self._logs:
+            f.close()

@@ -124,3 +124,67 @@ def test_inbox_is_empty_until_something_is_sent(hub):
             t.next_delivery(timeout_s=0.2)
     finally:
         t.close()
+
+
+class LosingProxy:
+    """An HTTP front that forwards every request to the hub but, for the first `lose` POSTs,
+    drops the connection instead of passing the answer back: the message is recorded and the
+    device never hears of it (a lost answer)."""
+
+    def __init__(self, target, lose):
+        import http.server
+        import threading
+        import urllib.request
+
+        proxy = self
+        self.lost = 0
+        self.posts = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                proxy.posts.append(body)
+                req = urllib.request.Request(target + self.path, data=body, method="POST",
+                                             headers={"Content-Type": "application/json"})
+                try:
+                    with urllib.request.urlopen(req) as r:
+                        status, answer = r.status, r.read()
+                except urllib.error.HTTPError as e:
+                    status, answer = e.code, e.read()
+                if proxy.lost < lose:
+                    proxy.lost += 1
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # recorded, but the answer is lost
+                    return
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_lost_answer_is_retried_with_the_same_bytes_and_recorded_once(hub):
+    d, peer = new_device(hub), new_device(hub)
+    proxy = LosingProxy(hub.url, lose=2)
+    try:
+        client = Client(d, HttpTransport(proxy.url, backoff_s=0.01))
+        r = client.send(peer.name, "begin", contents="exactly once")
+    finally:
+        proxy.close()
+    assert proxy.lost == 2 and len(proxy.posts) == 3
+    assert proxy.posts[0] == proxy.posts[1] == proxy.posts[2], "retries are byte for byte"
+    assert r.duplicate and r.counter == 1
+    # The hub holds it once: the device's messages are this one record.
+    page = HttpTransport(hub.url).get_json(f"/v1/messages?device={d.name}")
+    assert [m["seq"] for m in page["items"] if m["sender"] == d.name] == [r.seq]
