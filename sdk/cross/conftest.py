@@ -4,7 +4,8 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.join(HERE, "..", "python", "src"), os.path.join(HERE, "..", "python", "tests")]
+sys.path[:0] = [os.path.join(HERE, "..", "python", "src"),
+                os.path.join(HERE, "..", "python", "tests")]
 
 import pytest  # noqa: E402
 

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from hub import binary
-from m2mhub import (Client, Counter, Delivery, Device, DeviceKey, HttpTransport, MqttTransport,
+from m2mhub import (Client, Delivery, Device, DeviceKey, HttpTransport, MqttTransport,
                     TxHandle, Verifier)
 from m2mhub.wire import parse_key_history
 

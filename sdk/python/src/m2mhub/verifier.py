@@ -15,7 +15,6 @@ import base64
 from . import entry as entries
 from . import merkle
 from .errors import VerificationError
-from .keys import parse_public_hex
 from .note import Checkpoint, NoteVerifier
 from .signing import contents_hash
 from .wire import KeyInForce, key_at, parse_key_history
@@ -132,4 +131,4 @@ class Verifier:
         merkle.verify_consistency(old.tree_size, new.tree_size, old.root, new.root, path)
 
 
-__all__ = ["Verifier", "check_record_fields", "parse_public_hex"]
+__all__ = ["Verifier", "check_record_fields"]
