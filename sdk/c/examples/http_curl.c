@@ -5,7 +5,8 @@
  *               [--action begin|continue|end] [--tx N] [--cause N] [--contents TEXT]
  *               [--hub-key "<name>+<id>+<key>"] [--reserve N]
  *
- * Prints the hub's record (JSON) on stdout. Exit status: 0 recorded (and verified, with
+ * Prints the hub's record (JSON) on stdout; with --hub-key, checks it against its entry bytes
+ * and their inclusion in the tree of the hub's signed checkpoint. Exit status: 0 recorded (and verified, with
  * --hub-key), 2 refused, 3 verification failed, 1 anything else.
  *
  * Retries are safe: an unanswered POST (connection error, timeout, 5xx, 429) is sent again
@@ -74,7 +75,8 @@ static void pause_ms(long ms) {
 }
 
 /* Checks that the record is entry `seq` of the tree of the hub's signed checkpoint: the entry
- * bytes hash to the record's leaf hash, and the inclusion proof leads to the signed root. */
+ * bytes hash to the record's leaf hash and say what the record says, and the inclusion proof
+ * leads to the signed root. */
 static int verify_included(CURL *curl, const char *base, const char *key_line,
                            const m2mhub_record *r) {
     static answer a;
@@ -95,8 +97,8 @@ static int verify_included(CURL *curl, const char *base, const char *key_line,
         m2mhub_base64_decode(b64, n, entry, sizeof entry, &len))
         return M2MHUB_E_VERIFY;
     m2mhub_leaf_hash(entry, len, leaf);
-    if (memcmp(leaf, r->leaf_hash, 32) != 0) {
-        fprintf(stderr, "record %" PRIu64 ": its leaf hash is not its entry's\n", r->seq);
+    if (memcmp(leaf, r->leaf_hash, 32) != 0 || m2mhub_check_record_entry(r, entry, len)) {
+        fprintf(stderr, "record %" PRIu64 ": it is not what its entry says\n", r->seq);
         return M2MHUB_E_VERIFY;
     }
     snprintf(url, sizeof url, "%s/v1/proof/inclusion?seq=%" PRIu64 "&tree_size=%" PRIu64, base,

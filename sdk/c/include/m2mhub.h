@@ -10,8 +10,8 @@
  *    no value is ever reused across a power cut (m2mhub_counter);
  *  - parses acknowledgements (m2m/ack/{name}, or the HTTP answer) and deliveries
  *    (m2m/in/{name}), and verifies a delivery's signature with the sender's key;
- *  - checks a record against the hub's signed checkpoint (C2SP signed note, SPEC §4.3) with
- *    an inclusion proof (RFC 9162, SPEC §4.2).
+ *  - checks a record against its entry bytes and the hub's signed checkpoint (C2SP signed
+ *    note, SPEC §4.3) with an inclusion proof (RFC 9162, SPEC §4.2).
  *
  * What it does not do: transport (yours: see examples/ for libcurl and libmosquitto), time
  * (the CONNECT password takes unix seconds from you), key storage (you hand it a signer).
@@ -235,6 +235,14 @@ void m2mhub_leaf_hash(const uint8_t *entry, size_t len, uint8_t out[32]);
 /* RFC 9162 §2.1.3.2: leaf `index` of the tree of `tree_size` with `root`. */
 int m2mhub_verify_inclusion(const uint8_t leaf[32], uint64_t index, uint64_t tree_size,
                             const uint8_t (*path)[32], size_t path_len, const uint8_t root[32]);
+
+/* Checks every field of a record against its entry bytes (base64 in GET /v1/entries/{seq};
+ * the ledger's encoding v1, kind 5: crates/m2mhub-core/src/entry.rs): sender, receiver,
+ * action, tx, cause, counter, provenance, the verdict (valid and every notice), the contents
+ * by SHA-256 (unless the record has none: pruned, or an acknowledgement) and, for a delivery,
+ * the signature. With m2mhub_leaf_hash and m2mhub_verify_inclusion, a hub that shows a record
+ * other than the one it committed is caught. M2MHUB_OK or M2MHUB_E_VERIFY. */
+int m2mhub_check_record_entry(const m2mhub_record *r, const uint8_t *entry, size_t len);
 
 /* ---- Small helpers the examples and tests use ----------------------------------------- */
 

@@ -243,3 +243,72 @@ int m2mhub_checkpoint_open(const char *note, size_t note_len, const char *key_li
     if (!verified) return M2MHUB_E_VERIFY;
     return parse_body(note, text_len, key_line, name_len, cp) ? M2MHUB_OK : M2MHUB_E_VERIFY;
 }
+
+/* ---- A record against its entry bytes ---- */
+
+typedef struct {
+    const uint8_t *p;
+    size_t len, pos;
+} entry_reader;
+
+static const uint8_t *take(entry_reader *e, size_t n) {
+    const uint8_t *at;
+    if (e->len - e->pos < n) return NULL;
+    at = e->p + e->pos;
+    e->pos += n;
+    return at;
+}
+
+static int take_u64(entry_reader *e, uint64_t *v) {
+    const uint8_t *b = take(e, 8);
+    int i;
+    if (b == NULL) return 0;
+    for (*v = 0, i = 0; i < 8; i++) *v = *v << 8 | b[i];
+    return 1;
+}
+
+/* A u16-length-prefixed name equal to `want` (NULL or "" for an empty one). */
+static int take_name_eq(entry_reader *e, const char *want) {
+    const uint8_t *b = take(e, 2), *name;
+    size_t n, wn = want ? strlen(want) : 0;
+    if (b == NULL) return 0;
+    n = (size_t)b[0] << 8 | b[1];
+    name = take(e, n);
+    return name != NULL && n == wn && (n == 0 || memcmp(name, want, n) == 0);
+}
+
+int m2mhub_check_record_entry(const m2mhub_record *r, const uint8_t *entry, size_t len) {
+    entry_reader e;
+    const uint8_t *b, *hash, *sig;
+    uint64_t tx, cause1, counter;
+    uint16_t notices;
+    if (r == NULL || entry == NULL) return M2MHUB_E_ARG;
+    e.p = entry, e.len = len, e.pos = 0;
+    b = take(&e, 2);
+    if (b == NULL || b[0] != 1 || b[1] != 5) return M2MHUB_E_VERIFY; /* v1, a message */
+    if (!take_name_eq(&e, r->sender) || !take_name_eq(&e, r->receiver)) return M2MHUB_E_VERIFY;
+    b = take(&e, 1);
+    if (b == NULL || b[0] != (uint8_t)r->action) return M2MHUB_E_VERIFY;
+    if (!take_u64(&e, &tx) || !take_u64(&e, &cause1) || !take_u64(&e, &counter))
+        return M2MHUB_E_VERIFY;
+    if (tx != r->tx || counter != r->counter) return M2MHUB_E_VERIFY;
+    if (r->has_cause ? cause1 == 0 || cause1 - 1 != r->cause : cause1 != 0) return M2MHUB_E_VERIFY;
+    hash = take(&e, 32);
+    sig = take(&e, 64);
+    if (hash == NULL || sig == NULL) return M2MHUB_E_VERIFY;
+    if (!take_name_eq(&e, r->has_provenance ? r->provenance : NULL)) return M2MHUB_E_VERIFY;
+    b = take(&e, 2);
+    if (b == NULL || e.pos != e.len) return M2MHUB_E_VERIFY;
+    notices = (uint16_t)(b[0] << 8 | b[1]);
+    if (notices != r->notices || r->valid != (notices == 0)) return M2MHUB_E_VERIFY;
+    if (r->has_contents) {
+        m2mhub_sha256 s;
+        uint8_t h[32];
+        m2mhub_sha256_init(&s);
+        m2mhub_sha256_update(&s, r->contents, r->contents_len);
+        m2mhub_sha256_final(&s, h);
+        if (memcmp(h, hash, 32) != 0) return M2MHUB_E_VERIFY;
+    }
+    if (r->has_signature && memcmp(sig, r->signature, 64) != 0) return M2MHUB_E_VERIFY;
+    return M2MHUB_OK;
+}

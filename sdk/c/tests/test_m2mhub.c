@@ -357,6 +357,84 @@ static void test_delivery(void) {
               M2MHUB_E_JSON, "ack as delivery");
 }
 
+/* An independent encoder of a message entry (v1, kind 5), from the layout in entry.rs. */
+static size_t encode_entry(uint8_t *out, const char *sender, const char *receiver, int action,
+                           uint64_t tx, int has_cause, uint64_t cause, uint64_t counter,
+                           const char *contents, const uint8_t sig[64], const char *provenance,
+                           uint16_t notices) {
+    size_t n = 0, k;
+    const char *names[2];
+    m2mhub_sha256 s;
+    uint64_t ints[3];
+    int i;
+    out[n++] = 1, out[n++] = 5;
+    names[0] = sender, names[1] = receiver;
+    for (k = 0; k < 2; k++) {
+        size_t len = strlen(names[k]);
+        out[n++] = (uint8_t)(len >> 8), out[n++] = (uint8_t)len;
+        memcpy(out + n, names[k], len), n += len;
+    }
+    out[n++] = (uint8_t)action;
+    ints[0] = tx, ints[1] = has_cause ? cause + 1 : 0, ints[2] = counter;
+    for (k = 0; k < 3; k++)
+        for (i = 7; i >= 0; i--) out[n++] = (uint8_t)(ints[k] >> (8 * i));
+    m2mhub_sha256_init(&s);
+    m2mhub_sha256_update(&s, contents, strlen(contents));
+    m2mhub_sha256_final(&s, out + n), n += 32;
+    memcpy(out + n, sig, 64), n += 64;
+    k = provenance ? strlen(provenance) : 0;
+    out[n++] = (uint8_t)(k >> 8), out[n++] = (uint8_t)k;
+    if (k) memcpy(out + n, provenance, k), n += k;
+    out[n++] = (uint8_t)(notices >> 8), out[n++] = (uint8_t)notices;
+    return n;
+}
+
+static void test_record_against_entry(void) {
+    static const char json[] =
+        "{\"seq\":12,\"tx\":7,\"provenance\":\"phone\",\"sender\":\"tv\",\"receiver\":\"oven\","
+        "\"action\":\"continue\",\"cause\":3,\"counter\":9,\"contents\":\"heat\",\"valid\":false,"
+        "\"notices\":[\"not_a_participant\"],\"block\":2,\"leaf_hash\":"
+        "\"0000000000000000000000000000000000000000000000000000000000000000\",\"signature\":"
+        "\"01010101010101010101010101010101010101010101010101010101010101010101010101010101"
+        "010101010101010101010101010101010101010101010101\"}";
+    uint8_t sig[64], entry[512];
+    char contents[16];
+    m2mhub_record r, bad;
+    size_t n;
+    int i;
+    memset(sig, 1, sizeof sig);
+    n = encode_entry(entry, "tv", "oven", 1, 7, 1, 3, 9, "heat", sig, "phone",
+                     M2MHUB_NOTICE_NOT_A_PARTICIPANT);
+    CHECK(m2mhub_parse_delivery(json, strlen(json), &r, contents, sizeof contents) == 0, "parse");
+    CHECK(m2mhub_check_record_entry(&r, entry, n) == M2MHUB_OK, "matches its entry");
+    for (i = 0; i < 12; i++) {
+        char other[16];
+        bad = r;
+        switch (i) {
+        case 0: strcpy(bad.sender, "phone"); break;
+        case 1: strcpy(bad.receiver, "tv"); break;
+        case 2: bad.action = M2MHUB_END; break;
+        case 3: bad.tx = 8; break;
+        case 4: bad.has_cause = 0; break;
+        case 5: bad.counter = 10; break;
+        case 6: strcpy(bad.provenance, "tv"); break;
+        case 7: bad.has_provenance = 0; break;
+        case 8: bad.valid = 1; break;
+        case 9: bad.notices = M2MHUB_NOTICE_BAD_CAUSE; break;
+        case 10: strcpy(other, "freeze"), bad.contents = other, bad.contents_len = 6; break;
+        default: bad.signature[5] ^= 1; break;
+        }
+        CHECK(m2mhub_check_record_entry(&bad, entry, n) == M2MHUB_E_VERIFY, "field %d", i);
+    }
+    bad = r, bad.has_contents = 0; /* pruned contents are not a difference */
+    CHECK(m2mhub_check_record_entry(&bad, entry, n) == M2MHUB_OK, "pruned");
+    CHECK(m2mhub_check_record_entry(&r, entry, n - 1) == M2MHUB_E_VERIFY, "short");
+    entry[n] = 0;
+    CHECK(m2mhub_check_record_entry(&r, entry, n + 1) == M2MHUB_E_VERIFY, "trailing");
+    entry[1] = 1;
+    CHECK(m2mhub_check_record_entry(&r, entry, n) == M2MHUB_E_VERIFY, "not a message");
+}
+
 static void test_merkle(void) {
     size_t i, j;
     uint8_t leaves[64][32], roots[65][32];
@@ -499,6 +577,7 @@ int main(void) {
     test_sign_message_json();
     test_parse_acks();
     test_delivery();
+    test_record_against_entry();
     test_merkle();
     test_checkpoints();
     test_codecs();
