@@ -60,7 +60,9 @@ class MqttTransport:
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(0.05, 2)
+        # Not too eager: every refused CONNECT counts against the source in the hub's
+        # authentication-failure throttle.
+        self._client.reconnect_delay_set(0.5, 5)
         try:
             self._client.connect(host, port, keepalive=30)
         except OSError as e:
