@@ -5,7 +5,7 @@ CARGO ?= cargo
 # The schemathesis release the API contract test is pinned to.
 SCHEMATHESIS := 4.32.5
 
-.PHONY: test test-long deps lint fmt bench bench-gas run contracts contracts-check api-contract
+.PHONY: test test-long deps lint fmt bench bench-gas run contracts contracts-check api-contract sdk-test
 
 # apt-get needs root; use sudo when not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -13,6 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 test: deps lint contracts-check
 	$(CARGO) test --workspace --all-targets --locked
 	$(CARGO) build --locked --bin m2mhub
+	$(MAKE) sdk-test
 	cd tests/browser && npm test
 	$(MAKE) api-contract
 
@@ -21,6 +22,14 @@ test: deps lint contracts-check
 api-contract:
 	$(CARGO) build --locked --bin m2mhub
 	tests/api-contract/run.sh
+
+# The device SDKs (sdk/): the C core's unit tests (-Wall -Wextra -Werror, ASan and UBSan) and
+# its libcurl and libmosquitto examples, the Python SDK's pytest suite, and the cross-SDK test,
+# all against the binary `test` builds (M2MHUB_BIN to use another one).
+M2MHUB_BIN ?= $${CARGO_TARGET_DIR:-target}/debug/m2mhub
+sdk-test:
+	$(MAKE) -C sdk/c test examples
+	M2MHUB_BIN="$(M2MHUB_BIN)" python3 -m pytest -q -p no:cacheprovider sdk/python/tests sdk/cross
 
 # What the tests need: Python's `cryptography` (the vectors' independent implementation),
 # Debian's Chromium and playwright-core from npm (the console's browser tests), solc-js and
@@ -31,8 +40,10 @@ api-contract:
 # (the TLS test makes its CA and certificate with it), Debian's Prometheus (its `promtool
 # check metrics` checks the hub's /metrics; `check rules` and `test rules` deploy/alerts.yml),
 # Debian's Graphviz (`dot` draws the DOT graphs), Python's `prov` (reads the PROV-JSON) and
-# `systemd-analyze` (verifies deploy/m2mhub.service; no running systemd needed) and
-# schemathesis from PyPI (the API contract test, `make api-contract`), at a pinned version.
+# `systemd-analyze` (verifies deploy/m2mhub.service; no running systemd needed),
+# schemathesis from PyPI (the API contract test, `make api-contract`) at a pinned version, and
+# for the device SDKs (sdk/) gcc, libsodium, libcurl and libmosquitto (Debian -dev packages)
+# and pytest.
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 	@python3 -c "import cryptography" 2>/dev/null || python3 -m pip install --quiet cryptography
@@ -45,6 +56,8 @@ deps:
 	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus; }
 	@command -v dot >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq graphviz; }
 	@command -v systemd-analyze >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq systemd; }
+	@dpkg -s gcc make libsodium-dev libcurl4-openssl-dev libmosquitto-dev >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc make libsodium-dev libcurl4-openssl-dev libmosquitto-dev; }
+	@python3 -c "import pytest" 2>/dev/null || python3 -m pip install --quiet pytest==9.2.0
 	cd tests/browser && npm ci --no-audit --no-fund
 	cd contracts && npm ci --no-audit --no-fund
 

@@ -10,7 +10,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GENERATORS = {
-    "gen_signing_vectors.py": ["signing-vectors.json"],
+    "gen_signing_vectors.py": ["signing-vectors.json", "signing-v2-vectors.json"],
     "gen_note_vectors.py": ["note-vectors.json"],
     "gen_merkle_vectors.py": ["merkle-vectors.json"],
     "gen_sig_vectors.py": ["sig-vectors.json"],

@@ -23,8 +23,14 @@ Contents are message text, hashed as UTF-8. To keep the file small, the contents
 stand for the 16 KiB text of BIG_RULE below. Each case's key seed is
 SHA-256("m2mhub signing vector key " || case name).
 
+It also writes signing-v2-vectors.json, the federation form of SPEC §7 ("What a device signs
+in a federation"): the domain "m2mhub/message/v2" 0x0A, sender and receiver fully qualified
+(name@hub), and the transaction's home hub as u16 len(tx_hub) tx_hub right after u64 tx (empty
+for a begin). The hub does not accept v2 messages yet; these vectors pin the form for the SDKs.
+Each v2 case's key seed is SHA-256("m2mhub signing v2 vector key " || case name).
+
 Usage: python3 testdata/gen_signing_vectors.py [DIR]
-(writes signing-vectors.json into DIR, by default next to itself)
+(writes signing-vectors.json and signing-v2-vectors.json into DIR, by default next to itself)
 """
 
 import hashlib
@@ -37,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 DOMAIN = b"m2mhub/message/v1\n"
+DOMAIN_V2 = b"m2mhub/message/v2\n"
 U64_MAX = 2**64 - 1
 ACTIONS = {"begin": 0, "continue": 1, "end": 2}
 BIG_RULE = "16384 chars: chr(ord('a') + i % 26)"
@@ -52,6 +59,24 @@ def signing_bytes(sender, receiver, action, tx, cause, counter, contents):
     out += struct.pack(">H", len(r)) + r
     out += struct.pack(">B", action)
     out += struct.pack(">Q", tx)
+    out += struct.pack(">Q", 0 if cause is None else cause + 1)
+    out += struct.pack(">Q", counter)
+    out += hashlib.sha256(contents).digest()
+    return out
+
+
+def signing_bytes_v2(sender, receiver, action, tx, tx_hub, cause, counter, contents):
+    """The v2 layout: v1's fields under DOMAIN_V2, tx_hub after tx; names are name@hub."""
+    s, r, h = sender.encode("utf-8"), receiver.encode("utf-8"), tx_hub.encode("utf-8")
+    assert s.count(b"@") == 1 and r.count(b"@") == 1 and action in (0, 1, 2)
+    assert (action == 0) == (h == b""), "a begin names no tx_hub; others name one"
+    assert cause is None or 0 <= cause < U64_MAX, "cause + 1 must fit in a u64"
+    out = DOMAIN_V2
+    out += struct.pack(">H", len(s)) + s
+    out += struct.pack(">H", len(r)) + r
+    out += struct.pack(">B", action)
+    out += struct.pack(">Q", tx)
+    out += struct.pack(">H", len(h)) + h
     out += struct.pack(">Q", 0 if cause is None else cause + 1)
     out += struct.pack(">Q", counter)
     out += hashlib.sha256(contents).digest()
@@ -95,6 +120,63 @@ CASES = [
     ("large-tx-and-cause", "relay-9", "relay-10", "end", 2**63 + 5, 2**40 + 3, 2**32, "*"),
     ("u64-extremes", "edge", "core", "continue", U64_MAX, U64_MAX - 1, U64_MAX - 1, "max"),
 ]
+
+
+# (name, sender, receiver, action, tx, tx_hub, cause, counter, contents)
+V2_CASES = [
+    ("begin", "sensor-1@home", "hub.gateway@home", "begin", 0, "", None, 1, "hello"),
+    ("begin-across-hubs", "phone@home", "oven@campus", "begin", 0, "", None, 2, "preheat"),
+    ("continue-at-another-home", "oven@campus", "phone@home", "continue", 7, "home", 3, 9, "ok"),
+    ("end-without-cause", "valve_A@district-3", "controller.B@district-3", "end", 41,
+     "district-3", None, 4, "done"),
+    ("names-of-length-64", "S." + "x" * 61 + "_@" + "H" * 64, "a@" + "h" * 64, "continue",
+     2**40 + 1, "T" * 64, 0, 5, "x"),
+    ("shortest-names", "a@b", "c@d", "continue", 1, "e", None, 0, ""),
+    ("utf8-contents", "meter-07@home", "billing@city", "continue", 5, "city", 5, 6,
+     "temp: 21.5 \u00b0C \u2603 \u2014 ok"),
+    ("contents-16-kib", "camera.front@home", "storage-2@city", "continue", 123456, "home", 99,
+     7, "BIG"),
+    ("u64-extremes", "edge@a", "core@b", "end", U64_MAX, "b", U64_MAX - 1, U64_MAX, "max"),
+]
+
+
+def v2_vectors():
+    cases = []
+    for name, sender, receiver, action, tx, tx_hub, cause, counter, contents in V2_CASES:
+        data = contents_bytes(contents)
+        msg = signing_bytes_v2(sender, receiver, ACTIONS[action], tx, tx_hub, cause, counter,
+                               data)
+        seed = hashlib.sha256(b"m2mhub signing v2 vector key " + name.encode()).digest()
+        sk = Ed25519PrivateKey.from_private_bytes(seed)
+        sig = sk.sign(msg)
+        sk.public_key().verify(sig, msg)  # raises if the signature is bad
+        cases.append({
+            "name": name,
+            "sender": sender,
+            "receiver": receiver,
+            "action": action,
+            "tx": tx,
+            "tx_hub": tx_hub,
+            "cause": cause,
+            "counter": counter,
+            "contents": contents,
+            "contents_sha256": hashlib.sha256(data).hexdigest(),
+            "signing_bytes": msg.hex(),
+            "seed": seed.hex(),
+            "public_key": public_key(sk).hex(),
+            "signature": sig.hex(),
+        })
+    return {
+        "description": (
+            "M2MHub federation message signing bytes (SPEC §7, v2) and Ed25519 signatures "
+            "(RFC 8032) from testdata/gen_signing_vectors.py: as signing-vectors.json, with the "
+            "domain m2mhub/message/v2, names qualified as name@hub and u16 len(tx_hub) tx_hub "
+            "after u64 tx (tx_hub empty for a begin). The hub does not accept v2 messages yet."
+        ),
+        "domain": DOMAIN_V2.decode(),
+        "big_contents_rule": BIG_RULE,
+        "cases": cases,
+    }
 
 
 def main() -> None:
@@ -145,6 +227,12 @@ def main() -> None:
         json.dump(vectors, f, indent=1, ensure_ascii=False)
         f.write("\n")
     print(f"wrote {out}: {len(cases)} cases")
+    out = os.path.join(out_dir, "signing-v2-vectors.json")
+    v2 = v2_vectors()
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(v2, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    print(f"wrote {out}: {len(v2['cases'])} cases")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,127 @@
+"""Reading the ledger's canonical entry bytes (encoding v1 of ``m2mhub-core``'s entry.rs, the
+Merkle leaves of SPEC §4.2), strictly: exactly one byte string decodes to a given entry.
+
+Integers big-endian; ``name`` is ``u16 length ‖ ASCII bytes``::
+
+    u8 version = 1, u8 kind
+    kind 1/6 device registered: name, u32 clearance, [32] key, u16 n, n × name (sorted, unique)
+    kind 2/3 exception granted/withdrawn: name device, name sender
+    kind 4 device revoked: name device
+    kind 5 message: name sender, name receiver, u8 action, u64 tx, u64 cause + 1, u64 counter,
+                    [32] SHA-256(contents), [64] signature, u16 len ‖ provenance (0: unknown),
+                    u16 notices (bit i = the i-th notice of SPEC §3.3)
+    kind 7 device re-keyed: name device, [32] new key
+"""
+
+import struct
+from dataclasses import dataclass
+from typing import List, Optional
+
+from .errors import VerificationError
+from .signing import ACTIONS, is_valid_name
+
+NOTICES = ("sender_revoked", "unknown_receiver", "receiver_revoked", "unknown_transaction",
+           "transaction_rejected", "transaction_closed", "not_a_participant",
+           "insufficient_clearance", "bad_cause")
+
+
+@dataclass(frozen=True)
+class MessageEntry:
+    sender: str
+    receiver: str
+    action: str
+    tx: int
+    cause: Optional[int]
+    counter: int
+    contents_hash: bytes
+    signature: bytes
+    provenance: Optional[str]
+    notices: List[str]
+
+    @property
+    def valid(self):
+        return not self.notices
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    """A registration (kinds 1 and 6) or a re-key (kind 7): the key it gives a device."""
+
+    kind: int
+    device: str
+    public_key: bytes
+
+
+class _Reader:
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def take(self, n):
+        if self.pos + n > len(self.data):
+            raise VerificationError("entry: truncated")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def uint(self, fmt):
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+
+    def name(self, optional=False):
+        n = self.uint(">H")
+        if n == 0 and optional:
+            return None
+        raw = self.take(n)
+        try:
+            s = raw.decode("ascii")
+        except UnicodeDecodeError:
+            s = None
+        if s is None or not is_valid_name(s):
+            raise VerificationError("entry: invalid device name")
+        return s
+
+
+def decode(data):
+    """A MessageEntry or KeyEntry for kinds 5, 1, 6 and 7; None for other valid kinds."""
+    r = _Reader(bytes(data))
+    if r.uint(">B") != 1:
+        raise VerificationError("entry: unknown version")
+    kind = r.uint(">B")
+    out = None
+    if kind in (1, 6):
+        device = r.name()
+        r.uint(">I")
+        key = r.take(32)
+        last = None
+        for _ in range(r.uint(">H")):
+            e = r.name()
+            if last is not None and e <= last:
+                raise VerificationError("entry: exceptions are not sorted and unique")
+            last = e
+        out = KeyEntry(kind, device, key)
+    elif kind in (2, 3):
+        r.name()
+        r.name()
+    elif kind == 4:
+        r.name()
+    elif kind == 7:
+        out = KeyEntry(kind, r.name(), r.take(32))
+    elif kind == 5:
+        sender, receiver = r.name(), r.name()
+        code = r.uint(">B")
+        if code > 2:
+            raise VerificationError("entry: bad action")
+        tx, cause1, counter = r.uint(">Q"), r.uint(">Q"), r.uint(">Q")
+        contents_hash, signature = r.take(32), r.take(64)
+        provenance = r.name(optional=True)
+        bits = r.uint(">H")
+        if bits >> len(NOTICES):
+            raise VerificationError("entry: unknown notice bit")
+        notices = [n for i, n in enumerate(NOTICES) if bits >> i & 1]
+        out = MessageEntry(sender, receiver, ACTIONS[code], tx,
+                           None if cause1 == 0 else cause1 - 1, counter, contents_hash,
+                           signature, provenance, notices)
+    else:
+        raise VerificationError(f"entry: unknown kind {kind}")
+    if r.pos != len(r.data):
+        raise VerificationError("entry: trailing bytes")
+    return out
