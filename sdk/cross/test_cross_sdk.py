@@ -4,12 +4,12 @@ carry one transaction on through `m2mhub serve` with its embedded broker and sig
 (`--mqtt-auth`). Nothing is mocked.
 
 Over MQTT each device checks the deliveries it receives: the C device with its core and
-libsodium, the Python device with its SDK and the outside verifier. `m2mhub device listen` has
-no signature check of its own (see docs/sdk-python.md); what it printed is checked here with
-the Python SDK. Over HTTP each device checks its records against a signed checkpoint: Python
-with its Verifier, C with an inclusion proof (`m2mhub-http --hub-key`), Rust with
-`m2mhub verify --url --key`, which replays every entry through the public API against the
-signed checkpoints, plus the record's leaf hash.
+libsodium, the Python device with its SDK and the outside verifier, the Rust device with the
+Rust SDK's verifier (`m2mhub device listen --hub-key`: the record in a signed checkpoint, the
+signature by the sender's key at its seq; it prints only deliveries that pass). Over HTTP each
+device checks its records against a signed checkpoint: Python with its Verifier, C with an
+inclusion proof (`m2mhub-http --hub-key`), Rust with `m2mhub device send --hub-key`; then
+`m2mhub verify --url --key` replays every entry through the public API.
 
 The C examples come from $M2MHUB_C_BUILD (default sdk/c/build; `make sdk-test` builds them).
 """
@@ -107,8 +107,11 @@ def test_one_transaction_over_mqtt_each_device_checks_the_others_deliveries(hub,
         c1 = d.start(c_base + ["--protocol", "3.1.1", "--await-delivery", "--to", n["rs"],
                                "--action", "continue", "--contents", "C: heating"], "connected")
         procs.append(c1)
+        key_line = http.get_text("/v1/key").strip()
+        rs_check = ["--hub-key", key_line, "--verify-url", hub.url]
         rs_listen = d.start([binary(), "device", "listen", "--name", n["rs"], "--key",
-                             d.prefix["rs"], "--mqtt", broker, "--count", "1"], "listening")
+                             d.prefix["rs"], "--mqtt", broker, "--count", "1"] + rs_check,
+                            "listening")
         procs.append(rs_listen)
         # Python (MQTT 5) begins the transaction.
         handle, r1 = Client(py, tp).begin(n["c"], "Python: warm the oven")
@@ -118,7 +121,8 @@ def test_one_transaction_over_mqtt_each_device_checks_the_others_deliveries(hub,
         assert c_out[0]["seq"] == r1.seq and c_out[0]["signature"]
         r2 = c_out[1]
         assert (r2["tx"], r2["cause"], r2["sender"], r2["valid"]) == (r1.tx, r1.seq, n["c"], True)
-        # Rust received C's message; its signature checks with C's key.
+        # Rust received C's message and verified it (exit 0, printed only if it passed); the
+        # signature checks here too, with C's key.
         (got,) = finish(rs_listen)
         delivered = Delivery.from_json(got)
         assert delivered.record.seq == r2["seq"]
@@ -127,7 +131,7 @@ def test_one_transaction_over_mqtt_each_device_checks_the_others_deliveries(hub,
         r3 = json.loads(d.run([binary(), "device", "send", "--name", n["rs"], "--key",
                                d.prefix["rs"], "--to", n["py"], "--action", "continue",
                                "--tx", str(r1.tx), "--cause", str(r2["seq"]), "--contents",
-                               "Rust: oven at 180", "--mqtt", broker]))
+                               "Rust: oven at 180", "--mqtt", broker] + rs_check))
         assert r3["valid"] and r3["cause"] == r2["seq"]
         # Python checks Rust's delivery: the signature with rs's key at its seq, and the
         # record against the signed checkpoint.
@@ -175,11 +179,13 @@ def test_one_transaction_over_http_each_device_checks_its_records(hub, tmp_path)
     assert r2["valid"] and r2["cause"] == r1.seq
     # The C device's counter file is in the shared format, reserved ahead.
     assert int(open(d.prefix["c"] + ".counter").read()) >= r2["counter"]
-    # Rust continues towards Python, then checks the hub from outside.
+    # Rust continues towards Python and checks its record against the signed checkpoint
+    # (exit 0 only if it verifies), then the hub is replayed from outside.
     r3 = json.loads(d.run([binary(), "device", "send", "--name", n["rs"], "--key",
                            d.prefix["rs"], "--to", n["py"], "--action", "continue", "--tx",
                            str(r1.tx), "--cause", str(r2["seq"]), "--contents",
-                           "Rust: flow 3 l/min", "--url", hub.url]))
+                           "Rust: flow 3 l/min", "--url", hub.url, "--hub-key", key_line,
+                           "--verify-url", hub.url]))
     assert r3["valid"] and r3["cause"] == r2["seq"]
     r4 = py.end(TxHandle(r1.tx, r3["seq"]), n["c"], "Python: close it")
     assert r4.valid

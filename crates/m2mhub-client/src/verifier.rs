@@ -65,7 +65,12 @@ impl Verifier {
         Verifier::new(http, &line)
     }
 
-    /// The hub's latest checkpoint, its signature checked.
+    /// The pinned key's name (the hub's origin).
+    pub fn key_name(&self) -> &str {
+        self.key.name()
+    }
+
+    /// The hub's current checkpoint, its signature checked with the pinned key.
     pub async fn checkpoint(&self) -> Result<Checkpoint> {
         let note = self.http.get_text("/v1/checkpoint").await?;
         Checkpoint::open(&note, &self.key).map_err(bad)

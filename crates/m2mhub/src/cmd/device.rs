@@ -9,6 +9,7 @@ use m2mhub_client::{
     http::HttpTransport,
     keys::DeviceKey,
     mqtt::{BrokerConfig, MqttSettings, MqttTransport},
+    verifier::Verifier,
 };
 use m2mhub_core::message::Action;
 
@@ -67,6 +68,37 @@ pub struct SendArgs {
     pub contents: String,
     #[command(flatten)]
     pub hub: HubArgs,
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+/// Checking what the hub answers against its signed checkpoint (the SDK's outside verifier).
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The hub's verifier key (`GET /v1/key`, a line `origin+hash+base64`, or a file holding
+    /// it), pinned: each record is checked against a checkpoint it signed, through the HTTP API
+    /// at --verify-url, before it is printed.
+    #[arg(long)]
+    pub hub_key: Option<String>,
+    /// The hub's HTTP API, for the checkpoint and proofs --hub-key checks against.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub verify_url: String,
+}
+
+impl CheckArgs {
+    /// The verifier asked for, if any.
+    fn verifier(&self) -> anyhow::Result<Option<Verifier>> {
+        let Some(k) = &self.hub_key else {
+            return Ok(None);
+        };
+        let line = match std::fs::read_to_string(k) {
+            Ok(text) => text,
+            Err(_) => k.clone(),
+        };
+        let v = Verifier::new(HttpTransport::new(&self.verify_url), line.trim())
+            .context("--hub-key is not a verifier key")?;
+        Ok(Some(v))
+    }
 }
 
 /// `m2mhub device listen` options.
@@ -88,6 +120,11 @@ pub struct ListenArgs {
     /// Stop after this many messages (default: run until interrupted).
     #[arg(long)]
     pub count: Option<u64>,
+    /// With --hub-key, each delivery is printed only once its record is in a checkpoint the
+    /// hub signed and its signature verifies with the sender's key in force at its seq; one
+    /// that does not is told on stderr and makes the exit status 1.
+    #[command(flatten)]
+    pub check: CheckArgs,
 }
 
 pub fn run(c: Command) -> anyhow::Result<ExitCode> {
@@ -137,12 +174,25 @@ async fn send(a: SendArgs) -> anyhow::Result<ExitCode> {
         )),
         None => Transport::Http(HttpTransport::new(&a.hub.url)),
     };
+    let verifier = a.check.verifier()?;
     let client = Client::new(device, transport);
     let record = client
         .send(&a.to, action, a.tx.unwrap_or(0), a.cause, &a.contents)
         .await?;
     if let Transport::Mqtt(t) = client.transport() {
         t.disconnect().await;
+    }
+    if let Some(v) = verifier {
+        let cp = v.checkpoint().await?;
+        v.verify_record(&record, &cp)
+            .await
+            .with_context(|| format!("the hub's record of seq {} does not verify", record.seq))?;
+        eprintln!(
+            "verified: seq {} is in the tree of size {} signed by {}",
+            record.seq,
+            cp.tree_size,
+            v.key_name()
+        );
     }
     println!("{}", serde_json::to_string(&record)?);
     Ok(ExitCode::SUCCESS)
@@ -154,6 +204,7 @@ async fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
         ..MqttSettings::default()
     };
     let key = a.key.as_deref().map(DeviceKey::load).transpose()?;
+    let verifier = a.check.verifier()?;
     let t = MqttTransport::connect(
         &broker(&a.mqtt, a.mqtt_ca.as_ref())?,
         &a.name,
@@ -163,13 +214,35 @@ async fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
     .await?;
     let mut inbox = t.take_inbox().context("no inbox")?;
     eprintln!("listening to m2m/in/{}", a.name);
-    let mut seen = 0;
+    let (mut seen, mut rejected) = (0, 0u64);
     loop {
         tokio::select! {
             d = inbox.recv() => {
                 let Some(d) = d else { bail!("the connection ended") };
-                println!("{}", serde_json::to_string(&d)?);
                 seen += 1;
+                if let Some(v) = &verifier {
+                    let checked = match v.checkpoint().await {
+                        Ok(cp) => v.verify_delivery(&d, &cp).await.map(|()| cp.tree_size),
+                        Err(e) => Err(e),
+                    };
+                    match checked {
+                        Ok(size) => eprintln!(
+                            "verified: seq {} from {} is in the tree of size {size} signed by {}",
+                            d.record.seq,
+                            d.record.sender,
+                            v.key_name()
+                        ),
+                        Err(e) => {
+                            eprintln!("rejected: the delivery of seq {}: {e}", d.record.seq);
+                            rejected += 1;
+                            if a.count.is_some_and(|n| seen >= n) {
+                                break;
+                            }
+                            continue;
+                        }
+                    }
+                }
+                println!("{}", serde_json::to_string(&d)?);
                 if a.count.is_some_and(|n| seen >= n) {
                     break;
                 }
@@ -179,5 +252,9 @@ async fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
     }
     t.disconnect().await;
     tokio::time::sleep(Duration::from_millis(20)).await;
-    Ok(ExitCode::SUCCESS)
+    Ok(if rejected == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
