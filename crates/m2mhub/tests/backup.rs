@@ -10,7 +10,6 @@ mod common;
 
 use std::{
     path::Path,
-    process::{Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -18,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{BIN, TOKEN, m2mhub, serve, serve_with, stop};
+use common::{TOKEN, m2mhub, serve, serve_with, stop};
 use ed25519_dalek::SigningKey;
 use m2mhub_core::{
     checkpoint::Checkpoint, hash::Hash, merkle, message::Action, note::NoteVerifier,
@@ -406,28 +405,7 @@ fn serve_refuses_a_restore_older_than_the_anchored_tree() {
     // anchoring on: appending to it would fork the anchored history.
     let from_old = tmp.path().join("from-old");
     restore(&old, &from_old);
-    let out = Command::new(BIN)
-        .args([
-            "serve",
-            "--data",
-            from_old.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(chain)
-        .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        !out.status.success() && !text.contains("listening on"),
-        "{text}"
-    );
+    let text = common::serve_refuses_with(&from_old, &chain);
     assert!(
         text.contains("refusing to serve")
             && text.contains(&format!("anchored a tree of {size} entries")),

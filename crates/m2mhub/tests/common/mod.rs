@@ -107,6 +107,11 @@ pub fn signed(
 
 /// Runs `serve` on `dir` expecting it to refuse to start; returns what it printed.
 pub fn serve_refuses(dir: &Path) -> String {
+    serve_refuses_with(dir, &[])
+}
+
+/// [`serve_refuses`] with more `serve` arguments.
+pub fn serve_refuses_with(dir: &Path, args: &[&str]) -> String {
     let out = Command::new(BIN)
         .args([
             "serve",
@@ -115,6 +120,7 @@ pub fn serve_refuses(dir: &Path) -> String {
             "--listen",
             "127.0.0.1:0",
         ])
+        .args(args)
         .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
         .stdin(Stdio::null())
         .output()
@@ -126,7 +132,7 @@ pub fn serve_refuses(dir: &Path) -> String {
     );
     assert!(
         !out.status.success() && !text.contains("listening on"),
-        "serve started on a damaged data directory: {text}"
+        "serve started: {text}"
     );
     text
 }
