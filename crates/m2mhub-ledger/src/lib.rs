@@ -23,6 +23,7 @@ mod sigverify;
 #[cfg(any(test, feature = "testing"))]
 pub mod simfs;
 pub mod store;
+mod tiles;
 mod txcodec;
 pub mod verify;
 
@@ -39,3 +40,4 @@ pub use lists::{
 pub use query::{ConsistencyProof, EntryView, InclusionProof, Logged};
 pub use record::Record;
 pub use sigverify::{SigCheck, verify_all};
+pub use tiles::{TILE_WIDTH, Tile};

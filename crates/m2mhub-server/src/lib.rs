@@ -91,6 +91,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/security-events/stream", get(routes::security::stream))
         .route("/v1/backup", get(routes::backup::backup))
         .route("/v1/openapi.json", get(openapi::serve))
+        .route("/tlog/checkpoint", get(routes::tlog::checkpoint))
+        .route("/tlog/tile/{*path}", get(routes::tlog::tile))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use crate::routes::{
-    backup, devices, health, investigate, ledger, messages, security, transactions, ui,
+    backup, devices, health, investigate, ledger, messages, security, tlog, transactions, ui,
 };
 
 /// The document as utoipa derives it from the handlers, before [`refine`].
@@ -49,6 +49,8 @@ use crate::routes::{
         security::list,
         security::stream,
         backup::backup,
+        tlog::checkpoint,
+        tlog::tile,
         serve,
         crate::metrics::metrics,
         health::healthz,
@@ -67,13 +69,14 @@ const UNSIGNED: [(&str, &str, u64); 2] = [
 ];
 
 /// Routes that never touch the store or the committer: no 503 from them.
-const STORELESS: [&str; 8] = [
+const STORELESS: [&str; 9] = [
     "/",
     "/healthz",
     "/readyz",
     "/metrics",
     "/v1/key",
     "/v1/checkpoint",
+    "/tlog/checkpoint",
     "/v1/openapi.json",
     "/v1/security-events/stream",
 ];

@@ -7,6 +7,7 @@ pub mod investigate;
 pub mod ledger;
 pub mod messages;
 pub mod security;
+pub mod tlog;
 pub mod transactions;
 pub mod ui;
 
