@@ -59,6 +59,10 @@ impl Tile {
             None => (rest, TILE_WIDTH as u16),
         };
         let elements: Vec<&str> = index_part.split('/').collect();
+        // u64 needs at most seven 3-digit elements.
+        if elements.len() > 7 {
+            return None;
+        }
         let (last, firsts) = elements.split_last()?;
         let mut index: u64 = 0;
         for (i, e) in firsts
@@ -75,9 +79,13 @@ impl Tile {
             if i == 0 && !firsts.is_empty() && e == "000" {
                 return None;
             }
+            // An index past u64 names a tile no tree holds: kept as u64::MAX, which
+            // `needs_leaves` finds beyond every tree (404, not a malformed path).
+            let group = e.parse::<u64>().ok()?;
             index = index
-                .checked_mul(1000)?
-                .checked_add(e.parse::<u64>().ok()?)?;
+                .checked_mul(1000)
+                .and_then(|i| i.checked_add(group))
+                .unwrap_or(u64::MAX);
         }
         if head == "entries" {
             return Some(Tile::Entries { index, width });
@@ -315,5 +323,8 @@ mod tests {
         assert_eq!(t(2, 0, 1), Some(65_536));
         assert_eq!(t(8, 0, 1), None);
         assert_eq!(t(0, u64::MAX, 1), None);
+        // Well formed but beyond u64: a tile no tree holds.
+        let huge = Tile::parse("0/x999/x999/x999/x999/x999/x999/999").unwrap();
+        assert_eq!(huge.needs_leaves(), None);
     }
 }

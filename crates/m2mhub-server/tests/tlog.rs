@@ -74,7 +74,8 @@ impl TileReader for HttpTiles {
     fn save_tiles(&self, _tiles: &[Tile], _data: &[Vec<u8>]) {}
 }
 
-async fn checkpoint(c: &Client, url: &str) -> Checkpoint {
+/// The newest checkpoint, parsed, and its signed note.
+async fn checkpoint(c: &Client, url: &str) -> (Checkpoint, String) {
     let r = c
         .get(format!("{url}/tlog/checkpoint"))
         .send()
@@ -94,7 +95,55 @@ async fn checkpoint(c: &Client, url: &str) -> Checkpoint {
         .unwrap();
     assert_eq!(note, v1, "one checkpoint without a federation policy");
     let body = note.split("\n\n").next().unwrap();
-    Checkpoint::from_bytes(format!("{body}\n").as_bytes()).unwrap()
+    let cp = Checkpoint::from_bytes(format!("{body}\n").as_bytes()).unwrap();
+    (cp, note)
+}
+
+/// Builds `tests/go-tlog` (Go's sumdb/note and sumdb/tlog, Debian's golang-golang-x-mod-dev)
+/// into `dir`; `None` when Go is not installed outside CI.
+fn build_go_checker(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let go = common::tool("go")?;
+    let out = dir.join("go-tlog-check");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/go-tlog/main.go");
+    let built = std::process::Command::new(go)
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(src)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOCACHE", dir.join("gocache"))
+        .env("GOFLAGS", "")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "go build: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    Some(out)
+}
+
+/// Runs the Go checker against `url` with older checkpoint notes `olds`: (success, output).
+fn go_check(
+    checker: &std::path::Path,
+    dir: &std::path::Path,
+    url: &str,
+    olds: &[String],
+) -> (bool, String) {
+    let mut cmd = std::process::Command::new(checker);
+    cmd.args(["-url", url, "-step", "7"]);
+    for (i, note) in olds.iter().enumerate() {
+        let f = dir.join(format!("old-{i}.note"));
+        std::fs::write(&f, note).unwrap();
+        cmd.arg("-old").arg(f);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }
 
 /// Sends `n` messages between two devices in one batch.
@@ -176,13 +225,15 @@ async fn a_tlog_tiles_client_authenticates_our_tiles_and_proves_from_them() {
     // Trees of 2 (one partial tile), 300 (a full tile and a partial one, and a level-1 tile
     // of width 1) and 1,000 entries (three full tiles and a level-1 tile of width 3).
     let mut seen = Vec::new();
+    let mut notes = Vec::new();
     for grow_by in [0, 298, 700] {
         if grow_by > 0 {
             grow(&c, &url, &mut a, grow_by).await;
         }
-        let cp = checkpoint(&c, &url).await;
+        let (cp, note) = checkpoint(&c, &url).await;
         check_tree_from_tiles(&tiles, &cp, &seen);
         seen.push(cp);
+        notes.push(note);
     }
     assert_eq!(seen.last().unwrap().size(), 1000);
     let fetched = tiles.fetched.lock().unwrap().clone();
@@ -219,5 +270,28 @@ async fn a_tlog_tiles_client_authenticates_our_tiles_and_proves_from_them() {
     let (_, old_partial, _) = tiles.get("tile/0/001.p/44");
     let (_, full, _) = tiles.get("tile/0/001");
     assert_eq!(old_partial[..], full[..44 * 32]);
+
+    // Go's own sumdb/note and sumdb/tlog: the checkpoint's signature, the tree from the tiles,
+    // every 7th entry's leaf and proofs (its own from the tiles, and ours), and consistency
+    // with both older checkpoints.
+    let work = tempfile::tempdir().unwrap();
+    if let Some(checker) = build_go_checker(work.path()) {
+        let (ok, out) = go_check(&checker, work.path(), &url, &notes[..2]);
+        assert!(ok, "{out}");
+        assert!(
+            out.starts_with(
+                "ok origin=m2mhub/api-test size=1000 entries_checked=143 older_checkpoints=2"
+            ),
+            "{out}"
+        );
+        // An older checkpoint whose root was altered no longer opens under the hub's key.
+        let forged = notes[1].replacen(
+            &notes[1].lines().nth(2).unwrap().to_owned(),
+            &format!("{}=", "A".repeat(43)),
+            1,
+        );
+        let (ok, out) = go_check(&checker, work.path(), &url, &[forged]);
+        assert!(!ok && out.contains("note.Open"), "{out}");
+    }
     hub.stop().await;
 }

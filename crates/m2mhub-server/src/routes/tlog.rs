@@ -39,7 +39,8 @@ pub async fn checkpoint(State(s): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/tlog/tile/{path}", operation_id = "tlog_tile", tag = "tiles",
     summary = "A Merkle tree tile or an entry bundle (C2SP tlog-tiles)",
     description = "`<L>/<N>[.p/<W>]`: 32-byte hashes of level L; `entries/<N>[.p/<W>]`: u16-length-prefixed entry bytes (SPEC §4.2). N is written in 3-digit elements, all but the last prefixed with x (1234067 is x001/x234/067).",
-    params(("path" = String, Path, description = "the tile's path after tile/")),
+    params(("path" = String, Path, description = "the tile's path after tile/",
+        pattern = r"^(entries|[0-9]|[1-5][0-9]|6[0-3])/(x(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})/(x[0-9]{3}/){0,5})?[0-9]{3}(\.p/([1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$")),
     responses((status = 200, description = "the tile's bytes", body = Vec<u8>, content_type = "application/octet-stream"),
         (status = 400, description = "malformed: not a tile path", body = ErrorBody),
         (status = 404, description = "not_found: the tree does not hold this tile yet", body = ErrorBody)))]
