@@ -299,7 +299,7 @@ fn registry_change(w: &mut Writer, p: &mut Pending, e: Entry) -> Result<Slot> {
         seq,
         bytes: e.to_bytes(),
         contents: None,
-        rows: IndexRows::of(&e, |_| None),
+        rows: IndexRows::of(&e, |name| w.registry.ids.get(name).copied()),
     });
     p.decoded.push(e);
     Ok(Slot::Entry(p.entries.len() - 1))

@@ -25,7 +25,11 @@ use crate::{
     txcodec,
 };
 
+mod investigation;
 mod pages;
+pub use investigation::{
+    Activity, Aggregates, Incident, InvestigationRows, SENDER_GROUP, TX_GROUP, incident_group,
+};
 pub use pages::{FORMAT_PAGES, ScanEnd, Visit, rank_key};
 
 /// seq → canonical entry bytes.
@@ -78,7 +82,7 @@ pub(crate) const META: TableDefinition<&str, &str> = TableDefinition::new("meta"
 const PRUNED_BELOW: &str = "contents_pruned_below";
 
 /// The layout version of the tables above.
-pub const STORE_FORMAT: &str = "m2mhub-store-v4";
+pub const STORE_FORMAT: &str = "m2mhub-store-v5";
 
 /// An index that message queries page through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +95,10 @@ pub enum Index {
     Invalid,
     /// Messages that named a tx id not issued yet (SPEC §3.1).
     Unissued,
+    /// The `begin` messages a device (by internal id) sent.
+    Begun(u32),
+    /// The invalid messages a device (by internal id) caused ([`IndexRows::culprit`]).
+    Caused(u32),
     /// Every entry.
     All,
 }
@@ -231,6 +239,8 @@ impl Store {
             match format.as_deref() {
                 None => {
                     meta.insert("format", STORE_FORMAT)?;
+                    drop(meta);
+                    investigation::create(&txn)?;
                 }
                 Some(STORE_FORMAT) => {}
                 Some(old) if crate::migrate::can_migrate(old) => {
@@ -267,6 +277,7 @@ impl Store {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(durability)?;
         pages::write_block(&txn, &w.entries)?;
+        investigation::write_block(&txn, &w.entries)?;
         {
             let mut entries = txn.open_table(ENTRIES)?;
             let mut contents = txn.open_table(CONTENTS)?;
@@ -465,6 +476,12 @@ impl Snapshot {
             one(self, "last_counters", LAST_COUNTERS)?,
             one(self, "registry_entries", REGISTRY)?,
             one(self, "transactions", TXS)?,
+            one(self, "incidents", investigation::INCIDENTS)?,
+            one(self, "incident_order", investigation::INCIDENT_ORDER)?,
+            one(self, "device_activity", investigation::ACTIVITY)?,
+            one(self, "device_history", investigation::HISTORY)?,
+            one(self, "begun_txs", investigation::BEGUN)?,
+            one(self, "caused_invalid", investigation::CAUSED)?,
         ])
     }
 
@@ -768,6 +785,12 @@ pub enum IndexRow {
     Invalid,
     /// `unissued_tx_messages`, with the tx id named.
     Unissued(u64),
+    /// `device_history`.
+    History(u32),
+    /// `begun_txs`.
+    Begun(u32),
+    /// `caused_invalid`.
+    Caused(u32),
     /// A per-device row filed under another epoch than its seq's.
     Misfiled,
 }
@@ -782,7 +805,10 @@ impl IndexRow {
             IndexRow::Counter(..) => "counters",
             IndexRow::Invalid => "invalid_messages",
             IndexRow::Unissued(_) => "unissued_tx_messages",
-            IndexRow::Misfiled => "device_messages or counters",
+            IndexRow::History(_) => "device_history",
+            IndexRow::Begun(_) => "begun_txs",
+            IndexRow::Caused(_) => "caused_invalid",
+            IndexRow::Misfiled => "device_messages, counters, begun_txs or caused_invalid",
         }
     }
 
@@ -795,6 +821,9 @@ impl IndexRow {
             IndexRow::Counter(s, c) => rows.counter == Some((s, c)),
             IndexRow::Invalid => rows.invalid,
             IndexRow::Unissued(tx) => rows.unissued_tx == Some(tx),
+            IndexRow::History(d) => rows.history.contains(&Some(d)),
+            IndexRow::Begun(d) => rows.begins && rows.devices[0] == Some(d),
+            IndexRow::Caused(d) => rows.culprit == Some(d),
             IndexRow::Misfiled => false,
         }
     }
@@ -813,7 +842,26 @@ impl Snapshot {
         let counters = self.table(COUNTERS)?;
         let invalid = self.table(INVALID)?;
         let unissued = self.table(UNISSUED)?;
+        let history = self.table(investigation::HISTORY)?;
+        let begun = self.table(investigation::BEGUN)?;
+        let caused = self.table(investigation::CAUSED)?;
         for &(seq, r) in expected {
+            for d in r.history.iter().flatten() {
+                if history.get((*d, seq))?.is_none() {
+                    return Ok(Some((seq, "device_history")));
+                }
+            }
+            if r.begins
+                && let Some(s) = r.devices[0]
+                && begun.get((epoch(seq), s, seq))?.is_none()
+            {
+                return Ok(Some((seq, "begun_txs")));
+            }
+            if let Some(c) = r.culprit
+                && caused.get((epoch(seq), c, seq))?.is_none()
+            {
+                return Ok(Some((seq, "caused_invalid")));
+            }
             if r.is_registry && registry.get(seq)?.is_none() {
                 return Ok(Some((seq, "registry_entries")));
             }
@@ -856,6 +904,9 @@ impl Snapshot {
             ("counters", self.table(COUNTERS)?.len()?),
             ("invalid_messages", self.table(INVALID)?.len()?),
             ("unissued_tx_messages", self.table(UNISSUED)?.len()?),
+            ("device_history", self.table(investigation::HISTORY)?.len()?),
+            ("begun_txs", self.table(investigation::BEGUN)?.len()?),
+            ("caused_invalid", self.table(investigation::CAUSED)?.len()?),
         ])
     }
 
@@ -900,6 +951,26 @@ impl Snapshot {
         for r in self.table(UNISSUED)?.iter()? {
             let (k, v) = r?;
             f(k.value(), IndexRow::Unissued(v.value()));
+        }
+        for r in self.table(investigation::HISTORY)?.iter()? {
+            let (d, seq) = r?.0.value();
+            f(seq, IndexRow::History(d));
+        }
+        for (def, row) in [
+            (investigation::BEGUN, IndexRow::Begun as fn(u32) -> IndexRow),
+            (investigation::CAUSED, IndexRow::Caused),
+        ] {
+            for r in self.table(def)?.iter()? {
+                let (e, d, seq) = r?.0.value();
+                f(
+                    seq,
+                    if e == epoch(seq) {
+                        row(d)
+                    } else {
+                        IndexRow::Misfiled
+                    },
+                );
+            }
         }
         Ok(())
     }
@@ -956,4 +1027,9 @@ impl HashReader for Snapshot {
         }
         Ok(out)
     }
+}
+
+/// Fills the investigation tables of a store made before them (store format v4).
+pub(crate) fn backfill_investigation(txn: &redb::WriteTransaction) -> Result<()> {
+    investigation::backfill(txn)
 }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use crate::routes::{
-    backup, devices, health, investigate, ledger, messages, security, transactions, ui,
+    backup, devices, health, incidents, investigate, ledger, messages, security, transactions, ui,
 };
 
 /// The document as utoipa derives it from the handlers, before [`refine`].
@@ -30,6 +30,8 @@ use crate::routes::{
         devices::rekey,
         investigate::send,
         investigate::device_transactions,
+        investigate::device_history,
+        incidents::list,
         investigate::ranking,
         messages::post,
         messages::batch,

@@ -226,15 +226,15 @@ impl DeviceIds {
         }
     }
 
-    /// The index rows `entry` at `seq` implies, with the devices registered before it.
+    /// The index rows `entry` at `seq` implies, with the devices registered up to it.
     fn rows_at(&self, seq: u64, entry: &Entry) -> IndexRows {
-        IndexRows::of(entry, |name| self.id_before(name, seq))
+        IndexRows::of(entry, |name| self.id_up_to(name, seq))
     }
 
-    fn id_before(&self, name: &str, seq: u64) -> Option<u32> {
+    fn id_up_to(&self, name: &str, seq: u64) -> Option<u32> {
         self.0
             .get(name)
-            .filter(|(_, registered)| *registered < seq)
+            .filter(|(_, registered)| *registered <= seq)
             .map(|(id, _)| *id)
     }
 }
@@ -319,8 +319,8 @@ fn read_store(snap: &Snapshot, tx: &std::sync::mpsc::SyncSender<Read>) -> Expect
                             ));
                             return expected;
                         }
-                        rows.push((seq, expected.ids.rows_at(seq, &entry)));
                         expected.ids.note(seq, &entry);
+                        rows.push((seq, expected.ids.rows_at(seq, &entry)));
                     }
                     batch.push(EntryIn {
                         seq,
@@ -346,6 +346,12 @@ fn read_store(snap: &Snapshot, tx: &std::sync::mpsc::SyncSender<Read>) -> Expect
                     *expected.counts.entry("invalid_messages").or_default() += u64::from(r.invalid);
                     *expected.counts.entry("unissued_tx_messages").or_default() +=
                         u64::from(r.unissued_tx.is_some());
+                    *expected.counts.entry("device_history").or_default() +=
+                        r.history.iter().flatten().count() as u64;
+                    *expected.counts.entry("begun_txs").or_default() +=
+                        u64::from(r.begins && r.devices[0].is_some());
+                    *expected.counts.entry("caused_invalid").or_default() +=
+                        u64::from(r.culprit.is_some());
                 }
                 let index_failure = match snap.missing_index_row(&rows) {
                     Ok(None) => None,

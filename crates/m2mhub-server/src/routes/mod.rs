@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod devices;
 pub mod health;
+pub mod incidents;
 pub mod investigate;
 pub mod ledger;
 pub mod messages;
