@@ -146,7 +146,97 @@ pub struct HistoryItem {
     pub exceptions: Option<Vec<String>>,
 }
 
+/// One bucket of `GET /v1/stats/rates`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RateBucket {
+    /// Its start (the bucket covers `bucket` seconds from it).
+    pub start: String,
+    /// Messages recorded in blocks sealed in it (with `provenance`: the messages that device
+    /// sent; null below one-hour buckets, as those are kept per hour).
+    pub messages: Option<u64>,
+    /// Invalid ones among them (with `provenance`: the invalid messages that device caused).
+    pub invalid: u64,
+}
+
+/// `GET /v1/stats/rates`: counts over time, every bucket of the range, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Rates {
+    /// Bucket length, seconds: 60, 300, 3600 or 86400.
+    pub bucket: u64,
+    /// The range's start as asked (or defaulted).
+    pub from: String,
+    /// The range's end as asked (or defaulted).
+    pub to: String,
+    /// Every bucket from the one holding `from` to the one holding `to`.
+    pub items: Vec<RateBucket>,
+}
+
+/// Bucket lengths `GET /v1/stats/rates` serves, seconds.
+pub const RATE_BUCKETS: [u64; 4] = [60, 300, 3600, 86_400];
+/// Most buckets one answer holds.
+pub const MAX_RATE_BUCKETS: u64 = 1440;
+
 impl Ledger {
+    /// Message and invalid counts per bucket between `from_ms` (default: `to` − 1 h) and
+    /// `to_ms` (default: now); `bucket` seconds (default: the smallest giving ≤ 120
+    /// buckets); with `provenance`, that device's.
+    pub fn rates(
+        &self,
+        from_ms: Option<u64>,
+        to_ms: Option<u64>,
+        bucket: Option<u64>,
+        provenance: Option<&str>,
+    ) -> Result<Rates> {
+        let to = to_ms.unwrap_or_else(crate::now_ms);
+        let from = from_ms.unwrap_or(to.saturating_sub(crate::store::HOUR_MS));
+        if from > to {
+            return Err(LedgerError::BadQuery("from is later than to".into()));
+        }
+        let count = |b: u64| (to / (b * 1000)) - (from / (b * 1000)) + 1;
+        let bucket = match bucket {
+            Some(b) if RATE_BUCKETS.contains(&b) => b,
+            Some(b) => {
+                return Err(LedgerError::BadQuery(format!(
+                    "bucket must be 60, 300, 3600 or 86400 seconds, not {b}"
+                )));
+            }
+            None => RATE_BUCKETS
+                .into_iter()
+                .find(|b| count(*b) <= 120)
+                .unwrap_or(86_400),
+        };
+        let n = count(bucket);
+        if n > MAX_RATE_BUCKETS {
+            return Err(LedgerError::BadQuery(format!(
+                "{n} buckets of {bucket} s: at most {MAX_RATE_BUCKETS}; ask for a shorter range or longer buckets"
+            )));
+        }
+        let device = match provenance {
+            Some(p) => Some(self.device_id(p)?),
+            None => None,
+        };
+        let bucket_ms = bucket * 1000;
+        let first = from / bucket_ms * bucket_ms;
+        let counts = self.snapshot()?.rates(first, bucket_ms, n, device)?;
+        let items = counts
+            .into_iter()
+            .enumerate()
+            .map(|(i, (messages, invalid))| RateBucket {
+                start: format_time(first + i as u64 * bucket_ms),
+                messages,
+                invalid,
+            })
+            .collect();
+        Ok(Rates {
+            bucket,
+            from: format_time(from),
+            to: format_time(to),
+            items,
+        })
+    }
+
     /// Incidents newest first; `after` is the previous page's `next` (only incidents whose
     /// latest invalid message is older).
     pub fn incidents(&self, after: Option<u64>, limit: Option<usize>) -> Result<IncidentPage> {

@@ -34,6 +34,7 @@ pub use datadir::DataDir;
 pub use error::{LedgerError, Result};
 pub use investigate::{
     DeviceActivity, HistoryItem, HistoryKind, IncidentItem, IncidentPage, LastSeen,
+    MAX_RATE_BUCKETS, RATE_BUCKETS, RateBucket, Rates,
 };
 pub use ledger::{Committed, Ledger, LedgerConfig, RegistryView, View, now_ms};
 pub use lists::{

@@ -27,10 +27,12 @@ use crate::{
 
 mod investigation;
 mod pages;
+mod rates;
 pub use investigation::{
     Activity, Aggregates, Incident, InvestigationRows, SENDER_GROUP, TX_GROUP, incident_group,
 };
 pub use pages::{FORMAT_PAGES, ScanEnd, Visit, rank_key};
+pub use rates::{HOUR_MS, MINUTE_MS, RateRows};
 
 /// seq → canonical entry bytes.
 pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
@@ -241,6 +243,7 @@ impl Store {
                     meta.insert("format", STORE_FORMAT)?;
                     drop(meta);
                     investigation::create(&txn)?;
+                    rates::create(&txn)?;
                 }
                 Some(STORE_FORMAT) => {}
                 Some(old) if crate::migrate::can_migrate(old) => {
@@ -278,6 +281,7 @@ impl Store {
         txn.set_durability(durability)?;
         pages::write_block(&txn, &w.entries)?;
         investigation::write_block(&txn, &w.entries)?;
+        rates::write_block(&txn, &w.entries, w.block.time_ms)?;
         {
             let mut entries = txn.open_table(ENTRIES)?;
             let mut contents = txn.open_table(CONTENTS)?;
@@ -482,6 +486,10 @@ impl Snapshot {
             one(self, "device_history", investigation::HISTORY)?,
             one(self, "begun_txs", investigation::BEGUN)?,
             one(self, "caused_invalid", investigation::CAUSED)?,
+            one(self, "rates_minute", rates::MINUTES)?,
+            one(self, "rates_hour", rates::HOURS)?,
+            one(self, "device_rates_hour", rates::DEVICE_HOURS)?,
+            one(self, "device_invalid_minute", rates::DEVICE_MINUTES)?,
         ])
     }
 

@@ -381,6 +381,7 @@ fn verify_names_the_entry_behind_each_damaged_investigation_row() {
     const HISTORY: TableDefinition<(u32, u64), ()> = TableDefinition::new("device_history");
     const BEGUN: TableDefinition<(u32, u32, u64), ()> = TableDefinition::new("begun_txs");
     const CAUSED: TableDefinition<(u32, u32, u64), ()> = TableDefinition::new("caused_invalid");
+    const MINUTES: TableDefinition<u64, [u64; 2]> = TableDefinition::new("rates_minute");
 
     let tmp = tempfile::tempdir().unwrap();
     scenario(&open(tmp.path(), "m2mhub/v4-fixture"));
@@ -426,6 +427,19 @@ fn verify_names_the_entry_behind_each_damaged_investigation_row() {
                 t.open_table(BEGUN).unwrap().remove((0, 1, 9)).unwrap();
             }),
             9,
+        ),
+        (
+            "the last minute's message count raised",
+            Box::new(|t| {
+                let mut m = t.open_table(MINUTES).unwrap();
+                let (k, mut v) = {
+                    let (k, v) = m.last().unwrap().unwrap();
+                    (k.value(), v.value())
+                };
+                v[0] += 1;
+                m.insert(k, v).unwrap();
+            }),
+            18,
         ),
         (
             "a caused row added",

@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
             get(investigate::device_history),
         )
         .route("/v1/incidents", get(incidents::list))
+        .route("/v1/stats/rates", get(routes::stats::rates))
         .route("/v1/provenance/ranking", get(investigate::ranking))
         .route(
             "/v1/messages",

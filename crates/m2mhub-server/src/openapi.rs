@@ -10,7 +10,8 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use crate::routes::{
-    backup, devices, health, incidents, investigate, ledger, messages, security, transactions, ui,
+    backup, devices, health, incidents, investigate, ledger, messages, security, stats,
+    transactions, ui,
 };
 
 /// The document as utoipa derives it from the handlers, before [`refine`].
@@ -32,6 +33,7 @@ use crate::routes::{
         investigate::device_transactions,
         investigate::device_history,
         incidents::list,
+        stats::rates,
         investigate::ranking,
         messages::post,
         messages::batch,

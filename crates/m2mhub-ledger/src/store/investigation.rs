@@ -241,6 +241,7 @@ pub(super) fn write_block(txn: &WriteTransaction, entries: &[EntryWrite]) -> Res
 /// the transaction that opens it.
 pub(super) fn backfill(txn: &WriteTransaction) -> Result<()> {
     create(txn)?;
+    super::rates::create(txn)?;
     let mut spans = Vec::new();
     for r in txn.open_table(BLOCKS)?.iter()? {
         let (k, v) = r?;
@@ -248,11 +249,11 @@ pub(super) fn backfill(txn: &WriteTransaction) -> Result<()> {
         let span: BlockSpan =
             serde_json::from_slice(v.value()).map_err(|e| corrupt(format!("block {h}: {e}")))?;
         if span.size > 0 {
-            spans.push((span.first_seq, span.first_seq + span.size));
+            spans.push((span.first_seq, span.first_seq + span.size, span.time_ms));
         }
     }
     let mut ids: HashMap<String, u32> = HashMap::new();
-    for (start, end) in spans {
+    for (start, end, time_ms) in spans {
         let mut writes = Vec::new();
         for r in txn.open_table(ENTRIES)?.range(start..end)? {
             let (k, v) = r?;
@@ -271,6 +272,7 @@ pub(super) fn backfill(txn: &WriteTransaction) -> Result<()> {
             });
         }
         write_block(txn, &writes)?;
+        super::rates::write_block(txn, &writes, time_ms)?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::{Failure, at_seq};
 use crate::{
     block::IndexRows,
-    store::{Aggregates, Snapshot, epoch, rank_key},
+    store::{Aggregates, MINUTE_MS, RateRows, Snapshot, epoch, rank_key},
 };
 
 /// What the entries imply for the derived tables.
@@ -27,12 +27,19 @@ pub(super) struct Derived {
     aggregates: Aggregates,
     /// device id → the seq of the last entry that changed its activity.
     activity_seq: HashMap<u32, u64>,
+    /// The rate rows, and the last seq of each minute.
+    rates: RateRows,
+    minute_seq: BTreeMap<u64, u64>,
 }
 
 impl Derived {
     /// Notes the rows of the entry at `seq` (entries come in seq order).
-    pub(super) fn note(&mut self, seq: u64, r: &IndexRows) {
+    pub(super) fn note(&mut self, seq: u64, r: &IndexRows, time_ms: u64) {
         self.aggregates.note(seq, r);
+        if !r.is_registry {
+            self.rates.note(time_ms, r);
+            self.minute_seq.insert(time_ms / MINUTE_MS, seq);
+        }
         for d in [r.devices[0], r.receiver, r.culprit].into_iter().flatten() {
             self.activity_seq.insert(d, seq);
         }
@@ -159,7 +166,55 @@ impl Derived {
                 format!("the activity counts of device id {id} differ from its messages"),
             ));
         }
-        Ok(())
+        self.check_rates(snap)
+    }
+
+    /// The message rates: a wrong row is named by the last message of its minute (or, for an
+    /// hour's row, of the hour's last minute with messages).
+    fn check_rates(&self, snap: &Snapshot) -> Result<(), Failure> {
+        let stored = snap.rate_rows().map_err(|e| Failure {
+            seq: None,
+            block: None,
+            reason: format!("reading the rate tables: {e}"),
+        })?;
+        if stored == self.rates {
+            return Ok(());
+        }
+        let want = &self.rates;
+        let minute = |s: &RateRows, w: &RateRows| -> Option<(u64, &'static str)> {
+            let a: Vec<_> = s.minutes.iter().map(|(k, v)| (*k, *v)).collect();
+            let b: Vec<_> = w.minutes.iter().map(|(k, v)| (*k, *v)).collect();
+            if a != b {
+                return Some((first_difference(&a, &b), "rates_minute"));
+            }
+            let a: Vec<_> = s.hours.iter().map(|(k, v)| (*k * 60 + 59, *v)).collect();
+            let b: Vec<_> = w.hours.iter().map(|(k, v)| (*k * 60 + 59, *v)).collect();
+            if a != b {
+                return Some((first_difference(&a, &b), "rates_hour"));
+            }
+            let a: Vec<_> = s
+                .device_hours
+                .iter()
+                .map(|(k, v)| ((k.0 * 60 + 59, k.1), *v))
+                .collect();
+            let b: Vec<_> = w
+                .device_hours
+                .iter()
+                .map(|(k, v)| ((k.0 * 60 + 59, k.1), *v))
+                .collect();
+            if a != b {
+                return Some((first_difference(&a, &b).0, "device_rates_hour"));
+            }
+            let a: Vec<_> = s.device_minutes.iter().map(|(k, v)| (*k, *v)).collect();
+            let b: Vec<_> = w.device_minutes.iter().map(|(k, v)| (*k, *v)).collect();
+            Some((first_difference(&a, &b).0, "device_invalid_minute"))
+        };
+        let (m, table) = minute(&stored, want).unwrap_or((0, "rates"));
+        let seq = self.minute_seq.range(..=m).next_back().map(|(_, s)| *s);
+        Err(self.blame(
+            seq,
+            format!("{table} differs from the messages' block times"),
+        ))
     }
 
     fn blame(&self, seq: Option<u64>, reason: impl Into<String>) -> Failure {

@@ -335,7 +335,7 @@ fn read_store(snap: &Snapshot, tx: &std::sync::mpsc::SyncSender<Read>) -> Expect
                     return expected;
                 }
                 for (seq, r) in &rows {
-                    expected.derived.note(*seq, r);
+                    expected.derived.note(*seq, r, b.time_ms);
                     *expected.counts.entry("registry_entries").or_default() +=
                         u64::from(r.is_registry);
                     *expected.counts.entry("tx_messages").or_default() += u64::from(r.tx.is_some());

@@ -8,6 +8,7 @@ pub mod investigate;
 pub mod ledger;
 pub mod messages;
 pub mod security;
+pub mod stats;
 pub mod transactions;
 pub mod ui;
 
