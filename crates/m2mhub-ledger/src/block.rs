@@ -83,6 +83,9 @@ pub struct IndexRows {
     /// For registry entries: the devices whose history holds it: the device it changes and,
     /// for an exception, the exception's sender.
     pub history: [Option<u32>; 2],
+    /// The first 8 bytes of the entry's leaf hash, big-endian ([`IndexRows::with_leaf`]):
+    /// its key in the leaf-hash index.
+    pub leaf: u64,
 }
 
 impl IndexRows {
@@ -117,6 +120,7 @@ impl IndexRows {
                     notices: m.notices.bits(),
                     begins: m.action == Action::Begin,
                     history: [None, None],
+                    leaf: 0,
                 }
             }
             Entry::DeviceRegistered(r) => IndexRows::registry([id(r.name.as_str()), None]),
@@ -131,6 +135,12 @@ impl IndexRows {
         }
     }
 
+    /// These rows with the leaf-hash key of the entry whose bytes are `bytes`.
+    pub fn with_leaf(mut self, bytes: &[u8]) -> IndexRows {
+        self.leaf = leaf_key(&m2mhub_core::merkle::leaf_hash(bytes));
+        self
+    }
+
     fn registry(history: [Option<u32>; 2]) -> IndexRows {
         IndexRows {
             is_registry: true,
@@ -138,6 +148,13 @@ impl IndexRows {
             ..IndexRows::default()
         }
     }
+}
+
+/// The leaf-hash index's key of a leaf hash: its first 8 bytes, big-endian.
+pub fn leaf_key(leaf: &Hash) -> u64 {
+    let mut k = [0u8; 8];
+    k.copy_from_slice(&leaf[..8]);
+    u64::from_be_bytes(k)
 }
 
 /// Everything one block commits, atomically.

@@ -85,6 +85,9 @@ pub struct MessageFilter {
     /// Only the invalid messages this device caused (its transactions' and its own naming
     /// tx ids not issued yet); needs `valid: Some(false)`.
     pub provenance: Option<String>,
+    /// Only the message with this leaf hash, found through the leaf-hash index; no other
+    /// filter may be given with it.
+    pub leaf_hash: Option<m2mhub_core::hash::Hash>,
     /// At most this many (see [`page_limit`]).
     pub limit: Option<usize>,
 }
@@ -181,6 +184,9 @@ impl Ledger {
             && a > b
         {
             return Err(LedgerError::BadQuery("from is later than to".into()));
+        }
+        if let Some(leaf) = &f.leaf_hash {
+            return self.message_by_leaf(f, leaf);
         }
         let caused_by = match &f.provenance {
             Some(name) => Some(self.device_id(name)?),
@@ -475,6 +481,40 @@ impl Ledger {
         }
         let next = more.then(|| rows.last().map(|r| r.0)).flatten();
         Ok(Page::new(items, next, rows.len() as u64 + u64::from(more)))
+    }
+}
+
+impl Ledger {
+    /// The message whose leaf hash is `leaf` (a page of 0 or 1 item).
+    fn message_by_leaf(
+        &self,
+        f: &MessageFilter,
+        leaf: &m2mhub_core::hash::Hash,
+    ) -> Result<MessagePage> {
+        let others = f.tx.is_some()
+            || f.device.is_some()
+            || f.valid.is_some()
+            || f.provenance.is_some()
+            || f.after.is_some()
+            || f.before.is_some()
+            || f.from_ms.is_some()
+            || f.to_ms.is_some();
+        if others {
+            return Err(LedgerError::BadQuery(
+                "leaf_hash names one message: give it alone (with limit and order at most)".into(),
+            ));
+        }
+        let snap = self.snapshot()?;
+        let items: Vec<Record> = match snap.seq_of_leaf(leaf)? {
+            Some(seq) => crate::query::record_at(&snap, seq)?.into_iter().collect(),
+            None => Vec::new(),
+        };
+        Ok(MessagePage {
+            total: Some(items.len() as u64),
+            items,
+            next: None,
+            rows_read: 1,
+        })
     }
 }
 

@@ -486,6 +486,7 @@ impl Snapshot {
             one(self, "device_history", investigation::HISTORY)?,
             one(self, "begun_txs", investigation::BEGUN)?,
             one(self, "caused_invalid", investigation::CAUSED)?,
+            one(self, "leaf_index", investigation::LEAVES)?,
             one(self, "rates_minute", rates::MINUTES)?,
             one(self, "rates_hour", rates::HOURS)?,
             one(self, "device_rates_hour", rates::DEVICE_HOURS)?,
@@ -799,6 +800,8 @@ pub enum IndexRow {
     Begun(u32),
     /// `caused_invalid`.
     Caused(u32),
+    /// `leaf_index`, with the key's hash prefix.
+    Leaf(u64),
     /// A per-device row filed under another epoch than its seq's.
     Misfiled,
 }
@@ -816,7 +819,10 @@ impl IndexRow {
             IndexRow::History(_) => "device_history",
             IndexRow::Begun(_) => "begun_txs",
             IndexRow::Caused(_) => "caused_invalid",
-            IndexRow::Misfiled => "device_messages, counters, begun_txs or caused_invalid",
+            IndexRow::Leaf(_) => "leaf_index",
+            IndexRow::Misfiled => {
+                "device_messages, counters, begun_txs, caused_invalid or leaf_index"
+            }
         }
     }
 
@@ -832,6 +838,7 @@ impl IndexRow {
             IndexRow::History(d) => rows.history.contains(&Some(d)),
             IndexRow::Begun(d) => rows.begins && rows.devices[0] == Some(d),
             IndexRow::Caused(d) => rows.culprit == Some(d),
+            IndexRow::Leaf(k) => rows.leaf == k,
             IndexRow::Misfiled => false,
         }
     }
@@ -853,7 +860,11 @@ impl Snapshot {
         let history = self.table(investigation::HISTORY)?;
         let begun = self.table(investigation::BEGUN)?;
         let caused = self.table(investigation::CAUSED)?;
+        let leaves = self.table(investigation::LEAVES)?;
         for &(seq, r) in expected {
+            if leaves.get((epoch(seq), r.leaf, seq))?.is_none() {
+                return Ok(Some((seq, "leaf_index")));
+            }
             for d in r.history.iter().flatten() {
                 if history.get((*d, seq))?.is_none() {
                     return Ok(Some((seq, "device_history")));
@@ -915,6 +926,7 @@ impl Snapshot {
             ("device_history", self.table(investigation::HISTORY)?.len()?),
             ("begun_txs", self.table(investigation::BEGUN)?.len()?),
             ("caused_invalid", self.table(investigation::CAUSED)?.len()?),
+            ("leaf_index", self.table(investigation::LEAVES)?.len()?),
         ])
     }
 
@@ -979,6 +991,17 @@ impl Snapshot {
                     },
                 );
             }
+        }
+        for r in self.table(investigation::LEAVES)?.iter()? {
+            let (e, k, seq) = r?.0.value();
+            f(
+                seq,
+                if e == epoch(seq) {
+                    IndexRow::Leaf(k)
+                } else {
+                    IndexRow::Misfiled
+                },
+            );
         }
         Ok(())
     }

@@ -330,6 +330,19 @@ fn check(ledger: &Ledger) {
         .unwrap();
     let seqs: Vec<u64> = caused.items.iter().map(|r| r.seq).collect();
     assert_eq!((seqs, caused.total), (vec![6, 8, 18], Some(3)));
+
+    // Every message is found by its leaf hash through the index.
+    for r in ledger.messages(&MessageFilter::default()).unwrap().items {
+        let mut leaf = [0u8; 32];
+        hex::decode_to_slice(&r.leaf_hash, &mut leaf).unwrap();
+        let found = ledger
+            .messages(&MessageFilter {
+                leaf_hash: Some(leaf),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!((found.items, found.total), (vec![r], Some(1)));
+    }
 }
 
 #[test]
@@ -382,6 +395,7 @@ fn verify_names_the_entry_behind_each_damaged_investigation_row() {
     const BEGUN: TableDefinition<(u32, u32, u64), ()> = TableDefinition::new("begun_txs");
     const CAUSED: TableDefinition<(u32, u32, u64), ()> = TableDefinition::new("caused_invalid");
     const MINUTES: TableDefinition<u64, [u64; 2]> = TableDefinition::new("rates_minute");
+    const LEAVES: TableDefinition<(u32, u64, u64), ()> = TableDefinition::new("leaf_index");
 
     let tmp = tempfile::tempdir().unwrap();
     scenario(&open(tmp.path(), "m2mhub/v4-fixture"));
@@ -440,6 +454,20 @@ fn verify_names_the_entry_behind_each_damaged_investigation_row() {
                 m.insert(k, v).unwrap();
             }),
             18,
+        ),
+        (
+            "a leaf-index row removed",
+            Box::new(|t| {
+                let mut l = t.open_table(LEAVES).unwrap();
+                let k = l
+                    .iter()
+                    .unwrap()
+                    .map(|r| r.unwrap().0.value())
+                    .find(|k| k.2 == 12)
+                    .unwrap();
+                l.remove(k).unwrap();
+            }),
+            12,
         ),
         (
             "a caused row added",

@@ -387,6 +387,54 @@ async fn messages_page_newest_first_by_time_and_provenance_with_totals() {
     malformed(&api, "/v1/messages?order=sideways", "order").await;
     malformed(&api, "/v1/messages?limit=0", "limit").await;
     malformed(&api, "/v1/messages?limit=1001", "limit").await;
+    // A leaf hash finds its message through the index, alone.
+    let r10 = api.ok("/v1/messages/10").await;
+    let leaf = r10["leaf_hash"].as_str().unwrap();
+    let found = api.ok(&format!("/v1/messages?leaf_hash={leaf}")).await;
+    assert_eq!(found, json!({"items": [r10], "next": null, "total": 1}));
+    let upper = api
+        .ok(&format!("/v1/messages?leaf_hash={}", leaf.to_uppercase()))
+        .await;
+    assert_eq!(upper["items"][0]["seq"], 10);
+    let registry = api.ok("/v1/entries/1").await;
+    let none = format!(
+        "/v1/messages?leaf_hash={}",
+        registry["leaf_hash"].as_str().unwrap()
+    );
+    assert_eq!(
+        api.ok(&none).await,
+        json!({"items": [], "next": null, "total": 0})
+    );
+    let zeros = api
+        .ok(&format!("/v1/messages?leaf_hash={}", "0".repeat(64)))
+        .await;
+    assert_eq!(zeros["items"], json!([]));
+    for other in [
+        "tx=3",
+        "valid=false",
+        "device=low_level",
+        "after=2",
+        "from=2026-01-01T00:00:00Z",
+    ] {
+        malformed(
+            &api,
+            &format!("/v1/messages?leaf_hash={leaf}&{other}"),
+            "give it alone",
+        )
+        .await;
+    }
+    malformed(
+        &api,
+        "/v1/messages?leaf_hash=abc",
+        "leaf_hash must be 32 bytes",
+    )
+    .await;
+    malformed(
+        &api,
+        &format!("/v1/messages?leaf_hash={}", "g".repeat(64)),
+        "leaf_hash is not valid hex",
+    )
+    .await;
     let (s, v) = api.get("/v1/messages?provenance=nobody&valid=false").await;
     assert_eq!(
         (s, v["error"].as_str()),

@@ -287,7 +287,7 @@ impl Replay {
                 let id = self.ids.len() as u32;
                 self.ids.insert(r.name.as_str().to_owned(), id);
             }
-            let rows = IndexRows::of(&entry, |n| self.ids.get(n).copied());
+            let rows = IndexRows::of(&entry, |n| self.ids.get(n).copied()).with_leaf(&e.bytes);
             match &entry {
                 Entry::Message(m) => {
                     if e.contents.is_none() && e.seq >= self.pruned_below {

@@ -320,7 +320,7 @@ fn read_store(snap: &Snapshot, tx: &std::sync::mpsc::SyncSender<Read>) -> Expect
                             return expected;
                         }
                         expected.ids.note(seq, &entry);
-                        rows.push((seq, expected.ids.rows_at(seq, &entry)));
+                        rows.push((seq, expected.ids.rows_at(seq, &entry).with_leaf(&bytes)));
                     }
                     batch.push(EntryIn {
                         seq,
@@ -352,6 +352,7 @@ fn read_store(snap: &Snapshot, tx: &std::sync::mpsc::SyncSender<Read>) -> Expect
                         u64::from(r.begins && r.devices[0].is_some());
                     *expected.counts.entry("caused_invalid").or_default() +=
                         u64::from(r.culprit.is_some());
+                    *expected.counts.entry("leaf_index").or_default() += 1;
                 }
                 let index_failure = match snap.missing_index_row(&rows) {
                     Ok(None) => None,
@@ -439,7 +440,7 @@ fn check_index_counts(snap: &Snapshot, expected: &Expected) -> Result<(), Failur
         let rows = match snap.entry(seq) {
             Ok(Some(bytes)) => Entry::from_bytes(&bytes)
                 .ok()
-                .map(|e| expected.ids.rows_at(seq, &e)),
+                .map(|e| expected.ids.rows_at(seq, &e).with_leaf(&bytes)),
             Ok(None) => None,
             Err(e) => {
                 err = Some(e);

@@ -290,6 +290,10 @@ pub struct ListQuery {
     /// tx ids not issued yet): needs valid=false.
     #[param(value_type = Option<DeviceName>)]
     provenance: Option<String>,
+    /// Only the message whose Merkle leaf hash is this (hex), found through an index; no
+    /// other filter may be given with it.
+    #[param(pattern = "^[0-9a-fA-F]{64}$", min_length = 64, max_length = 64)]
+    leaf_hash: Option<String>,
     /// At most this many items (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
@@ -308,7 +312,7 @@ pub enum Order {
 /// `GET /v1/messages`: one bounded page, `{items, next, total}`.
 #[utoipa::path(get, path = "/v1/messages", operation_id = "list_messages", tag = "messages",
     summary = "Records filtered by tx, device, validity, provenance and time, paged: {items, next, total}",
-    description = "Paged forward with after, newest first with order=desc (after then means older than), or backward with before; a page may hold fewer items than limit, even none, while next is set. from and to keep the messages of blocks sealed in that range (found by binary search over block times). total counts the matches over the whole ledger when a counter knows it, else null.",
+    description = "Paged forward with after, newest first with order=desc (after then means older than), or backward with before; a page may hold fewer items than limit, even none, while next is set. from and to keep the messages of blocks sealed in that range (found by binary search over block times). total counts the matches over the whole ledger when a counter knows it, else null. leaf_hash finds one message through an index (0 or 1 item) and takes no other filter.",
     params(ListQuery),
     responses((status = 200, description = "one page", body = MessagePage),
         (status = 404, description = "unknown_device: no device has the provenance name", body = ErrorBody)))]
@@ -335,6 +339,11 @@ pub async fn list(
         from_ms: time("from", &q.from)?,
         to_ms: time("to", &q.to)?,
         provenance: q.provenance,
+        leaf_hash: q
+            .leaf_hash
+            .as_deref()
+            .map(|h| m2mhub_core::message::parse_hex_array::<32>(h, "leaf_hash"))
+            .transpose()?,
         limit: q.limit,
     };
     let ledger = s.ledger.clone();
