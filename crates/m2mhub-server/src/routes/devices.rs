@@ -104,6 +104,9 @@ impl DeviceJson {
     }
 }
 
+/// Most exceptions a registration may list (the schema's `maxItems`).
+pub const MAX_EXCEPTIONS: usize = 4096;
+
 /// `POST /v1/devices` body: `public_key`, or `simulated: true` without one.
 // The OpenAPI document states that choice as two alternatives (`openapi::refine_requests`).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -125,7 +128,7 @@ pub struct NewDevice {
     simulated: bool,
     /// Senders it accepts despite their lower clearance.
     #[serde(default)]
-    #[schema(value_type = Vec<DeviceName>, max_items = 4096)]
+    #[schema(value_type = Vec<DeviceName>, max_items = 4096)] // MAX_EXCEPTIONS
     exceptions: Vec<String>,
 }
 
@@ -232,6 +235,11 @@ pub async fn register(
     JsonBody(b): JsonBody<NewDevice>,
 ) -> ApiResult<(StatusCode, Json<DeviceJson>)> {
     let device_name = name(&b.name)?;
+    if b.exceptions.len() > MAX_EXCEPTIONS {
+        return Err(ApiError::malformed(format!(
+            "a device is registered with at most {MAX_EXCEPTIONS} exceptions"
+        )));
+    }
     let exceptions = b
         .exceptions
         .iter()
