@@ -501,3 +501,32 @@ fn verify_names_the_entry_behind_each_damaged_investigation_row() {
         assert_eq!(failure.seq, Some(seq), "{what}: {failure}");
     }
 }
+
+#[test]
+fn leaf_hashes_are_found_across_leaf_epochs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = open(tmp.path(), "m2mhub/leaf-epochs");
+    let mut d = Devices::default();
+    register_all(&ledger, &mut d, &[("a", 1), ("b", 1)]);
+    // 9,000 messages: leaf epochs 0 and 1 (8,192 entries each).
+    for _ in 0..9 {
+        let subs = (0..1000)
+            .map(|_| Submission::Message(d.message("a", "b", Action::Continue, 77, None)))
+            .collect();
+        append(&ledger, subs);
+    }
+    for seq in [2u64, 8191, 8192, 9001] {
+        let r = ledger.record(seq).unwrap();
+        let mut leaf = [0u8; 32];
+        hex::decode_to_slice(&r.leaf_hash, &mut leaf).unwrap();
+        let found = ledger
+            .messages(&MessageFilter {
+                leaf_hash: Some(leaf),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(found.items, vec![r], "seq {seq}");
+    }
+    drop(ledger);
+    verify(tmp.path(), "m2mhub/leaf-epochs");
+}

@@ -40,10 +40,22 @@ pub(super) const BEGUN: TableDefinition<(u32, u32, u64), ()> = TableDefinition::
 pub(super) const CAUSED: TableDefinition<(u32, u32, u64), ()> =
     TableDefinition::new("caused_invalid");
 
-/// (epoch, first 8 bytes of the leaf hash, seq) for every entry: finds an entry by its leaf
-/// hash epoch by epoch, newest first. A block's rows land in the current epoch's leaves
-/// (random within it, but an epoch holds 32,768 rows), never across the whole table.
+/// ([`leaf_epoch`], first 8 bytes of the leaf hash, seq) for every entry: finds an entry by
+/// its leaf hash epoch by epoch, newest first. A block's rows are random only within the
+/// current leaf epoch, never across the whole table.
 pub(super) const LEAVES: TableDefinition<(u32, u64, u64), ()> = TableDefinition::new("leaf_index");
+
+/// Seqs per leaf epoch, as a power of two. Smaller than the per-device [`epoch`]s: hash keys
+/// are random within an epoch, so a block rewrites every leaf page of the epochs it writes
+/// in; 8,192 rows (about 50 pages) keep that to what the block's own rows fill (a
+/// 4,096-entry block writes half an epoch), at one probe per 8,192 entries on lookup
+/// (~1,200 at 10M entries).
+const LEAF_EPOCH_BITS: u32 = 13;
+
+/// The leaf epoch of `seq`.
+pub(super) fn leaf_epoch(seq: u64) -> u32 {
+    u32::try_from(seq >> LEAF_EPOCH_BITS).unwrap_or(u32::MAX)
+}
 
 /// Incident group of invalid messages of one transaction.
 pub const TX_GROUP: u8 = 0;
@@ -229,7 +241,7 @@ pub(super) fn write_block(txn: &WriteTransaction, entries: &[EntryWrite]) -> Res
     let mut leaves = txn.open_table(LEAVES)?;
     for e in entries {
         let r = &e.rows;
-        leaves.insert((epoch(e.seq), r.leaf, e.seq), ())?;
+        leaves.insert((leaf_epoch(e.seq), r.leaf, e.seq), ())?;
         for d in r.history.iter().flatten() {
             history.insert((*d, e.seq), ())?;
         }
@@ -329,8 +341,8 @@ impl Snapshot {
             .map(|v| incident((kind, id), v.value())))
     }
 
-    /// The seq of the entry whose leaf hash is `leaf`, looked up epoch by epoch, newest first
-    /// (one B-tree probe per epoch: ~300 at 10M entries).
+    /// The seq of the entry whose leaf hash is `leaf`, looked up leaf epoch by leaf epoch,
+    /// newest first (one B-tree probe each).
     pub fn seq_of_leaf(&self, leaf: &m2mhub_core::hash::Hash) -> Result<Option<u64>> {
         let size = self.size()?;
         if size == 0 {
@@ -339,7 +351,7 @@ impl Snapshot {
         let key = crate::block::leaf_key(leaf);
         let t = self.table(LEAVES)?;
         let entries = self.table(ENTRIES)?;
-        for e in (0..=epoch(size - 1)).rev() {
+        for e in (0..=leaf_epoch(size - 1)).rev() {
             for r in t.range((e, key, 0)..=(e, key, u64::MAX))? {
                 let seq = r?.0.value().2;
                 // 8 bytes can collide: the entry's own hash decides.

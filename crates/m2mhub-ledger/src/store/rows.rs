@@ -92,7 +92,10 @@ impl Snapshot {
         let caused = self.table(investigation::CAUSED)?;
         let leaves = self.table(investigation::LEAVES)?;
         for &(seq, r) in expected {
-            if leaves.get((epoch(seq), r.leaf, seq))?.is_none() {
+            if leaves
+                .get((investigation::leaf_epoch(seq), r.leaf, seq))?
+                .is_none()
+            {
                 return Ok(Some((seq, "leaf_index")));
             }
             for d in r.history.iter().flatten() {
@@ -226,7 +229,7 @@ impl Snapshot {
             let (e, k, seq) = r?.0.value();
             f(
                 seq,
-                if e == epoch(seq) {
+                if e == investigation::leaf_epoch(seq) {
                     IndexRow::Leaf(k)
                 } else {
                     IndexRow::Misfiled
