@@ -14,6 +14,7 @@ mod copies;
 pub mod datadir;
 mod error;
 pub mod fs;
+mod investigate;
 mod ledger;
 mod lists;
 mod migrate;
@@ -32,10 +33,14 @@ pub use block::BlockRow;
 pub use committer::{Committer, DEFAULT_MAX_QUEUED, MAX_BLOCK_ENTRIES};
 pub use datadir::DataDir;
 pub use error::{LedgerError, Result};
+pub use investigate::{
+    DeviceActivity, HistoryItem, HistoryKind, IncidentItem, IncidentPage, LastSeen,
+    MAX_RATE_BUCKETS, RATE_BUCKETS, RateBucket, Rates,
+};
 pub use ledger::{Committed, Ledger, LedgerConfig, RegistryView, View, now_ms};
 pub use lists::{
-    DEFAULT_PAGE, DeviceTransaction, MAX_PAGE, MessageFilter, Page, ProvenanceCount, SCAN_FACTOR,
-    TransactionView, page_limit,
+    DEFAULT_PAGE, DeviceTransaction, MAX_PAGE, MessageFilter, MessagePage, Page, ProvenanceCount,
+    SCAN_FACTOR, TransactionView, page_limit,
 };
 pub use query::{ConsistencyProof, EntryView, InclusionProof, Logged};
 pub use record::Record;

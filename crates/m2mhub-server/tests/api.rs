@@ -242,8 +242,8 @@ async fn the_api_end_to_end() {
     .await;
     assert_eq!(
         back,
-        json!({"items": [records[2], records[1]], "next": records[1]["seq"]}),
-        "pages back newest first"
+        json!({"items": [records[2], records[1]], "next": records[1]["seq"], "total": 10}),
+        "pages back newest first (total: every message, before= only pages)"
     );
     let invalid = get(&c, &format!("{url}/v1/messages?valid=false")).await;
     assert_eq!(invalid["items"].as_array().unwrap().len(), 4);
