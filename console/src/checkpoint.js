@@ -7,6 +7,7 @@
 // refresh is accepted only if the hub proves the old tree is a prefix of the new one. Block
 // events from the live stream count how many blocks are newer, without any request.
 import { apiText, api } from "./api.js";
+import { num } from "./format.js";
 import * as live from "./live.js";
 import { parseKeyLine, openCheckpoint, verifyConsistency, fromHex, toHex, sha256, keyLabel, VerifyError } from "./verify.js";
 
@@ -117,15 +118,15 @@ export async function refresh() {
   let cp;
   try {
     cp = await latest(key);
-    steps.push(`the new checkpoint (tree size ${cp.size}) is signed by ${keyLabel(key)}`);
+    steps.push(`the new checkpoint (tree size ${num(Number(cp.size))}) is signed by ${keyLabel(key)}`);
     if (old) {
       if (cp.size < old.size) throw new VerifyError(`the hub's checkpoint (size ${cp.size}) is older than the held one (size ${old.size}): the log went backwards`);
       const proof = await api(`/v1/proof/consistency?from=${old.size}&to=${cp.size}`);
       if (BigInt(proof.from) !== old.size || BigInt(proof.to) !== cp.size) throw new VerifyError(`the hub answered a proof from ${proof.from} to ${proof.to}, not from ${old.size} to ${cp.size}`);
       verifyConsistency(old.size, cp.size, old.root, cp.root, proof.path);
       steps.push(cp.size === old.size
-        ? `it is the same tree as the held one (size ${old.size}, same root)`
-        : `the tree of size ${old.size} (root ${toHex(old.root).slice(0, 12)}…) is a prefix of the tree of size ${cp.size} (root ${toHex(cp.root).slice(0, 12)}…): nothing recorded before was changed (consistency proof of ${proof.path.length} hashes)`);
+        ? `it is the same tree as the held one (size ${num(Number(old.size))}, same root)`
+        : `the tree of size ${num(Number(old.size))} (root ${toHex(old.root).slice(0, 12)}…) is a prefix of the tree of size ${num(Number(cp.size))} (root ${toHex(cp.root).slice(0, 12)}…): nothing recorded before was changed (consistency proof of ${proof.path.length} hashes)`);
     } else {
       steps.push("no checkpoint was held before, so there was nothing to check it against");
     }

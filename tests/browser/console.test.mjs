@@ -2,3 +2,4 @@
 // flow in flows/ shares the harness's one demo warm-up.
 import "./harness.mjs";
 import "./flows/shell.mjs";
+import "./flows/tx.mjs";

@@ -42,8 +42,10 @@ export function nodeLabel(model, n) {
   return `${parts.join(", ")}.`;
 }
 
+// The link's accessible name is the full sentence of nodeLabel(); the short, truncated lines
+// drawn inside the box are for the eye only.
 function text(x, y, cls, t) {
-  return s("text", { x, y, class: cls }, t);
+  return s("text", { x, y, class: cls, "aria-hidden": "true" }, t);
 }
 
 /** Replaces `g`'s drawing with the visible tree; returns Map node → {el, box}. */
@@ -64,14 +66,12 @@ export function draw(g, model, { pos }) {
     const x = p.x - W / 2, y = p.y;
     const r = n.rec;
     const cls = ["node", r ? "msg" : "root", r && (r.valid ? "valid" : "invalid"), n.bad && "bad", n.collapsed && "collapsed"];
-    const a = s("a", {
-      class: cls, href: r ? `#msg/${r.seq}` : `#device/${encodeURIComponent(n.provenance ?? "")}`, tabindex: "-1",
-      "aria-label": nodeLabel(model, n), "aria-expanded": n.children.length ? String(!n.collapsed) : null,
-      "data-seq": r ? r.seq : "root", transform: `translate(${x},${y})`,
-    });
-    a.append(s("rect", { width: W, height: H, rx: 6 }));
+    // The drawn box and its short lines are for the eye (aria-hidden); on top of them lies the
+    // link, an invisible box whose accessible name is the full sentence of nodeLabel().
+    const vis = s("g", { class: ["vis", ...cls.slice(1)], "aria-hidden": "true", transform: `translate(${x},${y})` },
+      s("rect", { class: "box", width: W, height: H, rx: 6 }));
     if (r) {
-      a.append(
+      vis.append(
         text(8, 16, "t1", `#${r.seq} · ${r.action}`),
         text(W - 8, 16, "end", r.time ? clock(r.time) : "time ?"),
         text(8, 32, "t2", `${cut(r.sender, 13)} → ${cut(r.receiver, 13)}`),
@@ -79,16 +79,20 @@ export function draw(g, model, { pos }) {
         text(8, 65, "t4", r.valid ? "valid" : cut(`invalid: ${r.notices.map(noticeWords).join("; ")}`, 31)),
       );
     } else {
-      a.append(
+      vis.append(
         text(8, 20, "t1", cut(n.provenance ?? "unknown provenance", 22)),
         text(8, 40, "t2", `provenance of tx ${model.tx}`),
         text(8, 60, "t4", `${plural(model.count, "message")}`),
       );
     }
     // Shown instead of the small lines when zoomed far out (class "far" on the svg).
-    a.append(text(W / 2, H / 2 + 15, "big", r ? `#${r.seq}` : cut(n.provenance ?? "?", 8)));
-    a.append(s("title", {}, nodeLabel(model, n)));
-    nodes.append(a);
+    vis.append(text(W / 2, H / 2 + 15, "big", r ? `#${r.seq}` : cut(n.provenance ?? "?", 8)));
+    const a = s("a", {
+      class: cls, href: r ? `#msg/${r.seq}` : `#device/${encodeURIComponent(n.provenance ?? "")}`, tabindex: "-1",
+      "aria-label": nodeLabel(model, n), "data-collapsed": n.children.length ? String(n.collapsed) : null,
+      "data-seq": r ? r.seq : "root", transform: `translate(${x},${y})`,
+    }, s("rect", { class: "hit", width: W, height: H, rx: 6 }), s("title", {}, nodeLabel(model, n)));
+    nodes.append(vis, a);
     if (n.children.length) {
       const tg = s("g", { class: ["toggle", n.bad && "bad"], "aria-hidden": "true", "data-seq": r ? r.seq : "root", transform: `translate(${p.x},${y + H + 10})` },
         s("circle", { r: 9 }),
@@ -96,7 +100,7 @@ export function draw(g, model, { pos }) {
         n.collapsed ? text(13, 4, "more", `${n.size - 1} more`) : null);
       nodes.append(tg);
     }
-    out.set(n, { el: a, box: { x, y, w: W, h: H } });
+    out.set(n, { el: a, box: { x, y, w: W, h: H + (n.children.length ? 22 : 0) } });
   }
   return out;
 }

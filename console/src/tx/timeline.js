@@ -44,7 +44,6 @@ export function drawTimeline(list, model, visible) {
       : `+${duration(t - t0)}${pt !== null ? (same ? " · same block as its cause" : ` · ${duration(Math.max(0, t - pt))} after its cause`) : ""}`;
     const a = h("a", {
       class: ["tl-row", r.valid ? "valid" : "invalid", n.bad && "bad"], href: `#msg/${r.seq}`, tabindex: "-1", "data-seq": r.seq,
-      "aria-label": `Message ${r.seq}, hop ${n.depth}, ${r.sender} to ${r.receiver}, ${r.action}, ${r.time ? `at ${clock(r.time)}, ${when}` : "time unknown"}, ${r.valid ? "valid" : `invalid: ${r.notices.map(noticeWords).join("; ")}`}${n.collapsed ? `, ${n.size - 1} messages collapsed under it` : ""}`,
       "aria-expanded": n.children.length ? String(!n.collapsed) : null,
     },
     h("span", { class: "tl-label", style: `padding-left:${Math.min(n.depth - 1, 16) * 10 + 4}px` },
@@ -54,7 +53,10 @@ export function drawTimeline(list, model, visible) {
       n.collapsed ? h("span", { class: "tl-more" }, ` +${n.size - 1}`) : null),
     h("span", { class: "tl-time" }, r.time ? clock(r.time) : "?"),
     bar ?? h("span", { class: "tl-track none" }, "time unknown"),
-    h("span", { class: "tl-when" }, when));
+    h("span", { class: "tl-when" }, when),
+    // The row's name is its text (axe: the name must hold what is shown); the verdict and what
+    // is collapsed are said in words for screen readers.
+    h("span", { class: "sr-only" }, `, hop ${n.depth}, ${r.valid ? "valid" : `invalid: ${r.notices.map(noticeWords).join("; ")}`}${n.collapsed ? `, ${n.size - 1} messages collapsed under it` : ""}`));
     out.set(n, a);
     rows.push(a);
   }

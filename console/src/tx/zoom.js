@@ -3,7 +3,7 @@
 // a hundred lines) rather than with d3-zoom, which would bring d3-selection, d3-transition and
 // d3-interpolate (~40 KB) into the one-page console for the same three gestures.
 
-const MIN = 0.02, MAX = 3;
+const MIN = 0.002, MAX = 3;
 
 export class PanZoom {
   /** `svg` the frame, `g` the group whose transform moves; `onChange(k)` after every change. */

@@ -15,7 +15,7 @@ import * as checkpoint from "../checkpoint.js";
 const dev = (name) => (name ? h("a", { href: `#device/${encodeURIComponent(name)}` }, name) : "none");
 const row = (k, ...v) => [h("dt", {}, k), h("dd", {}, ...v)];
 
-function recordCard(rec) {
+function recordCard(rec, signature) {
   return h("section", { class: "card", "aria-labelledby": "msg-record-h" },
     h("h2", { id: "msg-record-h" }, "Record"),
     h("dl", { class: "kv" },
@@ -34,6 +34,7 @@ function recordCard(rec) {
       row("Verdict", rec.valid ? h("span", { class: "verdict-ok" }, "valid")
         : h("div", {}, h("span", { class: "verdict-bad" }, "invalid"), h("ul", {}, rec.notices.map((c) => h("li", {}, noticeWords(c)))))),
       row("Contents", rec.contents === null ? h("em", {}, "pruned (only their hash stays in the ledger)") : h("pre", { class: "bytes" }, rec.contents)),
+      row("Signature", h("span", { class: "mono" }, signature ?? "?")),
       row("Leaf hash", h("span", { class: "mono" }, rec.leaf_hash))));
 }
 
@@ -51,7 +52,6 @@ function entryCard(entry) {
     h("p", { class: "muted small" }, "The canonical bytes the Merkle tree commits to (encoding v1), decoded here in the browser."),
     err ? h("p", { class: "bad-box" }, `These bytes do not decode: ${err}`) : null,
     h("dl", { class: "kv" },
-      row("Signature", entry.signature ? h("span", { class: "mono" }, entry.signature) : "none (not a message)"),
       ...fields,
       row("Leaf hash", leaf === null ? "?" : h("span", {}, h("span", { class: "mono" }, leaf), " ",
         leaf === entry.leaf_hash ? h("span", { class: "verdict-ok" }, "(recomputed: SHA-256(0x00 ‖ bytes) matches the hub's)") : h("span", { class: "verdict-bad" }, `(recomputed; the hub says ${entry.leaf_hash})`)))),
@@ -107,7 +107,7 @@ export async function render(el, match) {
   showHeld();
   const off = checkpoint.onChange(showHeld);
 
-  el.append(h("div", { class: "detail-grid" }, rec ? recordCard(rec) : null, verifyCard, entryCard(entry)));
+  el.append(h("div", { class: "detail-grid" }, rec ? recordCard(rec, entry.signature) : null, verifyCard, entryCard(entry)));
 
   async function run() {
     button.disabled = true;
@@ -142,7 +142,7 @@ export async function render(el, match) {
       const proof = await api(`/v1/proof/inclusion?seq=${seq}&tree_size=${size}`);
       if (Number(proof.seq) !== seq || Number(proof.tree_size) !== size) throw new VerifyError(`the hub answered a proof for entry ${proof.seq} in a tree of size ${proof.tree_size}, not for entry ${seq} at size ${size}`);
       verifyInclusion(seq, cp.size, leaf, proof.path, cp.root);
-      steps.push(`The inclusion proof (${proof.path.length} hashes) leads from the leaf hash to the checkpoint's root ${toHex(cp.root).slice(0, 16)}….`);
+      steps.push(`The inclusion proof (${proof.path.length} hashes) leads from the leaf hash to the checkpoint's root ${toHex(cp.root).slice(0, 16)}…`);
       say("ok-box", `Verified: entry ${num(seq)} is in the tree of size ${num(size)} signed by ${label}.`);
     } catch (e) {
       if (e instanceof VerifyError) say("bad-box loud", `FAILED: ${e.message}.`, h("p", { class: "small" }, "Either the hub's answer was changed on the way, or the ledger was. Nothing above this line was trusted."));

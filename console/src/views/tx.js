@@ -129,6 +129,9 @@ export function render(el, match, params) {
     if (!n.children.length) return;
     n.collapsed = !n.collapsed;
     redraw();
+    // The layout moved: keep the toggled node where the reader is looking.
+    const d = drawn.get(n);
+    if (d) pz.reveal(d.box);
   }
 
   function sameLayer(n, dir) {
