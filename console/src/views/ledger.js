@@ -39,7 +39,7 @@ export function render(el) {
           e.preventDefault();
           const v = seqInput.value.trim();
           if (!/^\d+$/.test(v)) { seqMsg.textContent = "Type an entry's seq: a whole number (0, 1, 2, …)."; return; }
-          go(`#msg/${Number(v)}`);
+          go(`#msg/${Number(v)}?verify`);
         } }, h("label", { for: "ledger-seq", class: "inline" }, "Entry seq"), seqInput, h("button", { type: "submit" }, "Open and verify"), seqMsg))),
     h("h2", {}, "Blocks"),
     h("p", { class: "muted small" }, "Each block seals a batch of entries with a signed checkpoint and names the hash of the block before it. Shown up to the held checkpoint."),

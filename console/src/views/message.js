@@ -71,17 +71,16 @@ function differences(rec, d) {
   return out;
 }
 
-export async function render(el, match) {
+export async function render(el, match, params) {
   const seq = Number(match[1]);
   const heading = h("h1", {}, `Message ${num(seq)}`);
   const status = h("p", { class: "muted" }, "Loading…");
   el.append(heading, status);
   let rec = null, entry;
   try {
-    [rec, entry] = await Promise.all([
-      api(`/v1/messages/${seq}`).catch((e) => { if (e.code === "not_found") return null; throw e; }),
-      api(`/v1/entries/${seq}`),
-    ]);
+    // The entry first: only a message entry has a record (asking for another would be a 404).
+    entry = await api(`/v1/entries/${seq}`);
+    if (entry.kind === "message") rec = await api(`/v1/messages/${seq}`);
   } catch (e) {
     status.className = "error";
     status.textContent = e.code === "not_found" ? `The ledger has no entry ${num(seq)} (yet).` : `This entry could not be loaded: ${e.message}`;
@@ -163,5 +162,6 @@ export async function render(el, match) {
     run();
   }
 
+  if (params?.get("verify") !== null && params?.get("verify") !== undefined) run();
   return () => off();
 }

@@ -38,8 +38,8 @@ export function render(el, match, params) {
     h("button", { type: "button", class: "secondary", "aria-label": "Zoom out", onclick: () => { userMoved = true; pz.zoom(1 / 1.3); } }, "−"),
     h("button", { type: "button", class: "secondary", id: "tx-fit", onclick: () => fit() }, "Fit"),
     zoomOut,
-    h("button", { type: "button", class: "secondary", id: "tx-expand-all", onclick: () => { model.expandAll(); redraw(); fit(); } }, "Expand all"),
-    h("button", { type: "button", class: "secondary", id: "tx-overview", onclick: () => { model.collapseToBudget(BUDGET); redraw(); fit(); } }, "Overview"),
+    h("button", { type: "button", class: "secondary", id: "tx-expand-all", onclick: () => { model.expandAll(); redraw(); fit(); progress.textContent = `All ${plural(model.count, "message")} shown.`; } }, "Expand all"),
+    h("button", { type: "button", class: "secondary", id: "tx-overview", onclick: () => { overviewNote(model.collapseToBudget(BUDGET)); redraw(); fit(); } }, "Overview"),
     h("form", { class: "tx-goto", onsubmit: (e) => { e.preventDefault(); goto(gotoInput.value.trim()); } },
       h("label", { for: "tx-goto", class: "inline" }, "Message #"), gotoInput,
       h("button", { type: "submit", class: "secondary" }, "Show"), gotoMsg));
@@ -187,6 +187,10 @@ export function render(el, match, params) {
     setCurrent(n, true);
   }
 
+  function overviewNote(collapsed) {
+    progress.textContent = `All ${plural(model.count, "message")} loaded.${collapsed ? ` Shown as an overview: ${num(model.visible().length - 1)} of them, deeper subtrees collapsed (the paths to invalid messages stay open); "Expand all" shows every message.` : ""}`;
+  }
+
   async function load() {
     let after = null, first = true;
     for (;;) {
@@ -204,8 +208,7 @@ export function render(el, match, params) {
     }
     loaded = true;
     meta.message_count = Math.max(meta.message_count, model.count);
-    const overview = model.collapseToBudget(BUDGET);
-    progress.textContent = `All ${plural(model.count, "message")} loaded.${overview ? ` Opened as an overview: ${num(model.visible().length - 1)} shown, deeper subtrees collapsed (the paths to invalid messages stay open); "Expand all" shows every message.` : ""}`;
+    overviewNote(model.collapseToBudget(BUDGET));
     redraw();
     summarize();
     fit();
@@ -217,7 +220,7 @@ export function render(el, match, params) {
       const r = d?.record;
       if (!model || !r || r.tx !== txId || r.provenance === null || d.kind !== "message") return;
       if (model.add(r)) {
-        meta.message_count = Math.max(meta.message_count + 1, model.count);
+        meta.message_count = Math.max(meta.message_count, model.count);
         if (r.valid) for (const p of [r.sender, r.receiver]) if (!meta.participants.includes(p)) meta.participants.push(p);
         if (loaded) { progress.textContent = `${plural(model.count, "message")}; #${r.seq} just arrived.`; schedule(); }
       }

@@ -7,6 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ctx, api, newPage, shot, axe } from "../harness.mjs";
+import { parseKeyLine, openCheckpoint, fromBase64, leafHash, verifyInclusion, verifyConsistency, VerifyError } from "../../../console/src/verify.js";
 
 const num = (n) => new Intl.NumberFormat("en-US").format(n);
 
@@ -183,6 +184,26 @@ test("a transaction page gains live messages without refetching", async () => {
   await done(p);
 });
 
+test("the console's verifier accepts the live hub's checkpoints and proofs, and refuses changed ones", async () => {
+  const key = parseKeyLine(await api("/v1/key"));
+  const old = openCheckpoint(await api("/v1/checkpoint"), key);
+  const seqs = [0, ...(await api(`/v1/transactions/${ctx.tx.tv}?limit=1000`)).messages.map((m) => m.seq), Number(old.size) - 1];
+  for (const seq of seqs) {
+    const leaf = leafHash(fromBase64((await api(`/v1/entries/${seq}`)).entry_bytes));
+    const proof = await api(`/v1/proof/inclusion?seq=${seq}&tree_size=${old.size}`);
+    verifyInclusion(seq, old.size, leaf, proof.path, old.root);
+    assert.throws(() => verifyInclusion(seq, old.size, leaf, proof.path.slice(1), old.root), VerifyError);
+  }
+  let cp = old;
+  while (cp.size === old.size) {
+    await new Promise((r) => setTimeout(r, 50)); // the background traffic seals a block soon
+    cp = openCheckpoint(await api("/v1/checkpoint"), key);
+  }
+  const proof = await api(`/v1/proof/consistency?from=${old.size}&to=${cp.size}`);
+  verifyConsistency(old.size, cp.size, old.root, cp.root, proof.path);
+  assert.throws(() => verifyConsistency(old.size, cp.size, cp.root, old.root, proof.path), VerifyError);
+});
+
 const VERIFIED = /^Verified: entry ([\d,]+) is in the tree of size ([\d,]+) signed by (\S+)\.$/;
 const result = (p) => p.locator("#verify-result strong").first();
 async function verify(p) {
@@ -290,9 +311,34 @@ test("ledger: holds its checkpoint while blocks arrive, pins the key, proves con
   await p.locator("#ledger-refresh-result", { hasText: "Refreshed" }).waitFor();
   assert.match(await p.locator("#ledger-refresh-result").textContent(), /the tree of size [\d,]+ \(root [0-9a-f]+…\) is a prefix of the tree of size [\d,]+/i);
   assert.notEqual(await size.textContent(), held);
+  // A consistency proof changed on the way: FAILED, and the held checkpoint stays.
+  const refreshed = await size.textContent();
+  await p.locator("#ledger-newer", { hasText: /^\d[\d,]* newer blocks? since/ }).waitFor();
+  await p.route("**/v1/proof/consistency**", async (route) => {
+    const r = await route.fetch();
+    const proof = await r.json();
+    proof.path[0] = proof.path[0].replace(/^./, (c) => (c === "0" ? "1" : "0"));
+    await route.fulfill({ response: r, json: proof });
+  });
+  await p.locator("#ledger-refresh").click();
+  await p.locator("#ledger-refresh-result", { hasText: /^FAILED: .*The old checkpoint is kept\./ }).waitFor();
+  assert.equal(await size.textContent(), refreshed);
+  await p.unroute("**/v1/proof/consistency**");
+  // Older blocks, paged.
+  const firstHeight = async () => Number((await p.locator("table.blocks tbody tr td").first().textContent()).replaceAll(",", ""));
+  const newest = await firstHeight();
+  await p.locator("#blocks-older").click();
+  await p.waitForFunction((h) => Number(document.querySelector("table.blocks tbody tr td")?.textContent.replaceAll(",", "")) < h, newest);
+  assert.equal(await firstHeight(), newest - 20);
+  // "Verify an entry": a registration (entry 0) opens decoded and verifies at once.
+  await p.fill("#ledger-seq", "0");
+  await p.getByRole("button", { name: "Open and verify" }).click();
+  await p.locator("h1", { hasText: /^Entry 0 \(.*registered\)$/ }).waitFor();
+  await p.waitForFunction(() => /^(Verified|FAILED)/.test(document.querySelector("#verify-result strong")?.textContent ?? ""));
+  assert.match((await result(p).textContent()).trim(), /^Verified: entry 0 is in the tree of size/);
   // The hub serving another key: a loud warning, the pin kept.
   await p.route("**/v1/key", (route) => route.fulfill({ contentType: "text/plain", body: "m2mhub.example/ledger+8cd610d2+ARVsZXJGGha8jvybAGiv/p3xAfBrYH/88aAFR+Vo7+nc\n" }));
-  await p.reload();
+  await p.goto(`${ctx.url}/#ledger`);
   await p.locator("#ledger-key [role='alert']", { hasText: "WARNING: the hub now serves a different key" }).waitFor();
   assert.equal(await p.locator("#ledger-key-label").textContent(), `${name}+${id}`, "not silently re-pinned");
   await shot(p, "ledger-key-changed");
