@@ -15,24 +15,36 @@ export class PanZoom {
       const r = svg.getBoundingClientRect();
       this.zoomAt(f, e.clientX - r.left, e.clientY - r.top);
     }, { passive: false });
-    let drag = null;
+    // A drag may start on a node: it pans once the pointer has moved a few pixels, and the
+    // click that ends it then does not open the node.
+    let drag = null, swallow = false;
     svg.addEventListener("pointerdown", (e) => {
-      if (e.button !== 0 || e.target.closest("a, .toggle")) return;
-      drag = { id: e.pointerId, x: e.clientX, y: e.clientY, ox: this.x, oy: this.y };
-      svg.setPointerCapture(e.pointerId);
-      svg.classList.add("dragging");
+      if (e.button !== 0 || e.target.closest(".toggle")) return;
+      drag = { id: e.pointerId, x: e.clientX, y: e.clientY, ox: this.x, oy: this.y, moved: false };
     });
     svg.addEventListener("pointermove", (e) => {
       if (!drag || e.pointerId !== drag.id) return;
-      this.set(drag.ox + e.clientX - drag.x, drag.oy + e.clientY - drag.y, this.k);
+      const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+      if (!drag.moved && Math.hypot(dx, dy) < 5) return;
+      if (!drag.moved) {
+        drag.moved = true;
+        svg.setPointerCapture(e.pointerId);
+        svg.classList.add("dragging");
+      }
+      this.set(drag.ox + dx, drag.oy + dy, this.k);
     });
     const end = (e) => {
       if (!drag || e.pointerId !== drag.id) return;
+      swallow = drag.moved;
       drag = null;
       svg.classList.remove("dragging");
     };
     svg.addEventListener("pointerup", end);
     svg.addEventListener("pointercancel", end);
+    svg.addEventListener("click", (e) => {
+      if (swallow) { e.preventDefault(); e.stopPropagation(); }
+      swallow = false;
+    }, true);
   }
 
   size() {

@@ -44,6 +44,7 @@ function entryCard(entry) {
     bytes = fromBase64(entry.entry_bytes, "the entry bytes");
     decoded = decodeEntry(bytes);
   } catch (e) { err = e.message; }
+  if (decoded?.notices) decoded.notices = decoded.notices.map((c) => `${c} (${noticeWords(c)})`);
   const fields = decoded ? Object.entries(decoded).map(([k, v]) => row(k.replaceAll("_", " "),
     Array.isArray(v) ? (v.length ? v.join(", ") : "none") : v === null ? "none" : h("span", { class: /hash|signature|key/.test(k) ? "mono" : null }, String(v)))) : [];
   const leaf = bytes ? toHex(leafHash(bytes)) : null;

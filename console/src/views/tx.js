@@ -23,7 +23,7 @@ export function render(el, match, params) {
   const txId = Number(match[1]);
   const ctl = new AbortController();
   const focusSeq = params.get("focus") === null ? null : Number(params.get("focus"));
-  let model = null, meta = null, userMoved = false, loaded = false, current = null;
+  let model = null, meta = null, loaded = false, current = null;
   let drawn = new Map(), rows = new Map(), lay = null, frame = 0;
 
   const title = h("h1", {}, `Transaction ${num(txId)}`);
@@ -34,8 +34,8 @@ export function render(el, match, params) {
   const gotoInput = h("input", { id: "tx-goto", type: "text", inputmode: "numeric", size: 7, placeholder: "seq", "aria-describedby": "tx-goto-msg" });
   const gotoMsg = h("span", { id: "tx-goto-msg", class: "muted", role: "status" });
   const tools = h("div", { class: "tx-tools", role: "toolbar", "aria-label": "Tree view" },
-    h("button", { type: "button", class: "secondary", "aria-label": "Zoom in", onclick: () => { userMoved = true; pz.zoom(1.3); } }, "+"),
-    h("button", { type: "button", class: "secondary", "aria-label": "Zoom out", onclick: () => { userMoved = true; pz.zoom(1 / 1.3); } }, "−"),
+    h("button", { type: "button", class: "secondary", "aria-label": "Zoom in", onclick: () => pz.zoom(1.3) }, "+"),
+    h("button", { type: "button", class: "secondary", "aria-label": "Zoom out", onclick: () => pz.zoom(1 / 1.3) }, "−"),
     h("button", { type: "button", class: "secondary", id: "tx-fit", onclick: () => fit() }, "Fit"),
     zoomOut,
     h("button", { type: "button", class: "secondary", id: "tx-expand-all", onclick: () => { model.expandAll(); redraw(); fit(); progress.textContent = `All ${plural(model.count, "message")} shown.`; } }, "Expand all"),
@@ -58,13 +58,9 @@ export function render(el, match, params) {
     h("h2", {}, "Timeline"), tlNote, timeline));
 
   const pz = new PanZoom(svg, g, (k) => { zoomOut.textContent = `${Math.round(k * 100)}%`; svg.classList.toggle("far", k < 0.55); });
-  svg.addEventListener("wheel", () => { userMoved = true; }, { passive: true });
-  svg.addEventListener("pointerdown", (e) => { if (!e.target.closest("a")) userMoved = true; });
 
   function fit() {
-    if (!lay) return;
-    userMoved = false;
-    pz.fit(lay.bounds);
+    if (lay) pz.fit(lay.bounds);
   }
 
   function summarize() {

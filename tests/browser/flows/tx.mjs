@@ -91,6 +91,23 @@ test("the 30-hop chain fits on screen and every one of its 31 messages is reache
   ({ frame, nodes } = await boxes(p));
   for (const n of nodes) assert.ok(inside(n, frame), `message ${n.seq} is inside the frame after Fit`);
   await shot(p, "tx-chain");
+  // Wheel zooms, a drag pans (even when it starts on a node, it does not open it).
+  const zoom = async () => Number((await p.locator(".tx-zoom").textContent()).replace("%", ""));
+  const transform = () => p.locator("svg.tx-tree > g").getAttribute("transform");
+  const before = await zoom();
+  await p.mouse.move((frame.left + frame.right) / 2, (frame.top + frame.bottom) / 2);
+  await p.mouse.wheel(0, -400);
+  await p.waitForFunction((z) => Number(document.querySelector(".tx-zoom").textContent.replace("%", "")) > z, before);
+  const t0 = await transform();
+  const shown = (await boxes(p)).nodes.find((n) => inside(n, frame));
+  const [cx, cy] = [(shown.left + shown.right) / 2, (shown.top + shown.bottom) / 2];
+  await p.mouse.move(cx, cy);
+  await p.mouse.down();
+  await p.mouse.move(cx + 120, cy + 60, { steps: 5 });
+  await p.mouse.up();
+  assert.notEqual(await transform(), t0, "the drag panned");
+  assert.match(p.url(), new RegExp(`#tx/${ctx.tx.chain}$`), "the drag did not open the node");
+  await p.locator("#tx-fit").click();
   // Walk down the chain from the root, one hop per key press.
   await p.locator("svg.tx-tree a.node.root").focus();
   const seen = [];
