@@ -80,7 +80,7 @@ export function render(el) {
       h("dt", {}, "Signature"), h("dd", {}, `verified with the pinned key ${keyLabel(checkpoint.pinned().key)}`),
       h("dt", {}, "Held since"), h("dd", {}, `${stamp(cp.heldAt)} (${ago(cp.heldAt)})`)));
     const { count, newestSize } = checkpoint.newerBlocks();
-    newer.textContent = count ? `${plural(count, "newer block")} since (seen on the live stream, up to tree size ${num(newestSize)}; nothing fetched). Refresh to check and hold the latest.` : "No newer block seen since.";
+    newer.textContent = count ? `${plural(count, "newer block")} since (seen on the live stream since this page opened, up to tree size ${num(newestSize)}; nothing fetched). Refresh to check and hold the latest.` : "No newer block seen on the live stream since this page opened.";
     if (top === null) showBlocks(Number(cp.block));
   }
 
@@ -130,7 +130,7 @@ export function render(el) {
     const now = `${checkpoint.pinned()?.line}|${checkpoint.mismatch()}|${checkpoint.held()?.note}`;
     if (now !== drawnFor) { drawnFor = now; showKey(); showCheckpoint(); return; }
     const { count, newestSize } = checkpoint.newerBlocks();
-    if (count) newer.textContent = `${plural(count, "newer block")} since (seen on the live stream, up to tree size ${num(newestSize)}; nothing fetched). Refresh to check and hold the latest.`;
+    if (count) newer.textContent = `${plural(count, "newer block")} since (seen on the live stream since this page opened, up to tree size ${num(newestSize)}; nothing fetched). Refresh to check and hold the latest.`;
   });
   (async () => {
     try {

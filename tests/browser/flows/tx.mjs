@@ -188,6 +188,24 @@ test("the 1,000-message transaction: stated in full, fit, collapse and expand, a
   await done(p);
 });
 
+test("a transaction longer than one page is loaded page by page, never cut short", async () => {
+  const p = await page();
+  const asked = [];
+  // Pages of 300 instead of 1,000, so that the 1,000 messages take four requests.
+  await p.route((url) => url.pathname === `/v1/transactions/${ctx.tx.big}`, (route) => {
+    const u = new URL(route.request().url());
+    u.searchParams.set("limit", "300");
+    asked.push(u.searchParams.get("after"));
+    return route.continue({ url: u.toString() });
+  });
+  await openTx(p, ctx.tx.big, 1000);
+  assert.equal(asked.length, 4, `pages asked: ${asked.join(", ")}`);
+  assert.equal(asked[0], null);
+  await p.locator("#tx-expand-all").click();
+  assert.equal(await p.locator("svg.tx-tree a.node.msg").count(), 1000);
+  await done(p);
+});
+
 test("a transaction page gains live messages without refetching", async () => {
   const p = await page();
   await openTx(p, ctx.tx.chain, 31);
