@@ -5,12 +5,12 @@ CARGO ?= cargo
 # The schemathesis release the API contract test is pinned to.
 SCHEMATHESIS := 4.32.5
 
-.PHONY: test test-long deps lint fmt bench bench-gas run contracts contracts-check api-contract sdk-test
+.PHONY: test test-long deps lint fmt bench bench-gas run contracts contracts-check api-contract sdk-test console console-check
 
 # apt-get needs root; use sudo when not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-test: deps lint contracts-check
+test: deps lint contracts-check console-check
 	$(CARGO) test --workspace --all-targets --locked
 	$(CARGO) build --locked --bin m2mhub
 	$(MAKE) sdk-test
@@ -61,6 +61,7 @@ deps:
 	@dpkg -s gcc make libsodium-dev libcurl4-openssl-dev libmosquitto-dev >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc make libsodium-dev libcurl4-openssl-dev libmosquitto-dev; }
 	@python3 -c "import pytest" 2>/dev/null || python3 -m pip install --quiet pytest==9.2.0
 	cd tests/browser && npm ci --no-audit --no-fund
+	cd console && npm ci --no-audit --no-fund
 	cd contracts && npm ci --no-audit --no-fund
 
 # The long variants of the crash, tamper, model, soak and fuzz tests (~90 minutes).
@@ -88,6 +89,15 @@ run:
 # Recompiles contracts/src with the pinned solc-js; fails when contracts/out differs.
 contracts-check:
 	cd contracts && npm run --silent check
+
+# Rebuilds the console from console/src with the pinned esbuild; fails when the committed page
+# (crates/m2mhub-server/ui/index.html, embedded in the binary) differs.
+console-check:
+	cd console && npm run --silent check
+
+# Rewrites crates/m2mhub-server/ui/index.html from console/src (commit the result).
+console:
+	cd console && npm run --silent build
 
 # Rewrites contracts/out from contracts/src (commit the result).
 contracts:

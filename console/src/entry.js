@@ -1,0 +1,78 @@
+// Decoding an entry's canonical bytes (encoding v1, crates/m2mhub-core/src/entry.rs) in the
+// browser, so the message detail shows what the leaf hash actually commits to, read from the
+// bytes rather than from the hub's JSON beside them. Strict like the hub: trailing bytes, an
+// unknown version, kind, action or notice bit are errors.
+import { toHex } from "./verify.js";
+
+export const NOTICE_BITS = [
+  "sender_revoked", "unknown_receiver", "receiver_revoked", "unknown_transaction", "transaction_rejected",
+  "transaction_closed", "not_a_participant", "insufficient_clearance", "bad_cause",
+];
+const KINDS = {
+  1: "device_registered", 2: "exception_granted", 3: "exception_withdrawn", 4: "device_revoked",
+  5: "message", 6: "simulated_device_registered", 7: "device_rekeyed",
+};
+const ACTIONS = ["begin", "continue", "end"];
+
+class Reader {
+  constructor(bytes) { this.b = bytes; this.at = 0; this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength); }
+  need(n, what) { if (this.at + n > this.b.length) throw new Error(`the entry ends inside ${what}`); }
+  u8(what) { this.need(1, what); return this.b[this.at++]; }
+  u16(what) { this.need(2, what); const v = this.view.getUint16(this.at); this.at += 2; return v; }
+  u32(what) { this.need(4, what); const v = this.view.getUint32(this.at); this.at += 4; return v; }
+  u64(what) { this.need(8, what); const v = this.view.getBigUint64(this.at); this.at += 8; return v; }
+  bytes(n, what) { this.need(n, what); const v = this.b.slice(this.at, this.at + n); this.at += n; return v; }
+  name(what) {
+    const n = this.u16(what);
+    const raw = this.bytes(n, what);
+    const s = String.fromCharCode(...raw);
+    if (n && !/^[A-Za-z0-9_.-]{1,64}$/.test(s)) throw new Error(`${what} is not a device name`);
+    return s;
+  }
+}
+
+/** Decodes entry bytes into `{version, kind, …fields}` (u64 fields as decimal strings, hashes
+ * and keys as hex); throws an Error saying where the bytes are wrong. */
+export function decodeEntry(bytes) {
+  const r = new Reader(bytes);
+  const version = r.u8("the version");
+  if (version !== 1) throw new Error(`unknown entry encoding version ${version}`);
+  const code = r.u8("the kind");
+  const kind = KINDS[code];
+  if (!kind) throw new Error(`unknown entry kind ${code}`);
+  const e = { version, kind };
+  if (code === 1 || code === 6) {
+    e.name = r.name("the device name");
+    e.clearance = r.u32("the clearance");
+    e.public_key = toHex(r.bytes(32, "the public key"));
+    const n = r.u16("the exception count");
+    e.exceptions = Array.from({ length: n }, () => r.name("an exception"));
+  } else if (code === 2 || code === 3) {
+    e.device = r.name("the device name");
+    e.sender = r.name("the sender name");
+  } else if (code === 4) {
+    e.device = r.name("the device name");
+  } else if (code === 7) {
+    e.device = r.name("the device name");
+    e.public_key = toHex(r.bytes(32, "the public key"));
+  } else {
+    e.sender = r.name("the sender");
+    e.receiver = r.name("the receiver");
+    const a = r.u8("the action");
+    if (!(a in ACTIONS)) throw new Error(`unknown action ${a}`);
+    e.action = ACTIONS[a];
+    e.tx = r.u64("the tx").toString();
+    const cause = r.u64("the cause");
+    e.cause = cause === 0n ? null : (cause - 1n).toString();
+    e.counter = r.u64("the counter").toString();
+    e.contents_hash = toHex(r.bytes(32, "the contents hash"));
+    e.signature = toHex(r.bytes(64, "the signature"));
+    const p = r.name("the provenance");
+    e.provenance = p === "" ? null : p;
+    const bits = r.u16("the notices");
+    if (bits >> NOTICE_BITS.length) throw new Error(`unknown notice bits ${bits.toString(2)}`);
+    e.notices = NOTICE_BITS.filter((_, i) => bits & (1 << i));
+  }
+  if (r.at !== bytes.length) throw new Error(`${bytes.length - r.at} bytes follow the entry`);
+  return e;
+}
