@@ -91,9 +91,10 @@ contracts-check:
 	cd contracts && npm run --silent check
 
 # Rebuilds the console from console/src with the pinned esbuild; fails when the committed page
-# (crates/m2mhub-server/ui/index.html, embedded in the binary) differs.
+# (crates/m2mhub-server/ui/index.html, embedded in the binary) differs. Then the console's unit
+# tests (its in-browser verifier against testdata/ and a hub's answers, the tree model).
 console-check:
-	cd console && npm run --silent check
+	cd console && npm run --silent check && npm test
 
 # Rewrites crates/m2mhub-server/ui/index.html from console/src (commit the result).
 console:
