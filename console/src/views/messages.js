@@ -129,6 +129,8 @@ export function render(el, _m, params) {
   function flush() {
     frame = 0;
     const st = p.state;
+    // Left the first page since these arrived: that page reloads when the user comes back.
+    if (!p.onFirstPage()) { queue = []; return; }
     const have = new Set(st.items.map((x) => x.seq));
     const fresh = queue.filter((r) => !have.has(r.seq)).sort((a, b) => b.seq - a.seq);
     queue = [];
@@ -144,7 +146,6 @@ export function render(el, _m, params) {
       st.items.length = LIMIT;
       while (tbody.children.length > LIMIT) tbody.lastChild.remove();
       st.next = st.items[LIMIT - 1].seq;
-      st.stack = [null];
     }
     p.words();
   }
