@@ -20,8 +20,9 @@ export function setToken(t) {
   else sessionStorage.removeItem(TOKEN_KEY);
   for (const f of tokenListeners) f(t);
 }
-const tokenListeners = [];
-export const onToken = (f) => tokenListeners.push(f);
+const tokenListeners = new Set();
+/** Calls `f(token)` when the token changes; returns an unsubscribe. */
+export const onToken = (f) => { tokenListeners.add(f); return () => tokenListeners.delete(f); };
 /** Calls `f(code)` (`no_token` or `wrong_token`) whenever the hub refuses a request for its
  * token, so the header can say which. */
 const refusedListeners = [];

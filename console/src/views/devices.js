@@ -79,9 +79,9 @@ export function render(el) {
     h("td", {}, num(d.clearance)),
     h("td", { class: d.status === "revoked" ? "status-revoked" : null }, d.status),
     h("td", {}, d.exceptions.length ? d.exceptions.join(", ") : h("span", { class: "muted" }, "none")),
-    h("td", {}, d.simulated ? "simulated" : "own key"),
-    h("td", { class: "mono" }, d.key_fingerprint ?? ""),
-    h("td", {}, d.last_seen ? [seqLink(d.last_seen.seq), " ", when(d.last_seen.time)] : h("span", { class: "muted" }, d.last_seen === null ? "never" : "—")));
+    h("td", { class: "wide" }, d.simulated ? "simulated" : "own key"),
+    h("td", { class: "mono wide" }, d.key_fingerprint ?? ""),
+    h("td", { class: "wide" }, d.last_seen ? [seqLink(d.last_seen.seq), " ", when(d.last_seen.time)] : h("span", { class: "muted" }, d.last_seen === null ? "never" : "—")));
 
   // Forms.
   const reg = {
@@ -287,10 +287,13 @@ export function render(el) {
 
   replace(el,
     h("h1", {}, "Devices"),
+    h("nav", { class: "jump", "aria-label": "Forms on this page" }, "Forms: ",
+      [["register-form", "register"], ["send-form", "send"], ["grant-form", "grant"], ["withdraw-form", "withdraw"], ["revoke-form", "revoke"], ["rekey-form", "re-key"]]
+        .map(([id, label], i) => [i ? " · " : "", h("a", { href: `#devices`, "data-form": id, onclick: (e) => { e.preventDefault(); const f = document.getElementById(id); f.scrollIntoView(); f.querySelector("input, select, textarea")?.focus(); } }, label)])),
     tableNote,
     h("div", { class: "table-wrap" }, h("table", { class: "devices" },
       h("caption", { class: "muted" }, "Registered devices in registration order; revoked ones are marked."),
-      h("thead", {}, h("tr", {}, ["name", "clearance", "status", "exceptions (accepts)", "key", "fingerprint", "last seen"].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", {}, h("tr", {}, ["name", "clearance", "status", "exceptions (accepts)", "key", "fingerprint", "last seen"].map((c, i) => h("th", { scope: "col", class: i > 3 ? "wide" : null }, c)))),
       tbody)),
     datalist,
     h("div", { class: "forms" }, registerForm, sendForm, grantForm, withdrawForm, revokeForm, rekeyForm));

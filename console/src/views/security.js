@@ -44,9 +44,8 @@ export function render(el) {
     stop = show(body);
   };
   start();
-  let alive = true;
-  onToken(() => { if (alive) start(); });
-  return () => { alive = false; stop(); };
+  const offToken = onToken(start);
+  return () => { offToken(); stop(); };
 }
 
 function show(body) {
