@@ -106,7 +106,7 @@ export function render(el, _m, params) {
     if (f.tx) parts.push(`in tx ${f.tx}`);
     if (f.device) parts.push(h("span", {}, "sent or received by ", deviceLink(f.device)));
     if (f.valid === "false") parts.push("invalid only");
-    if (f.from || f.to) parts.push(`in blocks sealed ${f.from ? `from ${new Date(f.from).toLocaleString()}` : ""} ${f.to ? `to ${new Date(f.to).toLocaleString()}` : ""}`);
+    if (f.from || f.to) parts.push(`in blocks sealed ${[f.from && `from ${new Date(f.from).toLocaleString()}`, f.to && `to ${new Date(f.to).toLocaleString()}`].filter(Boolean).join(" ")}`);
     replace(what, parts.length ? ["Showing messages ", parts.flatMap((x, i) => (i ? ["; ", x] : [x])), ", newest first."] : "Showing every message, newest first.");
   }
   describe();
@@ -130,7 +130,7 @@ export function render(el, _m, params) {
     frame = 0;
     const st = p.state;
     // Left the first page since these arrived: that page reloads when the user comes back.
-    if (!p.onFirstPage()) { queue = []; return; }
+    if (!p.onFirstPage() || st.failed) { queue = []; return; }
     const have = new Set(st.items.map((x) => x.seq));
     const fresh = queue.filter((r) => !have.has(r.seq)).sort((a, b) => b.seq - a.seq);
     queue = [];

@@ -2,13 +2,13 @@
 // rows, the pager that never hides a page, boxes for errors and confirmations, newest-first
 // listing of messages, and the small rate chart.
 import { h, s, replace } from "../dom.js";
-import { api, qs } from "../api.js";
+import { api, qs, ApiError } from "../api.js";
 import { num, time, ago, verdict, short } from "../format.js";
 
 /** True when `e` says the hub has no such route (an older hub, before the console's APIs). */
 export const missingRoute = (e) => e?.status === 404 && e?.code === "not_found";
 /** True when `e` is the hub refusing a query parameter it does not know (an older hub). */
-export const unknownParam = (e) => e?.status === 400 && e?.code === "malformed";
+export const unknownParam = (e) => e?.status === 400 && (e?.code === "malformed" || e?.code === "not_supported");
 
 export const errorBox = (e, prefix = "") =>
   h("p", { class: "bad-box", role: "alert" }, `${prefix}${e?.message ?? e}`);
@@ -49,19 +49,34 @@ let descMode = null;
 /** One newest-first page of `/v1/messages` with `filters`, from `cursor` (null: the newest).
  * Answers `{items, next, total}` (`total` null when the hub does not know it). */
 export async function messagesNewestFirst(filters, cursor, limit = 100) {
-  if (descMode !== "before") {
-    try {
-      const r = await api(`/v1/messages${qs({ ...filters, order: "desc", after: cursor, limit })}`);
-      descMode = "order";
-      return { items: r.items, next: r.next, total: r.total ?? null };
-    } catch (e) {
-      if (descMode === "order" || !unknownParam(e) || filters.from || filters.to || filters.provenance || filters.leaf_hash) throw e;
-      descMode = "before";
+  const newer = Object.keys(filters).filter((k) => NEWER_FILTERS[k]);
+  try {
+    if (filters.leaf_hash) {
+      // A leaf hash names at most one message; the hub takes it alone.
+      const r = await api(`/v1/messages${qs({ leaf_hash: filters.leaf_hash })}`);
+      return { items: r.items, next: r.next, total: r.total ?? r.items.length };
     }
+    if (descMode !== "before") {
+      try {
+        const r = await api(`/v1/messages${qs({ ...filters, order: "desc", after: cursor, limit })}`);
+        descMode = "order";
+        return { items: r.items, next: r.next, total: r.total ?? null };
+      } catch (e) {
+        if (descMode === "order" || !unknownParam(e) || newer.length) throw e;
+        descMode = "before";
+      }
+    }
+    const r = await api(`/v1/messages${qs({ ...filters, before: cursor ?? Number.MAX_SAFE_INTEGER, limit })}`);
+    return { items: r.items, next: r.next, total: r.total ?? null };
+  } catch (e) {
+    if (newer.length && unknownParam(e)) {
+      throw new ApiError(400, "not_supported", `This hub cannot list messages by ${newer.map((k) => NEWER_FILTERS[k]).join(" or ")} yet (its /v1/messages predates the console's read APIs).`);
+    }
+    throw e;
   }
-  const r = await api(`/v1/messages${qs({ ...filters, before: cursor ?? Number.MAX_SAFE_INTEGER, limit })}`);
-  return { items: r.items, next: r.next, total: r.total ?? null };
 }
+/** Filters only hubs with the console's read APIs know, in words. */
+const NEWER_FILTERS = { from: "time range", to: "time range", provenance: "provenance", leaf_hash: "leaf hash" };
 
 /** A pager over a cursor-paged list that never hides a page: "Older" stays offered while the
  * hub's `next` is non-null, even after a short or empty page. `fetch(cursor)` answers
@@ -83,10 +98,12 @@ export function pager({ fetch, show, what = "items", limit = 100 }) {
     try {
       r = await fetch(st.stack[i]);
     } catch (e) {
+      st.failed = true;
       replace(status, errorBox(e));
       show(null, e);
       return;
     }
+    st.failed = false;
     st.next = r.next;
     st.total = r.total ?? null;
     st.items = r.items;

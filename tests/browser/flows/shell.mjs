@@ -322,6 +322,11 @@ test("messages: totals, and search by leaf hash", async () => {
     return r.length === 1 && r[0].dataset.seq === String(seq);
   }, tv.seq);
   assert.match(await page.locator(".pager-status").innerText(), /1–1 of 1/);
+  // A time range: the fixtures' messages of the last hour, total not guessed.
+  const from = new Date(Date.now() - 3600_000).toISOString();
+  await page.goto(`${ctx.url}/#messages?device=relay_1&from=${from}`);
+  await page.waitForFunction(() => document.querySelectorAll("tr.msg").length === 100);
+  assert.match(await page.locator(".pager-status").innerText(), /total not known/);
   await done(page);
 });
 
