@@ -268,6 +268,11 @@ test("reconnect: a cut stream says reconnecting, resumes from its last event id,
   blocked = true;
   await page.evaluate(() => window.cutEvents());
   await page.locator("#status", { hasText: /reconnecting in \d+ s/ }).waitFor();
+  assert.match(await page.locator("#status").innerText(), /tree size [\d,]+ last seen/);
+  // The browser itself offline: the header says so rather than "reconnecting".
+  await page.context().setOffline(true);
+  await page.locator("#status[data-state=offline]", { hasText: /offline since .*, retrying in \d+ s/ }).waitFor();
+  await page.context().setOffline(false);
   const sent = [];
   for (let i = 0; i < 3; i++) sent.push(await api("/v1/devices/relay_3/send", { receiver: "relay_4", action: "begin", contents: `caught up ${i}` }));
   // Still cut off: the rows are not there yet.
