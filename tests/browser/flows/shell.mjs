@@ -137,6 +137,31 @@ test("revoking through the form asks first; a revoked device is not offered; a s
   await done(page);
 });
 
+test("live entries patch the incidents and the device table without refetching the lists", async () => {
+  const page = await open("");
+  await page.locator(`li.incident[data-tx="${ctx.tx.tv}"]`).waitFor();
+  await page.locator("#status[data-state=live]").waitFor();
+  const lists = [];
+  page.on("request", (r) => { if (/\/v1\/(incidents|messages|devices)(\?|$)/.test(r.url())) lists.push(r.url()); });
+  const r = await api("/v1/devices/shell_lamp/send", { receiver: "shell_safe", action: "begin", contents: "shell test: a live incident" });
+  assert.equal(r.valid, false);
+  const first = page.locator("li.incident").first();
+  await page.waitForFunction((tx) => document.querySelector("li.incident")?.dataset.tx === String(tx), r.tx);
+  assert.match(await first.innerText(), /begun by shell_lamp/);
+  assert.match(await first.innerText(), /lacks the receiver's clearance/);
+  await page.locator(`li.incident[data-tx="${ctx.tx.tv}"]`).waitFor();
+  assert.deepEqual(lists, [], "the incident list was patched, not refetched");
+  // The device table: a registration arriving live becomes a row.
+  await page.goto(`${ctx.url}/#devices`);
+  await page.locator('tr[data-device="home_gateway"]').waitFor();
+  lists.length = 0;
+  await api("/v1/devices", { name: "shell_live", clearance: 1, simulated: true });
+  await page.locator('tr[data-device="shell_live"]').waitFor();
+  assert.ok(await page.$$eval("#send-to option", (os) => os.some((o) => o.value === "shell_live")), "offered as a receiver at once");
+  assert.deepEqual(lists, [], "patched, not refetched");
+  await done(page);
+});
+
 test("the device dossier tells a re-keyed then revoked device's history", async () => {
   await api("/v1/devices", { name: "shell_rekeyed", clearance: 1, public_key: newKey() });
   const page = await open("devices");
