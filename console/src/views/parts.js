@@ -3,7 +3,7 @@
 // listing of messages, and the small rate chart.
 import { h, s, replace } from "../dom.js";
 import { api, qs, ApiError } from "../api.js";
-import { num, time, ago, verdict, short } from "../format.js";
+import { num, time, ago, verdict } from "../format.js";
 
 /** True when `e` says the hub has no such route (an older hub, before the console's APIs). */
 export const missingRoute = (e) => e?.status === 404 && e?.code === "not_found";
@@ -37,10 +37,10 @@ export function messageRow(r) {
     h("td", {}, deviceLink(r.sender), " → ", deviceLink(r.receiver)),
     h("td", {}, r.action),
     h("td", { class: "verdict" }, verdict(r)),
-    h("td", { class: "contents" }, r.contents === null || r.contents === undefined ? h("span", { class: "muted" }, "pruned") : short40(r.contents)),
+    h("td", { class: "contents" }, r.contents === null || r.contents === undefined ? h("span", { class: "muted" }, "pruned") : clip(r.contents)),
   );
 }
-const short40 = (t) => (t.length > 80 ? `${t.slice(0, 80)}…` : t);
+const clip = (t) => (t.length > 80 ? `${t.slice(0, 80)}…` : t);
 
 // Newest-first message listing: the contract's `order=desc` (cursor `after`), else the older
 // hubs' `before` cursor. Decided once per page load, on the first answer.
