@@ -235,10 +235,21 @@ test("messages: newest first, paged without gaps, invalid only, search by seq, t
 });
 
 test("security: asks for the token, tells a wrong token from none, and lists a refusal as it happens", async () => {
-  const page = await open("security", { token: false });
+  const page = await open("devices", { token: false });
+  // A form without the token: the hub's refusal is told as "no token", here and in the header.
+  await page.locator('tr[data-device="home_gateway"]').waitFor();
+  await page.fill("#reg-name", "shell_tokenless");
+  await page.fill("#reg-clearance", "1");
+  await page.check("#reg-simulated");
+  await page.click("#register-form-submit");
+  await page.locator("#register-form-result", { hasText: "needs the operator token" }).waitFor();
+  assert.match(await page.locator("#token-slot summary").innerText(), /no token/);
+  assert.ok(await page.locator("#token-slot details").evaluate((d) => d.open), "the token field opens itself");
+  await page.goto(`${ctx.url}/#security`);
   await page.getByText("This view needs the operator token").waitFor();
   assert.match(await page.locator("#token-slot summary").innerText(), /no token/);
-  await page.click("#token-slot summary");
+  // Still open since the refusal above; a click on its summary would close it.
+  assert.ok(await page.locator("#token-slot details").evaluate((d) => d.open));
   await page.fill("#token", "not-the-token");
   await page.click("#token-slot button[type=submit]");
   await page.locator("#token-slot summary", { hasText: "wrong token" }).waitFor();
