@@ -48,7 +48,7 @@ export async function render(el, m) {
 const section = (title, id, ...body) => h("section", { "aria-labelledby": `${id}-h`, id: `sec-${id}` }, h("h2", { id: `${id}-h` }, title), body);
 
 const KIND_WORDS = {
-  register: (i) => `registered with clearance ${num(i.clearance)}${i.public_key ? `, key ${i.public_key.slice(0, 16)}…` : ""}`,
+  register: (i) => `registered with clearance ${num(i.clearance)}${i.public_key ? `, key ${i.public_key.slice(0, 16)}…` : ""}${i.exceptions?.length ? `, accepting ${i.exceptions.join(", ")} by exception` : ""}`,
   grant: (i) => (i.by ? `now accepts ${i.by} by exception` : `accepted by ${i.of} by exception`),
   withdraw: (i) => (i.by ? `no longer accepts ${i.by} by exception` : `no longer accepted by ${i.of} by exception`),
   rekey: (i) => `re-keyed${i.public_key ? ` to ${i.public_key.slice(0, 16)}…` : ""}: later messages are checked with the new key`,
@@ -128,15 +128,17 @@ function txList(name, begun) {
         throw e;
       }
     },
-    show: (items) => replace(tbody, (items ?? []).map((t) => h("tr", { class: t.invalid_to_device ? "invalid" : null },
+    show: (items) => replace(tbody, (items ?? []).map((t) => h("tr", { class: (begun ? t.invalid_count : t.invalid_to_device) ? "invalid" : null },
       h("td", {}, t.tx === null || t.tx === undefined ? "none (tx not issued)" : txLink(t.tx)),
       h("td", {}, deviceLink(t.provenance)),
       h("td", {}, t.state ?? "—"),
-      h("td", {}, t.messages_to_device !== undefined ? `${plural(t.messages_to_device, "message")}${t.invalid_to_device ? `, ${num(t.invalid_to_device)} invalid` : ""}` : "—"),
+      h("td", {}, begun && t.message_count !== undefined
+        ? `${plural(t.message_count, "message")}${t.invalid_count ? `, ${num(t.invalid_count)} invalid` : ""}`
+        : t.messages_to_device !== undefined ? `${plural(t.messages_to_device, "message")}${t.invalid_to_device ? `, ${num(t.invalid_to_device)} invalid` : ""}` : "—"),
       h("td", {}, t.last_seq !== undefined ? seqLink(t.last_seq) : "—")))),
   });
   p.reload();
   return h("div", {}, wrap, p.el, h("div", { class: "table-wrap" }, h("table", {},
-    h("thead", {}, h("tr", {}, ["tx", "provenance", "state", begun ? "messages it received" : "messages to it", "latest"].map((c) => h("th", { scope: "col" }, c)))),
+    h("thead", {}, h("tr", {}, ["tx", "provenance", "state", begun ? "messages in it" : "messages to it (on this page)", "latest"].map((c) => h("th", { scope: "col" }, c)))),
     tbody)));
 }
