@@ -61,6 +61,7 @@ function historyList(d) {
   const out = h("div");
   const p = pager({
     what: "history entries",
+    asc: true,
     fetch: async (cursor) => {
       try {
         const r = await api(`/v1/devices/${encodeURIComponent(d.name)}/history${qs({ after: cursor })}`);

@@ -80,12 +80,14 @@ const NEWER_FILTERS = { from: "time range", to: "time range", provenance: "prove
 
 /** A pager over a cursor-paged list that never hides a page: "Older" stays offered while the
  * hub's `next` is non-null, even after a short or empty page. `fetch(cursor)` answers
- * `{items, next, total?}`; `show(items, info)` draws them. Returns `{reload, el, state}`. */
-export function pager({ fetch, show, what = "items", limit = 100 }) {
+ * `{items, next, total?}`; `show(items, info)` draws them. Lists kept oldest first (`asc`)
+ * say "Earlier" and "Later" instead. Returns `{reload, el, state, …}`. */
+export function pager({ fetch, show, what = "items", limit = 100, asc = false }) {
+  const [firstWord, backWord, onWord] = asc ? ["Oldest", "Earlier", "Later"] : ["Newest", "Newer", "Older"];
   const status = h("p", { class: "pager-status muted", "aria-live": "polite" });
-  const newer = h("button", { type: "button", class: "secondary", onclick: () => go(-1) }, "← Newer");
-  const older = h("button", { type: "button", class: "secondary", onclick: () => go(+1) }, "Older →");
-  const first = h("button", { type: "button", class: "secondary", onclick: () => { st.stack = [null]; load(); } }, "Newest");
+  const newer = h("button", { type: "button", class: "secondary", onclick: () => go(-1) }, `← ${backWord}`);
+  const older = h("button", { type: "button", class: "secondary", onclick: () => go(+1) }, `${onWord} →`);
+  const first = h("button", { type: "button", class: "secondary", onclick: () => { st.stack = [null]; load(); } }, firstWord);
   const buttons = h("div", { class: "pager-buttons" }, first, newer, older);
   const el = h("div", { class: "pager" }, status, buttons);
   const st = { stack: [null], next: null, total: null, shown: 0, offset: 0, items: [] };
@@ -117,8 +119,8 @@ export function pager({ fetch, show, what = "items", limit = 100 }) {
     const range = n ? `${num(st.offset + 1)}–${num(st.offset + n)}` : "none";
     const of = st.total !== null ? ` of ${num(st.total)}` : "";
     const more = st.next !== null && st.next !== undefined
-      ? (n < limit ? ` · this page is short but there are more ${what}: use Older` : "")
-      : " · no older " + what;
+      ? (n < limit ? ` · this page is short but there are more ${what}: use ${onWord}` : "")
+      : ` · no ${onWord.toLowerCase()} ${what}`;
     status.textContent = `${what[0].toUpperCase()}${what.slice(1)} ${range}${of}${st.total === null ? " (total not known for this filter)" : ""}${more}`;
     newer.disabled = i === 0;
     first.disabled = i === 0;

@@ -49,11 +49,12 @@ export function render(el) {
 }
 
 function show(body) {
-  const liveBody = h("tbody");
+  const liveBody = h("tbody", {}, h("tr", { class: "none-yet" }, h("td", { colspan: 5, class: "muted" }, "None since this page opened.")));
   const liveState = h("p", { class: "muted", "aria-live": "polite" }, "Connecting to the operator's live stream…");
   const tbody = h("tbody");
   const p = pager({
     what: "refusals",
+    asc: true,
     fetch: async (cursor) => {
       const r = await api(`/v1/security-events${qs({ after: cursor })}`);
       return { items: r.items, next: r.next, total: null };
@@ -83,7 +84,10 @@ function show(body) {
         delay = 1000;
         await readEvents(r.body, (type, data) => {
           if (type !== "security") return;
-          try { liveBody.prepend(explain(JSON.parse(data))); } catch (e) { console.warn(e); }
+          try {
+            liveBody.querySelector(".none-yet")?.remove();
+            liveBody.prepend(explain(JSON.parse(data)));
+          } catch (e) { console.warn(e); }
         });
       } catch (e) {
         if (ctl.signal.aborted) return;
