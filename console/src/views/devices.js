@@ -298,11 +298,15 @@ export function render(el) {
     datalist,
     h("div", { class: "forms" }, registerForm, sendForm, grantForm, withdrawForm, revokeForm, rekeyForm));
 
-  allDevices().then(({ devices: list, complete }) => {
+  const loadAll = () => allDevices().then(({ devices: list, complete }) => {
+    devices.clear();
     for (const d of list) devices.set(d.name, d);
     replace(tbody, list.map(row));
     refreshChoices();
-    if (!complete) replace(tableNote, note(`Showing the first ${num(list.length)} devices only.`));
+    replace(tableNote, complete ? null : note(`Showing the first ${num(list.length)} devices only.`));
   }, (e) => replace(tableNote, errorBox(e)));
-  return off;
+  loadAll();
+  // The hub could not replay what the page missed while disconnected: read the registry again.
+  const offReset = on("reset", loadAll);
+  return () => { off(); offReset(); };
 }

@@ -82,7 +82,12 @@ export function render(el) {
   p.reload();
   loadRanking(ranking);
   rateChart(chart);
-  return off;
+  // The hub could not replay what the page missed while disconnected: read it again.
+  const offReset = on("reset", () => {
+    if (p.onFirstPage()) p.reload();
+    loadRanking(ranking);
+  });
+  return () => { off(); offReset(); };
 }
 
 const keyOf = (g) => (g.kind === "no_transaction" ? `s:${g.sender}` : `t:${g.tx}`);
@@ -134,8 +139,9 @@ function groupInBrowser(records) {
 }
 
 async function loadRanking(section) {
-  const body = h("div");
-  section.lastChild.replaceWith(body);
+  const body = h("div", { class: "ranking-body" });
+  section.querySelector(".ranking-body, p")?.remove();
+  section.append(body);
   try {
     const r = await api("/v1/provenance/ranking?limit=10");
     replace(body, r.items.length

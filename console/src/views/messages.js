@@ -157,5 +157,8 @@ export function render(el, _m, params) {
     p.el,
     h("div", { class: "table-wrap" }, h("table", { class: "messages" }, h("caption", { class: "muted" }, "Messages, newest first; invalid rows in red with why."), messageHead(), tbody)));
   p.reload();
-  return () => { off(); cancelAnimationFrame(frame); };
+  // The hub could not replay what the page missed while disconnected: the first page is read
+  // again rather than left with a gap.
+  const offReset = on("reset", () => { if (p.onFirstPage()) p.reload(); });
+  return () => { off(); offReset(); cancelAnimationFrame(frame); };
 }

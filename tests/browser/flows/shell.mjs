@@ -143,11 +143,13 @@ test("live entries patch the incidents and the device table without refetching t
   await page.locator("#status[data-state=live]").waitFor();
   const lists = [];
   page.on("request", (r) => { if (/\/v1\/(incidents|messages|devices)(\?|$)/.test(r.url())) lists.push(r.url()); });
-  const r = await api("/v1/devices/shell_lamp/send", { receiver: "shell_safe", action: "begin", contents: "shell test: a live incident" });
+  await api("/v1/devices", { name: "shell_low", clearance: 1, simulated: true });
+  await api("/v1/devices", { name: "shell_high", clearance: 3, simulated: true });
+  const r = await api("/v1/devices/shell_low/send", { receiver: "shell_high", action: "begin", contents: "shell test: a live incident" });
   assert.equal(r.valid, false);
   const first = page.locator("li.incident").first();
   await page.waitForFunction((tx) => document.querySelector("li.incident")?.dataset.tx === String(tx), r.tx);
-  assert.match(await first.innerText(), /begun by shell_lamp/);
+  assert.match(await first.innerText(), /begun by shell_low/);
   assert.match(await first.innerText(), /lacks the receiver's clearance/);
   await page.locator(`li.incident[data-tx="${ctx.tx.tv}"]`).waitFor();
   assert.deepEqual(lists, [], "the incident list was patched, not refetched");
@@ -273,12 +275,14 @@ test("security: asks for the token, tells a wrong token from none, and lists a r
   await done(page);
 });
 
-test("reconnect: a cut stream says reconnecting, resumes from its last event id, and the missed rows appear", async () => {
+/** A page whose live stream the test can cut (`page.cut()`; page.route cannot end a response
+ * already flowing) and block (`page.events.blocked = true`: page.route aborts new ones);
+ * `page.events.asked` lists the Last-Event-ID of each stream opened, and
+ * `page.events.sendId`, when set, replaces the id the page sends. */
+async function cuttablePage(hash) {
   const page = await newPage();
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(e.message));
-  // The test cuts the page's live stream (page.route cannot end a response already flowing)
-  // and blocks new ones with page.route while messages are sent.
   await page.addInitScript(() => {
     const real = window.fetch;
     window.cutEvents = () => {};
@@ -290,19 +294,26 @@ test("reconnect: a cut stream says reconnecting, resumes from its last event id,
       return real(input, { ...init, signal: ctl.signal });
     };
   });
-  let blocked = false;
-  const resumed = [];
+  page.events = { blocked: false, asked: [], sendId: null };
   await page.route(`${ctx.url}/v1/events`, (r) => {
-    if (blocked) return r.abort();
-    resumed.push(r.request().headers()["last-event-id"]);
+    if (page.events.blocked) return r.abort();
+    const headers = r.request().headers();
+    page.events.asked.push(headers["last-event-id"]);
+    if (page.events.sendId !== null && headers["last-event-id"]) return r.continue({ headers: { ...headers, "last-event-id": page.events.sendId } });
     return r.continue();
   });
-  await page.goto(`${ctx.url}/#messages?device=relay_3`);
+  page.cut = () => page.evaluate(() => window.cutEvents());
+  await page.goto(`${ctx.url}/#${hash}`);
   await page.locator("#status[data-state=live]").waitFor();
   await page.waitForFunction(() => document.querySelectorAll("tr.msg").length > 0);
   await page.waitForFunction(() => /tree size/.test(document.querySelector("#status").textContent));
-  blocked = true;
-  await page.evaluate(() => window.cutEvents());
+  return page;
+}
+
+test("reconnect: a cut stream says reconnecting, resumes from its last event id, and the missed rows appear", async () => {
+  const page = await cuttablePage("messages?device=relay_3");
+  page.events.blocked = true;
+  await page.cut();
   await page.locator("#status", { hasText: /reconnecting in \d+ s/ }).waitFor();
   assert.match(await page.locator("#status").innerText(), /tree size [\d,]+ last seen/);
   // The browser itself offline: the header says so rather than "reconnecting".
@@ -313,12 +324,28 @@ test("reconnect: a cut stream says reconnecting, resumes from its last event id,
   for (let i = 0; i < 3; i++) sent.push(await api("/v1/devices/relay_3/send", { receiver: "relay_4", action: "begin", contents: `caught up ${i}` }));
   // Still cut off: the rows are not there yet.
   assert.equal(await page.locator("tr.msg", { hasText: "caught up" }).count(), 0);
-  blocked = false;
+  page.events.blocked = false;
   await page.locator("#status[data-state=live]").waitFor({ timeout: 30_000 });
   for (const m of sent) await page.locator(`tr.msg[data-seq="${m.seq}"]`).waitFor();
-  const id = Number(resumed.at(-1));
-  assert.ok(id > 0 && id <= sent[0].seq, `the reconnect asked to resume from event ${resumed.at(-1)}, before the missed messages`);
+  const id = Number(page.events.asked.at(-1));
+  assert.ok(id > 0 && id <= sent[0].seq, `the reconnect asked to resume from event ${page.events.asked.at(-1)}, before the missed messages`);
   assert.deepEqual((await rows(page)).slice(0, 3), sent.map((m) => m.seq).reverse(), "the missed rows on top, newest first");
+  await done(page);
+});
+
+test("reconnect: when the hub cannot replay (reset), the list is read again, not left with a gap", async () => {
+  const page = await cuttablePage("messages?device=relay_2");
+  page.events.blocked = true;
+  await page.cut();
+  await page.locator("#status", { hasText: /reconnecting in \d+ s/ }).waitFor();
+  const m = await api("/v1/devices/relay_2/send", { receiver: "relay_3", action: "begin", contents: "after a reset" });
+  // An id the hub cannot resume from: it answers `reset` and replays nothing.
+  page.events.sendId = "not-a-number";
+  const reads = [];
+  page.on("request", (r) => { if (/\/v1\/messages\?/.test(r.url())) reads.push(r.url()); });
+  page.events.blocked = false;
+  await page.locator(`tr.msg[data-seq="${m.seq}"]`).waitFor({ timeout: 30_000 });
+  assert.ok(reads.length > 0, "the first page was read again");
   await done(page);
 });
 
