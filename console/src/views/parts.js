@@ -84,7 +84,8 @@ const NEWER_FILTERS = { from: "time range", to: "time range", provenance: "prove
  * say "Earlier" and "Later" instead. Returns `{reload, el, state, …}`. */
 export function pager({ fetch, show, what = "items", limit = 100, asc = false }) {
   const [firstWord, backWord, onWord] = asc ? ["Oldest", "Earlier", "Later"] : ["Newest", "Newer", "Older"];
-  const status = h("p", { class: "pager-status muted", "aria-live": "polite" });
+  // Not a live region: live rows update it many times a second.
+  const status = h("p", { class: "pager-status muted" });
   const newer = h("button", { type: "button", class: "secondary", onclick: () => go(-1) }, `← ${backWord}`);
   const older = h("button", { type: "button", class: "secondary", onclick: () => go(+1) }, `${onWord} →`);
   const first = h("button", { type: "button", class: "secondary", onclick: () => { st.stack = [null]; load(); } }, firstWord);

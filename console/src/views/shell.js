@@ -30,22 +30,27 @@ function connection(status) {
   let tick = null;
   const dot = h("span", { class: "dot", "aria-hidden": "true" });
   const words = h("span", { class: "state-words" });
-  const size = h("span", { class: "tree-size muted" });
+  // The size changes with every block: read on demand, not announced (the state words are).
+  const size = h("span", { class: "tree-size muted", "aria-live": "off" });
   replace(status, dot, words, size);
+  // The countdown's seconds are not announced each second: only the words around them, which
+  // change with the state.
+  const secsEl = h("span", { "aria-live": "off" });
   function draw() {
     const now = Date.now();
-    let name = st.name, text;
+    let name = st.name, text, secs = null;
     if (st.name === "live") text = "live";
     else if (st.name === "connecting") text = lastLive ? "reconnecting now" : "connecting…";
     else {
-      const secs = Math.max(0, Math.ceil((st.since + st.retryIn - now) / 1000));
+      secs = Math.max(0, Math.ceil((st.since + st.retryIn - now) / 1000));
       if (!navigator.onLine || now - downSince > OFFLINE_AFTER_MS) {
         name = "offline";
-        text = `offline${lastLive ? ` since ${time(new Date(lastLive).toISOString())}` : ""}, retrying in ${secs} s`;
-      } else text = `reconnecting in ${secs} s`;
+        text = `offline${lastLive ? ` since ${time(new Date(lastLive).toISOString())}` : ""}, retrying in`;
+      } else text = "reconnecting in";
     }
     status.dataset.state = name;
-    words.textContent = text;
+    if (words.firstChild?.nodeValue !== text) replace(words, text, secs === null ? null : [" ", secsEl, " s"]);
+    secsEl.textContent = secs ?? "";
     const id = lastEventId();
     size.textContent = id !== null ? ` · tree size ${num(Number(id))}${st.name === "live" ? "" : " last seen"}` : "";
   }
