@@ -167,23 +167,29 @@ export async function rateChart(el, { provenance, title = "Messages and invalid 
     return;
   }
   const items = r.items ?? [];
+  // With a provenance and buckets under an hour the hub counts invalid messages only
+  // (`messages` null): the bars then scale to those.
+  const counted = items.some((b) => b.messages !== null && b.messages !== undefined);
   const W = 600, H = 120, pad = 4;
-  const max = Math.max(1, ...items.map((b) => b.messages));
+  const max = Math.max(1, ...items.map((b) => (counted ? b.messages ?? 0 : b.invalid)));
   const bw = items.length ? (W - 2 * pad) / items.length : 0;
   const y = (v) => H - pad - ((H - 2 * pad) * v) / max;
-  const total = items.reduce((a, b) => a + b.messages, 0);
+  const total = items.reduce((a, b) => a + (b.messages ?? 0), 0);
   const invalid = items.reduce((a, b) => a + b.invalid, 0);
   const peak = items.reduce((a, b) => Math.max(a, b.invalid), 0);
-  const per = r.bucket === 60 ? "minute" : r.bucket === 3600 ? "hour" : r.bucket === 86400 ? "day" : `${r.bucket} s`;
-  const words = `${num(total)} ${provenance ? `messages sent by ${provenance}` : "messages"} and ${num(invalid)} invalid${provenance ? " caused" : ""} from ${time(r.from)} to ${time(r.to)}, per ${per}; most invalid in one ${per}: ${num(peak)}.`;
+  const per = r.bucket === 60 ? "minute" : r.bucket === 300 ? "5 minutes" : r.bucket === 3600 ? "hour" : r.bucket === 86400 ? "day" : `${r.bucket} s`;
+  const sent = counted ? `${num(total)} ${provenance ? `messages sent by ${provenance}` : "messages"} and ` : "";
+  const words = `${sent}${num(invalid)} invalid${provenance ? ` caused by ${provenance}` : ""} from ${time(r.from)} to ${time(r.to)}, per ${per}; most invalid in one ${per}: ${num(peak)}.${counted ? "" : " (Messages sent are counted per hour only.)"}`;
+  const tip = (b) => `${time(b.start)}: ${b.messages !== null && b.messages !== undefined ? `${num(b.messages)} messages, ` : ""}${num(b.invalid)} invalid`;
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "rate-svg", role: "img", "aria-label": words, preserveAspectRatio: "none" },
     items.map((b, i) => [
-      b.messages ? s("rect", { x: pad + i * bw, y: y(b.messages), width: Math.max(1, bw - 1), height: H - pad - y(b.messages), class: "bar-all" }, s("title", {}, `${time(b.start)}: ${num(b.messages)} messages, ${num(b.invalid)} invalid`)) : null,
-      b.invalid ? s("rect", { x: pad + i * bw, y: y(Math.max(b.invalid, max / 40)), width: Math.max(2, bw - 1), height: H - pad - y(Math.max(b.invalid, max / 40)), class: "bar-bad" }, s("title", {}, `${time(b.start)}: ${num(b.invalid)} invalid`)) : null,
+      b.messages ? s("rect", { x: pad + i * bw, y: y(b.messages), width: Math.max(1, bw - 1), height: H - pad - y(b.messages), class: "bar-all" }, s("title", {}, tip(b))) : null,
+      b.invalid ? s("rect", { x: pad + i * bw, y: y(Math.max(b.invalid, max / 40)), width: Math.max(2, bw - 1), height: H - pad - y(Math.max(b.invalid, max / 40)), class: "bar-bad" }, s("title", {}, tip(b))) : null,
     ]),
     s("line", { x1: 0, x2: W, y1: H - pad, y2: H - pad, class: "axis" }));
   fig.lastChild.replaceWith(h("div", {},
     svg,
-    h("div", { class: "chart-axis muted" }, h("span", {}, time(r.from)), h("span", {}, `peak ${num(max)} per ${per}`), h("span", {}, time(r.to))),
-    h("p", { class: "chart-words" }, h("span", { class: "key key-all", "aria-hidden": "true" }), " messages ", h("span", { class: "key key-bad", "aria-hidden": "true" }), " invalid — ", words)));
+    h("div", { class: "chart-axis muted" }, h("span", {}, time(r.from)), h("span", {}, `top of scale: ${num(max)} per ${per}`), h("span", {}, time(r.to))),
+    h("p", { class: "chart-words" }, counted ? [h("span", { class: "key key-all", "aria-hidden": "true" }), " messages "] : null,
+      h("span", { class: "key key-bad", "aria-hidden": "true" }), " invalid — ", words)));
 }
