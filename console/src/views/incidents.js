@@ -49,17 +49,23 @@ export function render(el) {
     else if (totals) summary.textContent = `${plural(totals.invalid ?? 0, "invalid message")} in ${plural(totals.groups ?? 0, "incident")}, newest first.`;
   }
 
-  // Live: a new invalid message joins (or starts) its group at the top of the first page.
+  // Live: a new invalid message joins (or starts) its group at the top of the first page; a
+  // valid one of a listed transaction counts in its total.
   const off = on("entry", (ev) => {
     const r = ev?.kind === "message" ? ev.record : null;
-    if (!r || r.valid || !p.onFirstPage()) return;
+    if (!r || !p.onFirstPage()) return;
     const key = r.provenance === null && r.action !== "begin" ? `s:${r.sender}` : `t:${r.tx}`;
     let g = groups.find((x) => keyOf(x) === key);
+    if (g && g.message_count !== null && g.message_count !== undefined) g.message_count += 1;
+    if (r.valid) {
+      if (g) draw();
+      return;
+    }
     if (g) groups.splice(groups.indexOf(g), 1);
     else {
       g = key.startsWith("s:")
         ? { kind: "no_transaction", sender: r.sender, invalid_count: 0, first_invalid_seq: r.seq, notices: [] }
-        : { kind: "transaction", tx: r.tx, provenance: r.provenance, state: null, invalid_count: 0, message_count: null, first_invalid_seq: r.seq, notices: [] };
+        : { kind: "transaction", tx: r.tx, provenance: r.provenance, state: r.action === "begin" ? "rejected" : null, invalid_count: 0, message_count: r.action === "begin" ? 1 : null, first_invalid_seq: r.seq, notices: [] };
       if (totals) totals.groups = (totals.groups ?? 0) + 1;
     }
     g.invalid_count += 1;

@@ -149,7 +149,8 @@ test("live entries patch the incidents and the device table without refetching t
   assert.equal(r.valid, false);
   const first = page.locator("li.incident").first();
   await page.waitForFunction((tx) => document.querySelector("li.incident")?.dataset.tx === String(tx), r.tx);
-  assert.match(await first.innerText(), /begun by shell_low/);
+  assert.match(await first.innerText(), /begun by shell_low · rejected/);
+  assert.match(await first.innerText(), /1 invalid of 1 message/);
   assert.match(await first.innerText(), /lacks the receiver's clearance/);
   await page.locator(`li.incident[data-tx="${ctx.tx.tv}"]`).waitFor();
   assert.deepEqual(lists, [], "the incident list was patched, not refetched");
