@@ -43,7 +43,8 @@ sdk-test:
 # `systemd-analyze` (verifies deploy/m2mhub.service; no running systemd needed),
 # schemathesis from PyPI (the API contract test, `make api-contract`) at a pinned version, and
 # for the device SDKs (sdk/) gcc, libsodium, libcurl and libmosquitto (Debian -dev packages)
-# and pytest.
+# and pytest, and Go with golang.org/x/mod (Debian: its sumdb/note and sumdb/tlog check the
+# hub's checkpoints, proofs and tiles from outside, tests/go-tlog).
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 	@python3 -c "import cryptography" 2>/dev/null || python3 -m pip install --quiet cryptography
@@ -54,6 +55,7 @@ deps:
 	@test -x /usr/sbin/mosquitto && command -v mosquitto_pub >/dev/null && command -v openssl >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mosquitto mosquitto-clients openssl; }
 	@python3 -c "import paho.mqtt, sys; sys.exit(paho.mqtt.__version__ != '2.1.0')" 2>/dev/null || python3 -m pip install --quiet paho-mqtt==2.1.0
 	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus; }
+	@command -v go >/dev/null && test -d /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq golang-go golang-golang-x-mod-dev; }
 	@command -v dot >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq graphviz; }
 	@command -v systemd-analyze >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq systemd; }
 	@dpkg -s gcc make libsodium-dev libcurl4-openssl-dev libmosquitto-dev >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc make libsodium-dev libcurl4-openssl-dev libmosquitto-dev; }

@@ -9,10 +9,16 @@ device and a real operator would send:
 - POST /v1/messages and each item of POST /v1/messages/batch are signed over SPEC §4.1's
   signing bytes by the sender's key when the hooks hold it (otherwise a registered sender's
   name and key are put in), with a counter above any it used before.
+- GET /v1/messages and GET /v1/stats/rates get query parameters that also keep the rules a
+  schema cannot state across parameters or calendars: `from` and `to` are real dates (the
+  pattern allows a 31st of February) with `from` ≤ `to`; `provenance` comes with
+  `valid=false`; `leaf_hash` comes alone; `order=desc` not with `before`; and rates ask for
+  at most 1,440 buckets.
 Requests meant to be invalid (negative mode) are left as generated. The signing bytes are
 written here from the SPEC, as in testdata/gen_signing_vectors.py (no code shared with Rust).
 """
 
+import datetime
 import hashlib
 import random
 import struct
@@ -126,6 +132,66 @@ def _message(item):
     return msg
 
 
+def _real_time(value):
+    """`value` if it names a real instant in the shape the hub takes, else one that does."""
+    try:
+        t = datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ" if "." in value else "%Y-%m-%dT%H:%M:%SZ")
+        if t.year >= 1970:
+            return value
+    except (TypeError, ValueError):
+        pass
+    day = datetime.datetime(2026, 1, 1) + datetime.timedelta(seconds=_rng.randrange(0, 10**8))
+    return day.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _times(query):
+    """Real `from` and `to`, in order."""
+    for k in ("from", "to"):
+        if k in query:
+            query[k] = _real_time(query[k])
+    if "from" in query and "to" in query and query["from"][:19] > query["to"][:19]:
+        query["from"], query["to"] = query["to"], query["from"]
+    if "from" in query and "to" in query and query["from"][:19] == query["to"][:19]:
+        query["from"] = query["to"]
+
+
+def _instant(value):
+    return datetime.datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")
+
+
+def _message_query(query):
+    if "leaf_hash" in query:
+        for k in list(query):
+            if k not in ("leaf_hash", "limit", "order"):
+                del query[k]
+        return
+    _times(query)
+    if "provenance" in query:
+        query["valid"] = "false"
+    if query.get("order") == "desc":
+        query.pop("before", None)
+
+
+def _rates_query(query):
+    _times(query)
+    bucket = query.get("bucket")
+    if "from" in query and "to" in query and bucket is not None:
+        try:
+            span = (_instant(query["to"]) - _instant(query["from"])).total_seconds()
+            if span / int(bucket) >= 1439:
+                del query["bucket"]
+        except (TypeError, ValueError, ZeroDivisionError):
+            pass
+    if ("from" in query) != ("to" in query):
+        # One end only: the other defaults to now or to an hour before `to`, which a random
+        # time may be past.
+        query.pop("from", None)
+        query.pop("to", None)
+    if "from" in query and "to" in query:
+        if (_instant(query["to"]) - _instant(query["from"])).days > 1400:
+            query["from"] = query["to"]
+
+
 @schemathesis.hook
 def map_case(ctx, case):
     if not _positive(case):
@@ -141,6 +207,10 @@ def map_case(ctx, case):
         sk = Ed25519PrivateKey.generate()
         body["public_key"] = _public_hex(sk)
         _pending[id(case)] = ((case.path_parameters or {}).get("name"), sk)
+    elif method == "GET" and path in ("/v1/messages", "/v1/stats/rates"):
+        query = case.query if isinstance(case.query, dict) else None
+        if query is not None:
+            (_message_query if path == "/v1/messages" else _rates_query)(query)
     elif method == "POST" and path == "/v1/messages":
         _sign(body)
     elif method == "POST" and path == "/v1/messages/batch" and isinstance(body, list):

@@ -95,6 +95,64 @@ impl SignedFields<'_> {
     }
 }
 
+/// The domain-separation prefix of a federated message (SPEC §7): a v1 signature never passes
+/// for a v2 one, nor the reverse.
+pub const MESSAGE_DOMAIN_V2: &[u8] = b"m2mhub/message/v2\n";
+
+/// The fields a device signs in a federation (SPEC §7): those of [`SignedFields`], with sender
+/// and receiver fully qualified (`name@hub`), and the transaction's home hub, which names the
+/// one ledger the message may be recorded in:
+///
+/// ```text
+/// "m2mhub/message/v2" 0x0A
+/// u16 len(sender) sender    u16 len(receiver) receiver    u8 action
+/// u64 tx    u16 len(tx_hub) tx_hub (empty for a begin)
+/// u64 cause + 1    u64 counter    32 bytes SHA-256(contents)
+/// ```
+///
+/// `testdata/signing-v2-vectors.json`, from the same independent Python model as v1 (and run
+/// by the C and Python SDKs), pins the layout.
+#[derive(Clone, Copy, Debug)]
+pub struct FederatedFields<'a> {
+    /// The v1 fields, with `sender` and `receiver` as `name@hub`.
+    pub fields: SignedFields<'a>,
+    /// The transaction's home hub; empty for a `begin`.
+    pub tx_hub: &'a str,
+}
+
+impl FederatedFields<'_> {
+    /// The length of [`Self::signing_bytes`].
+    pub fn signing_len(&self) -> usize {
+        self.fields.signing_len() - MESSAGE_DOMAIN.len()
+            + MESSAGE_DOMAIN_V2.len()
+            + 2
+            + self.tx_hub.len()
+    }
+
+    /// The exact bytes the sender signs (fields validated as for [`SignedFields`], and a hub
+    /// name of at most 64 characters).
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        let f = &self.fields;
+        debug_assert!(
+            f.cause != Some(u64::MAX),
+            "cause u64::MAX cannot be encoded"
+        );
+        let mut out = Vec::with_capacity(self.signing_len());
+        out.extend_from_slice(MESSAGE_DOMAIN_V2);
+        put_str(&mut out, f.sender);
+        put_str(&mut out, f.receiver);
+        out.push(f.action);
+        out.extend_from_slice(&f.tx.to_be_bytes());
+        put_str(&mut out, self.tx_hub);
+        // Saturating for the reason given at `SignedFields::write_signing_bytes`.
+        let cause = f.cause.map_or(0, |c| c.saturating_add(1));
+        out.extend_from_slice(&cause.to_be_bytes());
+        out.extend_from_slice(&f.counter.to_be_bytes());
+        out.extend_from_slice(f.contents_hash);
+        out
+    }
+}
+
 /// The domain-separation prefix of a device's MQTT CONNECT password (SPEC §5.2): a password
 /// can never pass for a message signature, nor a message signature for a password.
 pub const CONNECT_DOMAIN: &[u8] = b"m2mhub/connect/v1\n";

@@ -184,12 +184,13 @@ impl Ledger {
     }
 
     /// Hashes, signs and durably commits the pending block; returns each entry's outcome.
-    fn commit(&self, w: &mut Writer, p: Pending) -> Result<Vec<Appended>> {
+    fn commit(&self, w: &mut Writer, mut p: Pending) -> Result<Vec<Appended>> {
         let hashes_start = merkle::stored_hash_count(w.frontier.size());
         let mut hashes = Vec::with_capacity(2 * p.entries.len() + 8);
         let mut leaves = Vec::with_capacity(p.entries.len());
-        for e in &p.entries {
+        for e in &mut p.entries {
             let leaf = merkle::leaf_hash(&e.bytes);
+            e.rows.leaf = crate::block::leaf_key(&leaf);
             w.frontier.push(leaf, &mut hashes);
             leaves.push(leaf);
         }
@@ -299,7 +300,7 @@ fn registry_change(w: &mut Writer, p: &mut Pending, e: Entry) -> Result<Slot> {
         seq,
         bytes: e.to_bytes(),
         contents: None,
-        rows: IndexRows::of(&e, |_| None),
+        rows: IndexRows::of(&e, |name| w.registry.ids.get(name).copied()),
     });
     p.decoded.push(e);
     Ok(Slot::Entry(p.entries.len() - 1))

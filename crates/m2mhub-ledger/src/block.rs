@@ -1,6 +1,6 @@
 //! What one block writes, and the block row the store keeps for each block.
 
-use m2mhub_core::{entry::Entry, hash::Hash};
+use m2mhub_core::{entry::Entry, hash::Hash, message::Action};
 use serde::{Deserialize, Serialize};
 
 /// A committed block: the entries `first_seq .. first_seq + size` and the checkpoint sealing
@@ -70,15 +70,37 @@ pub struct IndexRows {
     /// For invalid messages: the id of their transaction's provenance device, counted in the
     /// provenance ranking.
     pub provenance_invalid: Option<u32>,
+    /// For messages: the receiver's id (also when it is the sender).
+    pub receiver: Option<u32>,
+    /// For invalid messages: the device that caused it, the provenance device of its
+    /// transaction, or the sender of a message naming a tx id not issued yet (incidents,
+    /// `invalid_caused`, `GET /v1/messages?provenance=`).
+    pub culprit: Option<u32>,
+    /// For messages: the notices, as bits (an incident keeps the union of its messages').
+    pub notices: u16,
+    /// For messages: true for a `begin` (it began transaction `tx`).
+    pub begins: bool,
+    /// For registry entries: the devices whose history holds it: the device it changes and,
+    /// for an exception, the exception's sender.
+    pub history: [Option<u32>; 2],
+    /// The first 8 bytes of the entry's leaf hash, big-endian ([`IndexRows::with_leaf`]):
+    /// its key in the leaf-hash index.
+    pub leaf: u64,
 }
 
 impl IndexRows {
-    /// The rows `entry` implies, given the internal ids of the devices registered before it
-    /// (ids are given in registration order: 0, 1, 2, …).
+    /// The rows `entry` implies, given the internal ids of the devices registered up to it,
+    /// itself included (ids are given in registration order: 0, 1, 2, …).
     pub fn of(entry: &Entry, id: impl Fn(&str) -> Option<u32>) -> IndexRows {
         match entry {
             Entry::Message(m) => {
                 let sender = id(m.sender.as_str());
+                let invalid = !m.notices.is_empty();
+                let provenance_invalid = m
+                    .provenance
+                    .as_ref()
+                    .filter(|_| invalid)
+                    .and_then(|p| id(p.as_str()));
                 IndexRows {
                     is_registry: false,
                     tx: m.transaction().map(|t| t.0),
@@ -88,20 +110,51 @@ impl IndexRows {
                         id(m.receiver.as_str()).filter(|r| Some(*r) != sender),
                     ],
                     counter: sender.map(|s| (s, m.counter)),
-                    invalid: !m.notices.is_empty(),
-                    provenance_invalid: m
-                        .provenance
-                        .as_ref()
-                        .filter(|_| !m.notices.is_empty())
-                        .and_then(|p| id(p.as_str())),
+                    invalid,
+                    provenance_invalid,
+                    receiver: id(m.receiver.as_str()),
+                    culprit: match m.transaction() {
+                        Some(_) => provenance_invalid,
+                        None => sender.filter(|_| invalid),
+                    },
+                    notices: m.notices.bits(),
+                    begins: m.action == Action::Begin,
+                    history: [None, None],
+                    leaf: 0,
                 }
             }
-            _ => IndexRows {
-                is_registry: true,
-                ..IndexRows::default()
-            },
+            Entry::DeviceRegistered(r) => IndexRows::registry([id(r.name.as_str()), None]),
+            Entry::ExceptionGranted { device, sender }
+            | Entry::ExceptionWithdrawn { device, sender } => {
+                let d = id(device.as_str());
+                IndexRows::registry([d, id(sender.as_str()).filter(|s| Some(*s) != d)])
+            }
+            Entry::DeviceRevoked { device } | Entry::DeviceRekeyed { device, .. } => {
+                IndexRows::registry([id(device.as_str()), None])
+            }
         }
     }
+
+    /// These rows with the leaf-hash key of the entry whose bytes are `bytes`.
+    pub fn with_leaf(mut self, bytes: &[u8]) -> IndexRows {
+        self.leaf = leaf_key(&m2mhub_core::merkle::leaf_hash(bytes));
+        self
+    }
+
+    fn registry(history: [Option<u32>; 2]) -> IndexRows {
+        IndexRows {
+            is_registry: true,
+            history,
+            ..IndexRows::default()
+        }
+    }
+}
+
+/// The leaf-hash index's key of a leaf hash: its first 8 bytes, big-endian.
+pub fn leaf_key(leaf: &Hash) -> u64 {
+    let mut k = [0u8; 8];
+    k.copy_from_slice(&leaf[..8]);
+    u64::from_be_bytes(k)
 }
 
 /// Everything one block commits, atomically.

@@ -14,6 +14,7 @@ mod copies;
 pub mod datadir;
 mod error;
 pub mod fs;
+mod investigate;
 mod ledger;
 mod lists;
 mod migrate;
@@ -23,6 +24,7 @@ mod sigverify;
 #[cfg(any(test, feature = "testing"))]
 pub mod simfs;
 pub mod store;
+mod tiles;
 mod txcodec;
 pub mod verify;
 
@@ -31,11 +33,16 @@ pub use block::BlockRow;
 pub use committer::{Committer, DEFAULT_MAX_QUEUED, MAX_BLOCK_ENTRIES};
 pub use datadir::DataDir;
 pub use error::{LedgerError, Result};
+pub use investigate::{
+    DeviceActivity, HistoryItem, HistoryKind, IncidentItem, IncidentPage, LastSeen,
+    MAX_RATE_BUCKETS, RATE_BUCKETS, RateBucket, Rates,
+};
 pub use ledger::{Committed, Ledger, LedgerConfig, RegistryView, View, now_ms};
 pub use lists::{
-    DEFAULT_PAGE, DeviceTransaction, MAX_PAGE, MessageFilter, Page, ProvenanceCount, SCAN_FACTOR,
-    TransactionView, page_limit,
+    DEFAULT_PAGE, DeviceTransaction, MAX_PAGE, MessageFilter, MessagePage, Page, ProvenanceCount,
+    SCAN_FACTOR, TransactionView, page_limit,
 };
 pub use query::{ConsistencyProof, EntryView, InclusionProof, Logged};
 pub use record::Record;
 pub use sigverify::{SigCheck, verify_all};
+pub use tiles::{TILE_WIDTH, Tile};

@@ -76,8 +76,38 @@ pub struct MessageFilter {
     /// Only seqs smaller than this; the page then runs newest first and `next` is the next
     /// page's `before`.
     pub before: Option<u64>,
+    /// Newest first (`order=desc`): `after` then means seqs smaller than it.
+    pub newest_first: bool,
+    /// Only messages in blocks sealed at or after this time (ms since the Unix epoch).
+    pub from_ms: Option<u64>,
+    /// Only messages in blocks sealed at or before this time (ms since the Unix epoch).
+    pub to_ms: Option<u64>,
+    /// Only the invalid messages this device caused (its transactions' and its own naming
+    /// tx ids not issued yet); needs `valid: Some(false)`.
+    pub provenance: Option<String>,
+    /// Only the message with this leaf hash, found through the leaf-hash index; no other
+    /// filter may be given with it.
+    pub leaf_hash: Option<m2mhub_core::hash::Hash>,
     /// At most this many (see [`page_limit`]).
     pub limit: Option<usize>,
+}
+
+/// A page of `GET /v1/messages`: `{items, next, total}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessagePage {
+    /// This page's records.
+    pub items: Vec<Record>,
+    /// Where the next page starts (its `after`, or its `before` when paged with `before`);
+    /// `None` once the list is exhausted.
+    pub next: Option<u64>,
+    /// Messages matching the filters in the whole ledger, when a counter kept on append
+    /// knows it (no filter, `tx`, `device`, `valid`, `provenance` with `valid=false`);
+    /// null otherwise (filters combined, a time range).
+    pub total: Option<u64>,
+    /// Index rows this request read (not part of the answer).
+    #[serde(skip)]
+    pub rows_read: u64,
 }
 
 /// A transaction as `GET /v1/transactions/{tx}?after=&limit=` shows it: one page of its
@@ -126,31 +156,80 @@ pub struct DeviceTransaction {
     pub messages_to_device: u64,
     /// Of which invalid.
     pub invalid_to_device: u64,
-    /// The latest such message.
+    /// The latest such message (with `begun`: the `begin` that began it).
     pub last_seq: u64,
+    /// With `begun`: all the messages filed under the transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_count: Option<u64>,
+    /// With `begun`: the invalid ones among them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid_count: Option<u64>,
 }
 
 impl Ledger {
-    /// Message records matching `f`, by seq (newest first with `before`).
-    pub fn messages(&self, f: &MessageFilter) -> Result<Page<Record>> {
+    /// Message records matching `f`, by seq (newest first with `before` or `newest_first`).
+    pub fn messages(&self, f: &MessageFilter) -> Result<MessagePage> {
         let limit = page_limit(f.limit)?;
+        if f.provenance.is_some() && f.valid != Some(false) {
+            return Err(LedgerError::BadQuery(
+                "provenance= lists the invalid messages a device caused: give valid=false".into(),
+            ));
+        }
+        if f.newest_first && f.before.is_some() {
+            return Err(LedgerError::BadQuery(
+                "give before= or order=desc, not both".into(),
+            ));
+        }
+        if let (Some(a), Some(b)) = (f.from_ms, f.to_ms)
+            && a > b
+        {
+            return Err(LedgerError::BadQuery("from is later than to".into()));
+        }
+        if let Some(leaf) = &f.leaf_hash {
+            return self.message_by_leaf(f, leaf);
+        }
+        let caused_by = match &f.provenance {
+            Some(name) => Some(self.device_id(name)?),
+            None => None,
+        };
         let snap = self.snapshot()?;
         let device_id = match &f.device {
             Some(name) => match self.view().registry.ids.get(name.as_str()) {
                 Some(id) => Some(*id),
-                None => return Ok(Page::new(Vec::new(), None, 0)),
+                None => {
+                    let total = message_total(&snap, f, Some(0), None)?;
+                    return Ok(MessagePage::new(Page::new(Vec::new(), None, 0), total));
+                }
             },
             None => None,
         };
-        let index = match (f.tx, device_id) {
-            (Some(tx), _) => Index::Tx(tx),
-            (None, Some(id)) => Index::Device(id),
-            (None, None) if f.valid == Some(false) => Index::Invalid,
-            (None, None) => Index::All,
+        let index = match (caused_by, f.tx, device_id) {
+            (Some(id), _, _) => Index::Caused(id),
+            (None, Some(tx), _) => Index::Tx(tx),
+            (None, None, Some(id)) => Index::Device(id),
+            (None, None, None) if f.valid == Some(false) => Index::Invalid,
+            (None, None, None) => Index::All,
         };
-        let newest_first = f.before.is_some();
-        let lo = f.after.map_or(0, |a| a.saturating_add(1));
-        let hi = f.before.unwrap_or(u64::MAX);
+        let newest_first = f.before.is_some() || f.newest_first;
+        let (mut lo, mut hi) = match (f.before, newest_first) {
+            (Some(b), _) => (f.after.map_or(0, |a| a.saturating_add(1)), b),
+            (None, true) => (0, f.after.unwrap_or(u64::MAX)),
+            (None, false) => (f.after.map_or(0, |a| a.saturating_add(1)), u64::MAX),
+        };
+        if f.from_ms.is_some() || f.to_ms.is_some() {
+            let (tlo, thi) = snap.seq_range_of_times(f.from_ms, f.to_ms)?;
+            lo = lo.max(tlo);
+            hi = hi.min(thi);
+        }
+        let device_total = match device_id {
+            Some(id) => Some(snap.activity(id)?.messages),
+            None => None,
+        };
+        let caused = match caused_by {
+            Some(id) => Some(snap.activity(id)?.invalid_caused),
+            None => None,
+        };
+        let total = message_total(&snap, f, device_total, caused)?;
         let mut items = Vec::with_capacity(limit);
         let mut reader = snap.record_reader()?;
         let end = snap.scan_index(index, lo, hi, newest_first, budget(limit), |seq| {
@@ -161,7 +240,10 @@ impl Ledger {
                 && f.tx.is_none_or(|t| r.tx == t)
                 && f.device
                     .as_ref()
-                    .is_none_or(|d| r.sender == *d || r.receiver == *d);
+                    .is_none_or(|d| r.sender == *d || r.receiver == *d)
+                && f.provenance
+                    .as_ref()
+                    .is_none_or(|p| r.provenance.as_ref().unwrap_or(&r.sender) == p);
             if keep {
                 items.push(r);
             }
@@ -171,7 +253,10 @@ impl Ledger {
                 Visit::More
             })
         })?;
-        Ok(Page::new(items, end.resume, end.rows_read))
+        Ok(MessagePage::new(
+            Page::new(items, end.resume, end.rows_read),
+            total,
+        ))
     }
 
     /// Transaction `tx` with the page of its messages after seq `after`.
@@ -313,6 +398,8 @@ impl Ledger {
                         messages_to_device: 0,
                         invalid_to_device: 0,
                         last_seq: r.seq,
+                        message_count: None,
+                        invalid_count: None,
                     });
                     at.insert(tx, items.len() - 1);
                     items.len() - 1
@@ -320,6 +407,48 @@ impl Ledger {
             };
             items[i].messages_to_device += 1;
             items[i].invalid_to_device += u64::from(!r.valid);
+            Ok(if items.len() == limit {
+                Visit::Full
+            } else {
+                Visit::More
+            })
+        })?;
+        Ok(Page::new(items, end.resume, end.rows_read))
+    }
+
+    /// The transactions `name` began, newest first (by their `begin`'s seq); `after` is the
+    /// previous page's `next`: only `begin`s below that seq.
+    pub fn device_begun(
+        &self,
+        name: &str,
+        after: Option<u64>,
+        limit: Option<usize>,
+    ) -> Result<Page<DeviceTransaction>> {
+        let limit = page_limit(limit)?;
+        let id = self.device_id(name)?;
+        let snap = self.snapshot()?;
+        let mut items = Vec::with_capacity(limit);
+        let mut reader = snap.record_reader()?;
+        let hi = after.unwrap_or(u64::MAX);
+        let end = snap.scan_index(Index::Begun(id), 0, hi, true, budget(limit), |seq| {
+            let Some(r) = record_with(&mut reader, seq)? else {
+                return Ok(Visit::More);
+            };
+            let state = snap.tx_state(r.tx)?;
+            let invalid = snap
+                .incident(crate::store::TX_GROUP, r.tx)?
+                .map_or(0, |g| g.invalid);
+            items.push(DeviceTransaction {
+                tx: Some(r.tx),
+                provenance: state.as_ref().map(|s| s.provenance.to_string()),
+                state: state.map(|s| s.status),
+                // This page looked at the `begin` only.
+                messages_to_device: u64::from(r.receiver == name),
+                invalid_to_device: u64::from(r.receiver == name && !r.valid),
+                last_seq: r.seq,
+                message_count: Some(snap.tx_message_count(r.tx)?),
+                invalid_count: Some(invalid),
+            });
             Ok(if items.len() == limit {
                 Visit::Full
             } else {
@@ -353,6 +482,76 @@ impl Ledger {
         let next = more.then(|| rows.last().map(|r| r.0)).flatten();
         Ok(Page::new(items, next, rows.len() as u64 + u64::from(more)))
     }
+}
+
+impl Ledger {
+    /// The message whose leaf hash is `leaf` (a page of 0 or 1 item).
+    fn message_by_leaf(
+        &self,
+        f: &MessageFilter,
+        leaf: &m2mhub_core::hash::Hash,
+    ) -> Result<MessagePage> {
+        let others = f.tx.is_some()
+            || f.device.is_some()
+            || f.valid.is_some()
+            || f.provenance.is_some()
+            || f.after.is_some()
+            || f.before.is_some()
+            || f.from_ms.is_some()
+            || f.to_ms.is_some();
+        if others {
+            return Err(LedgerError::BadQuery(
+                "leaf_hash names one message: give it alone (with limit and order at most)".into(),
+            ));
+        }
+        let snap = self.snapshot()?;
+        let items: Vec<Record> = match snap.seq_of_leaf(leaf)? {
+            Some(seq) => crate::query::record_at(&snap, seq)?.into_iter().collect(),
+            None => Vec::new(),
+        };
+        Ok(MessagePage {
+            total: Some(items.len() as u64),
+            items,
+            next: None,
+            rows_read: 1,
+        })
+    }
+}
+
+impl MessagePage {
+    fn new(p: Page<Record>, total: Option<u64>) -> MessagePage {
+        MessagePage {
+            items: p.items,
+            next: p.next,
+            total,
+            rows_read: p.rows_read,
+        }
+    }
+}
+
+/// The number of messages matching `f` over the whole ledger, when a counter knows it
+/// (`device`: the filtered device's message count; `caused`: the invalid messages the
+/// `provenance` device caused).
+fn message_total(
+    snap: &crate::store::Snapshot,
+    f: &MessageFilter,
+    device: Option<u64>,
+    caused: Option<u64>,
+) -> Result<Option<u64>> {
+    if f.from_ms.is_some() || f.to_ms.is_some() {
+        return Ok(None);
+    }
+    Ok(match (f.tx, &f.device, f.valid, &f.provenance) {
+        (None, None, None, None) => Some(snap.message_count()?),
+        (Some(tx), None, None, None) => Some(snap.tx_message_count(tx)?),
+        (None, Some(_), None, None) => device,
+        (None, None, Some(false), None) => Some(snap.invalid_count()?),
+        (None, None, Some(true), None) => {
+            Some(snap.message_count()?.saturating_sub(snap.invalid_count()?))
+        }
+        (None, None, Some(false), Some(_)) => caused,
+        _ => None,
+    })
 }
 
 /// True when `seq` is the transaction's last message.

@@ -16,21 +16,30 @@ use crate::{
 /// `unissued_tx_messages` instead. v3 also counted a transaction's participants in a `u16`;
 /// v4 in a `u32`.
 const V3: &str = "m2mhub-store-v3";
+/// v5 adds the tables behind the investigator's console (`store/investigation.rs`): v4 has
+/// none of them, so they are filled from the entries.
+const V4: &str = "m2mhub-store-v4";
 
 /// True when a store of format `format` can be migrated to [`STORE_FORMAT`].
 pub(crate) fn can_migrate(format: &str) -> bool {
-    format == V3
+    format == V3 || format == V4
 }
 
 /// Migrates a store of format `format` to [`STORE_FORMAT`] inside `txn`.
 pub(crate) fn migrate(txn: &WriteTransaction, format: &str) -> Result<()> {
-    if format != V3 {
-        return Err(LedgerError::Corrupt(format!(
-            "store format {format:?}, this hub reads {STORE_FORMAT:?}"
-        )));
+    match format {
+        V3 => {
+            v3_to_v4(txn)?;
+            widen_participant_counts(txn)?;
+        }
+        V4 => {}
+        _ => {
+            return Err(LedgerError::Corrupt(format!(
+                "store format {format:?}, this hub reads {STORE_FORMAT:?}"
+            )));
+        }
     }
-    v3_to_v4(txn)?;
-    widen_participant_counts(txn)?;
+    crate::store::backfill_investigation(txn)?;
     txn.open_table(META)?.insert("format", STORE_FORMAT)?;
     Ok(())
 }

@@ -77,8 +77,56 @@ pub fn format_time(ms: u64) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
+/// Parses a query time: `YYYY-MM-DDTHH:MM:SS.sssZ` as records show it (what JavaScript's
+/// `Date.prototype.toISOString()` gives), or without the fraction; `what` names the parameter
+/// in the error.
+pub fn parse_time(what: &str, s: &str) -> crate::Result<u64> {
+    let bad = || {
+        crate::LedgerError::BadQuery(format!(
+            "{what} must be a UTC time like 2026-01-31T09:30:00.000Z or 2026-01-31T09:30:00Z, not {s:?}"
+        ))
+    };
+    // humantime's strict RFC 3339 parser also takes other fraction lengths and leap seconds;
+    // only the two shapes above are accepted.
+    let shape_ok = s.len() == 20 || (s.len() == 24 && s.as_bytes().get(19) == Some(&b'.'));
+    if !shape_ok || !s.ends_with('Z') {
+        return Err(bad());
+    }
+    let t = humantime::parse_rfc3339(s).map_err(|_| bad())?;
+    let ms = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| bad())?
+        .as_millis();
+    u64::try_from(ms).map_err(|_| bad())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parses_query_times_in_the_two_shapes_and_nothing_else() {
+        assert_eq!(
+            super::parse_time("from", "2025-11-29T21:00:00.123Z").ok(),
+            Some(1_764_450_000_123)
+        );
+        assert_eq!(
+            super::parse_time("from", "2025-11-29T21:00:00Z").ok(),
+            Some(1_764_450_000_000)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2025-11-29",
+            "2025-11-29T21:00:00",
+            "2025-11-29T21:00:00.1Z",
+            "2025-11-29T21:00:00+00:00",
+            "2025-13-29T21:00:00.000Z",
+            "1969-12-31T23:59:59.000Z",
+        ] {
+            let e = super::parse_time("from", bad).err().map(|e| e.to_string());
+            assert!(e.is_some_and(|m| m.contains("from must be")), "{bad:?}");
+        }
+    }
+
     #[test]
     fn formats_block_times_as_the_spec_shows_them() {
         assert_eq!(super::format_time(0), "1970-01-01T00:00:00.000Z");

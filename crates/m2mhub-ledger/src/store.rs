@@ -19,14 +19,22 @@ use redb::{
 };
 
 use crate::{
-    block::{BlockRow, BlockWrite, IndexRows},
+    block::{BlockRow, BlockWrite},
     error::{LedgerError, Result},
     fs::{DirFs, RealFs, parent, remove_if_exists},
     txcodec,
 };
 
+mod investigation;
 mod pages;
+mod rates;
+mod rows;
+pub use investigation::{
+    Activity, Aggregates, Incident, InvestigationRows, SENDER_GROUP, TX_GROUP, incident_group,
+};
 pub use pages::{FORMAT_PAGES, ScanEnd, Visit, rank_key};
+pub use rates::{HOUR_MS, MINUTE_MS, RateRows};
+pub use rows::IndexRow;
 
 /// seq → canonical entry bytes.
 pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
@@ -78,7 +86,7 @@ pub(crate) const META: TableDefinition<&str, &str> = TableDefinition::new("meta"
 const PRUNED_BELOW: &str = "contents_pruned_below";
 
 /// The layout version of the tables above.
-pub const STORE_FORMAT: &str = "m2mhub-store-v4";
+pub const STORE_FORMAT: &str = "m2mhub-store-v5";
 
 /// An index that message queries page through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +99,10 @@ pub enum Index {
     Invalid,
     /// Messages that named a tx id not issued yet (SPEC §3.1).
     Unissued,
+    /// The `begin` messages a device (by internal id) sent.
+    Begun(u32),
+    /// The invalid messages a device (by internal id) caused ([`crate::block::IndexRows::culprit`]).
+    Caused(u32),
     /// Every entry.
     All,
 }
@@ -231,6 +243,9 @@ impl Store {
             match format.as_deref() {
                 None => {
                     meta.insert("format", STORE_FORMAT)?;
+                    drop(meta);
+                    investigation::create(&txn)?;
+                    rates::create(&txn)?;
                 }
                 Some(STORE_FORMAT) => {}
                 Some(old) if crate::migrate::can_migrate(old) => {
@@ -267,6 +282,8 @@ impl Store {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(durability)?;
         pages::write_block(&txn, &w.entries)?;
+        investigation::write_block(&txn, &w.entries)?;
+        rates::write_block(&txn, &w.entries, w.block.time_ms)?;
         {
             let mut entries = txn.open_table(ENTRIES)?;
             let mut contents = txn.open_table(CONTENTS)?;
@@ -465,6 +482,17 @@ impl Snapshot {
             one(self, "last_counters", LAST_COUNTERS)?,
             one(self, "registry_entries", REGISTRY)?,
             one(self, "transactions", TXS)?,
+            one(self, "incidents", investigation::INCIDENTS)?,
+            one(self, "incident_order", investigation::INCIDENT_ORDER)?,
+            one(self, "device_activity", investigation::ACTIVITY)?,
+            one(self, "device_history", investigation::HISTORY)?,
+            one(self, "begun_txs", investigation::BEGUN)?,
+            one(self, "caused_invalid", investigation::CAUSED)?,
+            one(self, "leaf_index", investigation::LEAVES)?,
+            one(self, "rates_minute", rates::MINUTES)?,
+            one(self, "rates_hour", rates::HOURS)?,
+            one(self, "device_rates_hour", rates::DEVICE_HOURS)?,
+            one(self, "device_invalid_minute", rates::DEVICE_MINUTES)?,
         ])
     }
 
@@ -753,157 +781,7 @@ impl RecordReader {
     }
 }
 
-/// One stored index row, as `verify` reads it back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IndexRow {
-    /// `registry_entries`.
-    Registry,
-    /// `tx_messages`.
-    Tx(u64),
-    /// `device_messages`.
-    Device(u32),
-    /// `counters`.
-    Counter(u32, u64),
-    /// `invalid_messages`.
-    Invalid,
-    /// `unissued_tx_messages`, with the tx id named.
-    Unissued(u64),
-    /// A per-device row filed under another epoch than its seq's.
-    Misfiled,
-}
-
-impl IndexRow {
-    /// The table holding this row.
-    pub fn table(&self) -> &'static str {
-        match self {
-            IndexRow::Registry => "registry_entries",
-            IndexRow::Tx(_) => "tx_messages",
-            IndexRow::Device(_) => "device_messages",
-            IndexRow::Counter(..) => "counters",
-            IndexRow::Invalid => "invalid_messages",
-            IndexRow::Unissued(_) => "unissued_tx_messages",
-            IndexRow::Misfiled => "device_messages or counters",
-        }
-    }
-
-    /// True when `rows` (what an entry implies) holds this row.
-    pub fn implied_by(&self, rows: &IndexRows) -> bool {
-        match *self {
-            IndexRow::Registry => rows.is_registry,
-            IndexRow::Tx(tx) => rows.tx == Some(tx),
-            IndexRow::Device(d) => rows.devices.contains(&Some(d)),
-            IndexRow::Counter(s, c) => rows.counter == Some((s, c)),
-            IndexRow::Invalid => rows.invalid,
-            IndexRow::Unissued(tx) => rows.unissued_tx == Some(tx),
-            IndexRow::Misfiled => false,
-        }
-    }
-}
-
 impl Snapshot {
-    /// The first row that `expected` (entries' seqs and the rows they imply) names and the
-    /// store lacks, as (seq, table).
-    pub fn missing_index_row(
-        &self,
-        expected: &[(u64, IndexRows)],
-    ) -> Result<Option<(u64, &'static str)>> {
-        let registry = self.table(REGISTRY)?;
-        let tx_msgs = self.table(TX_MSGS)?;
-        let dev_msgs = self.table(DEVICE_MSGS)?;
-        let counters = self.table(COUNTERS)?;
-        let invalid = self.table(INVALID)?;
-        let unissued = self.table(UNISSUED)?;
-        for &(seq, r) in expected {
-            if r.is_registry && registry.get(seq)?.is_none() {
-                return Ok(Some((seq, "registry_entries")));
-            }
-            if let Some(tx) = r.tx
-                && tx_msgs.get((tx, seq))?.is_none()
-            {
-                return Ok(Some((seq, "tx_messages")));
-            }
-            for d in r.devices.iter().flatten() {
-                if dev_msgs.get((epoch(seq), *d, seq))?.is_none() {
-                    return Ok(Some((seq, "device_messages")));
-                }
-            }
-            if let Some((sender, counter)) = r.counter
-                && counters
-                    .get((epoch(seq), sender, counter))?
-                    .map(|v| v.value())
-                    != Some(seq)
-            {
-                return Ok(Some((seq, "counters")));
-            }
-            if r.invalid && invalid.get(seq)?.is_none() {
-                return Ok(Some((seq, "invalid_messages")));
-            }
-            if let Some(tx) = r.unissued_tx
-                && unissued.get(seq)?.map(|v| v.value()) != Some(tx)
-            {
-                return Ok(Some((seq, "unissued_tx_messages")));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Rows in each index table, by table name.
-    pub fn index_row_counts(&self) -> Result<Vec<(&'static str, u64)>> {
-        Ok(vec![
-            ("registry_entries", self.table(REGISTRY)?.len()?),
-            ("tx_messages", self.table(TX_MSGS)?.len()?),
-            ("device_messages", self.table(DEVICE_MSGS)?.len()?),
-            ("counters", self.table(COUNTERS)?.len()?),
-            ("invalid_messages", self.table(INVALID)?.len()?),
-            ("unissued_tx_messages", self.table(UNISSUED)?.len()?),
-        ])
-    }
-
-    /// Calls `f(seq, row)` for every row of the index tables (only on `verify`'s slow path,
-    /// to name the entry an extra row claims).
-    pub fn for_each_index_row(&self, mut f: impl FnMut(u64, IndexRow)) -> Result<()> {
-        for r in self.table(REGISTRY)?.iter()? {
-            f(r?.0.value(), IndexRow::Registry);
-        }
-        for r in self.table(TX_MSGS)?.iter()? {
-            let (tx, seq) = r?.0.value();
-            f(seq, IndexRow::Tx(tx));
-        }
-        for r in self.table(DEVICE_MSGS)?.iter()? {
-            let (e, d, seq) = r?.0.value();
-            // A row filed under the wrong epoch is an extra row of its seq.
-            f(
-                seq,
-                if e == epoch(seq) {
-                    IndexRow::Device(d)
-                } else {
-                    IndexRow::Misfiled
-                },
-            );
-        }
-        for r in self.table(COUNTERS)?.iter()? {
-            let (k, v) = r?;
-            let (e, s, c) = k.value();
-            let seq = v.value();
-            f(
-                seq,
-                if e == epoch(seq) {
-                    IndexRow::Counter(s, c)
-                } else {
-                    IndexRow::Misfiled
-                },
-            );
-        }
-        for r in self.table(INVALID)?.iter()? {
-            f(r?.0.value(), IndexRow::Invalid);
-        }
-        for r in self.table(UNISSUED)?.iter()? {
-            let (k, v) = r?;
-            f(k.value(), IndexRow::Unissued(v.value()));
-        }
-        Ok(())
-    }
-
     /// The rows of stored hashes whose first index is in `start..end`: (first index, hashes).
     pub fn hash_rows(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>> {
         let mut out = Vec::new();
@@ -956,4 +834,9 @@ impl HashReader for Snapshot {
         }
         Ok(out)
     }
+}
+
+/// Fills the investigation tables of a store made before them (store format v4).
+pub(crate) fn backfill_investigation(txn: &redb::WriteTransaction) -> Result<()> {
+    investigation::backfill(txn)
 }

@@ -79,6 +79,15 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// A 404 about a device named in the request: `unknown_device` (others unchanged).
+    pub fn unknown_device(self) -> Self {
+        if self.code == "not_found" {
+            Self::new(StatusCode::NOT_FOUND, "unknown_device", self.message)
+        } else {
+            self
+        }
+    }
+
     /// 429 `too_many_failures`: the source failed authentication too often.
     pub fn too_many_failures(wait: std::time::Duration) -> Self {
         let secs = wait.as_secs() + 1;

@@ -32,7 +32,7 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 pub use front::Limits;
 pub use state::AppState;
 
-use routes::{devices, health, investigate, ledger, messages, transactions, ui};
+use routes::{devices, health, incidents, investigate, ledger, messages, transactions, ui};
 
 /// Body cap for every route but the batch route: a message is at most 16 KiB of contents.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -60,6 +60,12 @@ pub fn router(state: AppState) -> Router {
             "/v1/devices/{name}/transactions",
             get(investigate::device_transactions),
         )
+        .route(
+            "/v1/devices/{name}/history",
+            get(investigate::device_history),
+        )
+        .route("/v1/incidents", get(incidents::list))
+        .route("/v1/stats/rates", get(routes::stats::rates))
         .route("/v1/provenance/ranking", get(investigate::ranking))
         .route(
             "/v1/messages",
@@ -91,6 +97,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/security-events/stream", get(routes::security::stream))
         .route("/v1/backup", get(routes::backup::backup))
         .route("/v1/openapi.json", get(openapi::serve))
+        .route("/tlog/checkpoint", get(routes::tlog::checkpoint))
+        .route("/tlog/tile/{*path}", get(routes::tlog::tile))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -10,7 +10,8 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use crate::routes::{
-    backup, devices, health, investigate, ledger, messages, security, transactions, ui,
+    backup, devices, health, incidents, investigate, ledger, messages, security, stats, tlog,
+    transactions, ui,
 };
 
 /// The document as utoipa derives it from the handlers, before [`refine`].
@@ -30,6 +31,9 @@ use crate::routes::{
         devices::rekey,
         investigate::send,
         investigate::device_transactions,
+        investigate::device_history,
+        incidents::list,
+        stats::rates,
         investigate::ranking,
         messages::post,
         messages::batch,
@@ -49,13 +53,15 @@ use crate::routes::{
         security::list,
         security::stream,
         backup::backup,
+        tlog::checkpoint,
+        tlog::tile,
         serve,
         crate::metrics::metrics,
         health::healthz,
         health::readyz,
         ui::index,
     ),
-    components(schemas(crate::error::ErrorBody, transactions::GraphFormat))
+    components(schemas(crate::error::ErrorBody, transactions::GraphFormat, messages::Order))
 )]
 pub struct ApiDoc;
 
@@ -67,13 +73,14 @@ const UNSIGNED: [(&str, &str, u64); 2] = [
 ];
 
 /// Routes that never touch the store or the committer: no 503 from them.
-const STORELESS: [&str; 8] = [
+const STORELESS: [&str; 9] = [
     "/",
     "/healthz",
     "/readyz",
     "/metrics",
     "/v1/key",
     "/v1/checkpoint",
+    "/tlog/checkpoint",
     "/v1/openapi.json",
     "/v1/security-events/stream",
 ];
@@ -205,6 +212,13 @@ fn refine_requests(doc: &mut Value) {
                     "public_key": {"type": "null"}, "simulated": {"const": true}}},
             ]),
         );
+    }
+    // The rates' bucket is one of four lengths, which `IntoParams` cannot enumerate.
+    if let Some(Value::Array(params)) = doc.pointer_mut("/paths/~1v1~1stats~1rates/get/parameters")
+    {
+        for p in params.iter_mut().filter(|p| p["name"] == "bucket") {
+            p["schema"] = json!({"type": "integer", "enum": m2mhub_ledger::RATE_BUCKETS});
+        }
     }
     let batch = "/paths/~1v1~1messages~1batch/post/requestBody/content/application~1json/schema";
     if let Some(schema) = doc.pointer_mut(batch) {

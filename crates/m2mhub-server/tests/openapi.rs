@@ -26,7 +26,8 @@ fn router_routes() -> BTreeMap<String, BTreeSet<String>> {
         .unwrap();
     let mut routes = BTreeMap::new();
     for call in body.split(".route(").skip(1) {
-        let path = call.split('"').nth(1).unwrap().to_owned();
+        // axum's catch-all `{*name}` is OpenAPI's `{name}`.
+        let path = call.split('"').nth(1).unwrap().replace("{*", "{");
         // The call runs to the next `.route(`; strip nested `route_layer(`/`.layer` noise by
         // looking only for the method constructors.
         let methods = ["get", "post", "delete"]

@@ -5,6 +5,7 @@ mod config;
 mod demo;
 mod mqtt;
 mod remote;
+mod tiles;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
@@ -50,6 +51,8 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Back up a running hub's ledger (a consistent snapshot, taken while it runs).
     Backup(cmd::backup::Args),
+    /// Copy a hub's C2SP tiles to a directory (for an object store or a CDN), checking them.
+    Mirror(cmd::mirror::Args),
     /// Build a new data directory from a backup; it continues the same log.
     Restore(cmd::restore::Args),
     /// Print a transaction's causal tree from a running hub.
@@ -98,6 +101,7 @@ fn main() -> std::process::ExitCode {
         Command::Status(a) => cmd::status::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Backup(a) => cmd::backup::run(a),
+        Command::Mirror(a) => cmd::mirror::run(a),
         Command::Restore(a) => cmd::restore::run(a),
         Command::Trace(a) => cmd::trace::run(a),
         Command::Export(a) => cmd::export::run(a),

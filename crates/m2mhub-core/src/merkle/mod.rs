@@ -31,10 +31,12 @@ mod proof;
 mod stored;
 #[cfg(test)]
 mod tests;
+mod tiles;
 mod verify;
 
 pub use proof::{prove_consistency, prove_inclusion};
 pub use stored::{Frontier, MAX_TREE_SIZE, stored_hash_count, stored_hash_index, tree_hash};
+pub use tiles::{TILE_WIDTH, TileBuilder, partial_width};
 pub use verify::{verify_consistency, verify_inclusion};
 
 use crate::hash::{Hash, sha256, sha256_parts};

@@ -181,9 +181,11 @@ pub fn restore_into(backup: impl Read, dir: &Path, hub_key: &SigningKey) -> Resu
     Ok(summary)
 }
 
-/// The key must be the backup's, and the store format one this hub writes.
+/// The key must be the backup's, and the store format one this hub writes or one whose
+/// backups carry the same records (v4: the tables v5 adds are derived, and restore rebuilds
+/// every derived table from the entries).
 fn check_header(h: &Header, hub_key: &SigningKey) -> Result<NoteVerifier> {
-    if h.store_format != STORE_FORMAT {
+    if h.store_format != STORE_FORMAT && h.store_format != "m2mhub-store-v4" {
         return Err(bad(format!(
             "the backup comes from a store of format {:?}; this hub writes {STORE_FORMAT:?}",
             h.store_format
@@ -280,7 +282,12 @@ impl Replay {
             // Decoded once already by the verifier, which refused what does not decode.
             let entry =
                 Entry::from_bytes(&e.bytes).map_err(|err| bad(format!("seq {}: {err}", e.seq)))?;
-            let rows = IndexRows::of(&entry, |n| self.ids.get(n).copied());
+            // A registration's rows name the device it registers: its id comes first.
+            if let Entry::DeviceRegistered(r) = &entry {
+                let id = self.ids.len() as u32;
+                self.ids.insert(r.name.as_str().to_owned(), id);
+            }
+            let rows = IndexRows::of(&entry, |n| self.ids.get(n).copied()).with_leaf(&e.bytes);
             match &entry {
                 Entry::Message(m) => {
                     if e.contents.is_none() && e.seq >= self.pruned_below {
@@ -292,16 +299,12 @@ impl Replay {
                     }
                     touched.insert(m.tx.0);
                 }
-                other => {
+                _ => {
                     if e.contents.is_some() {
                         return Err(bad(format!(
                             "seq {}: contents for an entry that is not a message",
                             e.seq
                         )));
-                    }
-                    if let Entry::DeviceRegistered(r) = other {
-                        let id = self.ids.len() as u32;
-                        self.ids.insert(r.name.as_str().to_owned(), id);
                     }
                 }
             }

@@ -301,8 +301,14 @@ impl Snapshot {
                 let mut r = rows(t.range(lo..hi)?, |k| k, newest_first);
                 walk(&mut r, &mut end)?;
             }
-            Index::Device(d) => {
-                let t = self.table(DEVICE_MSGS)?;
+            Index::Device(_) | Index::Begun(_) | Index::Caused(_) => {
+                let (def, d) = match index {
+                    Index::Begun(d) => (super::investigation::BEGUN, d),
+                    Index::Caused(d) => (super::investigation::CAUSED, d),
+                    Index::Device(d) => (DEVICE_MSGS, d),
+                    _ => return Ok(end),
+                };
+                let t = self.table(def)?;
                 let (first, last) = (epoch(lo), epoch(hi - 1));
                 let epochs: Box<dyn Iterator<Item = u32>> = if newest_first {
                     Box::new((first..=last).rev())

@@ -226,15 +226,15 @@ impl DeviceIds {
         }
     }
 
-    /// The index rows `entry` at `seq` implies, with the devices registered before it.
+    /// The index rows `entry` at `seq` implies, with the devices registered up to it.
     fn rows_at(&self, seq: u64, entry: &Entry) -> IndexRows {
-        IndexRows::of(entry, |name| self.id_before(name, seq))
+        IndexRows::of(entry, |name| self.id_up_to(name, seq))
     }
 
-    fn id_before(&self, name: &str, seq: u64) -> Option<u32> {
+    fn id_up_to(&self, name: &str, seq: u64) -> Option<u32> {
         self.0
             .get(name)
-            .filter(|(_, registered)| *registered < seq)
+            .filter(|(_, registered)| *registered <= seq)
             .map(|(id, _)| *id)
     }
 }
@@ -319,8 +319,8 @@ fn read_store(snap: &Snapshot, tx: &std::sync::mpsc::SyncSender<Read>) -> Expect
                             ));
                             return expected;
                         }
-                        rows.push((seq, expected.ids.rows_at(seq, &entry)));
                         expected.ids.note(seq, &entry);
+                        rows.push((seq, expected.ids.rows_at(seq, &entry).with_leaf(&bytes)));
                     }
                     batch.push(EntryIn {
                         seq,
@@ -335,7 +335,7 @@ fn read_store(snap: &Snapshot, tx: &std::sync::mpsc::SyncSender<Read>) -> Expect
                     return expected;
                 }
                 for (seq, r) in &rows {
-                    expected.derived.note(*seq, r);
+                    expected.derived.note(*seq, r, b.time_ms);
                     *expected.counts.entry("registry_entries").or_default() +=
                         u64::from(r.is_registry);
                     *expected.counts.entry("tx_messages").or_default() += u64::from(r.tx.is_some());
@@ -346,6 +346,13 @@ fn read_store(snap: &Snapshot, tx: &std::sync::mpsc::SyncSender<Read>) -> Expect
                     *expected.counts.entry("invalid_messages").or_default() += u64::from(r.invalid);
                     *expected.counts.entry("unissued_tx_messages").or_default() +=
                         u64::from(r.unissued_tx.is_some());
+                    *expected.counts.entry("device_history").or_default() +=
+                        r.history.iter().flatten().count() as u64;
+                    *expected.counts.entry("begun_txs").or_default() +=
+                        u64::from(r.begins && r.devices[0].is_some());
+                    *expected.counts.entry("caused_invalid").or_default() +=
+                        u64::from(r.culprit.is_some());
+                    *expected.counts.entry("leaf_index").or_default() += 1;
                 }
                 let index_failure = match snap.missing_index_row(&rows) {
                     Ok(None) => None,
@@ -433,7 +440,7 @@ fn check_index_counts(snap: &Snapshot, expected: &Expected) -> Result<(), Failur
         let rows = match snap.entry(seq) {
             Ok(Some(bytes)) => Entry::from_bytes(&bytes)
                 .ok()
-                .map(|e| expected.ids.rows_at(seq, &e)),
+                .map(|e| expected.ids.rows_at(seq, &e).with_leaf(&bytes)),
             Ok(None) => None,
             Err(e) => {
                 err = Some(e);

@@ -10,7 +10,7 @@ use m2mhub_core::{
     names::DeviceName,
     registry::Device,
 };
-use m2mhub_ledger::{Appended, Page, Submission};
+use m2mhub_ledger::{Appended, DeviceActivity, LastSeen, Page, Submission};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -51,6 +51,17 @@ pub struct DeviceJson {
     /// §3.2.2): an outside verifier checks a message at seq s with the last key whose
     /// `from_seq` ≤ s. The last one is `public_key`.
     pub keys: Vec<KeyJson>,
+    /// Messages it sent.
+    pub sent: u64,
+    /// Messages it received (a message to itself counts as sent and received).
+    pub received: u64,
+    /// Invalid messages it caused: those of the transactions it began, and its own messages
+    /// naming tx ids not issued yet.
+    pub invalid_caused: u64,
+    /// Transactions it began (its `begin` messages, valid or not).
+    pub transactions_begun: u64,
+    /// Its latest message sent; null when it never sent one.
+    pub last_seen: Option<LastSeen>,
 }
 
 /// A device's key and the seq from which it is in force.
@@ -65,7 +76,7 @@ pub struct KeyJson {
 }
 
 impl DeviceJson {
-    fn new(d: &Device) -> Self {
+    fn new(d: &Device, a: DeviceActivity) -> Self {
         DeviceJson {
             name: d.name.to_string(),
             clearance: d.clearance,
@@ -84,9 +95,17 @@ impl DeviceJson {
                     from_seq: k.from_seq.0,
                 })
                 .collect(),
+            sent: a.sent,
+            received: a.received,
+            invalid_caused: a.invalid_caused,
+            transactions_begun: a.transactions_begun,
+            last_seen: a.last_seen,
         }
     }
 }
+
+/// Most exceptions a registration may list (the schema's `maxItems`).
+pub const MAX_EXCEPTIONS: usize = 4096;
 
 /// `POST /v1/devices` body: `public_key`, or `simulated: true` without one.
 // The OpenAPI document states that choice as two alternatives (`openapi::refine_requests`).
@@ -109,7 +128,7 @@ pub struct NewDevice {
     simulated: bool,
     /// Senders it accepts despite their lower clearance.
     #[serde(default)]
-    #[schema(value_type = Vec<DeviceName>, max_items = 4096)]
+    #[schema(value_type = Vec<DeviceName>, max_items = 4096)] // MAX_EXCEPTIONS
     exceptions: Vec<String>,
 }
 
@@ -158,17 +177,20 @@ pub fn entry_json(seq: u64, e: &Entry) -> Value {
 
 async fn device(s: &AppState, name: &str) -> ApiResult<DeviceJson> {
     let view = s.ledger.view();
-    view.registry
-        .registry
-        .get(name)
-        .map(DeviceJson::new)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_device",
-                format!("no device named {name}"),
-            )
-        })
+    let d = view.registry.registry.get(name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_device",
+            format!("no device named {name}"),
+        )
+    })?;
+    let ledger = s.ledger.clone();
+    let n = name.to_owned();
+    let activity = super::read(move || ledger.devices_activity(&[n.as_str()])).await?;
+    Ok(DeviceJson::new(
+        d,
+        activity.into_iter().next().unwrap_or_default(),
+    ))
 }
 
 async fn change(s: &AppState, entry: Entry) -> ApiResult<()> {
@@ -213,6 +235,11 @@ pub async fn register(
     JsonBody(b): JsonBody<NewDevice>,
 ) -> ApiResult<(StatusCode, Json<DeviceJson>)> {
     let device_name = name(&b.name)?;
+    if b.exceptions.len() > MAX_EXCEPTIONS {
+        return Err(ApiError::malformed(format!(
+            "a device is registered with at most {MAX_EXCEPTIONS} exceptions"
+        )));
+    }
     let exceptions = b
         .exceptions
         .iter()
@@ -282,8 +309,20 @@ pub async fn list(
     Params(q): Params<ListQuery>,
 ) -> ApiResult<Json<Page<DeviceJson>>> {
     let page = s.ledger.devices(q.after, q.limit)?;
+    let ledger = s.ledger.clone();
+    let names: Vec<String> = page.items.iter().map(|d| d.name.to_string()).collect();
+    let activity = super::read(move || {
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        ledger.devices_activity(&names)
+    })
+    .await?;
     Ok(Json(Page {
-        items: page.items.iter().map(DeviceJson::new).collect(),
+        items: page
+            .items
+            .iter()
+            .zip(activity)
+            .map(|(d, a)| DeviceJson::new(d, a))
+            .collect(),
         next: page.next,
         rows_read: page.rows_read,
     }))

@@ -8,7 +8,8 @@ use m2mhub_core::{
     names::DeviceName,
 };
 use m2mhub_ledger::{
-    Appended, DeviceTransaction, LedgerError, Page, ProvenanceCount, Record, Submission,
+    Appended, DeviceTransaction, HistoryItem, LedgerError, Page, ProvenanceCount, Record,
+    Submission,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -40,26 +41,64 @@ pub struct PageQuery {
     limit: Option<usize>,
 }
 
-/// `GET /v1/devices/{name}/transactions?after=&limit=`: the transactions that reached the
-/// device, newest first, with the device that began each, `{items, next}`.
+/// `GET /v1/devices/{name}/transactions` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeviceTxQuery {
+    /// The previous page's `next`: only messages (with `begun`: `begin`s) below that seq.
+    after: Option<u64>,
+    /// At most this many items (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+    /// true: only the transactions the device began, newest first, each with its
+    /// `message_count` and `invalid_count`.
+    begun: Option<bool>,
+}
+
+/// `GET /v1/devices/{name}/transactions?after=&limit=&begun=`: the transactions that reached
+/// the device (or that it began), newest first, with the device that began each,
+/// `{items, next}`.
 #[utoipa::path(get, path = "/v1/devices/{name}/transactions", operation_id = "device_transactions", tag = "investigation",
-    summary = "Transactions whose messages reached the device, newest first, with their provenance: {items, next}",
-    description = "Counts cover the messages the page looked at.",
-    params(("name" = DeviceName, Path, description = "the device"), PageQuery),
+    summary = "Transactions whose messages reached the device (or, with begun=true, that it began), newest first, with their provenance: {items, next}",
+    description = "Counts messages_to_device and invalid_to_device cover the messages the page looked at (with begun=true, the begin only); message_count and invalid_count (begun=true only) cover the whole transaction.",
+    params(("name" = DeviceName, Path, description = "the device"), DeviceTxQuery),
     responses((status = 200, description = "one page", body = Page<DeviceTransaction>),
         (status = 404, description = "unknown_device", body = ErrorBody)))]
 pub async fn device_transactions(
     State(s): State<AppState>,
     PathParams(name): PathParams<String>,
-    Params(q): Params<PageQuery>,
+    Params(q): Params<DeviceTxQuery>,
 ) -> ApiResult<Json<Page<DeviceTransaction>>> {
     let ledger = s.ledger.clone();
-    blocking(move || ledger.device_transactions(&name, q.after, q.limit))
+    blocking(move || {
+        if q.begun == Some(true) {
+            ledger.device_begun(&name, q.after, q.limit)
+        } else {
+            ledger.device_transactions(&name, q.after, q.limit)
+        }
+    })
+    .await
+    .map_err(ApiError::unknown_device)
+    .map(Json)
+}
+
+/// `GET /v1/devices/{name}/history?after=&limit=`: the device's registry entries, oldest
+/// first, `{items, next}`.
+#[utoipa::path(get, path = "/v1/devices/{name}/history", operation_id = "device_history", tag = "investigation",
+    summary = "The device's registry history, oldest first: registration, exceptions granted and withdrawn (by it or naming it as sender), re-keys, revocation: {items, next}",
+    params(("name" = DeviceName, Path, description = "the device"), PageQuery),
+    responses((status = 200, description = "one page", body = Page<HistoryItem>),
+        (status = 404, description = "unknown_device", body = ErrorBody)))]
+pub async fn device_history(
+    State(s): State<AppState>,
+    PathParams(name): PathParams<String>,
+    Params(q): Params<PageQuery>,
+) -> ApiResult<Json<Page<HistoryItem>>> {
+    let ledger = s.ledger.clone();
+    blocking(move || ledger.device_history(&name, q.after, q.limit))
         .await
-        .map_err(|e| match e.code {
-            "not_found" => ApiError::new(StatusCode::NOT_FOUND, "unknown_device", e.message),
-            _ => e,
-        })
+        .map_err(ApiError::unknown_device)
         .map(Json)
 }
 

@@ -7,7 +7,7 @@ use m2mhub_core::{
     message::{Message, MessageSubmission},
     names::DeviceName,
 };
-use m2mhub_ledger::{Appended, LedgerError, MessageFilter, Page, Record, Submission};
+use m2mhub_ledger::{Appended, LedgerError, MessageFilter, MessagePage, Record, Submission};
 use serde::Serialize;
 use serde::{
     Deserialize, Deserializer,
@@ -273,42 +273,84 @@ pub struct ListQuery {
     device: Option<String>,
     /// Only valid (true) or only invalid (false) messages.
     valid: Option<bool>,
-    /// Only seqs greater than this (the previous page's `next`).
+    /// The previous page's `next`: only seqs greater than this (smaller with `order=desc`).
     after: Option<u64>,
     /// Only seqs smaller than this, newest first; `next` is then the next page's `before`.
     before: Option<u64>,
+    /// asc (oldest first, the default) or desc (newest first).
+    order: Option<Order>,
+    /// Only messages in blocks sealed at or after this time (`2026-01-31T09:30:00.000Z`, or
+    /// without the fraction).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$")]
+    from: Option<String>,
+    /// Only messages in blocks sealed at or before this time (as `from`).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$")]
+    to: Option<String>,
+    /// Only the invalid messages this device caused (its transactions', and its own naming
+    /// tx ids not issued yet): needs valid=false.
+    #[param(value_type = Option<DeviceName>)]
+    provenance: Option<String>,
+    /// Only the message whose Merkle leaf hash is this (hex), found through an index; no
+    /// other filter may be given with it.
+    #[param(pattern = "^[0-9a-fA-F]{64}$", min_length = 64, max_length = 64)]
+    leaf_hash: Option<String>,
     /// At most this many items (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
-/// `GET /v1/messages`: one bounded page, `{items, next}`.
+/// A list's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// Oldest first.
+    Asc,
+    /// Newest first.
+    Desc,
+}
+
+/// `GET /v1/messages`: one bounded page, `{items, next, total}`.
 #[utoipa::path(get, path = "/v1/messages", operation_id = "list_messages", tag = "messages",
-    summary = "Records filtered by tx, device and validity, paged: {items, next}",
-    description = "Paged forward with after or backward with before; a page may hold fewer items than limit, even none, while next is set.",
+    summary = "Records filtered by tx, device, validity, provenance and time, paged: {items, next, total}",
+    description = "Paged forward with after, newest first with order=desc (after then means older than), or backward with before; a page may hold fewer items than limit, even none, while next is set. from and to keep the messages of blocks sealed in that range (found by binary search over block times). total counts the matches over the whole ledger when a counter knows it, else null. leaf_hash finds one message through an index (0 or 1 item) and takes no other filter.",
     params(ListQuery),
-    responses((status = 200, description = "one page", body = Page<Record>)))]
+    responses((status = 200, description = "one page", body = MessagePage),
+        (status = 404, description = "unknown_device: no device has the provenance name", body = ErrorBody)))]
 pub async fn list(
     State(s): State<AppState>,
     Params(q): Params<ListQuery>,
-) -> ApiResult<Json<Page<Record>>> {
+) -> ApiResult<Json<MessagePage>> {
     // An unknown device has no messages, but a name no device can have is a malformed query.
-    if let Some(d) = &q.device {
+    for d in [&q.device, &q.provenance].into_iter().flatten() {
         DeviceName::new(d)?;
     }
+    let time = |what: &str, t: &Option<String>| {
+        t.as_deref()
+            .map(|t| m2mhub_ledger::record::parse_time(what, t))
+            .transpose()
+    };
     let f = MessageFilter {
         tx: q.tx,
         device: q.device,
         valid: q.valid,
         after: q.after,
         before: q.before,
+        newest_first: q.order == Some(Order::Desc),
+        from_ms: time("from", &q.from)?,
+        to_ms: time("to", &q.to)?,
+        provenance: q.provenance,
+        leaf_hash: q
+            .leaf_hash
+            .as_deref()
+            .map(|h| m2mhub_core::message::parse_hex_array::<32>(h, "leaf_hash"))
+            .transpose()?,
         limit: q.limit,
     };
     let ledger = s.ledger.clone();
-    let records = tokio::task::spawn_blocking(move || ledger.messages(&f))
+    super::read(move || ledger.messages(&f))
         .await
-        .map_err(|_| ApiError::from(LedgerError::Unavailable))??;
-    Ok(Json(records))
+        .map_err(ApiError::unknown_device)
+        .map(Json)
 }
 
 /// `GET /v1/messages/{seq}`.

@@ -3,10 +3,13 @@
 pub mod backup;
 pub mod devices;
 pub mod health;
+pub mod incidents;
 pub mod investigate;
 pub mod ledger;
 pub mod messages;
 pub mod security;
+pub mod stats;
+pub mod tlog;
 pub mod transactions;
 pub mod ui;
 

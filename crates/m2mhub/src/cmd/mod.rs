@@ -6,6 +6,7 @@ pub mod chain;
 pub mod demo;
 pub mod device;
 pub mod export;
+pub mod mirror;
 pub mod restore;
 pub mod serve;
 pub mod status;
