@@ -61,6 +61,7 @@ function historyList(d) {
   const out = h("div");
   const p = pager({
     what: "history entries",
+    totals: false,
     asc: true,
     fetch: async (cursor) => {
       try {
@@ -117,6 +118,7 @@ function txList(name, begun) {
   const wrap = h("div");
   const p = pager({
     what: "transactions",
+    totals: false,
     fetch: async (cursor) => {
       try {
         const r = await api(`/v1/devices/${encodeURIComponent(name)}/transactions${qs({ after: cursor, begun: begun ? "true" : null })}`);

@@ -75,6 +75,9 @@ export function render(el) {
     if (totals) totals.invalid = (totals.invalid ?? 0) + 1;
     groups.unshift(g);
     draw();
+    p.state.items = groups;
+    if (totals && serverGrouped) p.state.total = totals.groups;
+    p.words();
   });
 
   const ranking = h("section", { class: "ranking card", "aria-labelledby": "rank-h" }, h("h2", { id: "rank-h" }, "Misbehaving devices"), h("p", { class: "muted" }, "Loading…"));

@@ -81,8 +81,9 @@ const NEWER_FILTERS = { from: "time range", to: "time range", provenance: "prove
 /** A pager over a cursor-paged list that never hides a page: "Older" stays offered while the
  * hub's `next` is non-null, even after a short or empty page. `fetch(cursor)` answers
  * `{items, next, total?}`; `show(items, info)` draws them. Lists kept oldest first (`asc`)
- * say "Earlier" and "Later" instead. Returns `{reload, el, state, …}`. */
-export function pager({ fetch, show, what = "items", limit = 100, asc = false }) {
+ * say "Earlier" and "Later" instead; lists the hub never counts (`totals: false`) do not say
+ * the total is unknown. Returns `{reload, el, state, …}`. */
+export function pager({ fetch, show, what = "items", limit = 100, asc = false, totals = true }) {
   const [firstWord, backWord, onWord] = asc ? ["Oldest", "Earlier", "Later"] : ["Newest", "Newer", "Older"];
   // Not a live region: live rows update it many times a second.
   const status = h("p", { class: "pager-status muted" });
@@ -122,7 +123,7 @@ export function pager({ fetch, show, what = "items", limit = 100, asc = false })
     const more = st.next !== null && st.next !== undefined
       ? (n < limit ? ` · this page is short but there are more ${what}: use ${onWord}` : "")
       : ` · no ${onWord.toLowerCase()} ${what}`;
-    status.textContent = `${what[0].toUpperCase()}${what.slice(1)} ${range}${of}${st.total === null ? " (total not known for this filter)" : ""}${more}`;
+    status.textContent = `${what[0].toUpperCase()}${what.slice(1)} ${range}${of}${st.total === null && totals ? " (total not known for this filter)" : ""}${more}`;
     newer.disabled = i === 0;
     first.disabled = i === 0;
     older.disabled = st.next === null || st.next === undefined;

@@ -54,6 +54,7 @@ function show(body) {
   const tbody = h("tbody");
   const p = pager({
     what: "refusals",
+    totals: false,
     asc: true,
     fetch: async (cursor) => {
       const r = await api(`/v1/security-events${qs({ after: cursor })}`);
