@@ -20,8 +20,13 @@ export function setToken(t) {
   else sessionStorage.removeItem(TOKEN_KEY);
   for (const f of tokenListeners) f(t);
 }
-const tokenListeners = [];
-export const onToken = (f) => tokenListeners.push(f);
+const tokenListeners = new Set();
+/** Calls `f(token)` when the token changes; returns an unsubscribe. */
+export const onToken = (f) => { tokenListeners.add(f); return () => tokenListeners.delete(f); };
+/** Calls `f(code)` (`no_token` or `wrong_token`) whenever the hub refuses a request for its
+ * token, so the header can say which. */
+const refusedListeners = [];
+export const onRefused = (f) => refusedListeners.push(f);
 
 /** A query string from `params`, skipping null, undefined and "" values: `?a=1&b=x`. */
 export function qs(params) {
@@ -45,6 +50,7 @@ async function request(path, { method = "GET", body, signal } = {}) {
   }
   if (r.ok) return r;
   if (r.status === 401) {
+    for (const f of refusedListeners) f(t ? "wrong_token" : "no_token");
     throw t
       ? new ApiError(401, "wrong_token", "The hub refused the operator token: it is not this hub's token.")
       : new ApiError(401, "no_token", "This needs the operator token: enter it at the top of the page.");

@@ -53,19 +53,25 @@ async function readStream(signal, watchdog) {
   const r = await fetch("/v1/events", { headers, signal, cache: "no-store" });
   if (!r.ok || !r.body) throw new Error(`events: HTTP ${r.status}`);
   setState("live");
-  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+  await readEvents(r.body, dispatch, watchdog);
+}
+
+/** Reads an SSE body to its end, calling `onEvent(type, data, id)` per event and `onChunk()`
+ * per chunk received (keep-alives included). Shared with the security view's operator stream. */
+export async function readEvents(body, onEvent, onChunk = () => {}) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "", type = "message", data = [], id = null;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return;
-    watchdog();
+    onChunk();
     buf += value;
     let nl;
     while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + (buf[nl] === "\r" && buf[nl + 1] === "\n" ? 2 : 1));
       if (line === "") {
-        if (data.length) dispatch(type, data.join("\n"), id);
+        if (data.length) onEvent(type, data.join("\n"), id);
         type = "message"; data = []; id = null;
         continue;
       }
