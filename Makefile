@@ -5,7 +5,7 @@ CARGO ?= cargo
 # The schemathesis release the API contract test is pinned to.
 SCHEMATHESIS := 4.32.5
 
-.PHONY: test test-long deps lint fmt bench bench-gas run contracts contracts-check api-contract sdk-test console console-check
+.PHONY: test test-long deps lint fmt bench bench-gas run contracts contracts-check api-contract sdk-test console console-check screenshot
 
 # apt-get needs root; use sudo when not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -95,6 +95,12 @@ contracts-check:
 # tests (its in-browser verifier against testdata/ and a hub's answers, the tree model).
 console-check:
 	cd console && npm run --silent check && npm test
+
+# The README's console pictures (docs/console.png, docs/console-tx.png), from a live demo after
+# a minute of background traffic (tests/browser/screenshot.mjs).
+screenshot:
+	$(CARGO) build --locked --bin m2mhub
+	cd tests/browser && node screenshot.mjs
 
 # Rewrites crates/m2mhub-server/ui/index.html from console/src (commit the result).
 console:

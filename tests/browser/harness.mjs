@@ -8,7 +8,6 @@
 // M2MHUB_CONSOLE_FILE: serve this file at `/` instead of the binary's embedded console (for
 // working on console/ without rebuilding the hub; never set in `make test`).
 // Screenshots go to target/browser-artifacts/.
-import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
@@ -28,6 +27,8 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/
 
 /** What every flow shares; filled in by the `before` hook below. */
 export const ctx = {
+  /** Uncaught errors of every page, `url: message`. */
+  pageErrors: [],
   url: "",
   token: "browser-test-token",
   hub: null,
@@ -98,7 +99,9 @@ async function fixtures() {
 export async function newPage({ width = 1440, height = 900, token = true } = {}) {
   const context = await ctx.browser.newContext({ viewport: { width, height } });
   const page = await context.newPage();
-  page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
+  // Every uncaught error in any page fails the suite at teardown (flows may also check their
+  // own pages as they go).
+  page.on("pageerror", (e) => ctx.pageErrors.push(`${page.url()}: ${e.message}`));
   if (process.env.M2MHUB_CONSOLE_FILE) {
     await page.route(`${ctx.url}/`, (r) => r.fulfill({ contentType: "text/html; charset=utf-8", body: readFileSync(process.env.M2MHUB_CONSOLE_FILE) }));
   }
@@ -123,20 +126,24 @@ export async function axe(page, what) {
   );
 }
 
-before(async () => {
+/** Starts the demo (and, with `fixtures`, the flows' fixtures), launches Chromium, and waits
+ * out the warm-up (`WARMUP_SECONDS`, default 60) so the background traffic is what an
+ * investigator meets. */
+export async function setUp({ withFixtures = true } = {}) {
   mkdirSync(artifacts, { recursive: true });
   ctx.url = await startDemo();
   const warm = new Promise((r) => setTimeout(r, WARMUP * 1000));
-  await fixtures();
+  if (withFixtures) await fixtures();
   ctx.browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync"],
   });
   await warm;
-}, { timeout: 10 * 60_000 });
+}
 
-after(async () => {
+/** Closes Chromium and stops the demo. */
+export async function tearDown() {
   await ctx.browser?.close();
   ctx.hub?.kill("SIGTERM");
-});
+}
