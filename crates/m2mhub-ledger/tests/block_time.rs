@@ -57,6 +57,7 @@ fn resign_last_block(path: &Path, time_ms: u64) {
             let row: BlockRow = serde_json::from_slice(v.value()).unwrap();
             (k.value(), row)
         };
+        move_rates(&txn, row.time_ms, time_ms);
         let mut cp = Checkpoint::open(&row.checkpoint, &verifier()).unwrap();
         cp.time_ms = Some(time_ms);
         row.checkpoint = cp.sign(&signer()).unwrap();
@@ -67,6 +68,44 @@ fn resign_last_block(path: &Path, time_ms: u64) {
             .unwrap();
     }
     txn.commit().unwrap();
+}
+
+/// Moves the rate rows of the last block's one message (a valid `begin` from "b", device id
+/// 1) from `old_ms` to `new_ms`, as if the block had been sealed then: the rates are kept per
+/// minute and hour of block time, and `verify` checks them against it.
+fn move_rates(txn: &redb::WriteTransaction, old_ms: u64, new_ms: u64) {
+    const MINUTES: TableDefinition<u64, [u64; 2]> = TableDefinition::new("rates_minute");
+    const HOURS: TableDefinition<u64, [u64; 2]> = TableDefinition::new("rates_hour");
+    const DEVICE_HOURS: TableDefinition<(u64, u32), [u64; 2]> =
+        TableDefinition::new("device_rates_hour");
+    fn shift<K: redb::Key + 'static>(
+        t: &mut redb::Table<'_, K, [u64; 2]>,
+        old: K::SelfType<'_>,
+        new: K::SelfType<'_>,
+    ) where
+        for<'a> K::SelfType<'a>: Copy,
+    {
+        let [n, bad] = t.get(old).unwrap().unwrap().value();
+        if n == 1 {
+            t.remove(old).unwrap();
+        } else {
+            t.insert(old, [n - 1, bad]).unwrap();
+        }
+        let [n, bad] = t.get(new).unwrap().map_or([0, 0], |v| v.value());
+        t.insert(new, [n + 1, bad]).unwrap();
+    }
+    let (m, h) = (60_000, 3_600_000);
+    shift(
+        &mut txn.open_table(MINUTES).unwrap(),
+        old_ms / m,
+        new_ms / m,
+    );
+    shift(&mut txn.open_table(HOURS).unwrap(), old_ms / h, new_ms / h);
+    shift(
+        &mut txn.open_table(DEVICE_HOURS).unwrap(),
+        (old_ms / h, 1),
+        (new_ms / h, 1),
+    );
 }
 
 fn verify(path: &Path) -> Result<u64, m2mhub_ledger::verify::Failure> {
