@@ -70,9 +70,9 @@ fn resign_last_block(path: &Path, time_ms: u64) {
     txn.commit().unwrap();
 }
 
-/// Moves the rate rows of the last block's one message (a valid `begin` from "b", device id
-/// 1) from `old_ms` to `new_ms`, as if the block had been sealed then: the rates are kept per
-/// minute and hour of block time, and `verify` checks them against it.
+/// Moves the rate rows of the last block's one message (a valid `begin` from "b", whose
+/// device id is 1) from `old_ms` to `new_ms`, as if the block had been sealed then: the
+/// rates are kept per minute and hour of block time, and `verify` checks them against it.
 fn move_rates(txn: &redb::WriteTransaction, old_ms: u64, new_ms: u64) {
     const MINUTES: TableDefinition<u64, [u64; 2]> = TableDefinition::new("rates_minute");
     const HOURS: TableDefinition<u64, [u64; 2]> = TableDefinition::new("rates_hour");
