@@ -210,7 +210,12 @@ impl Derived {
             Some((first_difference(&a, &b).0, "device_invalid_minute"))
         };
         let (m, table) = minute(&stored, want).unwrap_or((0, "rates"));
-        let seq = self.minute_seq.range(..=m).next_back().map(|(_, s)| *s);
+        let seq = self
+            .minute_seq
+            .range(..=m)
+            .next_back()
+            .or_else(|| self.minute_seq.iter().next())
+            .map(|(_, s)| *s);
         Err(self.blame(
             seq,
             format!("{table} differs from the messages' block times"),
