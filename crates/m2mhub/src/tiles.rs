@@ -226,6 +226,13 @@ pub async fn walk(
             cp.tree_size
         );
     }
+    // The leaves already held of the first bundle read (a resumed mirror's partial one): its
+    // earlier entries must still hash to them, or the bundle written back would not match.
+    let held: Vec<Hash> = builder
+        .partial_tiles()
+        .find(|(level, _, _)| *level == 0)
+        .map(|(_, _, hashes)| hashes.to_vec())
+        .unwrap_or_default();
     let mut tiles_checked = 0u64;
     let mut seq = start;
     while seq < cp.tree_size {
@@ -253,6 +260,15 @@ pub async fn walk(
         }
         if !rest.is_empty() {
             bail!("{path} holds more than {width} entries");
+        }
+        for e in entries.iter().filter(|e| e.seq < seq) {
+            let i = usize::try_from(e.seq - first).unwrap_or(usize::MAX);
+            if held.get(i) != Some(&leaf_hash(&e.bytes)) {
+                bail!(
+                    "{path}: entry {} differs from the one already verified",
+                    e.seq
+                );
+            }
         }
         let new: Vec<EntryIn> = entries.into_iter().filter(|e| e.seq >= seq).collect();
         replay(&new)?;

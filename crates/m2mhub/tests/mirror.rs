@@ -185,6 +185,24 @@ fn mirror_resumes_verifies_and_names_damage() {
         "{out}"
     );
     assert_eq!(std::fs::read(m2.join("checkpoint")).unwrap(), before);
+    // A source whose bundle alters an entry the mirror already verified (in its partial
+    // bundle) is refused, though the new tiles and the root would still check out.
+    let tampered = tmp.path().join("tampered");
+    common::copy_dir(&m2, &tampered);
+    flip_byte(&tampered.join("tile/entries/001"), 40);
+    let resumed = tmp.path().join("resumed");
+    common::copy_dir(&old300, &resumed);
+    let (ok, out) = m2mhub(&[
+        "mirror",
+        "--from",
+        tampered.to_str().unwrap(),
+        "--to",
+        resumed.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && out.contains("tile/entries/001: entry 256 differs from the one already verified"),
+        "{out}"
+    );
     // A mirror whose own tiles were altered refuses to resume.
     flip_byte(&m2.join("tile/0/003.p/232"), 0);
     let (ok, out) = m2mhub(&["mirror", "--from", &tlog, "--to", m2.to_str().unwrap()]);
