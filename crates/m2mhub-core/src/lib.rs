@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod checkpoint;
 pub mod entry;
+pub mod federation;
 pub mod hash;
 pub mod ids;
 pub mod jsonint;
