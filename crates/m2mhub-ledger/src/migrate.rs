@@ -19,10 +19,13 @@ const V3: &str = "m2mhub-store-v3";
 /// v5 adds the tables behind the investigator's console (`store/investigation.rs`): v4 has
 /// none of them, so they are filled from the entries.
 const V4: &str = "m2mhub-store-v4";
+/// v6 packs the per-device rows of `device_activity` and `device_rates_hour` 64 devices to a
+/// row (`store/packed.rs`): v5's investigation tables are deleted and filled anew.
+const V5: &str = "m2mhub-store-v5";
 
 /// True when a store of format `format` can be migrated to [`STORE_FORMAT`].
 pub(crate) fn can_migrate(format: &str) -> bool {
-    format == V3 || format == V4
+    format == V3 || format == V4 || format == V5
 }
 
 /// Migrates a store of format `format` to [`STORE_FORMAT`] inside `txn`.
@@ -33,6 +36,7 @@ pub(crate) fn migrate(txn: &WriteTransaction, format: &str) -> Result<()> {
             widen_participant_counts(txn)?;
         }
         V4 => {}
+        V5 => crate::store::delete_investigation(txn)?,
         _ => {
             return Err(LedgerError::Corrupt(format!(
                 "store format {format:?}, this hub reads {STORE_FORMAT:?}"

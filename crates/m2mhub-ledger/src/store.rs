@@ -26,6 +26,7 @@ use crate::{
 };
 
 mod investigation;
+mod packed;
 mod pages;
 mod rates;
 mod rows;
@@ -86,7 +87,7 @@ pub(crate) const META: TableDefinition<&str, &str> = TableDefinition::new("meta"
 const PRUNED_BELOW: &str = "contents_pruned_below";
 
 /// The layout version of the tables above.
-pub const STORE_FORMAT: &str = "m2mhub-store-v5";
+pub const STORE_FORMAT: &str = "m2mhub-store-v6";
 
 /// An index that message queries page through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -839,4 +840,11 @@ impl HashReader for Snapshot {
 /// Fills the investigation tables of a store made before them (store format v4).
 pub(crate) fn backfill_investigation(txn: &redb::WriteTransaction) -> Result<()> {
     investigation::backfill(txn)
+}
+
+/// Deletes the investigation and rate tables, so that [`backfill_investigation`] writes them
+/// anew in the current layout.
+pub(crate) fn delete_investigation(txn: &redb::WriteTransaction) -> Result<()> {
+    investigation::delete(txn)?;
+    rates::delete(txn)
 }

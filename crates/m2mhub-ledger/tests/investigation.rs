@@ -356,20 +356,33 @@ fn a_ledger_keeps_incidents_activity_and_history_and_verify_checks_them() {
     verify(tmp.path(), "m2mhub/v4-fixture");
 }
 
-#[test]
-fn a_v4_store_is_backfilled_on_open_and_answers_as_a_new_one() {
+/// Opens a copy of the store in `testdata/stores/<name>` twice (the second open finds the
+/// current format and leaves it alone): it answers as a new store and passes `verify`.
+fn migrated_fixture_answers_as_new(name: &str) {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/stores/v4-investigation");
+        .join("../../testdata/stores")
+        .join(name);
     let tmp = tempfile::tempdir().unwrap();
     for f in ["hub-key", "ledger.redb"] {
         std::fs::copy(fixture.join(f), tmp.path().join(f)).unwrap();
     }
     for _ in 0..2 {
-        // Opened twice: the second open finds v5 and leaves it alone.
         let ledger = open(tmp.path(), "m2mhub/v4-fixture");
         check(&ledger);
     }
     verify(tmp.path(), "m2mhub/v4-fixture");
+}
+
+#[test]
+fn a_v4_store_is_backfilled_on_open_and_answers_as_a_new_one() {
+    migrated_fixture_answers_as_new("v4-investigation");
+}
+
+/// `testdata/stores/v5-investigation`: the same scenario written by the hub at commit 41ccf5b
+/// (store format v5, one row per device in `device_activity` and `device_rates_hour`).
+#[test]
+fn a_v5_store_gets_its_per_device_rows_packed_on_open() {
+    migrated_fixture_answers_as_new("v5-investigation");
 }
 
 fn verify(dir: &std::path::Path, origin: &str) {
@@ -390,7 +403,7 @@ fn verify_names_the_entry_behind_each_damaged_investigation_row() {
     use redb::{ReadableTable, TableDefinition};
     const INCIDENTS: TableDefinition<(u8, u64), [u64; 4]> = TableDefinition::new("incidents");
     const ORDER: TableDefinition<u64, (u8, u64)> = TableDefinition::new("incident_order");
-    const ACTIVITY: TableDefinition<u32, [u64; 6]> = TableDefinition::new("device_activity");
+    const ACTIVITY: TableDefinition<u32, &[u8]> = TableDefinition::new("device_activity");
     const HISTORY: TableDefinition<(u32, u64), ()> = TableDefinition::new("device_history");
     const BEGUN: TableDefinition<(u32, u32, u64), ()> = TableDefinition::new("begun_txs");
     const CAUSED: TableDefinition<(u32, u32, u64), ()> = TableDefinition::new("caused_invalid");
@@ -422,9 +435,10 @@ fn verify_names_the_entry_behind_each_damaged_investigation_row() {
             "a device's sent count raised",
             Box::new(|t| {
                 let mut a = t.open_table(ACTIVITY).unwrap();
-                let mut v = a.get(0).unwrap().unwrap().value();
+                // Row 0, slot 0 (device 0): its first counter, `sent`, little-endian.
+                let mut v = a.get(0).unwrap().unwrap().value().to_vec();
                 v[0] += 1;
-                a.insert(0, v).unwrap();
+                a.insert(0, v.as_slice()).unwrap();
             }),
             16,
         ),

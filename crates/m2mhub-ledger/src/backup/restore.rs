@@ -182,10 +182,10 @@ pub fn restore_into(backup: impl Read, dir: &Path, hub_key: &SigningKey) -> Resu
 }
 
 /// The key must be the backup's, and the store format one this hub writes or one whose
-/// backups carry the same records (v4: the tables v5 adds are derived, and restore rebuilds
-/// every derived table from the entries).
+/// backups carry the same records (v4 and v5: the tables v5 adds and v6 packs are derived, and
+/// restore rebuilds every derived table from the entries).
 fn check_header(h: &Header, hub_key: &SigningKey) -> Result<NoteVerifier> {
-    if h.store_format != STORE_FORMAT && h.store_format != "m2mhub-store-v4" {
+    if ![STORE_FORMAT, "m2mhub-store-v5", "m2mhub-store-v4"].contains(&h.store_format.as_str()) {
         return Err(bad(format!(
             "the backup comes from a store of format {:?}; this hub writes {STORE_FORMAT:?}",
             h.store_format

@@ -6,8 +6,8 @@
 //!
 //! Keys follow the store's rule (every insert near the right edge): the incident order is
 //! keyed by the seq of a group's latest invalid message, per-device lists by epoch first. The
-//! per-device counts (`device_activity`) are one small row per device, rewritten by the blocks
-//! the device is in, like `last_counters`.
+//! per-device counts (`device_activity`) are packed 64 devices to a row ([`packed`]), rewritten
+//! by the blocks they are in.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,7 +15,7 @@ use m2mhub_core::entry::Entry;
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
 use super::{
-    BLOCK_STARTS, BLOCKS, BlockSpan, ENTRIES, INVALID, REGISTRY, Snapshot, corrupt, epoch,
+    BLOCK_STARTS, BLOCKS, BlockSpan, ENTRIES, INVALID, REGISTRY, Snapshot, corrupt, epoch, packed,
 };
 use crate::{
     block::{EntryWrite, IndexRows},
@@ -29,9 +29,11 @@ pub(super) const INCIDENTS: TableDefinition<(u8, u64), [u64; 4]> =
 /// The seq of a group's latest invalid message → the group: incidents newest first.
 pub(super) const INCIDENT_ORDER: TableDefinition<u64, (u8, u64)> =
     TableDefinition::new("incident_order");
-/// Device id → [`Activity`] as [sent, received, messages, invalid caused, transactions
-/// begun, seq of its last message sent + 1 (0: none)].
-pub(super) const ACTIVITY: TableDefinition<u32, [u64; 6]> = TableDefinition::new("device_activity");
+/// Row of [`packed`] devices → each one's [`Activity`] as [sent, received, messages, invalid
+/// caused, transactions begun, seq of its last message sent + 1 (0: none)].
+pub(super) const ACTIVITY: TableDefinition<u32, &[u8]> = TableDefinition::new("device_activity");
+/// Counters per device in [`ACTIVITY`].
+const ACTIVITY_W: usize = 6;
 /// (device id, seq) for every registry entry of a device's history.
 pub(super) const HISTORY: TableDefinition<(u32, u64), ()> = TableDefinition::new("device_history");
 /// (epoch, device id, seq) for every `begin` a device sent.
@@ -198,6 +200,18 @@ pub(super) fn create(txn: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Deletes the tables (before a store of an older layout of them is backfilled anew).
+pub(super) fn delete(txn: &WriteTransaction) -> Result<()> {
+    txn.delete_table(INCIDENTS)?;
+    txn.delete_table(INCIDENT_ORDER)?;
+    txn.delete_table(ACTIVITY)?;
+    txn.delete_table(HISTORY)?;
+    txn.delete_table(BEGUN)?;
+    txn.delete_table(CAUSED)?;
+    txn.delete_table(LEAVES)?;
+    Ok(())
+}
+
 /// Writes a block's rows of the tables above, in the block's write transaction.
 pub(super) fn write_block(txn: &WriteTransaction, entries: &[EntryWrite]) -> Result<()> {
     let mut agg = Aggregates::default();
@@ -226,13 +240,20 @@ pub(super) fn write_block(txn: &WriteTransaction, entries: &[EntryWrite]) -> Res
     }
     if !agg.activity.is_empty() {
         let mut t = txn.open_table(ACTIVITY)?;
-        for (id, d) in agg.activity {
-            let mut a = t
-                .get(id)?
-                .map(|v| Activity::from_row(v.value()))
+        let mut devices = agg.activity.into_iter().peekable();
+        while let Some((first, _)) = devices.peek() {
+            let (row_id, _) = packed::place(*first);
+            let mut row = t
+                .get(row_id)?
+                .map(|v| v.value().to_vec())
                 .unwrap_or_default();
-            a.add(&d);
-            t.insert(id, a.to_row())?;
+            while let Some((id, d)) = devices.next_if(|(id, _)| packed::place(*id).0 == row_id) {
+                let slot = packed::place(id).1;
+                let mut a = Activity::from_row(packed::get::<ACTIVITY_W>(&row, slot)?);
+                a.add(&d);
+                packed::set(&mut row, slot, a.to_row())?;
+            }
+            t.insert(row_id, row.as_slice())?;
         }
     }
     let mut history = txn.open_table(HISTORY)?;
@@ -376,11 +397,14 @@ impl Snapshot {
 
     /// A device's activity counts (zeros for a device that never took part in a message).
     pub fn activity(&self, device: u32) -> Result<Activity> {
-        Ok(self
-            .table(ACTIVITY)?
-            .get(device)?
-            .map(|v| Activity::from_row(v.value()))
-            .unwrap_or_default())
+        let (row, slot) = packed::place(device);
+        match self.table(ACTIVITY)?.get(row)? {
+            Some(v) => Ok(Activity::from_row(packed::get::<ACTIVITY_W>(
+                v.value(),
+                slot,
+            )?)),
+            None => Ok(Activity::default()),
+        }
     }
 
     /// Seqs of a device's registry history after `after`, oldest first: up to `limit`, and
@@ -487,8 +511,10 @@ impl Snapshot {
         }
         for r in self.table(ACTIVITY)?.iter()? {
             let (k, v) = r?;
-            out.activity
-                .push((k.value(), Activity::from_row(v.value())));
+            for (slot, a) in packed::used::<ACTIVITY_W>(v.value())? {
+                out.activity
+                    .push((packed::device(k.value(), slot), Activity::from_row(a)));
+            }
         }
         Ok(out)
     }

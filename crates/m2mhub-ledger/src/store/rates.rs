@@ -8,15 +8,16 @@ use std::collections::BTreeMap;
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
-use super::Snapshot;
+use super::{Snapshot, packed};
 use crate::{block::EntryWrite, error::Result};
 
 /// Minute (unix ms / 60,000) → [messages, invalid].
 pub(super) const MINUTES: TableDefinition<u64, [u64; 2]> = TableDefinition::new("rates_minute");
 /// Hour (unix ms / 3,600,000) → [messages, invalid].
 pub(super) const HOURS: TableDefinition<u64, [u64; 2]> = TableDefinition::new("rates_hour");
-/// (hour, device id) → [messages it sent, invalid messages it caused].
-pub(super) const DEVICE_HOURS: TableDefinition<(u64, u32), [u64; 2]> =
+/// (hour, row of [`packed`] devices) → each one's [messages it sent, invalid messages it
+/// caused].
+pub(super) const DEVICE_HOURS: TableDefinition<(u64, u32), &[u8]> =
     TableDefinition::new("device_rates_hour");
 /// (minute, device id) → invalid messages it caused (rows only where nonzero).
 pub(super) const DEVICE_MINUTES: TableDefinition<(u64, u32), u64> =
@@ -72,6 +73,15 @@ pub(super) fn create(txn: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Deletes the tables (before a store of an older layout of them is backfilled anew).
+pub(super) fn delete(txn: &WriteTransaction) -> Result<()> {
+    txn.delete_table(MINUTES)?;
+    txn.delete_table(HOURS)?;
+    txn.delete_table(DEVICE_HOURS)?;
+    txn.delete_table(DEVICE_MINUTES)?;
+    Ok(())
+}
+
 /// Adds a block's messages, sealed at `time_ms`, in its write transaction.
 pub(super) fn write_block(
     txn: &WriteTransaction,
@@ -93,9 +103,18 @@ pub(super) fn write_block(
         }
     }
     let mut t = txn.open_table(DEVICE_HOURS)?;
-    for (k, [n, bad]) in &add.device_hours {
-        let [n0, b0] = t.get(*k)?.map_or([0, 0], |v| v.value());
-        t.insert(*k, [n0 + n, b0 + bad])?;
+    let mut cells = add.device_hours.iter().peekable();
+    while let Some(((hour, first), _)) = cells.peek() {
+        let key = (*hour, packed::place(*first).0);
+        let mut row = t.get(key)?.map(|v| v.value().to_vec()).unwrap_or_default();
+        while let Some(((_, id), [n, bad])) =
+            cells.next_if(|((h, id), _)| (*h, packed::place(*id).0) == key)
+        {
+            let slot = packed::place(*id).1;
+            let [n0, b0] = packed::get::<2>(&row, slot)?;
+            packed::set(&mut row, slot, [n0 + n, b0 + bad])?;
+        }
+        t.insert(key, row.as_slice())?;
     }
     let mut t = txn.open_table(DEVICE_MINUTES)?;
     for (k, bad) in &add.device_minutes {
@@ -140,9 +159,10 @@ impl Snapshot {
             }
             Some(d) if table_is_hours => {
                 let t = self.table(DEVICE_HOURS)?;
+                let (row, cell) = packed::place(d);
                 for k in start..end {
-                    if let Some(v) = t.get((k, d))? {
-                        let [n, bad] = v.value();
+                    if let Some(v) = t.get((k, row))? {
+                        let [n, bad] = packed::get::<2>(v.value(), cell)?;
                         if let Some(o) = out.get_mut(slot(k)) {
                             o.0 = o.0.map(|x| x + n);
                             o.1 += bad;
@@ -180,7 +200,11 @@ impl Snapshot {
         }
         for r in self.table(DEVICE_HOURS)?.iter()? {
             let (k, v) = r?;
-            out.device_hours.insert(k.value(), v.value());
+            let (hour, row) = k.value();
+            for (slot, cell) in packed::used::<2>(v.value())? {
+                out.device_hours
+                    .insert((hour, packed::device(row, slot)), cell);
+            }
         }
         for r in self.table(DEVICE_MINUTES)?.iter()? {
             let (k, v) = r?;
