@@ -408,7 +408,7 @@ fn verify_names_the_entry_behind_each_damaged_investigation_row() {
     const BEGUN: TableDefinition<(u32, u32, u64), ()> = TableDefinition::new("begun_txs");
     const CAUSED: TableDefinition<(u32, u32, u64), ()> = TableDefinition::new("caused_invalid");
     const MINUTES: TableDefinition<u64, [u64; 2]> = TableDefinition::new("rates_minute");
-    const LEAVES: TableDefinition<(u32, u64, u64), ()> = TableDefinition::new("leaf_index");
+    const LEAVES: TableDefinition<(u32, u64), ()> = TableDefinition::new("leaf_index");
 
     let tmp = tempfile::tempdir().unwrap();
     scenario(&open(tmp.path(), "m2mhub/v4-fixture"));
@@ -477,11 +477,26 @@ fn verify_names_the_entry_behind_each_damaged_investigation_row() {
                     .iter()
                     .unwrap()
                     .map(|r| r.unwrap().0.value())
-                    .find(|k| k.2 == 12)
+                    .find(|k| k.0 == 0 && k.1 & 8191 == 12)
                     .unwrap();
                 l.remove(k).unwrap();
             }),
             12,
+        ),
+        (
+            "a leaf-index row's hash bits changed",
+            Box::new(|t| {
+                let mut l = t.open_table(LEAVES).unwrap();
+                let k = l
+                    .iter()
+                    .unwrap()
+                    .map(|r| r.unwrap().0.value())
+                    .find(|k| k.0 == 0 && k.1 & 8191 == 9)
+                    .unwrap();
+                l.remove(k).unwrap();
+                l.insert((k.0, k.1 ^ (1 << 40)), ()).unwrap();
+            }),
+            9,
         ),
         (
             "a caused row added",

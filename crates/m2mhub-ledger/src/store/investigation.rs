@@ -42,10 +42,11 @@ pub(super) const BEGUN: TableDefinition<(u32, u32, u64), ()> = TableDefinition::
 pub(super) const CAUSED: TableDefinition<(u32, u32, u64), ()> =
     TableDefinition::new("caused_invalid");
 
-/// ([`leaf_epoch`], first 8 bytes of the leaf hash, seq) for every entry: finds an entry by
-/// its leaf hash epoch by epoch, newest first. A block's rows are random only within the
-/// current leaf epoch, never across the whole table.
-pub(super) const LEAVES: TableDefinition<(u32, u64, u64), ()> = TableDefinition::new("leaf_index");
+/// ([`leaf_epoch`], [`leaf_row`]'s packed key) for every entry: finds an entry by its leaf
+/// hash epoch by epoch, newest first. A block's rows are random only within the current leaf
+/// epoch, never across the whole table. 12 bytes a row (it was 20: the index was most of
+/// what the investigation tables add to the store, and a block's fsync writes every byte).
+pub(super) const LEAVES: TableDefinition<(u32, u64), ()> = TableDefinition::new("leaf_index");
 
 /// Seqs per leaf epoch, as a power of two. Smaller than the per-device [`epoch`]s: hash keys
 /// are random within an epoch, so a block rewrites every leaf page of the epochs it writes
@@ -57,6 +58,30 @@ const LEAF_EPOCH_BITS: u32 = 13;
 /// The leaf epoch of `seq`.
 pub(super) fn leaf_epoch(seq: u64) -> u32 {
     u32::try_from(seq >> LEAF_EPOCH_BITS).unwrap_or(u32::MAX)
+}
+
+const LEAF_OFFSET_MASK: u64 = (1 << LEAF_EPOCH_BITS) - 1;
+
+/// The [`LEAVES`] key of the entry at `seq` with leaf key `leaf` ([`crate::block::leaf_key`]):
+/// its leaf epoch, then the leaf key's top 51 bits above the seq's offset in the epoch.
+pub(super) fn leaf_row(seq: u64, leaf: u64) -> (u32, u64) {
+    (
+        leaf_epoch(seq),
+        (leaf & !LEAF_OFFSET_MASK) | (seq & LEAF_OFFSET_MASK),
+    )
+}
+
+/// The seq and the leaf key's top 51 bits (as [`leaf_top`] gives them) of a [`LEAVES`] key.
+pub(super) fn leaf_row_parts((e, k): (u32, u64)) -> (u64, u64) {
+    (
+        (u64::from(e) << LEAF_EPOCH_BITS) | (k & LEAF_OFFSET_MASK),
+        k & !LEAF_OFFSET_MASK,
+    )
+}
+
+/// The part of a leaf key the index keeps.
+pub(super) fn leaf_top(leaf: u64) -> u64 {
+    leaf & !LEAF_OFFSET_MASK
 }
 
 /// Incident group of invalid messages of one transaction.
@@ -262,7 +287,7 @@ pub(super) fn write_block(txn: &WriteTransaction, entries: &[EntryWrite]) -> Res
     let mut leaves = txn.open_table(LEAVES)?;
     for e in entries {
         let r = &e.rows;
-        leaves.insert((leaf_epoch(e.seq), r.leaf, e.seq), ())?;
+        leaves.insert(leaf_row(e.seq, r.leaf), ())?;
         for d in r.history.iter().flatten() {
             history.insert((*d, e.seq), ())?;
         }
@@ -372,10 +397,11 @@ impl Snapshot {
         let key = crate::block::leaf_key(leaf);
         let t = self.table(LEAVES)?;
         let entries = self.table(ENTRIES)?;
+        let top = leaf_top(key);
         for e in (0..=leaf_epoch(size - 1)).rev() {
-            for r in t.range((e, key, 0)..=(e, key, u64::MAX))? {
-                let seq = r?.0.value().2;
-                // 8 bytes can collide: the entry's own hash decides.
+            for r in t.range((e, top)..=(e, top | LEAF_OFFSET_MASK))? {
+                let (seq, _) = leaf_row_parts(r?.0.value());
+                // 51 bits can collide: the entry's own hash decides.
                 let same = entries
                     .get(seq)?
                     .is_some_and(|b| m2mhub_core::merkle::leaf_hash(b.value()) == *leaf);

@@ -68,7 +68,7 @@ impl IndexRow {
             IndexRow::History(d) => rows.history.contains(&Some(d)),
             IndexRow::Begun(d) => rows.begins && rows.devices[0] == Some(d),
             IndexRow::Caused(d) => rows.culprit == Some(d),
-            IndexRow::Leaf(k) => rows.leaf == k,
+            IndexRow::Leaf(k) => investigation::leaf_top(rows.leaf) == k,
             IndexRow::Misfiled => false,
         }
     }
@@ -92,10 +92,7 @@ impl Snapshot {
         let caused = self.table(investigation::CAUSED)?;
         let leaves = self.table(investigation::LEAVES)?;
         for &(seq, r) in expected {
-            if leaves
-                .get((investigation::leaf_epoch(seq), r.leaf, seq))?
-                .is_none()
-            {
+            if leaves.get(investigation::leaf_row(seq, r.leaf))?.is_none() {
                 return Ok(Some((seq, "leaf_index")));
             }
             for d in r.history.iter().flatten() {
@@ -226,15 +223,8 @@ impl Snapshot {
             }
         }
         for r in self.table(investigation::LEAVES)?.iter()? {
-            let (e, k, seq) = r?.0.value();
-            f(
-                seq,
-                if e == investigation::leaf_epoch(seq) {
-                    IndexRow::Leaf(k)
-                } else {
-                    IndexRow::Misfiled
-                },
-            );
+            let (seq, top) = investigation::leaf_row_parts(r?.0.value());
+            f(seq, IndexRow::Leaf(top));
         }
         Ok(())
     }
