@@ -2,7 +2,7 @@
 // browser, so the message detail shows what the leaf hash actually commits to, read from the
 // bytes rather than from the hub's JSON beside them. Strict like the hub: trailing bytes, an
 // unknown version, kind, action or notice bit are errors.
-import { toHex } from "./verify.js";
+import { toHex, parseKeyLine } from "./verify.js";
 
 export const NOTICE_BITS = [
   "sender_revoked", "unknown_receiver", "receiver_revoked", "unknown_transaction", "transaction_rejected",
@@ -10,7 +10,7 @@ export const NOTICE_BITS = [
 ];
 const KINDS = {
   1: "device_registered", 2: "exception_granted", 3: "exception_withdrawn", 4: "device_revoked",
-  5: "message", 6: "simulated_device_registered", 7: "device_rekeyed",
+  5: "message", 6: "simulated_device_registered", 7: "device_rekeyed", 8: "federation_membership",
 };
 const ACTIONS = ["begin", "continue", "end"];
 
@@ -28,6 +28,30 @@ class Reader {
     const s = String.fromCharCode(...raw);
     if (n && !/^[A-Za-z0-9_.-]{1,64}$/.test(s)) throw new Error(`${what} is not a device name`);
     return s;
+  }
+  text(what) {
+    const raw = this.bytes(this.u16(what), what);
+    try { return new TextDecoder("utf-8", { fatal: true }).decode(raw); } catch { throw new Error(`${what} is not UTF-8`); }
+  }
+}
+
+// Kind 8 (SPEC §7): the federation as the hub recorded it, checked as the hub checks it.
+function membership(r, e) {
+  e.hub = r.name("the hub name");
+  e.cosignatures = r.u16("the cosignatures");
+  const n = r.u16("the member count");
+  e.members = Array.from({ length: n }, () => ({
+    name: r.name("a member name"), origin: r.text("a member origin"), key: r.text("a member key"),
+  }));
+  for (let i = 1; i < n; i++) {
+    if (!(e.members[i - 1].name < e.members[i].name)) throw new Error("the members are not sorted and unique");
+  }
+  if (!e.members.some((m) => m.name === e.hub)) throw new Error("the hub is not a member");
+  if (e.cosignatures >= n) throw new Error("the policy asks more cosignatures than the other members can give");
+  for (const m of e.members) {
+    let k;
+    try { k = parseKeyLine(m.key); } catch (err) { throw new Error(`member ${m.name}: ${err.message}`); }
+    if (k.name !== m.origin || k.line !== m.key) throw new Error(`member ${m.name}: the key is not named by its origin`);
   }
 }
 
@@ -55,6 +79,8 @@ export function decodeEntry(bytes) {
   } else if (code === 7) {
     e.device = r.name("the device name");
     e.public_key = toHex(r.bytes(32, "the public key"));
+  } else if (code === 8) {
+    membership(r, e);
   } else {
     e.sender = r.name("the sender");
     e.receiver = r.name("the receiver");

@@ -129,6 +129,14 @@ impl Mirror {
                     .await
             }
             Entry::Message(m) => c.record(message_call(m)).send().await,
+            // The contract numbers entries as the ledger does, so one it cannot record stops
+            // the mirror rather than shift every later seq.
+            Entry::FederationMembership(_) => {
+                return Err(ChainError::Mismatch(format!(
+                    "entry {seq} is a federation membership, which M2MHubLedger cannot record: \
+                     a federated hub anchors its checkpoints (--chain-mode anchor) instead"
+                )));
+            }
         };
         let pending =
             sent.map_err(

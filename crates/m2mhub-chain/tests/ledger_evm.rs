@@ -107,7 +107,7 @@ impl Both {
                     publicKey: B256::from(*public_key),
                 })
                 .map(|_| ()),
-            Entry::Message(_) => unreachable!(),
+            Entry::Message(_) | Entry::FederationMembership(_) => unreachable!(),
         };
         match (&rust, chain) {
             (Ok(()), Ok(())) => {}

@@ -19,12 +19,18 @@
 //!                             hub signed them
 //! kind 7 device_rekeyed:      name device, [32] new public key (SPEC §3.2.2: from this
 //!                             entry's seq on, the device's messages are checked with it)
+//! kind 8 federation_membership: name hub (this hub's member name), u16 cosignatures,
+//!                             u16 count, count × (name member, str origin, str verifier key)
+//!                             (SPEC §7; members sorted by name and unique, each key a
+//!                             canonical verifier key named by its origin, `hub` among them,
+//!                             cosignatures < count; `str` is `u16 length ‖ UTF-8 bytes`)
 //! ```
 //! Decoding is strict: exactly one byte string decodes to a given entry, so the leaf hash of
 //! a decoded-then-encoded entry is the leaf hash of the stored bytes.
 
 use std::collections::BTreeSet;
 
+pub use crate::federation::{MemberRecord, Membership};
 use crate::{
     CoreError,
     hash::Hash,
@@ -71,6 +77,9 @@ pub enum Entry {
         /// Its new Ed25519 public key.
         public_key: [u8; 32],
     },
+    /// The federation this hub belongs to (SPEC §7), recorded at start and whenever it
+    /// changes, so that the ledger alone says whose checkpoints its imports trust.
+    FederationMembership(Membership),
 }
 
 /// The fields of a device registration.
@@ -170,6 +179,8 @@ pub enum EntryKind {
     SimulatedDeviceRegistered = 6,
     /// [`Entry::DeviceRekeyed`].
     DeviceRekeyed = 7,
+    /// [`Entry::FederationMembership`].
+    FederationMembership = 8,
 }
 
 impl EntryKind {
@@ -183,6 +194,7 @@ impl EntryKind {
             EntryKind::Message => "message",
             EntryKind::SimulatedDeviceRegistered => "simulated_device_registered",
             EntryKind::DeviceRekeyed => "device_rekeyed",
+            EntryKind::FederationMembership => "federation_membership",
         }
     }
 }
@@ -198,6 +210,7 @@ impl Entry {
             Entry::DeviceRevoked { .. } => EntryKind::DeviceRevoked,
             Entry::Message(_) => EntryKind::Message,
             Entry::DeviceRekeyed { .. } => EntryKind::DeviceRekeyed,
+            Entry::FederationMembership(_) => EntryKind::FederationMembership,
         }
     }
 
@@ -245,6 +258,17 @@ impl Entry {
                 out.extend_from_slice(&m.signature);
                 put_name(out, m.provenance.as_ref().map_or("", |p| p.as_str()));
                 out.extend_from_slice(&m.notices.bits().to_be_bytes());
+            }
+            Entry::FederationMembership(f) => {
+                put_name(out, f.hub.as_str());
+                out.extend_from_slice(&f.cosignatures.to_be_bytes());
+                // A federation file with more than u16::MAX members is refused before here.
+                out.extend_from_slice(&(f.members.len() as u16).to_be_bytes());
+                for m in &f.members {
+                    put_name(out, m.name.as_str());
+                    put_name(out, &m.origin);
+                    put_name(out, &m.key);
+                }
             }
         }
     }
@@ -320,6 +344,25 @@ impl Entry {
                     notices,
                 })
             }
+            8 => {
+                let hub = r.name()?;
+                let cosignatures = r.u16()?;
+                let mut members = Vec::new();
+                for _ in 0..r.u16()? {
+                    members.push(MemberRecord {
+                        name: r.name()?,
+                        origin: r.text()?,
+                        key: r.text()?,
+                    });
+                }
+                let f = Membership {
+                    hub,
+                    cosignatures,
+                    members,
+                };
+                f.check()?;
+                Entry::FederationMembership(f)
+            }
             k => return Err(bad(format!("unknown entry kind {k}"))),
         };
         if r.pos != bytes.len() {
@@ -332,7 +375,7 @@ impl Entry {
     }
 }
 
-fn bad(msg: String) -> CoreError {
+pub(crate) fn bad(msg: String) -> CoreError {
     CoreError::BadEntry(msg)
 }
 
@@ -392,6 +435,14 @@ impl<'a> Reader<'a> {
         self.name_of_len(len)
     }
 
+    fn text(&mut self) -> Result<String, CoreError> {
+        let len = usize::from(self.u16()?);
+        let raw = self.take(len)?;
+        std::str::from_utf8(raw)
+            .map(str::to_owned)
+            .map_err(|_| bad("a string is not UTF-8".into()))
+    }
+
     fn name_of_len(&mut self, len: usize) -> Result<DeviceName, CoreError> {
         let raw = self.take(len)?;
         let s = std::str::from_utf8(raw)
@@ -447,7 +498,73 @@ mod tests {
                 provenance: None,
                 notices: [Notice::UnknownTransaction].into_iter().collect(),
             }),
+            Entry::FederationMembership(membership()),
         ]
+    }
+
+    fn member(hub: &str, seed: u8) -> MemberRecord {
+        let origin = format!("m2mhub/{hub}");
+        let signer = crate::note::NoteSigner::new(
+            &origin,
+            ed25519_dalek::SigningKey::from_bytes(&[seed; 32]),
+        )
+        .unwrap();
+        MemberRecord {
+            name: name(hub),
+            key: signer.verifier_key(),
+            origin,
+        }
+    }
+
+    fn membership() -> Membership {
+        Membership {
+            hub: name("home"),
+            cosignatures: 1,
+            members: vec![member("grid", 1), member("home", 2), member("street", 3)],
+        }
+    }
+
+    #[test]
+    fn membership_layout_is_the_documented_one() {
+        let m = membership();
+        let b = Entry::FederationMembership(m.clone()).to_bytes();
+        let mut want = vec![1, 8, 0, 4];
+        want.extend_from_slice(b"home");
+        want.extend_from_slice(&[0, 1, 0, 3]);
+        for r in &m.members {
+            for f in [r.name.as_str(), &r.origin, &r.key] {
+                want.extend_from_slice(&(f.len() as u16).to_be_bytes());
+                want.extend_from_slice(f.as_bytes());
+            }
+        }
+        assert_eq!(b, want);
+    }
+
+    #[test]
+    fn a_membership_that_breaks_its_rules_is_refused() {
+        let mut unsorted = membership();
+        unsorted.members.swap(0, 1);
+        let mut stranger = membership();
+        stranger.hub = name("elsewhere");
+        let mut policy = membership();
+        policy.cosignatures = 3;
+        let mut wrong_key = membership();
+        wrong_key.members[0].origin = "m2mhub/other".into();
+        let mut twice = membership();
+        twice.members[1] = member("grid", 4);
+        twice.members.swap(1, 2);
+        for (m, why) in [
+            (unsorted, "sorted"),
+            (stranger, "not a member"),
+            (policy, "fewer than the members"),
+            (wrong_key, "canonical key named by its origin"),
+            (twice, "sorted by name and unique"),
+        ] {
+            let b = Entry::FederationMembership(m.clone()).to_bytes();
+            let e = Entry::from_bytes(&b).unwrap_err().to_string();
+            assert!(e.contains(why), "{e} lacks {why:?}");
+            assert!(m.check().is_err());
+        }
     }
 
     #[test]

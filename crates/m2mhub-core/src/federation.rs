@@ -5,7 +5,11 @@
 
 use serde::Deserialize;
 
-use crate::{CoreError, names::is_valid_name, note::NoteVerifier};
+use crate::{
+    CoreError,
+    names::{DeviceName, is_valid_name},
+    note::NoteVerifier,
+};
 
 /// The file as written (SPEC §7), before it is checked.
 #[derive(Clone, Debug, Deserialize)]
@@ -156,6 +160,90 @@ impl Federation {
     /// Every member but `me`: the witnesses of `me`'s checkpoints, and the logs `me` witnesses.
     pub fn others<'a>(&'a self, me: &'a str) -> impl Iterator<Item = &'a Member> + 'a {
         self.members.iter().filter(move |m| m.name != me)
+    }
+}
+
+/// The federation as a hub records it: names, origins and keys, and the witness policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    /// The recording hub's own member name.
+    pub hub: DeviceName,
+    /// Member cosignatures a checkpoint needs, besides its own hub's signature.
+    pub cosignatures: u16,
+    /// Every member, sorted by name, names unique.
+    pub members: Vec<MemberRecord>,
+}
+
+/// One member hub in a [`Membership`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRecord {
+    /// Its hub name (charset of SPEC §3.4).
+    pub name: DeviceName,
+    /// Its checkpoint origin, also its key name.
+    pub origin: String,
+    /// Its verifier key (SPEC §4.3), canonical.
+    pub key: String,
+}
+
+impl Membership {
+    /// Checks what [`crate::entry::Entry::from_bytes`] requires of a membership, for one built in memory.
+    pub fn check(&self) -> Result<(), CoreError> {
+        let bad = crate::entry::bad;
+        if self.members.len() > usize::from(u16::MAX)
+            || self
+                .members
+                .iter()
+                .any(|m| m.key.len() > usize::from(u16::MAX))
+        {
+            return Err(bad("membership does not fit its encoding".into()));
+        }
+        if !self.members.windows(2).all(|w| w[0].name < w[1].name) {
+            return Err(bad("members are not sorted by name and unique".into()));
+        }
+        if !self.members.iter().any(|m| m.name == self.hub) {
+            return Err(bad(format!("hub {:?} is not a member", self.hub.as_str())));
+        }
+        if usize::from(self.cosignatures) >= self.members.len() {
+            return Err(bad("cosignatures must be fewer than the members".into()));
+        }
+        for m in &self.members {
+            let v = crate::note::NoteVerifier::parse(&m.key)
+                .map_err(|e| bad(format!("member {:?}: {e}", m.name.as_str())))?;
+            if v.name() != m.origin || v.verifier_key() != m.key {
+                return Err(bad(format!(
+                    "member {:?}: key is not the canonical key named by its origin",
+                    m.name.as_str()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Federation {
+    /// The membership hub `hub` records (SPEC §7): every member's name, origin and key, sorted
+    /// by name, and the policy.
+    pub fn membership(&self, hub: &str) -> Result<Membership, CoreError> {
+        let mut members = self
+            .members
+            .iter()
+            .map(|m| {
+                Ok(MemberRecord {
+                    name: DeviceName::new(&m.name)?,
+                    origin: m.origin.clone(),
+                    key: m.key.verifier_key(),
+                })
+            })
+            .collect::<Result<Vec<_>, CoreError>>()?;
+        members.sort_by(|a, b| a.name.cmp(&b.name));
+        let m = Membership {
+            hub: DeviceName::new(hub)?,
+            cosignatures: u16::try_from(self.cosignatures)
+                .map_err(|_| bad("cosignatures do not fit a u16".into()))?,
+            members,
+        };
+        m.check()?;
+        Ok(m)
     }
 }
 

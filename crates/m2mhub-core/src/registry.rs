@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::{
     CoreError,
-    entry::{Entry, Registration},
+    entry::{Entry, Membership, Registration},
     ids::Seq,
     names::DeviceName,
     sig::PublicKey,
@@ -93,12 +93,19 @@ pub fn parse_public_key(bytes: &[u8; 32]) -> Result<PublicKey, CoreError> {
 pub struct Registry {
     devices: HashMap<DeviceName, Device>,
     by_key: HashMap<[u8; 32], DeviceName>,
+    /// The federation as last recorded, and the seq of its entry (SPEC §7).
+    membership: Option<(Seq, Membership)>,
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The federation membership last recorded, with its entry's seq.
+    pub fn membership(&self) -> Option<&(Seq, Membership)> {
+        self.membership.as_ref()
     }
 
     /// The device called `name`.
@@ -169,6 +176,15 @@ impl Registry {
                 }
                 parse_public_key(public_key).map(|_| ())
             }
+            Entry::FederationMembership(m) => {
+                m.check()?;
+                if self.membership.as_ref().is_some_and(|(_, old)| old == m) {
+                    return Err(CoreError::Malformed(
+                        "the membership is the one already recorded".into(),
+                    ));
+                }
+                Ok(())
+            }
             Entry::Message(_) => Err(CoreError::Malformed("not a registry entry".into())),
         }
     }
@@ -235,6 +251,7 @@ impl Registry {
                     d.keys.push(KeyInForce { key, from_seq: seq });
                 }
             }
+            Entry::FederationMembership(m) => self.membership = Some((seq, m.clone())),
             Entry::Message(_) => {}
         }
         Ok(())

@@ -132,6 +132,7 @@ impl IndexRows {
             Entry::DeviceRevoked { device } | Entry::DeviceRekeyed { device, .. } => {
                 IndexRows::registry([id(device.as_str()), None])
             }
+            Entry::FederationMembership(_) => IndexRows::registry([None, None]),
         }
     }
 

@@ -409,9 +409,9 @@ fn history_item(seq: u64, time: Option<String>, name: &str, e: Entry) -> Result<
             item.public_key = Some(hex::encode(public_key));
         }
         Entry::DeviceRevoked { .. } => item.kind = HistoryKind::Revoke,
-        Entry::Message(_) => {
+        Entry::Message(_) | Entry::FederationMembership(_) => {
             return Err(LedgerError::Corrupt(format!(
-                "device history names message {seq}"
+                "device history names entry {seq}, which is not about a device"
             )));
         }
     }

@@ -17,6 +17,7 @@ pub mod fs;
 mod investigate;
 mod ledger;
 mod lists;
+mod membership;
 mod migrate;
 mod query;
 pub mod record;

@@ -152,7 +152,8 @@ impl Model {
                         .exceptions
                         .contains(sender.as_str())
             }
-            Entry::Message(_) => unreachable!(),
+            // The model drives devices only.
+            Entry::Message(_) | Entry::FederationMembership(_) => unreachable!(),
         };
         if !ok {
             return Outcome::Refused("registry".into());
@@ -185,7 +186,7 @@ impl Model {
                 let d = self.devices.get_mut(device.as_str()).unwrap();
                 d.exceptions.remove(sender.as_str());
             }
-            Entry::Message(_) => unreachable!(),
+            Entry::Message(_) | Entry::FederationMembership(_) => unreachable!(),
         }
         self.next_seq += 1;
         Outcome::Registered

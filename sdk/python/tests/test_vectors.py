@@ -4,7 +4,7 @@ CONNECT password, signed notes and checkpoints, Merkle proofs), from independent
 import pytest
 
 from vectors import contents_of, load
-from m2mhub import merkle, signing
+from m2mhub import entry, merkle, signing
 from m2mhub.device import Device
 from m2mhub.counter import Counter
 from m2mhub.errors import InvalidInput, VerificationError
@@ -16,6 +16,7 @@ V2 = load("signing-v2-vectors.json")["cases"]
 CONNECT = load("connect-vectors.json")["cases"]
 NOTES = load("note-vectors.json")
 MERKLE = load("merkle-vectors.json")
+ENTRIES = load("entry-federation-vectors.json")
 
 
 @pytest.mark.parametrize("case", V1, ids=[c["name"] for c in V1])
@@ -174,3 +175,15 @@ def test_merkle_consistency_proofs():
         if a < b:
             with pytest.raises(VerificationError):
                 merkle.verify_consistency(a, b, roots[a], roots[b - 1], path)
+
+
+@pytest.mark.parametrize("case", ENTRIES["good"], ids=[c["name"] for c in ENTRIES["good"]])
+def test_membership_entries_decode(case):
+    # A membership concerns no device's records: it decodes, and gives nothing to check.
+    assert entry.decode(bytes.fromhex(case["bytes"])) is None
+
+
+@pytest.mark.parametrize("case", ENTRIES["bad"], ids=[c["name"] for c in ENTRIES["bad"]])
+def test_membership_entries_breaking_a_rule_are_refused(case):
+    with pytest.raises(VerificationError):
+        entry.decode(bytes.fromhex(case["bytes"]))

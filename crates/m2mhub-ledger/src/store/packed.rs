@@ -22,7 +22,7 @@ pub(super) fn device(row: u32, slot: usize) -> u32 {
 }
 
 fn check<const W: usize>(row: &[u8]) -> Result<()> {
-    if row.len() % (8 * W) != 0 || row.len() > 8 * W * CHUNK as usize {
+    if !row.len().is_multiple_of(8 * W) || row.len() > 8 * W * CHUNK as usize {
         return Err(corrupt(format!(
             "packed row of {} bytes is not whole slots of {W} counters",
             row.len()

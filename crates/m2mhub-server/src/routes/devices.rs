@@ -166,6 +166,12 @@ pub fn entry_json(seq: u64, e: &Entry) -> Value {
         Entry::DeviceRekeyed { device, public_key } => json!({
             "seq": seq, "kind": kind, "device": device, "public_key": hex::encode(public_key),
         }),
+        Entry::FederationMembership(f) => json!({
+            "seq": seq, "kind": kind, "hub": f.hub, "cosignatures": f.cosignatures,
+            "members": f.members.iter().map(|m| json!({
+                "name": m.name, "origin": m.origin, "key": m.key,
+            })).collect::<Vec<_>>(),
+        }),
         Entry::Message(m) => json!({
             "seq": seq, "kind": kind, "sender": m.sender, "receiver": m.receiver,
             "action": m.action, "tx": m.tx.0, "cause": m.cause.map(|c| c.0), "counter": m.counter,

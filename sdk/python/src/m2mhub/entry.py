@@ -11,8 +11,15 @@ Integers big-endian; ``name`` is ``u16 length ‖ ASCII bytes``::
                     [32] SHA-256(contents), [64] signature, u16 len ‖ provenance (0: unknown),
                     u16 notices (bit i = the i-th notice of SPEC §3.3)
     kind 7 device re-keyed: name device, [32] new key
+    kind 8 federation membership (SPEC §7): name hub, u16 cosignatures, u16 n,
+                    n × (name member, str origin, str verifier key): members sorted and
+                    unique, the hub among them, cosignatures < n, each key a canonical
+                    verifier key named by its origin (``str`` is ``u16 length ‖ UTF-8``)
 """
 
+import base64
+import hashlib
+import re
 import struct
 from dataclasses import dataclass
 from typing import List, Optional
@@ -80,6 +87,43 @@ class _Reader:
         return s
 
 
+def _canonical_key(key, origin):
+    m = re.fullmatch(r"([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)", key)
+    if not m or m.group(1) != origin:
+        return False
+    try:
+        raw = base64.b64decode(m.group(3), validate=True)
+    except ValueError:
+        return False
+    if len(raw) != 33 or raw[0] != 1 or base64.b64encode(raw).decode() != m.group(3):
+        return False
+    return hashlib.sha256(origin.encode() + b"\n\x01" + raw[1:]).digest()[:4].hex() == m.group(2)
+
+
+def _membership(r):
+    """Reads and checks a kind-8 body (nothing in it concerns a device's records)."""
+    hub = r.name()
+    cosignatures, n = r.uint(">H"), r.uint(">H")
+    members = []
+    for _ in range(n):
+        name = r.name()
+        fields = []
+        for _ in range(2):
+            try:
+                fields.append(r.take(r.uint(">H")).decode("utf-8"))
+            except UnicodeDecodeError:
+                raise VerificationError("entry: a membership string is not UTF-8") from None
+        members.append((name, *fields))
+    names = [m[0].encode() for m in members]
+    if any(a >= b for a, b in zip(names, names[1:])):
+        raise VerificationError("entry: members are not sorted and unique")
+    if hub not in [m[0] for m in members] or cosignatures >= n:
+        raise VerificationError("entry: the hub is not a member, or the policy cannot be met")
+    for _, origin, key in members:
+        if not _canonical_key(key, origin):
+            raise VerificationError("entry: a member key is not canonical or not its origin's")
+
+
 def decode(data):
     """A MessageEntry or KeyEntry for kinds 5, 1, 6 and 7; None for other valid kinds."""
     r = _Reader(bytes(data))
@@ -105,6 +149,8 @@ def decode(data):
         r.name()
     elif kind == 7:
         out = KeyEntry(kind, r.name(), r.take(32))
+    elif kind == 8:
+        _membership(r)
     elif kind == 5:
         sender, receiver = r.name(), r.name()
         code = r.uint(">B")
