@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes entry-federation-vectors.json: known answers for the entry bytes of federation
-entries (SPEC §7), kind 8 federation_membership.
+entries (SPEC §7), kind 8 federation_membership and kind 9 import.
 
 An independent model, written from the layout documented for M2MHub's entry encoding v1
 (all integers big-endian; `name` and `str` are u16 length || bytes):
@@ -18,9 +18,20 @@ crates/m2mhub-core/src/{entry,federation}.rs and uses only the standard library 
 `cryptography` package (Ed25519 public keys from seeds). Each member key's seed is
 SHA-256("m2mhub membership vector key " || origin).
 
+Kind 9 (import): str origin, u64 seq, u32 len || foreign entry bytes (a registry entry of
+kind 1-4, 6 or 7), u8 count || count x [32] inclusion proof, u32 len || checkpoint note (the
+source's signed note: C2SP signed-note over M2MHub's checkpoint text "<origin>\n<size>\n<root
+b64>\nblock <h> prev <b64>\ntime <ms>\n"), at most 64 proof hashes and 64 KiB of note. The
+import cases come from a five-entry source ledger of "street" (origin m2mhub/street), whose key
+is the membership key above; the tree is RFC 6962 (leaf SHA-256(0x00 || bytes), node
+SHA-256(0x01 || l || r)), written here from the RFC. "imports" checks each good import against
+the membership "three hubs, one cosignature" (hub home): the proof must lead to the signed root
+and the origin must be another member's; "imports_refused_by_check" decode but fail that.
+
 "good" cases give the fields and the bytes; "bad" cases give bytes that a strict decoder must
-refuse, and the rule each breaks. As a self-check the generator decodes every good case back
-with its own strict decoder and makes sure that decoder refuses every bad one.
+refuse, and the rule each breaks. As a self-check the generator decodes every good membership back
+with its own strict decoder and makes sure that decoder refuses every bad one, and checks each
+import's proof with the RFC 9162 §2.1.3.2 verifier (written separately from the prover).
 
 Usage: python3 testdata/gen_entry_vectors.py [DIR]
 (writes entry-federation-vectors.json into DIR, by default next to itself)
@@ -123,6 +134,85 @@ def wrong_id(key: str) -> str:
     return f"{origin}+{kid[:7]}{'0' if kid[7] != '0' else '1'}+{pk}"
 
 
+def signing_key(origin: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(
+        hashlib.sha256(b"m2mhub membership vector key " + origin.encode()).digest())
+
+
+def leaf(e: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + e).digest()
+
+
+def node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def mth(leaves):
+    """RFC 6962 §2.1 Merkle tree hash of leaf hashes."""
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return node(mth(leaves[:k]), mth(leaves[k:]))
+
+
+def audit_path(m, leaves):
+    """RFC 6962 §2.1.1 audit path of leaf m."""
+    if len(leaves) <= 1:
+        return []
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    if m < k:
+        return audit_path(m, leaves[:k]) + [mth(leaves[k:])]
+    return audit_path(m - k, leaves[k:]) + [mth(leaves[:k])]
+
+
+def root_from_path(index: int, size: int, leaf_hash: bytes, proof) -> bytes:
+    """RFC 9162 §2.1.3.2: the root an inclusion proof leads to."""
+    fn, sn, r = index, size - 1, leaf_hash
+    for p in proof:
+        if sn == 0:
+            raise ValueError("proof too long")
+        if fn & 1 or fn == sn:
+            r = node(p, r)
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ValueError("proof too short")
+    return r
+
+
+def note(origin: str, size: int, root: bytes, key_origin: str = None) -> str:
+    key_origin = key_origin or origin
+    text = (f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+            f"block 4 prev {base64.b64encode(bytes(32)).decode()}\ntime 1764460800000\n")
+    sk = signing_key(key_origin)
+    pk = sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    kid = hashlib.sha256(key_origin.encode() + b"\n\x01" + pk).digest()[:4]
+    sig = base64.b64encode(kid + sk.sign(text.encode())).decode()
+    return text + "\n\u2014 " + key_origin + " " + sig + "\n"
+
+
+def registration(name: str, clearance: int, key_seed: bytes) -> bytes:
+    pk = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(key_seed).digest()).public_key() \
+        .public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return bytes([1, 1]) + field(name) + struct.pack(">I", clearance) + pk + struct.pack(">H", 0)
+
+
+def encode_import(origin, seq, entry, proof, cp) -> bytes:
+    return (bytes([1, 9]) + field(origin) + struct.pack(">QI", seq, len(entry)) + entry
+            + bytes([len(proof)]) + b"".join(proof) + struct.pack(">I", len(cp.encode()))
+            + cp.encode())
+
+
 def member(name, origin=None):
     origin = origin or f"m2mhub/{name}"
     return (name, origin, verifier_key(origin))
@@ -172,13 +262,67 @@ def main():
             bad_cases.append({"name": why, "bytes": data.hex()})
             continue
         raise AssertionError(f"the model accepts the bad case {why!r}")
+    # The source ledger of "street": two registrations, an exception, a revocation, a re-key.
+    source = [
+        registration("meter", 2, b"meter key"),
+        registration("lamp", 1, b"lamp key"),
+        bytes([1, 2]) + field("meter") + field("lamp"),
+        bytes([1, 4]) + field("lamp"),
+        bytes([1, 7]) + field("meter")
+        + Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"meter key 2").digest())
+        .public_key().public_bytes(Encoding.Raw, PublicFormat.Raw),
+    ]
+    leaves = [leaf(e) for e in source]
+    root = mth(leaves)
+    cp = note("m2mhub/street", len(source), root)
+    imports = []
+    for seq in (0, 3, 4):
+        assert root_from_path(seq, len(source), leaves[seq], audit_path(seq, leaves)) == root
+        data = encode_import("m2mhub/street", seq, source[seq], audit_path(seq, leaves), cp)
+        imports.append({"name": f"street seq {seq}", "origin": "m2mhub/street", "seq": seq,
+                        "entry": source[seq].hex(),
+                        "proof": [h.hex() for h in audit_path(seq, leaves)],
+                        "checkpoint": cp, "bytes": data.hex()})
+    message = (bytes([1, 5]) + field("meter") + field("lamp") + bytes([0])
+               + struct.pack(">QQQ", 1, 0, 1) + bytes(32) + bytes(64) + struct.pack(">HH", 0, 0))
+    good_membership = bytes.fromhex(cases[0]["bytes"])
+    p1 = audit_path(1, leaves)
+    bad_imports = [
+        ("holds a message", encode_import("m2mhub/street", 1, message, p1, cp)),
+        ("holds a membership", encode_import("m2mhub/street", 1, good_membership, p1, cp)),
+        ("65 proof hashes", encode_import("m2mhub/street", 1, source[1], [bytes(32)] * 65, cp)),
+        ("origin with a space", encode_import("m2mhub street", 1, source[1], p1, cp)),
+        ("inner entry truncated", encode_import("m2mhub/street", 1, source[1][:-1], p1, cp)),
+        ("note not UTF-8", encode_import("m2mhub/street", 1, source[1], p1, cp)[:-3] + b"\xff\n"),
+        ("trailing byte", encode_import("m2mhub/street", 1, source[1], p1, cp) + b"\x00"),
+    ]
+    for why, data in bad_imports:
+        bad_cases.append({"name": "import " + why, "bytes": data.hex()})
+    wrong_key_cp = note("m2mhub/street", len(source), root, key_origin="m2mhub/grid")
+    tampered = bytearray(source[0])
+    tampered[-3] ^= 1
+    refused = [
+        ("wrong seq for the proof", encode_import("m2mhub/street", 2, source[1], p1, cp)),
+        ("entry altered", encode_import("m2mhub/street", 0, bytes(tampered),
+                                        audit_path(0, leaves), cp)),
+        ("checkpoint signed by another member", encode_import(
+            "m2mhub/street", 1, source[1], p1, wrong_key_cp)),
+        ("origin of no member", encode_import("m2mhub/elsewhere", 1, source[1], p1,
+                                              note("m2mhub/elsewhere", len(source), root))),
+        ("from the hub's own ledger", encode_import("m2mhub/home", 1, source[1], p1,
+                                                    note("m2mhub/home", len(source), root))),
+    ]
     doc = {
         "about": "Entry bytes of federation entries (SPEC §7; encoding v1 of "
                  "crates/m2mhub-core/src/entry.rs), written by testdata/gen_entry_vectors.py, "
-                 "an independent model. good: fields and bytes; bad: bytes a strict decoder "
-                 "refuses.",
+                 "an independent model. good: memberships, fields and bytes; imports: fields "
+                 "and bytes, each valid against the membership good[1] (hub home); bad: bytes "
+                 "a strict decoder refuses; imports_refused_by_check: bytes that decode but "
+                 "fail the check against good[1].",
         "good": cases,
+        "imports": imports,
         "bad": bad_cases,
+        "imports_refused_by_check": [{"name": w, "bytes": d.hex()} for w, d in refused],
     }
     path = os.path.join(out_dir, "entry-federation-vectors.json")
     with open(path, "w") as f:

@@ -10,7 +10,7 @@ export const NOTICE_BITS = [
 ];
 const KINDS = {
   1: "device_registered", 2: "exception_granted", 3: "exception_withdrawn", 4: "device_revoked",
-  5: "message", 6: "simulated_device_registered", 7: "device_rekeyed", 8: "federation_membership",
+  5: "message", 6: "simulated_device_registered", 7: "device_rekeyed", 8: "federation_membership", 9: "import",
 };
 const ACTIONS = ["begin", "continue", "end"];
 
@@ -81,6 +81,21 @@ export function decodeEntry(bytes) {
     e.public_key = toHex(r.bytes(32, "the public key"));
   } else if (code === 8) {
     membership(r, e);
+  } else if (code === 9) {
+    // SPEC §7: another member's registry change with its proof; the hub checked the proof.
+    e.origin = r.text("the import origin");
+    if (!e.origin || /[\s+\u0000-\u001f]/u.test(e.origin)) throw new Error("the import origin is not a key name");
+    e.source_seq = r.u64("the source seq").toString();
+    const inner = r.bytes(r.u32("the imported entry's length"), "the imported entry");
+    if (![1, 2, 3, 4, 6, 7].includes(inner[1])) throw new Error("an import holds no registry change");
+    e.entry = decodeEntry(inner);
+    const n = r.u8("the proof length");
+    if (n > 64) throw new Error("the import proof is longer than 64 hashes");
+    e.proof = Array.from({ length: n }, () => toHex(r.bytes(32, "a proof hash")));
+    const len = r.u32("the checkpoint's length");
+    if (len > 65536) throw new Error("the import checkpoint is longer than 64 KiB");
+    const raw = r.bytes(len, "the checkpoint");
+    try { e.checkpoint = new TextDecoder("utf-8", { fatal: true }).decode(raw); } catch { throw new Error("the import checkpoint is not UTF-8"); }
   } else {
     e.sender = r.name("the sender");
     e.receiver = r.name("the receiver");

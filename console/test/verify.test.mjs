@@ -144,7 +144,7 @@ test("entry bytes decode strictly", () => {
   assert.throws(() => decodeEntry(Uint8Array.from([2, ...bytes.slice(1)])), /version/);
 });
 
-test("federation membership entries: the independent vectors decode, and every bad one is refused", () => {
+test("federation membership and import entries: the independent vectors decode, and every bad one is refused", () => {
   const v = JSON.parse(readFileSync(new URL("../../testdata/entry-federation-vectors.json", import.meta.url), "utf8"));
   const hex = (s) => Uint8Array.from(s.match(/../g), (b) => parseInt(b, 16));
   for (const c of v.good) {
@@ -152,6 +152,12 @@ test("federation membership entries: the independent vectors decode, and every b
     assert.equal(e.kind, "federation_membership", c.name);
     assert.deepEqual({ hub: e.hub, cosignatures: e.cosignatures, members: e.members },
       { hub: c.hub, cosignatures: c.cosignatures, members: c.members }, c.name);
+  }
+  for (const c of v.imports) {
+    const e = decodeEntry(hex(c.bytes));
+    assert.equal(e.kind, "import", c.name);
+    assert.deepEqual([e.origin, e.source_seq, e.proof, e.checkpoint], [c.origin, String(c.seq), c.proof, c.checkpoint]);
+    assert.ok(["device_registered", "device_revoked", "device_rekeyed"].includes(e.entry.kind), c.name);
   }
   for (const c of v.bad) assert.throws(() => decodeEntry(hex(c.bytes)), undefined, c.name);
 });

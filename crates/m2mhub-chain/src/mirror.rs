@@ -131,10 +131,11 @@ impl Mirror {
             Entry::Message(m) => c.record(message_call(m)).send().await,
             // The contract numbers entries as the ledger does, so one it cannot record stops
             // the mirror rather than shift every later seq.
-            Entry::FederationMembership(_) => {
+            Entry::FederationMembership(_) | Entry::Import(_) => {
                 return Err(ChainError::Mismatch(format!(
-                    "entry {seq} is a federation membership, which M2MHubLedger cannot record: \
-                     a federated hub anchors its checkpoints (--chain-mode anchor) instead"
+                    "entry {seq} is a federation entry ({}), which M2MHubLedger cannot record: \
+                     a federated hub anchors its checkpoints (--chain-mode anchor) instead",
+                    entry.kind().as_str()
                 )));
             }
         };

@@ -107,7 +107,9 @@ impl Both {
                     publicKey: B256::from(*public_key),
                 })
                 .map(|_| ()),
-            Entry::Message(_) | Entry::FederationMembership(_) => unreachable!(),
+            Entry::Message(_) | Entry::FederationMembership(_) | Entry::Import(_) => {
+                unreachable!()
+            }
         };
         match (&rust, chain) {
             (Ok(()), Ok(())) => {}

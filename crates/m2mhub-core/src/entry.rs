@@ -24,6 +24,10 @@
 //!                             (SPEC §7; members sorted by name and unique, each key a
 //!                             canonical verifier key named by its origin, `hub` among them,
 //!                             cosignatures < count; `str` is `u16 length ‖ UTF-8 bytes`)
+//! kind 9 import:              str origin, u64 seq, u32 len ‖ foreign entry bytes (a registry
+//!                             entry, kinds 1–4, 6, 7), u8 count ‖ count × [32] inclusion proof,
+//!                             u32 len ‖ the source's checkpoint note, cosignatures included
+//!                             (SPEC §7; at most 64 proof hashes and 64 KiB of note)
 //! ```
 //! Decoding is strict: exactly one byte string decodes to a given entry, so the leaf hash of
 //! a decoded-then-encoded entry is the leaf hash of the stored bytes.
@@ -31,6 +35,7 @@
 use std::collections::BTreeSet;
 
 pub use crate::federation::{MemberRecord, Membership};
+pub use crate::import::Import;
 use crate::{
     CoreError,
     hash::Hash,
@@ -80,6 +85,8 @@ pub enum Entry {
     /// The federation this hub belongs to (SPEC §7), recorded at start and whenever it
     /// changes, so that the ledger alone says whose checkpoints its imports trust.
     FederationMembership(Membership),
+    /// A registry change of another member hub, with its proof (SPEC §7).
+    Import(Import),
 }
 
 /// The fields of a device registration.
@@ -181,6 +188,8 @@ pub enum EntryKind {
     DeviceRekeyed = 7,
     /// [`Entry::FederationMembership`].
     FederationMembership = 8,
+    /// [`Entry::Import`].
+    Import = 9,
 }
 
 impl EntryKind {
@@ -195,6 +204,7 @@ impl EntryKind {
             EntryKind::SimulatedDeviceRegistered => "simulated_device_registered",
             EntryKind::DeviceRekeyed => "device_rekeyed",
             EntryKind::FederationMembership => "federation_membership",
+            EntryKind::Import => "import",
         }
     }
 }
@@ -211,6 +221,7 @@ impl Entry {
             Entry::Message(_) => EntryKind::Message,
             Entry::DeviceRekeyed { .. } => EntryKind::DeviceRekeyed,
             Entry::FederationMembership(_) => EntryKind::FederationMembership,
+            Entry::Import(_) => EntryKind::Import,
         }
     }
 
@@ -269,6 +280,20 @@ impl Entry {
                     put_name(out, &m.origin);
                     put_name(out, &m.key);
                 }
+            }
+            // Lengths are bounded by `Import::check_form`, which every import passes before
+            // it is built into an entry or after it is decoded from one.
+            Entry::Import(i) => {
+                put_name(out, &i.origin);
+                out.extend_from_slice(&i.seq.to_be_bytes());
+                out.extend_from_slice(&(i.entry.len() as u32).to_be_bytes());
+                out.extend_from_slice(&i.entry);
+                out.push(i.proof.len() as u8);
+                for h in &i.proof {
+                    out.extend_from_slice(h);
+                }
+                out.extend_from_slice(&(i.checkpoint.len() as u32).to_be_bytes());
+                out.extend_from_slice(i.checkpoint.as_bytes());
             }
         }
     }
@@ -362,6 +387,29 @@ impl Entry {
                 };
                 f.check()?;
                 Entry::FederationMembership(f)
+            }
+            9 => {
+                let origin = r.text()?;
+                let seq = r.u64()?;
+                let len = r.u32()? as usize;
+                let entry = r.take(len)?.to_vec();
+                let mut proof = Vec::new();
+                for _ in 0..r.u8()? {
+                    proof.push(r.array::<32>()?);
+                }
+                let len = r.u32()? as usize;
+                let checkpoint = std::str::from_utf8(r.take(len)?)
+                    .map_err(|_| bad("an import checkpoint is not UTF-8".into()))?
+                    .to_owned();
+                let i = Import {
+                    origin,
+                    seq,
+                    entry,
+                    proof,
+                    checkpoint,
+                };
+                i.check_form()?;
+                Entry::Import(i)
             }
             k => return Err(bad(format!("unknown entry kind {k}"))),
         };

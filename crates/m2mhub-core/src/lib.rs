@@ -13,6 +13,7 @@ pub mod entry;
 pub mod federation;
 pub mod hash;
 pub mod ids;
+pub mod import;
 pub mod jsonint;
 pub mod machine;
 pub mod merkle;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::{
     CoreError,
-    entry::{Entry, Membership, Registration},
+    entry::{Entry, Import, Membership, Registration},
     ids::Seq,
     names::DeviceName,
     sig::PublicKey,
@@ -95,6 +95,11 @@ pub struct Registry {
     by_key: HashMap<[u8; 32], DeviceName>,
     /// The federation as last recorded, and the seq of its entry (SPEC §7).
     membership: Option<(Seq, Membership)>,
+    /// Other members' registries as imported (SPEC §7), by hub name: each one a registry of
+    /// that hub's bare names, changed by its own entries at their source seqs.
+    foreign: HashMap<String, Registry>,
+    /// Source origin → seq of the last entry imported from it (imports go in source order).
+    imported: HashMap<String, u64>,
 }
 
 impl Registry {
@@ -106,6 +111,16 @@ impl Registry {
     /// The federation membership last recorded, with its entry's seq.
     pub fn membership(&self) -> Option<&(Seq, Membership)> {
         self.membership.as_ref()
+    }
+
+    /// The device `name` of member hub `hub`, as imported (SPEC §7: `name@hub`).
+    pub fn foreign(&self, name: &str, hub: &str) -> Option<&Device> {
+        self.foreign.get(hub)?.get(name)
+    }
+
+    /// The seq in `origin`'s ledger of the last entry imported from it.
+    pub fn last_imported(&self, origin: &str) -> Option<u64> {
+        self.imported.get(origin).copied()
     }
 
     /// The device called `name`.
@@ -185,8 +200,31 @@ impl Registry {
                 }
                 Ok(())
             }
+            Entry::Import(i) => self.check_import(i).map(|_| ()),
             Entry::Message(_) => Err(CoreError::Malformed("not a registry entry".into())),
         }
+    }
+
+    /// Checks an import against the recorded membership, the source order and the source
+    /// hub's registry as imported so far; the source hub's name and the foreign entry.
+    fn check_import(&self, i: &Import) -> Result<(String, Entry), CoreError> {
+        let (_, membership) = self.membership.as_ref().ok_or_else(|| {
+            CoreError::Malformed("an import before any federation membership".into())
+        })?;
+        let (hub, inner) = i.check(membership)?;
+        if let Some(last) = self.imported.get(&i.origin)
+            && i.seq <= *last
+        {
+            return Err(CoreError::Malformed(format!(
+                "import of {} seq {} after its seq {last}: imports go in source order",
+                i.origin, i.seq
+            )));
+        }
+        match self.foreign.get(hub) {
+            Some(r) => r.check(&inner)?,
+            None => Registry::default().check(&inner)?,
+        }
+        Ok((hub.to_owned(), inner))
     }
 
     fn active(&self, name: &DeviceName) -> Result<&Device, CoreError> {
@@ -252,6 +290,14 @@ impl Registry {
                 }
             }
             Entry::FederationMembership(m) => self.membership = Some((seq, m.clone())),
+            Entry::Import(i) => {
+                let (hub, inner) = self.check_import(i)?;
+                self.foreign
+                    .entry(hub)
+                    .or_default()
+                    .apply(Seq(i.seq), &inner)?;
+                self.imported.insert(i.origin.clone(), i.seq);
+            }
             Entry::Message(_) => {}
         }
         Ok(())

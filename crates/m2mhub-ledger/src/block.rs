@@ -132,7 +132,7 @@ impl IndexRows {
             Entry::DeviceRevoked { device } | Entry::DeviceRekeyed { device, .. } => {
                 IndexRows::registry([id(device.as_str()), None])
             }
-            Entry::FederationMembership(_) => IndexRows::registry([None, None]),
+            Entry::FederationMembership(_) | Entry::Import(_) => IndexRows::registry([None, None]),
         }
     }
 

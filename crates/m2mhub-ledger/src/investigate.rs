@@ -409,7 +409,7 @@ fn history_item(seq: u64, time: Option<String>, name: &str, e: Entry) -> Result<
             item.public_key = Some(hex::encode(public_key));
         }
         Entry::DeviceRevoked { .. } => item.kind = HistoryKind::Revoke,
-        Entry::Message(_) | Entry::FederationMembership(_) => {
+        Entry::Message(_) | Entry::FederationMembership(_) | Entry::Import(_) => {
             return Err(LedgerError::Corrupt(format!(
                 "device history names entry {seq}, which is not about a device"
             )));

@@ -153,7 +153,7 @@ impl Model {
                         .contains(sender.as_str())
             }
             // The model drives devices only.
-            Entry::Message(_) | Entry::FederationMembership(_) => unreachable!(),
+            Entry::Message(_) | Entry::FederationMembership(_) | Entry::Import(_) => unreachable!(),
         };
         if !ok {
             return Outcome::Refused("registry".into());
@@ -186,7 +186,7 @@ impl Model {
                 let d = self.devices.get_mut(device.as_str()).unwrap();
                 d.exceptions.remove(sender.as_str());
             }
-            Entry::Message(_) | Entry::FederationMembership(_) => unreachable!(),
+            Entry::Message(_) | Entry::FederationMembership(_) | Entry::Import(_) => unreachable!(),
         }
         self.next_seq += 1;
         Outcome::Registered

@@ -183,6 +183,11 @@ def test_membership_entries_decode(case):
     assert entry.decode(bytes.fromhex(case["bytes"])) is None
 
 
+@pytest.mark.parametrize("case", ENTRIES["imports"], ids=[c["name"] for c in ENTRIES["imports"]])
+def test_import_entries_decode(case):
+    assert entry.decode(bytes.fromhex(case["bytes"])) is None
+
+
 @pytest.mark.parametrize("case", ENTRIES["bad"], ids=[c["name"] for c in ENTRIES["bad"]])
 def test_membership_entries_breaking_a_rule_are_refused(case):
     with pytest.raises(VerificationError):

@@ -172,6 +172,12 @@ pub fn entry_json(seq: u64, e: &Entry) -> Value {
                 "name": m.name, "origin": m.origin, "key": m.key,
             })).collect::<Vec<_>>(),
         }),
+        Entry::Import(i) => json!({
+            "seq": seq, "kind": kind, "origin": i.origin, "source_seq": i.seq,
+            "entry": i.inner().ok().map(|e| entry_json(i.seq, &e)),
+            "proof": i.proof.iter().map(hex::encode).collect::<Vec<_>>(),
+            "checkpoint": i.checkpoint,
+        }),
         Entry::Message(m) => json!({
             "seq": seq, "kind": kind, "sender": m.sender, "receiver": m.receiver,
             "action": m.action, "tx": m.tx.0, "cause": m.cause.map(|c| c.0), "counter": m.counter,

@@ -15,6 +15,9 @@ Integers big-endian; ``name`` is ``u16 length ‖ ASCII bytes``::
                     n × (name member, str origin, str verifier key): members sorted and
                     unique, the hub among them, cosignatures < n, each key a canonical
                     verifier key named by its origin (``str`` is ``u16 length ‖ UTF-8``)
+    kind 9 import (SPEC §7): str origin, u64 seq, u32 len ‖ foreign registry entry (kinds
+                    1–4, 6, 7), u8 n ‖ n × [32] proof (n ≤ 64), u32 len ‖ checkpoint note
+                    (UTF-8, ≤ 64 KiB)
 """
 
 import base64
@@ -124,6 +127,32 @@ def _membership(r):
             raise VerificationError("entry: a member key is not canonical or not its origin's")
 
 
+def _import(r):
+    """Reads and checks a kind-9 body's form (its proof is the importing hub's to check)."""
+    try:
+        origin = r.take(r.uint(">H")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise VerificationError("entry: an import origin is not UTF-8") from None
+    if not origin or re.search(r"[\s+]|[\x00-\x1f]", origin):
+        raise VerificationError("entry: an import origin is not a key name")
+    r.uint(">Q")
+    inner = r.take(r.uint(">I"))
+    if len(inner) < 2 or inner[1] not in (1, 2, 3, 4, 6, 7):
+        raise VerificationError("entry: an import holds no registry change")
+    decode(inner)
+    n = r.uint(">B")
+    if n > 64:
+        raise VerificationError("entry: an import proof is too long")
+    r.take(32 * n)
+    note = r.take(r.uint(">I"))
+    if len(note) > 64 * 1024:
+        raise VerificationError("entry: an import checkpoint is too long")
+    try:
+        note.decode("utf-8")
+    except UnicodeDecodeError:
+        raise VerificationError("entry: an import checkpoint is not UTF-8") from None
+
+
 def decode(data):
     """A MessageEntry or KeyEntry for kinds 5, 1, 6 and 7; None for other valid kinds."""
     r = _Reader(bytes(data))
@@ -151,6 +180,8 @@ def decode(data):
         out = KeyEntry(kind, r.name(), r.take(32))
     elif kind == 8:
         _membership(r)
+    elif kind == 9:
+        _import(r)
     elif kind == 5:
         sender, receiver = r.name(), r.name()
         code = r.uint(">B")
