@@ -326,6 +326,30 @@ impl Ledger {
         Ok(Page::new(items, next, read))
     }
 
+    /// Registry entries (every entry but messages) after seq `after`, in seq order, through
+    /// the registry index: what a federation member follows to import this hub's changes.
+    pub fn registry_entries(
+        &self,
+        after: Option<u64>,
+        limit: Option<usize>,
+    ) -> Result<Page<(u64, Vec<u8>)>> {
+        let limit = page_limit(limit)?;
+        let start = after.map_or(0, |a| a.saturating_add(1));
+        let snap = self.snapshot()?;
+        let seqs = snap.registry_seqs_from(start, limit + 1)?;
+        let more = seqs.len() > limit;
+        let mut items = Vec::with_capacity(limit);
+        for seq in seqs.into_iter().take(limit) {
+            let bytes = snap
+                .entry(seq)?
+                .ok_or_else(|| LedgerError::Corrupt(format!("registry index names {seq}")))?;
+            items.push((seq, bytes));
+        }
+        let next = more.then(|| items.last().map(|e| e.0)).flatten();
+        let read = items.len() as u64 + u64::from(more);
+        Ok(Page::new(items, next, read))
+    }
+
     /// Devices in registration order, after the one registered at seq `after`.
     pub fn devices(&self, after: Option<u64>, limit: Option<usize>) -> Result<Page<Device>> {
         let limit = page_limit(limit)?;

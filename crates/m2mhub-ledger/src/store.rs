@@ -635,6 +635,15 @@ impl Snapshot {
             .map(|(_, v)| v.value()))
     }
 
+    /// Seqs of up to `n` registry entries from seq `start` on, in order.
+    pub fn registry_seqs_from(&self, start: u64, n: usize) -> Result<Vec<u64>> {
+        let mut out = Vec::with_capacity(n.min(1024));
+        for r in self.table(REGISTRY)?.range(start..)?.take(n) {
+            out.push(r?.0.value());
+        }
+        Ok(out)
+    }
+
     /// Seqs of registry entries, in order.
     pub fn registry_seqs(&self) -> Result<Vec<u64>> {
         let t = self.table(REGISTRY)?;

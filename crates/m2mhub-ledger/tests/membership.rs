@@ -174,6 +174,12 @@ fn imports_change_the_source_hubs_registry_in_order_and_replay_alone() {
         device: common::name("lamp"),
     })]);
     let street_key = hub_key_as(street_dir.path(), "m2mhub/street");
+    // What a follower reads: the registry changes only, paged through the registry index.
+    let page = street.registry_entries(None, Some(2)).unwrap();
+    assert_eq!(page.items.iter().map(|e| e.0).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(page.next, Some(1));
+    let rest = street.registry_entries(page.next, Some(2)).unwrap();
+    assert_eq!((rest.items.len(), rest.items[0].0, rest.next), (1, 2, None));
 
     let home = open(home_dir.path());
     let early = import(&home, import_of(&street, 0)).unwrap_err();

@@ -69,6 +69,9 @@ pub struct EntriesQuery {
     /// At most this many items (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// Only registry changes (every entry but messages), through the registry index: what
+    /// the other members of a federation follow to import this hub's changes (SPEC §7).
+    registry: Option<bool>,
 }
 
 /// One raw entry of `GET /v1/entries`.
@@ -94,7 +97,11 @@ pub async fn entries(
 ) -> ApiResult<Json<Page<RawEntry>>> {
     let ledger = s.ledger.clone();
     let page = tokio::task::spawn_blocking(move || -> m2mhub_ledger::Result<Page<RawEntry>> {
-        let rows = ledger.entries(q.after, q.limit)?;
+        let rows = if q.registry == Some(true) {
+            ledger.registry_entries(q.after, q.limit)?
+        } else {
+            ledger.entries(q.after, q.limit)?
+        };
         let snap = ledger.snapshot()?;
         let mut items = Vec::with_capacity(rows.items.len());
         for (seq, bytes) in rows.items {
