@@ -15,6 +15,7 @@ GENERATORS = {
     "gen_merkle_vectors.py": ["merkle-vectors.json"],
     "gen_sig_vectors.py": ["sig-vectors.json"],
     "gen_connect_vectors.py": ["connect-vectors.json"],
+    "gen_cosignature_vectors.py": ["cosignature-vectors.json"],
 }
 
 failed = False
