@@ -2,6 +2,7 @@
 //! written by the independent Python model `testdata/gen_cosignature_vectors.py` from the C2SP
 //! text. The Rust cosigner must reproduce every line byte for byte, and the Rust verifier must
 //! accept the good ones, refuse the bad ones and ignore the lines by other keys.
+#![allow(clippy::unwrap_used)]
 
 use ed25519_dalek::SigningKey;
 use m2mhub_core::cosignature::{
