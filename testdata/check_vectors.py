@@ -16,6 +16,7 @@ GENERATORS = {
     "gen_sig_vectors.py": ["sig-vectors.json"],
     "gen_connect_vectors.py": ["connect-vectors.json"],
     "gen_entry_vectors.py": ["entry-federation-vectors.json"],
+    "gen_cosignature_vectors.py": ["cosignature-vectors.json"],
 }
 
 failed = False

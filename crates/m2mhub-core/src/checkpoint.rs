@@ -171,7 +171,7 @@ impl Checkpoint {
 
 /// ASCII decimal without sign or leading zeros (except "0"), fitting a u64 (C2SP
 /// tlog-checkpoint: the tree size format, used for the block height too).
-fn parse_decimal(s: &str) -> Option<u64> {
+pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
     // u64::from_str alone would take "+7" and "007".
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
     {
@@ -181,7 +181,7 @@ fn parse_decimal(s: &str) -> Option<u64> {
 }
 
 /// Canonical standard base64 (RFC 4648 §4, padded) of exactly 32 bytes.
-fn parse_hash(s: &str) -> Option<Hash> {
+pub(crate) fn parse_hash(s: &str) -> Option<Hash> {
     let raw = STANDARD
         .decode(s)
         .ok()

@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod checkpoint;
+pub mod cosignature;
 pub mod entry;
 pub mod federation;
 pub mod hash;
@@ -27,6 +28,7 @@ pub mod rules;
 pub mod schema;
 pub mod sig;
 pub mod signing;
+pub mod witness;
 
 use names::DeviceName;
 

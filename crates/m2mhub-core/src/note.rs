@@ -26,7 +26,7 @@ pub const MAX_TEXT_LEN: usize = 1 << 20;
 pub const MAX_SIGNATURES: usize = 100;
 
 /// Starts every signature line: U+2014 EM DASH, then a space.
-const SIG_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
 
 /// What can go wrong making or opening a signed note. All of it is bad input.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -330,7 +330,7 @@ impl NoteVerifier {
 }
 
 /// Splits `— <name> <base64(key id ‖ signature)>` into name, key id and signature bytes.
-fn parse_signature_line(line: &str) -> Result<(&str, [u8; 4], Vec<u8>), NoteError> {
+pub(crate) fn parse_signature_line(line: &str) -> Result<(&str, [u8; 4], Vec<u8>), NoteError> {
     let rest = line.strip_prefix(SIG_PREFIX).ok_or(NoteError::Malformed(
         "signature line does not start with an em dash and a space",
     ))?;
@@ -354,7 +354,7 @@ fn parse_signature_line(line: &str) -> Result<(&str, [u8; 4], Vec<u8>), NoteErro
 /// Standard base64 with padding (RFC 4648 §4), canonical only: one text per byte string.
 /// The engine already refuses bad padding and stray trailing bits; the re-encoding check
 /// makes canonicity this function's guarantee rather than an engine setting's.
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
     STANDARD
         .decode(s)
         .ok()
@@ -363,7 +363,7 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
 
 /// True when `s` holds an ASCII control character other than newline (C2SP signed-note,
 /// "Format": forbidden in signed notes).
-fn has_control(s: &str) -> bool {
+pub(crate) fn has_control(s: &str) -> bool {
     s.bytes().any(|b| b < 0x20 && b != b'\n')
 }
 

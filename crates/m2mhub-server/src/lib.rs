@@ -7,6 +7,7 @@
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod federation;
 pub mod front;
 pub mod gate;
 pub mod graph;
@@ -17,6 +18,7 @@ pub mod security;
 pub mod simulated;
 pub mod state;
 pub mod throttle;
+pub mod witness_store;
 
 use std::{convert::Infallible, future::Future};
 
@@ -99,6 +101,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/openapi.json", get(openapi::serve))
         .route("/tlog/checkpoint", get(routes::tlog::checkpoint))
         .route("/tlog/tile/{*path}", get(routes::tlog::tile))
+        .route(
+            "/tlog-witness/add-checkpoint",
+            post(routes::witness::add_checkpoint).layer::<_, Infallible>(DefaultBodyLimit::max(
+                m2mhub_core::witness::MAX_REQUEST_LEN,
+            )),
+        )
+        .route(
+            "/tlog-witness/{origin_hash}/checkpoint",
+            get(routes::witness::witnessed),
+        )
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -11,7 +11,7 @@ use utoipa::OpenApi;
 
 use crate::routes::{
     backup, devices, health, incidents, investigate, ledger, messages, security, stats, tlog,
-    transactions, ui,
+    transactions, ui, witness,
 };
 
 /// The document as utoipa derives it from the handlers, before [`refine`].
@@ -55,6 +55,8 @@ use crate::routes::{
         backup::backup,
         tlog::checkpoint,
         tlog::tile,
+        witness::add_checkpoint,
+        witness::witnessed,
         serve,
         crate::metrics::metrics,
         health::healthz,

@@ -38,6 +38,8 @@ pub struct AppState {
     pub throttle: Arc<FailureThrottle>,
     /// Refused submissions kept for the operator (SPEC §3.2).
     pub security: Arc<SecurityEvents>,
+    /// This hub's federation (SPEC §7), when started with `--federation`.
+    pub federation: Option<Arc<crate::federation::Federated>>,
     /// Turns true when the server shuts down, so long-lived streams end.
     pub closing: tokio::sync::watch::Receiver<bool>,
     closer: Arc<tokio::sync::watch::Sender<bool>>,
@@ -79,6 +81,7 @@ impl AppState {
             simulated: Arc::new(SimulatedKeys::none()),
             throttle: Arc::new(FailureThrottle::new(FAILURE_BURST, FAILURE_RATE)),
             security: Arc::new(SecurityEvents::in_memory(security::Bound::default())?),
+            federation: None,
             closing,
             closer: Arc::new(closer),
         })
@@ -88,6 +91,13 @@ impl AppState {
     pub fn with_simulated_keys(mut self, dir: &std::path::Path) -> Result<AppState, String> {
         self.simulated = Arc::new(SimulatedKeys::in_dir(dir)?);
         Ok(self)
+    }
+
+    /// Makes the hub a federation member: a witness of the others, its checkpoints served
+    /// with their cosignatures (SPEC §7).
+    pub fn with_federation(mut self, federation: Arc<crate::federation::Federated>) -> AppState {
+        self.federation = Some(federation);
+        self
     }
 
     /// Caps authentication failures per source at `burst`, refilled at `per_sec`.

@@ -84,6 +84,11 @@ fn every_operation_answers_errors_as_spec_5_says() {
         for (method, op) in item.as_object().unwrap() {
             let responses = op["responses"].as_object().unwrap();
             for (code, r) in responses {
+                // C2SP tlog-witness fixes this one: the held size as text/x.tlog.size.
+                if path == "/tlog-witness/add-checkpoint" && code == "409" {
+                    assert!(r["content"]["text/x.tlog.size"].is_object(), "{r}");
+                    continue;
+                }
                 if code.starts_with('4') || code.starts_with('5') {
                     assert_eq!(
                         r["content"]["application/json"]["schema"]["$ref"],

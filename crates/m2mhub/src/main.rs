@@ -3,9 +3,11 @@
 mod cmd;
 mod config;
 mod demo;
+mod fork;
 mod mqtt;
 mod remote;
 mod tiles;
+mod witnessing;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 

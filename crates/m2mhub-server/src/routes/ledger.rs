@@ -179,13 +179,16 @@ pub async fn consistency(
 
 /// `GET /v1/checkpoint`: the latest signed note, text/plain.
 #[utoipa::path(get, path = "/v1/checkpoint", operation_id = "checkpoint", tag = "ledger",
-    summary = "The latest signed checkpoint (C2SP signed note)",
+    summary = "The latest signed checkpoint (C2SP signed note), with the federation's cosignatures gathered so far",
     responses((status = 200, description = "the signed note", body = String, content_type = "text/plain")))]
 pub async fn checkpoint(State(s): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        s.ledger.checkpoint(),
-    )
+    let note = s.ledger.checkpoint();
+    // In a federation, with the cosignatures the other members gave it so far (SPEC §7).
+    let note = match &s.federation {
+        Some(f) => f.with_cosignatures(&note),
+        None => note,
+    };
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note)
 }
 
 /// `GET /v1/key`: the hub's verifier key line, text/plain.

@@ -12,6 +12,7 @@ pub mod stats;
 pub mod tlog;
 pub mod transactions;
 pub mod ui;
+pub mod witness;
 
 use crate::error::{ApiError, ApiResult};
 

@@ -19,19 +19,32 @@ use crate::{
 /// bytes in every tree that contains it), so caches may keep them for ever.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-/// `GET /tlog/checkpoint`: the newest checkpoint (C2SP tlog-checkpoint), cached a few seconds
-/// at most.
+/// `GET /tlog/checkpoint`: the newest checkpoint (C2SP tlog-checkpoint), or in a federation the
+/// newest one with `[witness] cosignatures` member cosignatures; never cached.
 #[utoipa::path(get, path = "/tlog/checkpoint", operation_id = "tlog_checkpoint", tag = "tiles",
     summary = "The log's newest checkpoint (C2SP tlog-tiles)",
-    responses((status = 200, description = "the signed note", body = String, content_type = "text/plain")))]
-pub async fn checkpoint(State(s): State<AppState>) -> impl IntoResponse {
-    (
+    responses((status = 200, description = "the signed note (in a federation: the newest witnessed one, with its cosignatures)", body = String, content_type = "text/plain"),
+        (status = 404, description = "not_found: in a federation, no checkpoint has met the witness policy yet", body = ErrorBody)))]
+pub async fn checkpoint(State(s): State<AppState>) -> ApiResult<Response> {
+    // In a federation, only a checkpoint the `[witness]` policy vouches for (SPEC §7).
+    let note = match &s.federation {
+        None => s.ledger.checkpoint(),
+        // A policy of no cosignatures is met by every checkpoint.
+        Some(f) if f.federation.cosignatures == 0 => f.with_cosignatures(&s.ledger.checkpoint()),
+        Some(f) => f.witnessed().ok_or_else(|| {
+            ApiError::not_found(
+                "no checkpoint of this hub has the cosignatures the federation requires yet",
+            )
+        })?,
+    };
+    Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        s.ledger.checkpoint(),
+        note,
     )
+        .into_response())
 }
 
 /// `GET /tlog/tile/{path}`: `<L>/<N>[.p/<W>]` (hashes) or `entries/<N>[.p/<W>]` (an entry

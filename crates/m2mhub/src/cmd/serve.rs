@@ -11,6 +11,7 @@ use anyhow::Context;
 use m2mhub_ledger::{DataDir, Ledger, LedgerConfig, now_ms, store::StoreOptions};
 use m2mhub_server::{
     AppState, Limits,
+    federation::Federated,
     security::{self, SecurityEvents},
 };
 
@@ -80,6 +81,13 @@ pub struct Args {
     /// devices whose messages must prove anything.
     #[arg(long)]
     pub simulated: bool,
+    /// The federation file (SPEC §7): this hub witnesses the other members' checkpoints,
+    /// asks them to witness its own, and serves only witnessed checkpoints at /tlog/checkpoint.
+    #[arg(long, value_name = "FILE", requires = "hub_name")]
+    pub federation: Option<PathBuf>,
+    /// This hub's member name in the federation file.
+    #[arg(long, value_name = "NAME", requires = "federation")]
+    pub hub_name: Option<String>,
     #[command(flatten)]
     pub chain: super::chain::ServeArgs,
     #[command(flatten)]
@@ -182,6 +190,7 @@ pub async fn serve(
     mqtt: &crate::mqtt::MqttArgs,
     anchored: Option<Arc<AtomicU64>>,
     simulated: bool,
+    federation: Option<Arc<Federated>>,
 ) -> anyhow::Result<()> {
     let mut state = AppState::with_commit_queue(ledger.clone(), token, door.commit_queue)?
         .with_failure_limit(failures.0, failures.1)
@@ -193,6 +202,10 @@ pub async fn serve(
     }
     if let Some(a) = anchored {
         state.metrics.anchoring(a);
+    }
+    if let Some(f) = federation {
+        crate::witnessing::start(&f, &ledger);
+        state = state.with_federation(f);
     }
     state.metrics.data_dir(data.to_path_buf());
     // A host name resolves to its addresses; the first that binds is used.
@@ -252,6 +265,20 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         ledger.view().head.tree_size,
         ledger.view().head.height
     );
+    let federation = match (&a.federation, &a.hub_name) {
+        (Some(file), Some(name)) => Some(Arc::new(crate::witnessing::open(
+            file, name, &ledger, &a.data,
+        )?)),
+        _ => None,
+    };
+    if let Some(f) = &federation {
+        println!(
+            "member {} of a federation of {} (witness policy: {} cosignature(s))",
+            f.me.name,
+            f.federation.members.len(),
+            f.federation.cosignatures
+        );
+    }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let anchored = super::chain::start(&a.chain, &ledger, &a.data).await?;
@@ -266,6 +293,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             &a.mqtt,
             anchored,
             a.simulated,
+            federation,
         )
         .await
     })?;

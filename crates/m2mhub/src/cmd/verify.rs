@@ -19,7 +19,7 @@ use crate::remote::Hub;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A stopped hub's data directory, checked offline.
-    #[arg(long, required_unless_present_any = ["url", "tiles"], conflicts_with_all = ["url", "tiles"])]
+    #[arg(long, required_unless_present_any = ["url", "tiles", "federation"], conflicts_with_all = ["url", "tiles", "federation"])]
     pub data: Option<PathBuf>,
     /// A running hub, checked from outside through its public API.
     #[arg(long, conflicts_with = "tiles")]
@@ -28,6 +28,11 @@ pub struct Args {
     /// directory): every entry replayed, every tile rebuilt and compared (SPEC §7).
     #[arg(long)]
     pub tiles: Option<String>,
+    /// A federation file (SPEC §7): reads what every member cosigned of every other member as
+    /// a witness and checks those checkpoints pairwise consistent, naming a hub that showed
+    /// different trees to different members.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "tiles"])]
+    pub federation: Option<PathBuf>,
     /// Trust this verifier key (`name+id+key`) instead of the hub's own.
     #[arg(long, global = true)]
     pub key: Option<String>,
@@ -37,6 +42,31 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    if let Some(file) = &a.federation {
+        let fed = crate::witnessing::load(file)?;
+        let r = tokio::runtime::Runtime::new()?.block_on(crate::fork::check(&fed))?;
+        for u in &r.unchecked {
+            println!("unchecked: {u}");
+        }
+        for f in &r.forks {
+            println!("FORK: {f}");
+        }
+        if !r.forks.is_empty() || !r.unchecked.is_empty() {
+            println!(
+                "FAILED: {} fork(s), {} unchecked",
+                r.forks.len(),
+                r.unchecked.len()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        println!(
+            "ok: {} members, {} witnessed checkpoints, {} pairs consistent",
+            fed.members.len(),
+            r.views,
+            r.pairs
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(src) = &a.tiles {
         return tokio::runtime::Runtime::new()?.block_on(tiles(src, a.key.as_deref()));
     }
