@@ -25,8 +25,9 @@ b64>\nblock <h> prev <b64>\ntime <ms>\n"), at most 64 proof hashes and 64 KiB of
 import cases come from a five-entry source ledger of "street" (origin m2mhub/street), whose key
 is the membership key above; the tree is RFC 6962 (leaf SHA-256(0x00 || bytes), node
 SHA-256(0x01 || l || r)), written here from the RFC. "imports" checks each good import against
-the membership "three hubs, one cosignature" (hub home): the proof must lead to the signed root
-and the origin must be another member's; "imports_refused_by_check" decode but fail that.
+the membership "three hubs, one cosignature" (hub home): the proof must lead to the signed root,
+the origin must be another member's and the checkpoint must carry a C2SP tlog-cosignature/v1 of
+another member (here grid's); "imports_refused_by_check" decode but fail that.
 
 "good" cases give the fields and the bytes; "bad" cases give bytes that a strict decoder must
 refuse, and the rule each breaks. As a self-check the generator decodes every good membership back
@@ -190,7 +191,19 @@ def root_from_path(index: int, size: int, leaf_hash: bytes, proof) -> bytes:
     return r
 
 
-def note(origin: str, size: int, root: bytes, key_origin: str = None) -> str:
+def cosign(note_text: str, origin: str, timestamp: int) -> str:
+    """A C2SP tlog-cosignature/v1 line by `origin`'s key (type 0x04): Ed25519 over
+    "cosignature/v1\ntime <T>\n" + the note text; key ID = SHA-256(name || 0x0A || 0x04 ||
+    public key)[:4]; the line carries key ID || u64 BE timestamp || signature."""
+    sk = signing_key(origin)
+    pk = sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    kid = hashlib.sha256(origin.encode() + b"\n\x04" + pk).digest()[:4]
+    msg = f"cosignature/v1\ntime {timestamp}\n".encode() + note_text.encode()
+    blob = kid + struct.pack(">Q", timestamp) + sk.sign(msg)
+    return "\u2014 " + origin + " " + base64.b64encode(blob).decode() + "\n"
+
+
+def note(origin: str, size: int, root: bytes, key_origin: str = None, cosigners=()) -> str:
     key_origin = key_origin or origin
     text = (f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
             f"block 4 prev {base64.b64encode(bytes(32)).decode()}\ntime 1764460800000\n")
@@ -198,7 +211,10 @@ def note(origin: str, size: int, root: bytes, key_origin: str = None) -> str:
     pk = sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     kid = hashlib.sha256(key_origin.encode() + b"\n\x01" + pk).digest()[:4]
     sig = base64.b64encode(kid + sk.sign(text.encode())).decode()
-    return text + "\n\u2014 " + key_origin + " " + sig + "\n"
+    lines = "\u2014 " + key_origin + " " + sig + "\n"
+    for c in cosigners:
+        lines += cosign(text, c, 1764460801)
+    return text + "\n" + lines
 
 
 def registration(name: str, clearance: int, key_seed: bytes) -> bytes:
@@ -274,7 +290,9 @@ def main():
     ]
     leaves = [leaf(e) for e in source]
     root = mth(leaves)
-    cp = note("m2mhub/street", len(source), root)
+    cp = note("m2mhub/street", len(source), root, cosigners=["m2mhub/grid"])
+    uncosigned = note("m2mhub/street", len(source), root)
+    forged_cosig = note("m2mhub/street", len(source), root, cosigners=["m2mhub/other"])
     imports = []
     for seq in (0, 3, 4):
         assert root_from_path(seq, len(source), leaves[seq], audit_path(seq, leaves)) == root
@@ -298,7 +316,8 @@ def main():
     ]
     for why, data in bad_imports:
         bad_cases.append({"name": "import " + why, "bytes": data.hex()})
-    wrong_key_cp = note("m2mhub/street", len(source), root, key_origin="m2mhub/grid")
+    wrong_key_cp = note("m2mhub/street", len(source), root, key_origin="m2mhub/grid",
+                        cosigners=["m2mhub/grid"])
     tampered = bytearray(source[0])
     tampered[-3] ^= 1
     refused = [
@@ -310,7 +329,10 @@ def main():
         ("origin of no member", encode_import("m2mhub/elsewhere", 1, source[1], p1,
                                               note("m2mhub/elsewhere", len(source), root))),
         ("from the hub's own ledger", encode_import("m2mhub/home", 1, source[1], p1,
-                                                    note("m2mhub/home", len(source), root))),
+                                                    note("m2mhub/home", len(source), root,
+                                                         cosigners=["m2mhub/grid"]))),
+        ("checkpoint not cosigned", encode_import("m2mhub/street", 1, source[1], p1, uncosigned)),
+        ("cosigned by no member", encode_import("m2mhub/street", 1, source[1], p1, forged_cosig)),
     ]
     doc = {
         "about": "Entry bytes of federation entries (SPEC §7; encoding v1 of "

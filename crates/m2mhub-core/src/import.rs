@@ -7,6 +7,7 @@
 use crate::{
     CoreError,
     checkpoint::Checkpoint,
+    cosignature::CosignatureVerifier,
     entry::{Entry, Membership, bad},
     hash::Hash,
     merkle::{leaf_hash, verify_inclusion},
@@ -71,9 +72,10 @@ impl Import {
     }
 
     /// Checks the import against the membership this ledger recorded last: the origin is
-    /// another member's, the checkpoint is signed by that member's key, and the foreign entry
-    /// is the leaf at `seq` of its tree. Returns the source member's hub name and the
-    /// foreign entry.
+    /// another member's, the checkpoint is signed by that member's key and cosigned by as
+    /// many other members as the policy asks (C2SP tlog-cosignature, each member's hub key),
+    /// and the foreign entry is the leaf at `seq` of its tree. Returns the source member's hub
+    /// name and the foreign entry.
     pub fn check<'m>(&self, membership: &'m Membership) -> Result<(&'m str, Entry), CoreError> {
         let inner = self.inner()?;
         let member = membership
@@ -92,6 +94,22 @@ impl Import {
         let key = NoteVerifier::parse(&member.key).map_err(|e| bad(e.to_string()))?;
         let cp = Checkpoint::open(&self.checkpoint, &key)
             .map_err(|e| bad(format!("import checkpoint: {e}")))?;
+        let mut cosigners = 0;
+        for w in membership.members.iter().filter(|w| w.name != member.name) {
+            let wkey = NoteVerifier::parse(&w.key).map_err(|e| bad(e.to_string()))?;
+            if CosignatureVerifier::of_member(&wkey)
+                .open(&self.checkpoint)
+                .is_ok()
+            {
+                cosigners += 1;
+            }
+        }
+        if cosigners < membership.cosignatures {
+            return Err(bad(format!(
+                "import checkpoint of {} has {cosigners} member cosignature(s), the policy asks {}",
+                self.origin, membership.cosignatures
+            )));
+        }
         verify_inclusion(
             &leaf_hash(&self.entry),
             self.seq,

@@ -3,6 +3,7 @@
 mod cmd;
 mod config;
 mod demo;
+mod follow;
 mod fork;
 mod mqtt;
 mod remote;

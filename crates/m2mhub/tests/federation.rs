@@ -546,3 +546,96 @@ fn verify_federation_names_a_hub_that_shows_two_trees() {
         "{out}"
     );
 }
+
+/// The import entries of `url`'s ledger, as `GET /v1/entries?registry=true` lists them:
+/// (source origin, source seq, the foreign entry's kind).
+async fn imports(url: &str) -> Vec<(String, u64, String)> {
+    let (_, body) = get(url, "/v1/entries?registry=true&limit=1000").await;
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut out = Vec::new();
+    for item in page["items"].as_array().unwrap() {
+        let (_, e) = get(url, &format!("/v1/entries/{}", item["seq"])).await;
+        let e: serde_json::Value = serde_json::from_str(&e).unwrap();
+        if e["kind"] == "import" {
+            out.push((
+                e["origin"].as_str().unwrap().to_owned(),
+                e["source_seq"].as_u64().unwrap(),
+                e["entry"]["kind"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn members_record_the_membership_and_import_each_others_registry_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hubs: Vec<Hub> = NAMES.iter().map(|n| Hub::create(tmp.path(), n)).collect();
+    let file = federation_file(
+        &tmp.path().join("federation.toml"),
+        &hubs.iter().collect::<Vec<_>>(),
+        1,
+    );
+    for h in &mut hubs {
+        h.start(Some(&file));
+    }
+    let (home, street) = (&hubs[0], &hubs[1]);
+    rt().block_on(async {
+        let (_, first) = get(&home.url, "/v1/entries/0").await;
+        assert!(
+            first.contains("\"kind\":\"federation_membership\""),
+            "{first}"
+        );
+        grow(&street.url, "meter", 71).await;
+        grow(&street.url, "lamp", 72).await;
+        let r = reqwest::Client::new()
+            .post(format!("{}/v1/devices/lamp/revoke", street.url))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+        // Street's entries: 0 membership, 1 meter, 2 lamp, 3 the revocation. Home and grid
+        // import 1–3 once a checkpoint covering them is witnessed.
+        let want: Vec<(String, u64, String)> = [
+            (1, "device_registered"),
+            (2, "device_registered"),
+            (3, "device_revoked"),
+        ]
+        .iter()
+        .map(|(s, k)| ("m2mhub/street".to_owned(), *s, (*k).to_owned()))
+        .collect();
+        for h in [&hubs[0], &hubs[2]] {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let got: Vec<_> = imports(&h.url)
+                    .await
+                    .into_iter()
+                    .filter(|i| i.0 == "m2mhub/street")
+                    .collect();
+                if got == want {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{} imported {got:?}", h.name);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    });
+    // A restart records no second membership, and each ledger replays on its own.
+    hubs[0].kill();
+    hubs[0].start(Some(&file));
+    rt().block_on(async {
+        let memberships = get(&hubs[0].url, "/v1/entries?registry=true&limit=1000")
+            .await
+            .1;
+        let n = memberships.matches("AQgA").count(); // base64 of 0x01 0x08 0x00: kind 8
+        assert_eq!(n, 1, "{memberships}");
+    });
+    for h in &mut hubs {
+        h.kill();
+    }
+    for h in &hubs {
+        let (ok, out) = common::m2mhub(&["verify", "--data", h.dir.to_str().unwrap()]);
+        assert!(ok, "{}: {out}", h.name);
+    }
+}

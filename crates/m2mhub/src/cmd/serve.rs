@@ -205,6 +205,7 @@ pub async fn serve(
     }
     if let Some(f) = federation {
         crate::witnessing::start(&f, &ledger);
+        crate::follow::start(&f.federation, &f.me.name, &ledger)?;
         state = state.with_federation(f);
     }
     state.metrics.data_dir(data.to_path_buf());
@@ -278,6 +279,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             f.federation.members.len(),
             f.federation.cosignatures
         );
+        // SPEC §7: the membership is an entry of this hub's own ledger whenever it changes.
+        let m = f.federation.membership(&f.me.name)?;
+        if let Some(seq) = ledger.record_membership(m)? {
+            println!("recorded the federation membership as entry {seq}");
+        }
     }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
