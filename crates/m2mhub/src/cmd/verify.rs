@@ -30,7 +30,8 @@ pub struct Args {
     pub tiles: Option<String>,
     /// A federation file (SPEC §7): reads what every member cosigned of every other member as
     /// a witness and checks those checkpoints pairwise consistent, naming a hub that showed
-    /// different trees to different members.
+    /// different trees to different members; and checks every member's import entries against
+    /// the source member's own registry changes, naming the first skipped or altered one.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "tiles"])]
     pub federation: Option<PathBuf>,
     /// Trust this verifier key (`name+id+key`) instead of the hub's own.
@@ -44,26 +45,36 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     if let Some(file) = &a.federation {
         let fed = crate::witnessing::load(file)?;
-        let r = tokio::runtime::Runtime::new()?.block_on(crate::fork::check(&fed))?;
-        for u in &r.unchecked {
+        let rt = tokio::runtime::Runtime::new()?;
+        let r = rt.block_on(crate::fork::check(&fed))?;
+        let i = rt.block_on(crate::imports::check(&fed))?;
+        for u in r.unchecked.iter().chain(&i.unchecked) {
             println!("unchecked: {u}");
         }
         for f in &r.forks {
             println!("FORK: {f}");
         }
-        if !r.forks.is_empty() || !r.unchecked.is_empty() {
+        for b in &i.bad {
+            println!("IMPORT: {b}");
+        }
+        for (importer, source, n) in &i.lag {
+            println!("lag: {importer} has not imported {n} change(s) of {source} yet");
+        }
+        let unchecked = r.unchecked.len() + i.unchecked.len();
+        if !r.forks.is_empty() || !i.bad.is_empty() || unchecked > 0 {
             println!(
-                "FAILED: {} fork(s), {} unchecked",
+                "FAILED: {} fork(s), {} bad import(s), {unchecked} unchecked",
                 r.forks.len(),
-                r.unchecked.len()
+                i.bad.len(),
             );
             return Ok(ExitCode::FAILURE);
         }
         println!(
-            "ok: {} members, {} witnessed checkpoints, {} pairs consistent",
+            "ok: {} members, {} witnessed checkpoints, {} pairs consistent, {} imports match their source",
             fed.members.len(),
             r.views,
-            r.pairs
+            r.pairs,
+            i.imports
         );
         return Ok(ExitCode::SUCCESS);
     }

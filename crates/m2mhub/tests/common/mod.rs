@@ -15,6 +15,8 @@ use m2mhub_core::{
     names::DeviceName,
 };
 
+pub mod federation;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_m2mhub");
 pub const TOKEN: &str = "cli-test-token";
 
