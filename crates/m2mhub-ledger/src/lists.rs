@@ -38,6 +38,16 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// The page of up to `limit + 1` items read in list order: an extra item only says that
+    /// more follow, and `next` is then the cursor (`key`) of the last item kept.
+    fn trimmed(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> u64) -> Page<T> {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = more.then(|| items.last().map(&key)).flatten();
+        let read = items.len() as u64 + u64::from(more);
+        Page::new(items, next, read)
+    }
+
     fn new(items: Vec<T>, next: Option<u64>, rows_read: u64) -> Page<T> {
         Page {
             items,
@@ -300,12 +310,8 @@ impl Ledger {
     /// Blocks after height `after`.
     pub fn blocks(&self, after: Option<u64>, limit: Option<usize>) -> Result<Page<BlockRow>> {
         let limit = page_limit(limit)?;
-        let mut items = self.snapshot()?.blocks(after, limit + 1)?;
-        let more = items.len() > limit;
-        items.truncate(limit);
-        let next = more.then(|| items.last().map(|b| b.height)).flatten();
-        let read = items.len() as u64 + u64::from(more);
-        Ok(Page::new(items, next, read))
+        let items = self.snapshot()?.blocks(after, limit + 1)?;
+        Ok(Page::trimmed(items, limit, |b| b.height))
     }
 
     /// Raw entries after seq `after`: (seq, entry bytes).
@@ -316,14 +322,10 @@ impl Ledger {
     ) -> Result<Page<(u64, Vec<u8>)>> {
         let limit = page_limit(limit)?;
         let start = after.map_or(0, |a| a.saturating_add(1));
-        let mut items = self
+        let items = self
             .snapshot()?
             .entries(start, start.saturating_add(limit as u64 + 1))?;
-        let more = items.len() > limit;
-        items.truncate(limit);
-        let next = more.then(|| items.last().map(|e| e.0)).flatten();
-        let read = items.len() as u64 + u64::from(more);
-        Ok(Page::new(items, next, read))
+        Ok(Page::trimmed(items, limit, |e| e.0))
     }
 
     /// Registry entries (every entry but messages) after seq `after`, in seq order, through
@@ -336,18 +338,14 @@ impl Ledger {
         let limit = page_limit(limit)?;
         let start = after.map_or(0, |a| a.saturating_add(1));
         let snap = self.snapshot()?;
-        let seqs = snap.registry_seqs_from(start, limit + 1)?;
-        let more = seqs.len() > limit;
-        let mut items = Vec::with_capacity(limit);
-        for seq in seqs.into_iter().take(limit) {
+        let mut items = Vec::with_capacity(limit + 1);
+        for seq in snap.registry_seqs_from(start, limit + 1)? {
             let bytes = snap
                 .entry(seq)?
                 .ok_or_else(|| LedgerError::Corrupt(format!("registry index names {seq}")))?;
             items.push((seq, bytes));
         }
-        let next = more.then(|| items.last().map(|e| e.0)).flatten();
-        let read = items.len() as u64 + u64::from(more);
-        Ok(Page::new(items, next, read))
+        Ok(Page::trimmed(items, limit, |e| e.0))
     }
 
     /// Devices in registration order, after the one registered at seq `after`.

@@ -398,6 +398,15 @@ fn verify(dir: &std::path::Path, origin: &str) {
     verify_snapshot(&store.snapshot().unwrap(), key).unwrap();
 }
 
+/// The leaf-index key of the entry at `seq` (in leaf epoch 0: the low 13 bits are the seq).
+fn leaf_row_of(l: &impl redb::ReadableTable<(u32, u64), ()>, seq: u64) -> (u32, u64) {
+    l.iter()
+        .unwrap()
+        .map(|r| r.unwrap().0.value())
+        .find(|k| k.0 == 0 && k.1 & 8191 == seq)
+        .unwrap()
+}
+
 #[test]
 fn verify_names_the_entry_behind_each_damaged_investigation_row() {
     use redb::{ReadableTable, TableDefinition};
@@ -473,12 +482,7 @@ fn verify_names_the_entry_behind_each_damaged_investigation_row() {
             "a leaf-index row removed",
             Box::new(|t| {
                 let mut l = t.open_table(LEAVES).unwrap();
-                let k = l
-                    .iter()
-                    .unwrap()
-                    .map(|r| r.unwrap().0.value())
-                    .find(|k| k.0 == 0 && k.1 & 8191 == 12)
-                    .unwrap();
+                let k = leaf_row_of(&l, 12);
                 l.remove(k).unwrap();
             }),
             12,
@@ -487,12 +491,7 @@ fn verify_names_the_entry_behind_each_damaged_investigation_row() {
             "a leaf-index row's hash bits changed",
             Box::new(|t| {
                 let mut l = t.open_table(LEAVES).unwrap();
-                let k = l
-                    .iter()
-                    .unwrap()
-                    .map(|r| r.unwrap().0.value())
-                    .find(|k| k.0 == 0 && k.1 & 8191 == 9)
-                    .unwrap();
+                let k = leaf_row_of(&l, 9);
                 l.remove(k).unwrap();
                 l.insert((k.0, k.1 ^ (1 << 40)), ()).unwrap();
             }),

@@ -8,16 +8,14 @@
 
 use std::{sync::Arc, time::Duration};
 
-use anyhow::{Context, bail};
-use base64::{Engine as _, engine::general_purpose::STANDARD};
 use m2mhub_core::{
     checkpoint::Checkpoint,
     entry::{Entry, Import},
     federation::{Federation, Member},
-    hash::Hash,
 };
 use m2mhub_ledger::{Appended, Ledger, LedgerError, Submission};
-use serde::Deserialize;
+
+use crate::remote::Hub;
 
 /// Registry changes asked for per page.
 const PAGE: usize = 100;
@@ -27,22 +25,6 @@ const EVERY: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// How long one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-#[derive(Deserialize)]
-struct RawEntry {
-    seq: u64,
-    entry_bytes: String,
-}
-
-#[derive(Deserialize)]
-struct Page {
-    items: Vec<RawEntry>,
-}
-
-#[derive(Deserialize)]
-struct Proof {
-    path: Vec<String>,
-}
 
 /// Why a round stopped short.
 #[derive(Debug)]
@@ -57,7 +39,7 @@ pub enum Stop {
 pub struct Follower {
     ledger: Arc<Ledger>,
     member: Member,
-    http: reqwest::Client,
+    hub: Hub,
     /// The source seq after which to read next: skips the member's own memberships and
     /// imports, which are not imported again (they stay in their own ledger).
     after: Option<u64>,
@@ -71,52 +53,30 @@ impl Follower {
             .registry
             .registry
             .last_imported(&member.origin);
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .context("building the HTTP client")?;
+        let hub = Hub::with_timeout(&member.url, REQUEST_TIMEOUT)?;
         Ok(Follower {
             ledger,
             member,
-            http,
+            hub,
             after,
         })
-    }
-
-    async fn get(&self, path: &str) -> anyhow::Result<reqwest::Response> {
-        let url = format!("{}{path}", self.member.url);
-        let r = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        if !r.status().is_success() {
-            bail!("GET {url}: {}", r.status());
-        }
-        Ok(r)
     }
 
     /// One round: imports the member's registry changes that its witnessed checkpoint covers,
     /// up to a page; how many it imported.
     pub async fn round(&mut self) -> Result<usize, Stop> {
         let note = self
-            .get("/tlog/checkpoint")
+            .hub
+            .text("/tlog/checkpoint")
             .await
-            .map_err(Stop::Retry)?
-            .text()
-            .await
-            .map_err(|e| Stop::Retry(e.into()))?;
+            .map_err(Stop::Retry)?;
         let cp = Checkpoint::open(&note, &self.member.key)
             .map_err(|e| Stop::Retry(anyhow::anyhow!("{}'s checkpoint: {e}", self.member.name)))?;
-        let after = self.after.map_or(String::new(), |a| format!("&after={a}"));
-        let page: Page = self
-            .get(&format!("/v1/entries?registry=true&limit={PAGE}{after}"))
+        let page = self
+            .hub
+            .registry_page(self.after, PAGE)
             .await
-            .map_err(Stop::Retry)?
-            .json()
-            .await
-            .map_err(|e| Stop::Retry(e.into()))?;
+            .map_err(Stop::Retry)?;
         let mut imports = Vec::new();
         let mut last_seen = self.after;
         for e in page.items {
@@ -124,35 +84,18 @@ impl Follower {
                 break; // not witnessed yet: the next round
             }
             last_seen = Some(e.seq);
-            let bytes = STANDARD
-                .decode(&e.entry_bytes)
-                .map_err(|err| Stop::Retry(anyhow::anyhow!("entry {}: {err}", e.seq)))?;
+            let bytes = e.bytes().map_err(Stop::Retry)?;
             if matches!(
                 Entry::from_bytes(&bytes),
                 Ok(Entry::FederationMembership(_) | Entry::Import(_))
             ) {
                 continue;
             }
-            let proof: Proof = self
-                .get(&format!(
-                    "/v1/proof/inclusion?seq={}&tree_size={}",
-                    e.seq, cp.tree_size
-                ))
+            let proof = self
+                .hub
+                .inclusion_path(e.seq, cp.tree_size)
                 .await
-                .map_err(Stop::Retry)?
-                .json()
-                .await
-                .map_err(|err| Stop::Retry(err.into()))?;
-            let proof = proof
-                .path
-                .iter()
-                .map(|h| {
-                    hex::decode(h)
-                        .ok()
-                        .and_then(|v| Hash::try_from(v).ok())
-                        .ok_or_else(|| Stop::Retry(anyhow::anyhow!("a proof hash is not hex")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+                .map_err(Stop::Retry)?;
             imports.push(Submission::Registry(Entry::Import(Import {
                 origin: self.member.origin.clone(),
                 seq: e.seq,

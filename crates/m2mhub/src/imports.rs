@@ -6,13 +6,12 @@
 //! one is named as `hub:seq` of the importer's entry, or the source seq it lacks. Changes
 //! after the last one imported are lag, reported, not failures.
 
-use anyhow::Context;
-use base64::{Engine as _, engine::general_purpose::STANDARD};
 use m2mhub_core::{
     entry::Entry,
     federation::{Federation, Member},
 };
-use serde::Deserialize;
+
+use crate::remote::Hub;
 
 /// What the check found.
 #[derive(Debug, Default)]
@@ -27,43 +26,17 @@ pub struct Report {
     pub unchecked: Vec<String>,
 }
 
-#[derive(Deserialize)]
-struct RawEntry {
-    seq: u64,
-    entry_bytes: String,
-}
-
-#[derive(Deserialize)]
-struct Page {
-    items: Vec<RawEntry>,
-    next: Option<u64>,
-}
-
 /// Every registry entry of `m`'s ledger: (seq, decoded entry, bytes).
-async fn registry(
-    http: &reqwest::Client,
-    m: &Member,
-) -> anyhow::Result<Vec<(u64, Entry, Vec<u8>)>> {
+async fn registry(m: &Member) -> anyhow::Result<Vec<(u64, Entry, Vec<u8>)>> {
+    let hub = Hub::with_timeout(&m.url, std::time::Duration::from_secs(10))?;
     let mut out = Vec::new();
-    let mut after: Option<u64> = None;
+    let mut after = None;
     loop {
-        let url = match after {
-            Some(a) => format!("{}/v1/entries?registry=true&limit=1000&after={a}", m.url),
-            None => format!("{}/v1/entries?registry=true&limit=1000", m.url),
-        };
-        let r = http
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        anyhow::ensure!(r.status().is_success(), "GET {url}: {}", r.status());
-        let page: Page = r.json().await.with_context(|| format!("decoding {url}"))?;
+        let page = hub.registry_page(after, 1000).await?;
         for e in page.items {
-            let bytes = STANDARD
-                .decode(&e.entry_bytes)
-                .with_context(|| format!("{}: entry {} is not base64", m.name, e.seq))?;
+            let bytes = e.bytes()?;
             let entry = Entry::from_bytes(&bytes)
-                .with_context(|| format!("{}: entry {}", m.name, e.seq))?;
+                .map_err(|err| anyhow::anyhow!("{}: entry {}: {err}", m.name, e.seq))?;
             out.push((e.seq, entry, bytes));
         }
         match page.next {
@@ -135,13 +108,10 @@ fn compare(
 
 /// Runs the import check over every pair of members of `fed`.
 pub async fn check(fed: &Federation) -> anyhow::Result<Report> {
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()?;
     let mut report = Report::default();
     let mut ledgers = Vec::new();
     for m in &fed.members {
-        match registry(&http, m).await {
+        match registry(m).await {
             Ok(r) => ledgers.push(Some(r)),
             Err(e) => {
                 report.unchecked.push(format!("{}: {e:#}", m.name));

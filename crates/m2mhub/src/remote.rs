@@ -12,6 +12,30 @@ pub struct Hub {
     http: reqwest::Client,
 }
 
+/// One raw entry of `GET /v1/entries` (its seq and canonical bytes).
+#[derive(Debug, serde::Deserialize)]
+pub struct RawEntry {
+    /// Its seq.
+    pub seq: u64,
+    /// Its bytes, standard base64.
+    pub entry_bytes: String,
+}
+
+impl RawEntry {
+    /// The entry's bytes.
+    pub fn bytes(&self) -> anyhow::Result<Vec<u8>> {
+        use base64::{Engine as _, engine::general_purpose::STANDARD};
+        STANDARD
+            .decode(&self.entry_bytes)
+            .with_context(|| format!("entry {} is not base64", self.seq))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Proof {
+    path: Vec<String>,
+}
+
 impl Hub {
     /// A client for the hub at `url` (e.g. `http://127.0.0.1:8080`).
     pub fn new(url: &str) -> Hub {
@@ -19,6 +43,50 @@ impl Hub {
             base: url.trim_end_matches('/').to_owned(),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// A client whose every request gives up after `timeout` (for background tasks and for
+    /// checks over many hubs, where one hung member must not hang the rest).
+    pub fn with_timeout(url: &str, timeout: std::time::Duration) -> anyhow::Result<Hub> {
+        Ok(Hub {
+            base: url.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::builder()
+                .timeout(timeout)
+                .build()
+                .context("building the HTTP client")?,
+        })
+    }
+
+    /// One page of the hub's registry changes after seq `after` (SPEC §7, followers).
+    pub async fn registry_page(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> anyhow::Result<m2mhub_ledger::Page<RawEntry>> {
+        self.page(&format!("/v1/entries?registry=true&limit={limit}"), after)
+            .await
+    }
+
+    /// The inclusion path of entry `seq` in the tree of `tree_size`.
+    pub async fn inclusion_path(
+        &self,
+        seq: u64,
+        tree_size: u64,
+    ) -> anyhow::Result<Vec<m2mhub_core::hash::Hash>> {
+        let p: Proof = self
+            .json(&format!(
+                "/v1/proof/inclusion?seq={seq}&tree_size={tree_size}"
+            ))
+            .await?;
+        p.path
+            .iter()
+            .map(|h| {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(h, &mut out)
+                    .map(|()| out)
+                    .with_context(|| format!("a proof hash of entry {seq} is not hex"))
+            })
+            .collect()
     }
 
     /// GET `path`: `None` on 404, an error on any other failure.
