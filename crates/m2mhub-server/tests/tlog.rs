@@ -17,6 +17,8 @@ use tlog_tiles::{
 
 mod common;
 mod fixture;
+#[path = "../../../tests/go-tlog/checker.rs"]
+mod go_checker;
 use fixture::*;
 use m2mhub_core::message::Action;
 
@@ -97,53 +99,6 @@ async fn checkpoint(c: &Client, url: &str) -> (Checkpoint, String) {
     let body = note.split("\n\n").next().unwrap();
     let cp = Checkpoint::from_bytes(format!("{body}\n").as_bytes()).unwrap();
     (cp, note)
-}
-
-/// Builds `tests/go-tlog` (Go's sumdb/note and sumdb/tlog, Debian's golang-golang-x-mod-dev)
-/// into `dir`; `None` when Go is not installed outside CI.
-fn build_go_checker(dir: &std::path::Path) -> Option<std::path::PathBuf> {
-    let go = common::tool("go")?;
-    let out = dir.join("go-tlog-check");
-    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/go-tlog/main.go");
-    let built = std::process::Command::new(go)
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(src)
-        .env("GO111MODULE", "off")
-        .env("GOPATH", "/usr/share/gocode")
-        .env("GOCACHE", dir.join("gocache"))
-        .env("GOFLAGS", "")
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "go build: {}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    Some(out)
-}
-
-/// Runs the Go checker against `url` with older checkpoint notes `olds`: (success, output).
-fn go_check(
-    checker: &std::path::Path,
-    dir: &std::path::Path,
-    url: &str,
-    olds: &[String],
-) -> (bool, String) {
-    let mut cmd = std::process::Command::new(checker);
-    cmd.args(["-url", url, "-step", "7"]);
-    for (i, note) in olds.iter().enumerate() {
-        let f = dir.join(format!("old-{i}.note"));
-        std::fs::write(&f, note).unwrap();
-        cmd.arg("-old").arg(f);
-    }
-    let out = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 /// Sends `n` messages between two devices in one batch.
@@ -275,8 +230,9 @@ async fn a_tlog_tiles_client_authenticates_our_tiles_and_proves_from_them() {
     // every 7th entry's leaf and proofs (its own from the tiles, and ours), and consistency
     // with both older checkpoints.
     let work = tempfile::tempdir().unwrap();
-    if let Some(checker) = build_go_checker(work.path()) {
-        let (ok, out) = go_check(&checker, work.path(), &url, &notes[..2]);
+    if let Some(go) = common::tool("go") {
+        let checker = go_checker::build(&go, work.path());
+        let (ok, out) = go_checker::check(&checker, work.path(), &url, &notes[..2]);
         assert!(ok, "{out}");
         assert!(
             out.starts_with(
@@ -290,7 +246,7 @@ async fn a_tlog_tiles_client_authenticates_our_tiles_and_proves_from_them() {
             &format!("{}=", "A".repeat(43)),
             1,
         );
-        let (ok, out) = go_check(&checker, work.path(), &url, &[forged]);
+        let (ok, out) = go_checker::check(&checker, work.path(), &url, &[forged]);
         assert!(!ok && out.contains("note.Open"), "{out}");
     }
     hub.stop().await;

@@ -2,9 +2,12 @@
 //! federation (cosignatures = 1) record the membership once, import each other's registry
 //! changes (a revocation included) in order, pass `verify --federation` and each replays alone
 //! (`verify --data`); a member that skipped a revocation is named by `verify --federation`.
+//! Go's `sumdb/note` and `sumdb/tlog` open a member's cosigned checkpoint and check its tiles.
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "../../../tests/go-tlog/checker.rs"]
+mod go_checker;
 
 use common::federation::{
     Hub, NAMES, federation_file, get, grow, revoke, rt, size_of, wait_imported,
@@ -64,6 +67,18 @@ fn members_record_the_membership_and_import_each_others_registry_changes() {
     let file_arg = file.to_str().unwrap();
     let (ok, out) = common::m2mhub(&["verify", "--federation", file_arg]);
     assert!(ok, "{out}");
+    // Outside checks of a member's witnessed log: its /tlog/checkpoint carries a cosignature
+    // line, which Go's note.Open must pass over, and its tiles hold its imports.
+    if let Some(go) = common::tool("go") {
+        let checker = go_checker::build(&go, tmp.path());
+        let note = rt().block_on(get(&hubs[0].url, "/tlog/checkpoint")).1;
+        assert!(
+            note.matches('\u{2014}').count() >= 2,
+            "not cosigned: {note}"
+        );
+        let (ok, out) = go_checker::check(&checker, tmp.path(), &hubs[0].url, &[]);
+        assert!(ok, "{out}");
+    }
     for h in &mut hubs {
         h.kill();
     }
