@@ -132,16 +132,21 @@ impl Follower {
     /// Follows the member until this hub's rules refuse one of its changes.
     pub async fn run(mut self) {
         let mut backoff = EVERY;
+        let mut streak = crate::streak::Streak::new("following the registry", &self.member.name);
         loop {
             match self.round().await {
                 Ok(n) if n > 0 => {
+                    streak.ok();
                     tracing::info!("imported {n} registry change(s) of {}", self.member.name);
                     backoff = EVERY;
                     continue;
                 }
-                Ok(_) => backoff = EVERY,
+                Ok(_) => {
+                    streak.ok();
+                    backoff = EVERY;
+                }
                 Err(Stop::Retry(e)) => {
-                    tracing::warn!("following {}: {e:#}", self.member.name);
+                    streak.fail(&e);
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
                 Err(Stop::Refused(e)) => {

@@ -8,6 +8,7 @@ mod fork;
 mod imports;
 mod mqtt;
 mod remote;
+mod streak;
 mod tiles;
 mod witnessing;
 

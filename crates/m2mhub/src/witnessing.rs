@@ -91,6 +91,7 @@ async fn submit_loop(
     let mut cosigned: Option<String> = None;
     let mut backoff = MIN_BACKOFF;
     let mut conflicts = 0u32;
+    let mut streak = crate::streak::Streak::new("add-checkpoint", &witness.name);
     loop {
         let note = ledger.checkpoint();
         if cosigned.as_deref() == Some(note.as_str()) {
@@ -100,6 +101,7 @@ async fn submit_loop(
         }
         match try_once(&fed, &ledger, &witness, &http, &url, &note, known).await {
             Ok(Outcome::Cosigned(size)) => {
+                streak.ok();
                 known = size;
                 cosigned = Some(note);
                 backoff = MIN_BACKOFF;
@@ -121,7 +123,7 @@ async fn submit_loop(
                 }
             }
             Err(e) => {
-                tracing::warn!(witness = witness.name, "add-checkpoint failed: {e:#}");
+                streak.fail(&e);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
