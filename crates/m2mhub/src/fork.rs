@@ -51,23 +51,14 @@ fn tree(v: &View) -> String {
 }
 
 /// Reads what `witness` cosigned of `log`: `None` if it never did.
-async fn view(
-    http: &reqwest::Client,
-    log: &Member,
-    witness: &Member,
-) -> anyhow::Result<Option<View>> {
+async fn view(log: &Member, witness: &Member) -> anyhow::Result<Option<View>> {
     let hash = hex::encode(sha256(log.origin.as_bytes()));
-    let url = format!("{}/tlog-witness/{hash}/checkpoint", witness.url);
-    let r = http
-        .get(&url)
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
-    if r.status() == reqwest::StatusCode::NOT_FOUND {
+    let path = format!("/tlog-witness/{hash}/checkpoint");
+    let url = format!("{}{path}", witness.url);
+    let hub = crate::remote::Hub::with_timeout(&witness.url, std::time::Duration::from_secs(10))?;
+    let Some(note) = hub.text_opt(&path).await? else {
         return Ok(None);
-    }
-    anyhow::ensure!(r.status().is_success(), "GET {url}: {}", r.status());
-    let note = r.text().await?;
+    };
     let text = log
         .key
         .open(&note)
@@ -131,7 +122,7 @@ pub async fn check(fed: &Federation) -> anyhow::Result<Report> {
     for log in &fed.members {
         let mut views = Vec::new();
         for w in fed.others(&log.name) {
-            match view(&http, log, w).await {
+            match view(log, w).await {
                 Ok(Some(v)) => views.push(v),
                 Ok(None) => {}
                 Err(e) => report.unchecked.push(format!("{}: {e:#}", w.name)),

@@ -172,6 +172,14 @@ impl Hub {
         Ok(self.get(path).await?.text().await?)
     }
 
+    /// GET a text document that may be 404: `None` then.
+    pub async fn text_opt(&self, path: &str) -> anyhow::Result<Option<String>> {
+        match self.get_opt(path).await? {
+            Some(r) => Ok(Some(r.text().await?)),
+            None => Ok(None),
+        }
+    }
+
     /// GET that may be 404: `None` then.
     pub async fn json_opt<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<Option<T>> {
         match self.get_opt(path).await? {
