@@ -240,6 +240,16 @@ impl Registry {
 
     /// Checks and applies a registry entry recorded at `seq`.
     pub fn apply(&mut self, seq: Seq, entry: &Entry) -> Result<(), CoreError> {
+        if let Entry::Import(i) = entry {
+            // Checked once here: `check` would verify its signatures a second time.
+            let (hub, inner) = self.check_import(i)?;
+            self.foreign
+                .entry(hub)
+                .or_default()
+                .apply(Seq(i.seq), &inner)?;
+            self.imported.insert(i.origin.clone(), i.seq);
+            return Ok(());
+        }
         self.check(entry)?;
         match entry {
             Entry::DeviceRegistered(Registration {
@@ -290,15 +300,7 @@ impl Registry {
                 }
             }
             Entry::FederationMembership(m) => self.membership = Some((seq, m.clone())),
-            Entry::Import(i) => {
-                let (hub, inner) = self.check_import(i)?;
-                self.foreign
-                    .entry(hub)
-                    .or_default()
-                    .apply(Seq(i.seq), &inner)?;
-                self.imported.insert(i.origin.clone(), i.seq);
-            }
-            Entry::Message(_) => {}
+            Entry::Import(_) | Entry::Message(_) => {}
         }
         Ok(())
     }
