@@ -175,6 +175,7 @@ impl Both {
             counter,
             contents: format!("{from} to {to} #{counter}"),
             signature: [0; 64],
+            form: m2mhub_core::message::Form::OneHub,
         };
         msg.signature = key(signer).sign(&msg.signing_bytes()).to_bytes();
         let seq = self.m.size();
@@ -474,6 +475,7 @@ fn registry_functions_and_their_refusals() {
         signature: [0; 64],
         provenance: None,
         notices: Notices::none(),
+        federated: false,
     });
     m.action = 0; // a begin naming tx 1
     let e = b

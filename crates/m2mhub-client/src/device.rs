@@ -76,6 +76,7 @@ impl Device {
             counter: 0,
             contents: contents.to_owned(),
             signature: [0; 64],
+            form: m2mhub_core::message::Form::OneHub,
         };
         self.stamp(&mut m)?;
         Ok(m)

@@ -244,6 +244,7 @@ mod tests {
             signature: [1; 64],
             provenance: Some(n("phone")),
             notices: [Notice::NotAParticipant].into_iter().collect::<Notices>(),
+            federated: false,
         };
         let bytes = Entry::Message(m).to_bytes();
         let r = Record {

@@ -208,6 +208,7 @@ impl Delivery {
             counter: r.counter,
             contents,
             signature: m2mhub_core::message::parse_hex_array::<64>(&self.signature, "signature")?,
+            form: m2mhub_core::message::Form::OneHub,
         })
     }
 

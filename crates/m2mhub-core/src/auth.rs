@@ -44,17 +44,64 @@ impl Refusal {
     }
 }
 
-/// Looks up the sender of `msg`.
+/// Looks up the sender of `msg`, after checking that this hub's ledger may record it
+/// ([`check_recording_hub`]). The device's `name` is the sender as this ledger writes it.
 pub fn sender<'r>(registry: &'r Registry, msg: &Message) -> Result<&'r Device, Refusal> {
+    check_recording_hub(registry, msg)?;
     registry
-        .get(msg.sender.as_str())
+        .party(msg.sender.as_str())
         .ok_or_else(|| Refusal::UnknownSender(msg.sender.to_string()))
+}
+
+/// A federated message (SPEC §7) may be recorded only by the hub its signature names: the
+/// sender's hub for a `begin`, the transaction's home hub otherwise. Another hub forwards it
+/// (the server does) or refuses it; a hub outside any federation refuses every federated
+/// message.
+pub fn check_recording_hub(registry: &Registry, msg: &Message) -> Result<(), Refusal> {
+    let Some(home) = msg.recording_hub() else {
+        return Ok(());
+    };
+    match registry.hub() {
+        None => Err(Refusal::Malformed(
+            "a federated message (name@hub) reached a hub in no federation".into(),
+        )),
+        Some(here) if here == home => Ok(()),
+        Some(here) => Err(Refusal::Malformed(format!(
+            "this message is recorded by hub {home:?}, not {here:?} (SPEC §7)"
+        ))),
+    }
+}
+
+/// What this hub decides about a federated message another member records (SPEC §7): the
+/// sender must be this hub's own device, and the message must pass SPEC §3.2 here (the
+/// signature with the sender's current key, a counter above the last one this ledger
+/// recorded) before the hub forwards it. Returns the member that records it.
+pub fn check_forward<'m>(registry: &Registry, msg: &'m Message) -> Result<&'m str, Refusal> {
+    let (Some(home), Some(here)) = (msg.recording_hub(), registry.hub()) else {
+        return Err(Refusal::Malformed("not a message for another hub".into()));
+    };
+    if home == here {
+        return Err(Refusal::Malformed("this hub records this message".into()));
+    }
+    if msg.sender.split().1 != Some(here) {
+        return Err(Refusal::Malformed(format!(
+            "this message is recorded by hub {home:?}: only the sender's own hub forwards it"
+        )));
+    }
+    let device = registry
+        .party(msg.sender.as_str())
+        .ok_or_else(|| Refusal::UnknownSender(msg.sender.to_string()))?;
+    if !verify_signature(device, msg, &msg.contents_hash()) {
+        return Err(Refusal::BadSignature(msg.sender.to_string()));
+    }
+    check_counter(device, msg.counter)?;
+    Ok(home)
 }
 
 /// Verifies one message's signature with `device`'s key, under ZIP 215 (SPEC §3.2.1,
 /// [`crate::sig`]).
 pub fn verify_signature(device: &Device, msg: &Message, contents_hash: &Hash) -> bool {
-    let bytes = msg.signed_fields(contents_hash).signing_bytes();
+    let bytes = msg.signing_bytes_for(contents_hash);
     device.key.verify(&bytes, &msg.signature)
 }
 

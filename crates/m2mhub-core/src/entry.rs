@@ -28,6 +28,11 @@
 //!                             entry, kinds 1–4, 6, 7), u8 count ‖ count × [32] inclusion proof,
 //!                             u32 len ‖ the source's checkpoint note, cosignatures included
 //!                             (SPEC §7; at most 64 proof hashes and 64 KiB of note)
+//! kind 10 federated_message:  as kind 5, for a message signed in the federation form (SPEC
+//!                             §7): sender and receiver are `name@hub` for another member's
+//!                             devices, bare for this hub's own; the device signed them all
+//!                             qualified, with `tx_hub` this hub's name (empty for a begin),
+//!                             this hub being the member named by the membership in force
 //! ```
 //! Decoding is strict: exactly one byte string decodes to a given entry, so the leaf hash of
 //! a decoded-then-encoded entry is the leaf hash of the stored bytes.
@@ -41,7 +46,7 @@ use crate::{
     hash::Hash,
     ids::{Seq, TxId},
     message::Action,
-    names::{DeviceName, is_valid_name},
+    names::{DeviceName, is_valid_name, is_valid_party},
     notice::Notices,
 };
 
@@ -128,15 +133,63 @@ pub struct MessageEntry {
     pub provenance: Option<DeviceName>,
     /// The verdict: valid exactly when empty.
     pub notices: Notices,
+    /// True when the sender signed the federation form (SPEC §7, entry kind 10).
+    pub federated: bool,
 }
 
 impl MessageEntry {
+    /// The entry recording `msg` with its verdict; `sender` and `receiver` as this ledger
+    /// writes them ([`crate::registry::Registry::canonical`]).
+    pub fn recording(
+        msg: &crate::message::Message,
+        sender: DeviceName,
+        receiver: DeviceName,
+        contents_hash: Hash,
+        verdict: crate::rules::Verdict,
+    ) -> MessageEntry {
+        MessageEntry {
+            sender,
+            receiver,
+            action: msg.action,
+            tx: verdict.tx,
+            cause: msg.cause,
+            counter: msg.counter,
+            contents_hash,
+            signature: msg.signature,
+            provenance: verdict.provenance,
+            notices: verdict.notices,
+            federated: msg.is_federated(),
+        }
+    }
+
     /// True when no rule failed.
     pub fn valid(&self) -> bool {
         self.notices.is_empty()
     }
 
-    /// The fields the sender signed (SPEC §4.1).
+    /// The exact bytes the sender signed, given the name of the hub whose ledger records the
+    /// entry (from the membership in force); `None` for a federated message without one.
+    pub fn signing_bytes(&self, hub: Option<&str>) -> Option<Vec<u8>> {
+        if !self.federated {
+            return Some(self.signed_fields().signing_bytes());
+        }
+        let hub = hub?;
+        let sender = self.sender.qualify(hub);
+        let receiver = self.receiver.qualify(hub);
+        let fields = crate::signing::SignedFields {
+            sender: sender.as_str(),
+            receiver: receiver.as_str(),
+            ..self.signed_fields()
+        };
+        let tx_hub = if self.action == Action::Begin {
+            ""
+        } else {
+            hub
+        };
+        Some(crate::signing::FederatedFields { fields, tx_hub }.signing_bytes())
+    }
+
+    /// The fields the sender signed (SPEC §4.1), names as recorded.
     pub fn signed_fields(&self) -> crate::signing::SignedFields<'_> {
         crate::signing::SignedFields {
             sender: self.sender.as_str(),
@@ -190,6 +243,8 @@ pub enum EntryKind {
     FederationMembership = 8,
     /// [`Entry::Import`].
     Import = 9,
+    /// [`Entry::Message`] signed in the federation form.
+    FederatedMessage = 10,
 }
 
 impl EntryKind {
@@ -205,6 +260,7 @@ impl EntryKind {
             EntryKind::DeviceRekeyed => "device_rekeyed",
             EntryKind::FederationMembership => "federation_membership",
             EntryKind::Import => "import",
+            EntryKind::FederatedMessage => "federated_message",
         }
     }
 }
@@ -218,6 +274,7 @@ impl Entry {
             Entry::ExceptionGranted { .. } => EntryKind::ExceptionGranted,
             Entry::ExceptionWithdrawn { .. } => EntryKind::ExceptionWithdrawn,
             Entry::DeviceRevoked { .. } => EntryKind::DeviceRevoked,
+            Entry::Message(m) if m.federated => EntryKind::FederatedMessage,
             Entry::Message(_) => EntryKind::Message,
             Entry::DeviceRekeyed { .. } => EntryKind::DeviceRekeyed,
             Entry::FederationMembership(_) => EntryKind::FederationMembership,
@@ -344,9 +401,12 @@ impl Entry {
                 device: r.name()?,
                 public_key: r.array::<32>()?,
             },
-            5 => {
-                let sender = r.name()?;
-                let receiver = r.name()?;
+            5 | 10 => {
+                // Only a federated message names another member's devices (`name@hub`); a
+                // provenance is always this hub's device: its begin was recorded here.
+                let federated = kind == 10;
+                let sender = if federated { r.party()? } else { r.name()? };
+                let receiver = if federated { r.party()? } else { r.name()? };
                 let action = Action::from_code(r.u8()?).ok_or_else(|| bad("bad action".into()))?;
                 let tx = TxId(r.u64()?);
                 let cause = r.u64()?.checked_sub(1).map(Seq);
@@ -367,6 +427,7 @@ impl Entry {
                     signature,
                     provenance,
                     notices,
+                    federated,
                 })
             }
             8 => {
@@ -489,6 +550,16 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(raw)
             .map(str::to_owned)
             .map_err(|_| bad("a string is not UTF-8".into()))
+    }
+
+    fn party(&mut self) -> Result<DeviceName, CoreError> {
+        let len = usize::from(self.u16()?);
+        let raw = self.take(len)?;
+        let s = std::str::from_utf8(raw)
+            .ok()
+            .filter(|s| is_valid_party(s))
+            .ok_or_else(|| bad("invalid device name or name@hub".into()))?;
+        DeviceName::party(s)
     }
 
     fn name_of_len(&mut self, len: usize) -> Result<DeviceName, CoreError> {

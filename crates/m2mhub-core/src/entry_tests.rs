@@ -41,6 +41,20 @@ pub(crate) fn samples() -> Vec<Entry> {
             signature: [2; 64],
             provenance: None,
             notices: [Notice::UnknownTransaction].into_iter().collect(),
+            federated: false,
+        }),
+        Entry::Message(MessageEntry {
+            sender: DeviceName::party("meter@home").unwrap(),
+            receiver: name("substation"),
+            action: Action::End,
+            tx: TxId(3),
+            cause: None,
+            counter: 7,
+            contents_hash: [3; 32],
+            signature: [4; 64],
+            provenance: Some(name("controller")),
+            notices: Notices::none(),
+            federated: true,
         }),
         Entry::FederationMembership(membership()),
     ]
@@ -171,4 +185,53 @@ fn unsorted_exceptions_and_bad_names_are_refused() {
     assert!(Entry::from_bytes(&b).is_err());
     let bad_name = [1u8, 4, 0, 1, b' '];
     assert!(Entry::from_bytes(&bad_name).is_err());
+}
+
+#[test]
+fn only_a_federated_message_names_another_hubs_device() {
+    let Entry::Message(fed) = &samples()[6] else {
+        panic!()
+    };
+    let b = Entry::Message(fed.clone()).to_bytes();
+    assert_eq!(&b[..2], &[1, 10]);
+    assert_eq!(
+        Entry::Message(fed.clone()).kind().as_str(),
+        "federated_message"
+    );
+    // The same bytes as kind 5 are refused: a one-hub message names bare devices only.
+    let mut one_hub = b.clone();
+    one_hub[1] = 5;
+    assert!(Entry::from_bytes(&one_hub).is_err());
+    // A provenance is this hub's device: never name@hub.
+    let e = Entry::Message(MessageEntry {
+        provenance: Some(DeviceName::party("controller@grid").unwrap()),
+        ..fed.clone()
+    });
+    assert!(Entry::from_bytes(&e.to_bytes()).is_err());
+}
+
+#[test]
+fn a_federated_entry_is_signed_with_every_name_qualified() {
+    let Entry::Message(fed) = &samples()[6] else {
+        panic!()
+    };
+    assert_eq!(fed.signing_bytes(None), None);
+    let fields = crate::signing::SignedFields {
+        sender: "meter@home",
+        receiver: "substation@grid",
+        ..fed.signed_fields()
+    };
+    let want = crate::signing::FederatedFields {
+        fields,
+        tx_hub: "grid",
+    }
+    .signing_bytes();
+    assert_eq!(fed.signing_bytes(Some("grid")), Some(want));
+    let Entry::Message(one_hub) = &samples()[5] else {
+        panic!()
+    };
+    assert_eq!(
+        one_hub.signing_bytes(Some("grid")),
+        Some(one_hub.signed_fields().signing_bytes())
+    );
 }

@@ -109,23 +109,14 @@ impl Machine {
             tx: msg.tx,
             cause: msg.cause,
         };
+        let receiver = self.registry.canonical(&msg.receiver);
         let verdict = rules::judge(
             head,
             self.next_tx,
-            &self.facts(head, device, msg.receiver.as_str()),
+            &self.facts(head, device, receiver.as_str()),
         );
-        let entry = MessageEntry {
-            sender: msg.sender.clone(),
-            receiver: msg.receiver.clone(),
-            action: msg.action,
-            tx: verdict.tx,
-            cause: msg.cause,
-            counter: msg.counter,
-            contents_hash,
-            signature: msg.signature,
-            provenance: verdict.provenance.clone(),
-            notices: verdict.notices,
-        };
+        let entry =
+            MessageEntry::recording(msg, device.name.clone(), receiver, contents_hash, verdict);
         self.record(&entry);
         Ok(entry)
     }
@@ -137,12 +128,12 @@ impl Machine {
             Entry::Message(m) => {
                 let device = self
                     .registry
-                    .get(m.sender.as_str())
+                    .party(m.sender.as_str())
                     .ok_or_else(|| ReplayError::Refused(format!("unknown sender {}", m.sender)))?;
-                if !device
-                    .key
-                    .verify(&m.signed_fields().signing_bytes(), &m.signature)
-                {
+                let bytes = m.signing_bytes(self.registry.hub()).ok_or_else(|| {
+                    ReplayError::Refused("a federated message before any membership".into())
+                })?;
+                if !device.key.verify(&bytes, &m.signature) {
                     return Err(ReplayError::Refused(format!(
                         "bad signature by {}",
                         m.sender
@@ -160,9 +151,12 @@ impl Machine {
     /// [`Machine::replay`] for a message whose signature the caller has already verified
     /// (the verifier checks signatures in parallel batches).
     pub fn replay_verified(&mut self, m: &MessageEntry) -> Result<(), ReplayError> {
+        if m.federated {
+            self.check_federated(m)?;
+        }
         let device = self
             .registry
-            .get(m.sender.as_str())
+            .party(m.sender.as_str())
             .ok_or_else(|| ReplayError::Refused(format!("unknown sender {}", m.sender)))?;
         auth::check_counter(device, m.counter).map_err(|e| ReplayError::Refused(e.to_string()))?;
         let head = Head {
@@ -185,6 +179,25 @@ impl Machine {
         Ok(())
     }
 
+    /// What the hub's own checks guarantee of a federated entry (SPEC §7): a membership in
+    /// force, names as this ledger writes them, and a `begin` only by this hub's own device
+    /// (a begin's home is its sender's hub).
+    fn check_federated(&self, m: &MessageEntry) -> Result<(), ReplayError> {
+        let refused = |why: &str| Err(ReplayError::Refused(why.into()));
+        if self.registry.hub().is_none() {
+            return refused("a federated message before any membership");
+        }
+        if self.registry.canonical(&m.sender) != m.sender
+            || self.registry.canonical(&m.receiver) != m.receiver
+        {
+            return refused("a federated message names this hub's device as name@hub");
+        }
+        if m.action == Action::Begin && m.sender.split().1.is_some() {
+            return refused("a begin by another hub's device: its home is the sender's hub");
+        }
+        Ok(())
+    }
+
     fn facts<'a>(&'a self, head: Head, sender: &'a Device, receiver: &str) -> Facts<'a> {
         let tx = match head.action {
             Action::Begin => None,
@@ -192,14 +205,15 @@ impl Machine {
         };
         Facts {
             sender,
-            receiver: self.registry.get(receiver),
+            receiver: self.registry.party(receiver),
             tx,
-            provenance: tx.and_then(|t| self.registry.get(t.provenance.as_str())),
+            provenance: tx.and_then(|t| self.registry.party(t.provenance.as_str())),
             cause_tx: head
                 .cause
                 .and_then(|c| self.valid_tx_of.get(c.0 as usize).copied())
                 .filter(|t| *t != NOT_A_VALID_MESSAGE)
                 .map(TxId),
+            hub: self.registry.hub(),
         }
     }
 

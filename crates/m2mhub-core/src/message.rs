@@ -10,7 +10,7 @@ use crate::{
     hash::{Hash, sha256},
     ids::{Seq, TxId},
     names::DeviceName,
-    signing::SignedFields,
+    signing::{FederatedFields, SignedFields},
 };
 
 /// Largest message contents, in bytes of UTF-8 (SPEC §3.4).
@@ -91,11 +91,11 @@ pub enum ActionJson {
 #[cfg_attr(feature = "openapi", schema(as = Message))]
 #[serde(deny_unknown_fields)]
 pub struct MessageSubmission {
-    /// Sender's device name.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::DeviceName))]
+    /// Sender's device name; `name@hub` in a federation (SPEC §7).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::PartyName))]
     pub sender: String,
-    /// Receiver's device name.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::DeviceName))]
+    /// Receiver's device name; `name@hub` in a federation (SPEC §7).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::PartyName))]
     pub receiver: String,
     /// `begin`, `continue` or `end`.
     pub action: ActionJson,
@@ -106,6 +106,11 @@ pub struct MessageSubmission {
         deserialize_with = "crate::jsonint::opt_u64"
     )]
     pub tx: Option<u64>,
+    /// In a federation (SPEC §7): the transaction's home hub, whose ledger alone may record
+    /// the message; absent for a `begin` and for the one-hub form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::names::DeviceName>))]
+    pub tx_hub: Option<String>,
     /// The seq of the message that caused this one.
     #[serde(
         default,
@@ -147,14 +152,44 @@ pub struct Message {
     pub contents: String,
     /// The sender's Ed25519 signature over [`Message::signing_bytes`].
     pub signature: [u8; 64],
+    /// The form the sender signed: the one-hub form (SPEC §4.1) or a federation's (§7).
+    pub form: Form,
+}
+
+/// Which signing bytes a message carries a signature over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// SPEC §4.1 (`m2mhub/message/v1`): bare names, valid inside one hub.
+    OneHub,
+    /// SPEC §7 (`m2mhub/message/v2`): sender and receiver as `name@hub`, and the
+    /// transaction's home hub (`None` for a `begin`).
+    Federated {
+        /// The transaction's home hub; `None` for a `begin`.
+        tx_hub: Option<DeviceName>,
+    },
 }
 
 impl TryFrom<MessageSubmission> for Message {
     type Error = CoreError;
 
     fn try_from(s: MessageSubmission) -> Result<Self, CoreError> {
-        let sender = DeviceName::new(&s.sender)?;
-        let receiver = DeviceName::new(&s.receiver)?;
+        // A qualified sender makes the federation form (SPEC §7); then every name is qualified.
+        let federated = s.sender.contains('@');
+        let name = |n: &str, what: &str| {
+            if federated && !n.contains('@') {
+                return Err(CoreError::Malformed(format!(
+                    "{what} {n:?} must be name@hub: the sender is qualified (SPEC §7)"
+                )));
+            }
+            if !federated && n.contains('@') {
+                return Err(CoreError::Malformed(format!(
+                    "{what} {n:?} is name@hub but the sender is not: qualify both (SPEC §7)"
+                )));
+            }
+            DeviceName::party(n)
+        };
+        let sender = name(&s.sender, "sender")?;
+        let receiver = name(&s.receiver, "receiver")?;
         let action = match s.action {
             ActionJson::Name(n) => Action::parse(&n),
             ActionJson::Code(c) => u8::try_from(c).ok().and_then(Action::from_code),
@@ -180,6 +215,33 @@ impl TryFrom<MessageSubmission> for Message {
             )));
         }
         let signature = parse_hex_array::<64>(&s.signature, "signature")?;
+        let form = match (federated, s.tx_hub, action) {
+            (false, None, _) => Form::OneHub,
+            (false, Some(_), _) => {
+                return Err(CoreError::Malformed(
+                    "tx_hub is for federated messages, whose names are name@hub (SPEC §7)".into(),
+                ));
+            }
+            (true, None, Action::Begin) => Form::Federated { tx_hub: None },
+            (true, Some(_), Action::Begin) => {
+                return Err(CoreError::Malformed(
+                    "a begin names no tx_hub: its home is the sender's hub".into(),
+                ));
+            }
+            (true, None, _) => {
+                return Err(CoreError::Malformed(
+                    "a federated continue or end names its transaction's hub in tx_hub".into(),
+                ));
+            }
+            (true, Some(h), _) => Form::Federated {
+                tx_hub: Some(DeviceName::new(&h).map_err(|e| {
+                    CoreError::Malformed(format!(
+                        "tx_hub: {}",
+                        e.to_string().replace("device", "hub")
+                    ))
+                })?),
+            },
+        };
         Ok(Message {
             sender,
             receiver,
@@ -189,6 +251,7 @@ impl TryFrom<MessageSubmission> for Message {
             counter: s.counter,
             contents: s.contents,
             signature,
+            form,
         })
     }
 }
@@ -212,10 +275,38 @@ impl Message {
         }
     }
 
-    /// The exact bytes the sender signs (SPEC §4.1).
+    /// The exact bytes the sender signs (SPEC §4.1, or §7 in a federation).
     pub fn signing_bytes(&self) -> Vec<u8> {
         let h = self.contents_hash();
-        self.signed_fields(&h).signing_bytes()
+        self.signing_bytes_for(&h)
+    }
+
+    /// [`Message::signing_bytes`], given the contents hash.
+    pub fn signing_bytes_for(&self, contents_hash: &Hash) -> Vec<u8> {
+        let fields = self.signed_fields(contents_hash);
+        match &self.form {
+            Form::OneHub => fields.signing_bytes(),
+            Form::Federated { tx_hub } => FederatedFields {
+                fields,
+                tx_hub: tx_hub.as_ref().map_or("", |h| h.as_str()),
+            }
+            .signing_bytes(),
+        }
+    }
+
+    /// True for the federation form (SPEC §7).
+    pub fn is_federated(&self) -> bool {
+        matches!(self.form, Form::Federated { .. })
+    }
+
+    /// The hub whose ledger alone may record this message (SPEC §7): the sender's hub for a
+    /// `begin`, else the transaction's home hub. `None` for the one-hub form.
+    pub fn recording_hub(&self) -> Option<&str> {
+        match &self.form {
+            Form::OneHub => None,
+            Form::Federated { tx_hub: Some(h) } => Some(h.as_str()),
+            Form::Federated { tx_hub: None } => self.sender.split().1,
+        }
     }
 
     /// The JSON submission for this message (what a device client sends).
@@ -225,6 +316,10 @@ impl Message {
             receiver: self.receiver.to_string(),
             action: ActionJson::Name(self.action.as_str().to_owned()),
             tx: (self.tx.0 != 0).then_some(self.tx.0),
+            tx_hub: match &self.form {
+                Form::Federated { tx_hub: Some(h) } => Some(h.to_string()),
+                _ => None,
+            },
             cause: self.cause.map(|c| c.0),
             counter: self.counter,
             contents: self.contents.clone(),
@@ -322,6 +417,63 @@ mod tests {
             r#"{{"sender":"a","receiver":"b","action":"begin","counter":1,"contents":"{big}","signature":"{SIG}"}}"#
         );
         assert!(submission(&json).unwrap_err().to_string().contains("limit"));
+    }
+
+    #[test]
+    fn the_federation_form_qualifies_every_name() {
+        let base =
+            |fields: &str| format!(r#"{{{fields},"counter":1,"contents":"","signature":"{SIG}"}}"#);
+        let m = submission(&base(
+            r#""sender":"tv@home","receiver":"meter@grid","action":"begin""#,
+        ))
+        .unwrap();
+        assert_eq!(m.form, Form::Federated { tx_hub: None });
+        assert_eq!(m.recording_hub(), Some("home"));
+        let m = submission(&base(
+            r#""sender":"tv@home","receiver":"meter@grid","action":"end","tx":4,"tx_hub":"grid""#,
+        ))
+        .unwrap();
+        assert_eq!(m.recording_hub(), Some("grid"));
+        assert_eq!(m.to_submission().tx_hub.as_deref(), Some("grid"));
+        let v1 = submission(&base(
+            r#""sender":"tv","receiver":"meter","action":"begin""#,
+        ))
+        .unwrap();
+        assert_eq!((&v1.form, v1.recording_hub()), (&Form::OneHub, None));
+        let cases = [
+            (
+                r#""sender":"tv@home","receiver":"meter","action":"begin""#,
+                "must be name@hub",
+            ),
+            (
+                r#""sender":"tv","receiver":"meter@grid","action":"begin""#,
+                "qualify both",
+            ),
+            (
+                r#""sender":"tv","receiver":"m","action":"end","tx":1,"tx_hub":"g""#,
+                "tx_hub is for",
+            ),
+            (
+                r#""sender":"a@h","receiver":"b@h","action":"begin","tx_hub":"h""#,
+                "names no tx_hub",
+            ),
+            (
+                r#""sender":"a@h","receiver":"b@h","action":"end","tx":1"#,
+                "names its transaction",
+            ),
+            (
+                r#""sender":"a@h","receiver":"b@h","action":"end","tx":1,"tx_hub":"a b""#,
+                "tx_hub",
+            ),
+            (
+                r#""sender":"a@h@i","receiver":"b@h","action":"begin""#,
+                "name@hub",
+            ),
+        ];
+        for (fields, want) in cases {
+            let e = submission(&base(fields)).unwrap_err().to_string();
+            assert!(e.contains(want), "{fields}: {e}");
+        }
     }
 
     #[test]

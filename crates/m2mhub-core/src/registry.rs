@@ -113,9 +113,42 @@ impl Registry {
         self.membership.as_ref()
     }
 
-    /// The device `name` of member hub `hub`, as imported (SPEC §7: `name@hub`).
+    /// The device `name` of member hub `hub`, as imported (SPEC §7: `name@hub`). Its
+    /// `name` is `name@hub`; its exceptions are as its own hub writes them; its key history's
+    /// seqs are its own hub's.
     pub fn foreign(&self, name: &str, hub: &str) -> Option<&Device> {
         self.foreign.get(hub)?.get(name)
+    }
+
+    /// Every other member's device imported so far, named `name@hub`.
+    pub fn foreign_devices(&self) -> impl Iterator<Item = &Device> {
+        self.foreign.values().flat_map(|r| r.devices.values())
+    }
+
+    /// This hub's member name, once a federation membership is recorded.
+    pub fn hub(&self) -> Option<&str> {
+        self.membership.as_ref().map(|(_, m)| m.hub.as_str())
+    }
+
+    /// `name` as this ledger writes it: bare for this hub's own devices (`name@<this hub>`
+    /// included), `name@hub` for another member's.
+    pub fn canonical(&self, name: &DeviceName) -> DeviceName {
+        match name.split() {
+            (bare, Some(hub)) if Some(hub) == self.hub() => {
+                DeviceName::new(bare).unwrap_or_else(|_| name.clone())
+            }
+            _ => name.clone(),
+        }
+    }
+
+    /// The device a message names: this hub's own by bare name or `name@<this hub>`, another
+    /// member's (as imported) by `name@hub`.
+    pub fn party(&self, name: &str) -> Option<&Device> {
+        match crate::names::split_party(name) {
+            (bare, None) => self.get(bare),
+            (bare, Some(hub)) if Some(hub) == self.hub() => self.get(bare),
+            (bare, Some(hub)) => self.foreign(bare, hub),
+        }
     }
 
     /// The seq in `origin`'s ledger of the last entry imported from it.
@@ -243,10 +276,14 @@ impl Registry {
         if let Entry::Import(i) = entry {
             // Checked once here: `check` would verify its signatures a second time.
             let (hub, inner) = self.check_import(i)?;
-            self.foreign
-                .entry(hub)
-                .or_default()
-                .apply(Seq(i.seq), &inner)?;
+            let registry = self.foreign.entry(hub.clone()).or_default();
+            registry.apply(Seq(i.seq), &inner)?;
+            // Seen from here, the device is `name@hub` (its map key stays the bare name).
+            if let Entry::DeviceRegistered(r) = &inner
+                && let Some(d) = registry.devices.get_mut(r.name.as_str())
+            {
+                d.name = DeviceName::qualified(r.name.as_str(), &hub);
+            }
             self.imported.insert(i.origin.clone(), i.seq);
             return Ok(());
         }
@@ -305,9 +342,17 @@ impl Registry {
         Ok(())
     }
 
-    /// Records that `sender` sent a message with `counter` (recorded, valid or not).
+    /// Records that `sender` (as this ledger writes it: bare, or `name@hub` for another
+    /// member's device) sent a message with `counter` recorded here, valid or not.
     pub fn note_counter(&mut self, sender: &str, counter: u64) {
-        if let Some(d) = self.devices.get_mut(sender) {
+        let d = match crate::names::split_party(sender) {
+            (bare, None) => self.devices.get_mut(bare),
+            (bare, Some(hub)) => self
+                .foreign
+                .get_mut(hub)
+                .and_then(|r| r.devices.get_mut(bare)),
+        };
+        if let Some(d) = d {
             d.last_counter = Some(counter);
         }
     }

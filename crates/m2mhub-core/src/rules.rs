@@ -5,7 +5,7 @@
 use crate::{
     ids::{Seq, TxId},
     message::Action,
-    names::DeviceName,
+    names::{DeviceName, as_seen_by},
     notice::{Notice, Notices},
     registry::Device,
 };
@@ -65,6 +65,10 @@ pub struct Facts<'a> {
     pub provenance: Option<&'a Device>,
     /// When the message gives a cause: that message's tx if it is a *valid* message, else None.
     pub cause_tx: Option<TxId>,
+    /// In a federation, the judging hub's member name: names are as its ledger writes them
+    /// (bare for its own devices, `name@hub` for another member's), and a foreign receiver's
+    /// exceptions are as that receiver's hub writes them (SPEC §7).
+    pub hub: Option<&'a str>,
 }
 
 /// What the hub decides for a message.
@@ -132,7 +136,11 @@ pub fn judge(head: Head, next_tx: TxId, facts: &Facts<'_>) -> Verdict {
 
     if let (Some(prov), Some(receiver)) = (provenance, facts.receiver)
         && prov.clearance < receiver.clearance
-        && !receiver.has_exception_for(prov.name.as_str())
+        && !receiver.has_exception_for(&as_seen_by(
+            prov.name.as_str(),
+            receiver.name.as_str(),
+            facts.hub,
+        ))
     {
         notices.add(Notice::InsufficientClearance);
     }

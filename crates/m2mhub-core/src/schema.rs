@@ -13,12 +13,15 @@ use utoipa::{
 
 use crate::{
     message::ActionJson,
-    names::{DeviceName, MAX_NAME_LEN},
+    names::{DeviceName, MAX_NAME_LEN, PartyName},
     notice::{Notice, Notices},
 };
 
 /// SPEC §3.4's alphabet of a device name, as a JSON Schema (ECMA-262) pattern.
 pub const NAME_PATTERN: &str = "^[A-Za-z0-9_.-]+$";
+
+/// A device name or `name@hub` (SPEC §7), each part 1–64 characters of SPEC §3.4.
+pub const PARTY_PATTERN: &str = "^[A-Za-z0-9_.-]{1,64}(@[A-Za-z0-9_.-]{1,64})?$";
 
 /// Hex of `n` bytes, either case, as a JSON Schema pattern.
 pub fn hex_pattern(n: usize) -> String {
@@ -56,6 +59,23 @@ impl PartialSchema for DeviceName {
 }
 
 impl ToSchema for DeviceName {}
+
+impl PartialSchema for PartyName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(PARTY_PATTERN))
+            .min_length(Some(1))
+            .max_length(Some(2 * MAX_NAME_LEN + 1))
+            .description(Some(
+                "a device name (SPEC §3.4), or name@hub for a device of a federation's member \
+                 hub (SPEC §7)",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for PartyName {}
 
 impl PartialSchema for ActionJson {
     fn schema() -> RefOr<Schema> {

@@ -60,6 +60,7 @@ fn message() -> impl Strategy<Value = Entry> {
                     signature,
                     provenance,
                     notices: Notices::from_bits(bits).unwrap(),
+                    federated: false,
                 })
             },
         )

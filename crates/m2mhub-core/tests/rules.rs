@@ -73,6 +73,7 @@ impl Net {
             counter: *counter,
             contents: format!("{from} to {to}"),
             signature: [0; 64],
+            form: m2mhub_core::message::Form::OneHub,
         };
         m.signature = key.sign(&m.signing_bytes()).to_bytes();
         m

@@ -184,6 +184,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         counter: 12,
         contents: "{\"say\":\"preheat the oven\"}".into(),
         signature: [0; 64],
+        form: m2mhub_core::message::Form::OneHub,
     };
     m.signature = ed25519_dalek::Signer::sign(&key, &m.signing_bytes()).to_bytes();
     let json = serde_json::to_vec(&m.to_submission()).expect("encodes");

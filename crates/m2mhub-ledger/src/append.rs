@@ -263,14 +263,14 @@ fn check_signatures(registry: &RegistryView, subs: &[Submission]) -> Vec<Option<
     let mut at = Vec::with_capacity(subs.len());
     for s in subs {
         let found = match s {
-            Submission::Message(m) => registry.registry.get(m.sender.as_str()).map(|d| (d, m)),
+            Submission::Message(m) => registry.registry.party(m.sender.as_str()).map(|d| (d, m)),
             Submission::Registry(_) => None,
         };
         at.push(found.map(|(d, m)| {
             let h = m.contents_hash();
             checks.push(SigCheck {
                 key: d.key,
-                message: m.signed_fields(&h).signing_bytes(),
+                message: m.signing_bytes_for(&h),
                 signature: m.signature,
             });
             checks.len() - 1
@@ -290,17 +290,13 @@ fn check_signatures(registry: &RegistryView, subs: &[Submission]) -> Vec<Option<
 fn registry_change(w: &mut Writer, p: &mut Pending, e: Entry) -> Result<Slot> {
     let seq = p.first_seq + p.entries.len() as u64;
     w.registry.registry.apply(Seq(seq), &e)?;
-    if let Entry::DeviceRegistered(r) = &e {
-        let id = w.registry.ids.len() as u32;
-        w.registry.ids.insert(r.name.clone(), id);
-        w.registry.names.push(r.name.clone());
-    }
+    w.registry.ids.observe(seq, &e);
     w.registry_changed = true;
     p.entries.push(EntryWrite {
         seq,
         bytes: e.to_bytes(),
         contents: None,
-        rows: IndexRows::of(&e, |name| w.registry.ids.get(name).copied()),
+        rows: IndexRows::of(&e, |name| w.registry.ids.get(name)),
     });
     p.decoded.push(e);
     Ok(Slot::Entry(p.entries.len() - 1))
@@ -315,36 +311,35 @@ fn message(
 ) -> Result<Slot> {
     let seq = p.first_seq + p.entries.len() as u64;
     let contents_hash = m.contents_hash();
-    {
-        // `device.key` is the key in force at `seq`: registry changes before it, this block's
-        // included, are applied in ledger order. A verdict computed with another key is stale.
-        let device = auth::sender(&w.registry.registry, &m)?;
-        let sig_ok = match pre {
-            Some(c) if c.key == *device.key.as_bytes() => c.ok,
-            _ => auth::verify_signature(device, &m, &contents_hash),
-        };
-        if let Err(stale) = auth::check_counter(device, m.counter) {
-            // An exact copy of a recorded message is answered whatever key signed it: it may
-            // be a retired one (SPEC §3.2.2), verified when the original was recorded.
-            let sender_id = w.registry.ids.get(m.sender.as_str()).copied();
-            let sender_id = sender_id.ok_or_else(|| no_id(&m))?;
-            let refusal = if sig_ok {
-                stale
-            } else {
-                Refusal::BadSignature(m.sender.to_string())
-            };
-            return resubmission(p, snap, sender_id, &m, &contents_hash, refusal);
-        }
-        if !sig_ok {
-            return Err(Refusal::BadSignature(m.sender.to_string()).into());
-        }
-    }
+    let registry = &w.registry.registry;
+    // `device.key` is the key in force at `seq`: registry changes before it, this block's
+    // included, are applied in ledger order. A verdict computed with another key is stale.
+    // `device.name` is the sender as this ledger writes it (SPEC §7: bare for this hub's own).
+    let device = auth::sender(registry, &m)?;
+    let sender = device.name.clone();
     let sender_id = w
         .registry
         .ids
-        .get(m.sender.as_str())
-        .copied()
+        .get(sender.as_str())
         .ok_or_else(|| no_id(&m))?;
+    let sig_ok = match pre {
+        Some(c) if c.key == *device.key.as_bytes() => c.ok,
+        _ => auth::verify_signature(device, &m, &contents_hash),
+    };
+    if let Err(stale) = auth::check_counter(device, m.counter) {
+        // An exact copy of a recorded message is answered whatever key signed it: it may
+        // be a retired one (SPEC §3.2.2), verified when the original was recorded.
+        let refusal = if sig_ok {
+            stale
+        } else {
+            Refusal::BadSignature(m.sender.to_string())
+        };
+        let hub = registry.hub();
+        return resubmission(p, snap, sender_id, &m, &contents_hash, hub, refusal);
+    }
+    if !sig_ok {
+        return Err(Refusal::BadSignature(m.sender.to_string()).into());
+    }
 
     let head = Head {
         action: m.action,
@@ -360,47 +355,39 @@ fn message(
         None => None,
     };
     let registry = &w.registry.registry;
-    let device = registry.get(m.sender.as_str()).ok_or_else(|| no_id(&m))?;
+    let device = registry.party(sender.as_str()).ok_or_else(|| no_id(&m))?;
+    let receiver = registry.canonical(&m.receiver);
     let facts = Facts {
         sender: device,
-        receiver: registry.get(m.receiver.as_str()),
+        receiver: registry.party(receiver.as_str()),
         tx: prior.as_ref(),
         provenance: prior
             .as_ref()
-            .and_then(|t| registry.get(t.provenance.as_str())),
+            .and_then(|t| registry.party(t.provenance.as_str())),
         cause_tx,
+        hub: registry.hub(),
     };
     let verdict = rules::judge(head, TxId(w.next_tx), &facts);
-    if let Some(next) = rules::next_tx_state(head, &m.sender, &m.receiver, &verdict, prior.as_ref())
-    {
+    if let Some(next) = rules::next_tx_state(head, &sender, &receiver, &verdict, prior.as_ref()) {
         w.txs.insert(verdict.tx.0, next);
         p.dirty_txs.insert(verdict.tx.0);
     }
     if m.action == Action::Begin {
         w.next_tx += 1;
     }
-    w.registry
-        .registry
-        .note_counter(m.sender.as_str(), m.counter);
-    let valid = verdict.valid();
-    if valid {
+    w.registry.registry.note_counter(sender.as_str(), m.counter);
+    if verdict.valid() {
         p.valid_tx.insert(seq, verdict.tx.0);
     }
-    let entry = MessageEntry {
-        sender: m.sender,
-        receiver: m.receiver,
-        action: m.action,
-        tx: verdict.tx,
-        cause: m.cause,
-        counter: m.counter,
+    let entry = Entry::Message(MessageEntry::recording(
+        &m,
+        sender,
+        receiver,
         contents_hash,
-        signature: m.signature,
-        provenance: verdict.provenance,
-        notices: verdict.notices,
-    };
-    let entry = Entry::Message(entry);
+        verdict,
+    ));
     p.counters.insert((sender_id, m.counter), p.entries.len());
-    let rows = IndexRows::of(&entry, |name| w.registry.ids.get(name).copied());
+    let rows = IndexRows::of(&entry, |name| w.registry.ids.get(name));
     debug_assert_eq!(rows.counter, Some((sender_id, m.counter)));
     p.entries.push(EntryWrite {
         seq,
@@ -425,17 +412,18 @@ fn resubmission(
     sender: u32,
     m: &Message,
     contents_hash: &m2mhub_core::hash::Hash,
+    hub: Option<&str>,
     stale: Refusal,
 ) -> Result<Slot> {
     if let Some(&i) = p.counters.get(&(sender, m.counter)) {
         if let Entry::Message(orig) = &p.decoded[i]
-            && crate::copies::is_copy(orig, m, contents_hash)
+            && crate::copies::is_copy(orig, m, contents_hash, hub)
         {
             return Ok(Slot::Duplicate(i));
         }
         return Err(stale.into());
     }
-    let Some(seq) = crate::copies::copied_seq(snap, sender, m, contents_hash)? else {
+    let Some(seq) = crate::copies::copied_seq(snap, sender, m, contents_hash, hub)? else {
         return Err(stale.into());
     };
     let mut r = crate::query::record_at(snap, seq)?

@@ -29,9 +29,15 @@ use crate::{
 /// True when `m` (whose contents hash to `contents_hash`) is an exact copy of the recorded
 /// `orig`: the same signature over the same signed fields. Every field is compared because the
 /// copy's signature may not have been checked (it may be a retired key's, SPEC §3.2.2).
-pub(crate) fn is_copy(orig: &MessageEntry, m: &Message, contents_hash: &Hash) -> bool {
+/// `hub` is this hub's member name, which a federated entry's signing bytes need.
+pub(crate) fn is_copy(
+    orig: &MessageEntry,
+    m: &Message,
+    contents_hash: &Hash,
+    hub: Option<&str>,
+) -> bool {
     orig.signature == m.signature
-        && orig.signed_fields().signing_bytes() == m.signed_fields(contents_hash).signing_bytes()
+        && orig.signing_bytes(hub) == Some(m.signing_bytes_for(contents_hash))
 }
 
 /// The seq of the recorded message that `m` exactly copies, if any (`sender` is its id).
@@ -40,6 +46,7 @@ pub(crate) fn copied_seq(
     sender: u32,
     m: &Message,
     contents_hash: &Hash,
+    hub: Option<&str>,
 ) -> Result<Option<u64>> {
     let Some(seq) = snap.seq_of_counter(sender, m.counter)? else {
         return Ok(None);
@@ -52,7 +59,7 @@ pub(crate) fn copied_seq(
             "entry {seq} is not a message"
         )));
     };
-    Ok(is_copy(&orig, m, contents_hash).then_some(seq))
+    Ok(is_copy(&orig, m, contents_hash, hub).then_some(seq))
 }
 
 impl Ledger {
@@ -65,7 +72,9 @@ impl Ledger {
         let mut reader = None;
         let mut out = Vec::with_capacity(msgs.len());
         for m in msgs {
-            let Some(&id) = view.registry.ids.get(m.sender.as_str()) else {
+            let registry = &view.registry.registry;
+            let sender = registry.canonical(&m.sender);
+            let Some(id) = view.registry.ids.get(sender.as_str()) else {
                 out.push(None);
                 continue;
             };
@@ -73,7 +82,7 @@ impl Ledger {
                 out.push(None);
                 continue;
             }
-            let Some(seq) = copied_seq(&snap, id, m, &m.contents_hash())? else {
+            let Some(seq) = copied_seq(&snap, id, m, &m.contents_hash(), registry.hub())? else {
                 out.push(None);
                 continue;
             };

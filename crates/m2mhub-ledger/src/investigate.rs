@@ -246,7 +246,7 @@ impl Ledger {
         let (groups, more) = snap.incident_page(after, limit)?;
         let mut items = Vec::with_capacity(groups.len());
         for g in &groups {
-            items.push(incident_item(&snap, &view.registry.names, g)?);
+            items.push(incident_item(&snap, &view.registry.ids, g)?);
         }
         let (total_groups, total_invalid) = snap.incident_totals()?;
         Ok(IncidentPage {
@@ -271,8 +271,8 @@ impl Ledger {
         let view = self.view();
         names
             .iter()
-            .map(|n| match view.registry.ids.get(*n) {
-                Some(id) => activity_of(&snap, *id),
+            .map(|n| match view.registry.ids.get(n) {
+                Some(id) => activity_of(&snap, id),
                 None => Ok(DeviceActivity::default()),
             })
             .collect()
@@ -313,7 +313,6 @@ impl Ledger {
             .registry
             .ids
             .get(name)
-            .copied()
             .ok_or_else(|| LedgerError::NotFound(format!("no device named {name}")))
     }
 }
@@ -338,16 +337,16 @@ fn activity_of(snap: &Snapshot, id: u32) -> Result<DeviceActivity> {
 
 fn incident_item(
     snap: &Snapshot,
-    names: &[m2mhub_core::names::DeviceName],
+    ids: &crate::parties::PartyIds,
     g: &Incident,
 ) -> Result<IncidentItem> {
     let last_time = snap.signed_time_of(g.last)?.map(format_time);
     let notices = Notices::from_bits(g.notices)
         .ok_or_else(|| LedgerError::Corrupt(format!("incident of seq {}: bad notices", g.last)))?;
     if g.kind == SENDER_GROUP {
-        let sender = usize::try_from(g.id)
+        let sender = u32::try_from(g.id)
             .ok()
-            .and_then(|i| names.get(i))
+            .and_then(|i| ids.name(i))
             .ok_or_else(|| LedgerError::Corrupt(format!("incident names device id {}", g.id)))?;
         return Ok(IncidentItem::NoTransaction {
             sender: sender.to_string(),

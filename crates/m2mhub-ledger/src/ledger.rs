@@ -12,7 +12,6 @@ use m2mhub_core::{
     entry::Entry,
     hash::Hash,
     merkle::{self, Frontier},
-    names::DeviceName,
     note::NoteSigner,
     registry::Registry,
     rules::TxState,
@@ -41,10 +40,9 @@ pub struct LedgerConfig {
 pub struct RegistryView {
     /// The devices.
     pub registry: Registry,
-    /// Device name → internal id (registration order), used by the indexes.
-    pub ids: HashMap<DeviceName, u32>,
-    /// Internal id → device name: the devices in registration order.
-    pub names: Vec<DeviceName>,
+    /// Device name ↔ internal id, used by the indexes (this hub's devices in registration
+    /// order, then other members' as imported).
+    pub ids: crate::parties::PartyIds,
 }
 
 /// What readers see: replaced as a whole after each block.
@@ -427,14 +425,11 @@ fn load_registry(snap: &Snapshot) -> Result<RegistryView> {
         view.registry
             .apply(m2mhub_core::ids::Seq(seq), &entry)
             .map_err(|e| LedgerError::Corrupt(format!("entry {seq}: {e}")))?;
-        if let Entry::DeviceRegistered(r) = &entry {
-            let id = view.ids.len() as u32;
-            view.ids.insert(r.name.clone(), id);
-            view.names.push(r.name.clone());
-        }
+        view.ids.observe(seq, &entry);
     }
-    for (name, id) in &view.ids {
-        if let Some(c) = snap.last_counter(*id)? {
+    let ids: Vec<_> = view.ids.iter().map(|(n, id)| (n.clone(), id)).collect();
+    for (name, id) in ids {
+        if let Some(c) = snap.last_counter(id)? {
             view.registry.note_counter(name.as_str(), c);
         }
     }

@@ -19,6 +19,7 @@ mod ledger;
 mod lists;
 mod membership;
 mod migrate;
+pub mod parties;
 mod query;
 pub mod record;
 mod sigverify;

@@ -205,7 +205,7 @@ impl Ledger {
         let snap = self.snapshot()?;
         let device_id = match &f.device {
             Some(name) => match self.view().registry.ids.get(name.as_str()) {
-                Some(id) => Some(*id),
+                Some(id) => Some(id),
                 None => {
                     let total = message_total(&snap, f, Some(0), None)?;
                     return Ok(MessagePage::new(Page::new(Vec::new(), None, 0), total));
@@ -359,16 +359,16 @@ impl Ledger {
                 .map_or(0, |d| d.registered_seq.0)
         };
         // Ids follow registration order, so registration seqs grow along `names`.
-        let start = after.map_or(0, |a| reg.names.partition_point(|n| seq_of(n) <= a));
+        let start = after.map_or(0, |a| reg.ids.local().partition_point(|n| seq_of(n) <= a));
         let mut items = Vec::with_capacity(limit);
-        for n in reg.names.iter().skip(start).take(limit) {
+        for n in reg.ids.local().iter().skip(start).take(limit) {
             let d = reg
                 .registry
                 .get(n.as_str())
                 .ok_or_else(|| LedgerError::Corrupt(format!("device {n} has an id only")))?;
             items.push(d.clone());
         }
-        let more = reg.names.len() > start + items.len();
+        let more = reg.ids.local().len() > start + items.len();
         let next = more
             .then(|| items.last().map(|d| d.registered_seq.0))
             .flatten();
@@ -387,7 +387,7 @@ impl Ledger {
         limit: Option<usize>,
     ) -> Result<Page<DeviceTransaction>> {
         let limit = page_limit(limit)?;
-        let Some(&id) = self.view().registry.ids.get(name) else {
+        let Some(id) = self.view().registry.ids.get(name) else {
             return Err(LedgerError::NotFound(format!("no device named {name}")));
         };
         let snap = self.snapshot()?;
@@ -493,7 +493,7 @@ impl Ledger {
         let (rows, more) = self.snapshot()?.ranking_page(after, limit)?;
         let mut items = Vec::with_capacity(rows.len());
         for (_, id, n) in &rows {
-            let name = view.registry.names.get(*id as usize).ok_or_else(|| {
+            let name = view.registry.ids.name(*id).ok_or_else(|| {
                 LedgerError::Corrupt(format!("ranked device id {id} is not registered"))
             })?;
             items.push(ProvenanceCount {

@@ -251,7 +251,7 @@ pub(crate) fn record_with(reader: &mut RecordReader, seq: u64) -> Result<Option<
 impl Ledger {
     /// The last counter `name` recorded, if any.
     pub fn last_counter(&self, name: &str) -> Result<Option<u64>> {
-        let Some(&id) = self.view().registry.ids.get(name) else {
+        let Some(id) = self.view().registry.ids.get(name) else {
             return Ok(None);
         };
         self.snapshot()?.last_counter(id)

@@ -68,7 +68,7 @@ fn decode_with(b: &[u8], count_bytes: usize) -> Result<TxState> {
         let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
         let raw = rest.get(pos + 2..pos + 2 + len).ok_or_else(corrupt)?;
         let s = std::str::from_utf8(raw).map_err(|_| corrupt())?;
-        names.push(DeviceName::new(s).map_err(|_| corrupt())?);
+        names.push(DeviceName::party(s).map_err(|_| corrupt())?);
         pos += 2 + len;
     }
     if pos != rest.len() || names.is_empty() {

@@ -159,6 +159,14 @@ impl Verifier {
         for ((e, entry), ok) in entries.iter().zip(&decoded).zip(sig_ok) {
             let replay = match entry {
                 Entry::Message(m) => {
+                    // Not checked in the batch: checked in order, with the registry as of it.
+                    let Some(ok) = ok else {
+                        self.machine
+                            .replay(entry)
+                            .map_err(|err| at_seq(e.seq, err.to_string()))?;
+                        self.frontier_push(e);
+                        continue;
+                    };
                     if !ok {
                         return Err(at_seq(
                             e.seq,
@@ -176,15 +184,19 @@ impl Verifier {
                 other => self.machine.replay(other),
             };
             replay.map_err(|err: ReplayError| at_seq(e.seq, err.to_string()))?;
-            self.scratch.clear();
-            self.frontier
-                .push(merkle::leaf_hash(&e.bytes), &mut self.scratch);
-            if let Some(s) = &mut self.stored_hashes {
-                s.extend(self.scratch.iter().map(|h| (e.seq, *h)));
-            }
+            self.frontier_push(e);
         }
         self.summary.entries += entries.len() as u64;
         Ok(())
+    }
+
+    fn frontier_push(&mut self, e: &EntryIn) {
+        self.scratch.clear();
+        self.frontier
+            .push(merkle::leaf_hash(&e.bytes), &mut self.scratch);
+        if let Some(s) = &mut self.stored_hashes {
+            s.extend(self.scratch.iter().map(|h| (e.seq, *h)));
+        }
     }
 
     /// Checks the next block: its checkpoint's signature, size, root, height and link.
@@ -274,14 +286,20 @@ impl Verifier {
         &self.machine
     }
 
-    fn check_signatures(&self, entries: &[Entry]) -> Vec<bool> {
+    /// The batch check of the messages' signatures: `Some(verdict)`, or `None` for a message
+    /// left to the in-order replay (a federated one after a membership or an import in the
+    /// same batch, which may change the keys and names it is checked with).
+    fn check_signatures(&self, entries: &[Entry]) -> Vec<Option<bool>> {
         // Keys come from the registry as of this batch, overridden by the registrations and
         // re-keys inside it in ledger order: the latest one before a message is the key in
         // force at its seq (SPEC §3.2.2). A message from a device registered later in the
         // batch fails replay as unknown.
         let mut pending_keys: Vec<(&str, PublicKey)> = Vec::new();
+        let registry = self.machine.registry();
+        let mut federation_changed = false;
         let mut checks = Vec::new();
         let mut at = Vec::with_capacity(entries.len());
+        let mut unchecked = Vec::new();
         for entry in entries {
             match entry {
                 Entry::DeviceRegistered(Registration {
@@ -295,23 +313,26 @@ impl Verifier {
                     }
                     at.push(None);
                 }
+                Entry::FederationMembership(_) | Entry::Import(_) => {
+                    federation_changed = true;
+                    at.push(None);
+                }
+                Entry::Message(m) if m.federated && federation_changed => {
+                    at.push(None);
+                    unchecked.push(at.len() - 1);
+                }
                 Entry::Message(m) => {
                     let key = pending_keys
                         .iter()
                         .rev()
                         .find(|(n, _)| *n == m.sender.as_str())
                         .map(|(_, k)| *k)
-                        .or_else(|| {
-                            self.machine
-                                .registry()
-                                .get(m.sender.as_str())
-                                .map(|d| d.key)
-                        });
-                    at.push(key.map(|key| {
-                        let fields = m.signed_fields();
+                        .or_else(|| registry.party(m.sender.as_str()).map(|d| d.key));
+                    let bytes = m.signing_bytes(registry.hub());
+                    at.push(key.zip(bytes).map(|(key, message)| {
                         checks.push(SigCheck {
                             key,
-                            message: fields.signing_bytes(),
+                            message,
                             signature: m.signature,
                         });
                         checks.len() - 1
@@ -321,8 +342,16 @@ impl Verifier {
             }
         }
         let ok = verify_all(&checks);
-        // Entries without a check are registry entries (true: nothing to check) or messages
-        // from an unknown sender (true here: replay reports the unknown sender).
-        at.into_iter().map(|i| i.is_none_or(|i| ok[i])).collect()
+        // Entries without a check are registry entries (true: nothing to check), messages
+        // from an unknown sender (true here: replay reports the unknown sender), and those
+        // left to the in-order replay (`None`).
+        let mut out: Vec<Option<bool>> = at
+            .into_iter()
+            .map(|i| Some(i.is_none_or(|i| ok[i])))
+            .collect();
+        for i in unchecked {
+            out[i] = None;
+        }
+        out
     }
 }

@@ -429,6 +429,7 @@ fn submission(model: &Model, counters: &mut [u64; 9], op: &Op) -> Option<(Submis
                 counter,
                 contents: format!("{}:{}", s.cause, s.counter),
                 signature: [0; 64],
+                form: m2mhub_core::message::Form::OneHub,
             };
             // A wrong signature is another device's or, once re-keyed, this device's
             // retired key's.

@@ -190,6 +190,7 @@ fn a_torsion_r_signature_gets_one_verdict_in_every_block_and_in_replay() {
             counter: honest as u64 + 1,
             contents: format!("attempt {honest}"),
             signature: [0; 64],
+            form: m2mhub_core::message::Form::OneHub,
         };
         m.signature = sign_with_torsion(&seed, &m.signing_bytes(), order_2);
         // The edge case is real: RFC 8032's strict check refuses this signature.

@@ -40,6 +40,8 @@ pub struct AppState {
     pub security: Arc<SecurityEvents>,
     /// This hub's federation (SPEC §7), when started with `--federation`.
     pub federation: Option<Arc<crate::federation::Federated>>,
+    /// Where federated messages recorded by other members go (SPEC §7).
+    pub forwarder: Option<Arc<crate::forward::Forwarder>>,
     /// Turns true when the server shuts down, so long-lived streams end.
     pub closing: tokio::sync::watch::Receiver<bool>,
     closer: Arc<tokio::sync::watch::Sender<bool>>,
@@ -82,6 +84,7 @@ impl AppState {
             throttle: Arc::new(FailureThrottle::new(FAILURE_BURST, FAILURE_RATE)),
             security: Arc::new(SecurityEvents::in_memory(security::Bound::default())?),
             federation: None,
+            forwarder: None,
             closing,
             closer: Arc::new(closer),
         })
@@ -95,7 +98,15 @@ impl AppState {
 
     /// Makes the hub a federation member: a witness of the others, its checkpoints served
     /// with their cosignatures (SPEC §7).
+    /// Also starts forwarding (SPEC §7) to the other members: call it inside the runtime.
     pub fn with_federation(mut self, federation: Arc<crate::federation::Federated>) -> AppState {
+        let others: Vec<(String, String)> = federation
+            .others()
+            .map(|m| (m.name.to_string(), m.url.clone()))
+            .collect();
+        self.forwarder = Some(Arc::new(crate::forward::Forwarder::start(
+            others.iter().map(|(n, u)| (n.as_str(), u.as_str())),
+        )));
         self.federation = Some(federation);
         self
     }

@@ -224,6 +224,7 @@ fn signed(key: &SigningKey, from: &str, counter: u64) -> Value {
         counter,
         contents: "reading".into(),
         signature: [0; 64],
+        form: m2mhub_core::message::Form::OneHub,
     };
     m.signature = key.sign(&m.signing_bytes()).to_bytes();
     serde_json::to_value(m.to_submission()).unwrap()

@@ -57,6 +57,7 @@ impl Device {
             counter: self.counter,
             contents: format!("#{}", self.counter),
             signature: [0; 64],
+            form: m2mhub_core::message::Form::OneHub,
         };
         m.signature = self.key.sign(&m.signing_bytes()).to_bytes();
         serde_json::to_value(m.to_submission()).unwrap()

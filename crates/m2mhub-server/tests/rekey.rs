@@ -35,6 +35,7 @@ fn message(from: &str, counter: u64, seed: u8) -> Value {
         counter,
         contents: format!("{from} #{counter}"),
         signature: [0; 64],
+        form: m2mhub_core::message::Form::OneHub,
     };
     m.signature = SigningKey::from_bytes(&[seed; 32])
         .sign(&m.signing_bytes())

@@ -74,6 +74,7 @@ fn signed(name: &str, key: &SigningKey, counter: u64, contents: &str) -> Value {
         counter,
         contents: contents.into(),
         signature: [0; 64],
+        form: m2mhub_core::message::Form::OneHub,
     };
     m.signature = key.sign(&m.signing_bytes()).to_bytes();
     serde_json::to_value(m.to_submission()).unwrap()

@@ -104,6 +104,7 @@ fn populate(url: &str, devices: &[(&str, u8, u32)], n: u64, first_counter: u64) 
                 counter,
                 contents: format!("unlock #{counter}"),
                 signature: [0; 64],
+                form: m2mhub_core::message::Form::OneHub,
             };
             m.signature = key.sign(&m.signing_bytes()).to_bytes();
             let body = serde_json::to_value(m.to_submission()).unwrap();

@@ -6,7 +6,7 @@
 //! place: a refused backup leaves no data directory behind.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::BTreeSet,
     io::Read,
     path::{Path, PathBuf},
 };
@@ -208,8 +208,8 @@ struct Replay {
     store: Store,
     v: Verifier,
     pruned_below: u64,
-    /// Internal device ids, in registration order, as the sequencer gives them.
-    ids: HashMap<String, u32>,
+    /// Internal device ids, as the sequencer gives them.
+    ids: crate::parties::PartyIds,
     /// The entries of the block being read.
     pending: Vec<EntryIn>,
     /// E, C and B records read.
@@ -229,7 +229,7 @@ impl Replay {
             store,
             v: Verifier::new(key).collecting_stored_hashes(),
             pruned_below,
-            ids: HashMap::new(),
+            ids: crate::parties::PartyIds::default(),
             pending: Vec::new(),
             counts: [0; 3],
             last_checkpoint: None,
@@ -283,11 +283,8 @@ impl Replay {
             let entry =
                 Entry::from_bytes(&e.bytes).map_err(|err| bad(format!("seq {}: {err}", e.seq)))?;
             // A registration's rows name the device it registers: its id comes first.
-            if let Entry::DeviceRegistered(r) = &entry {
-                let id = self.ids.len() as u32;
-                self.ids.insert(r.name.as_str().to_owned(), id);
-            }
-            let rows = IndexRows::of(&entry, |n| self.ids.get(n).copied()).with_leaf(&e.bytes);
+            self.ids.observe(e.seq, &entry);
+            let rows = IndexRows::of(&entry, |n| self.ids.get(n)).with_leaf(&e.bytes);
             match &entry {
                 Entry::Message(m) => {
                     if e.contents.is_none() && e.seq >= self.pruned_below {

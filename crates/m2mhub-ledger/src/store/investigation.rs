@@ -9,7 +9,7 @@
 //! per-device counts (`device_activity`) are packed 64 devices to a row ([`packed`]), rewritten
 //! by the blocks they are in.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use m2mhub_core::entry::Entry;
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
@@ -318,7 +318,7 @@ pub(super) fn backfill(txn: &WriteTransaction) -> Result<()> {
             spans.push((span.first_seq, span.first_seq + span.size, span.time_ms));
         }
     }
-    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut ids = crate::parties::PartyIds::default();
     for (start, end, time_ms) in spans {
         let mut writes = Vec::new();
         for r in txn.open_table(ENTRIES)?.range(start..end)? {
@@ -326,15 +326,12 @@ pub(super) fn backfill(txn: &WriteTransaction) -> Result<()> {
             let seq = k.value();
             let entry =
                 Entry::from_bytes(v.value()).map_err(|e| corrupt(format!("entry {seq}: {e}")))?;
-            if let Entry::DeviceRegistered(reg) = &entry {
-                let id = ids.len() as u32;
-                ids.insert(reg.name.as_str().to_owned(), id);
-            }
+            ids.observe(seq, &entry);
             writes.push(EntryWrite {
                 seq,
                 bytes: v.value().to_vec(),
                 contents: None,
-                rows: IndexRows::of(&entry, |n| ids.get(n).copied()).with_leaf(v.value()),
+                rows: IndexRows::of(&entry, |n| ids.get(n)).with_leaf(v.value()),
             });
         }
         write_block(txn, &writes)?;

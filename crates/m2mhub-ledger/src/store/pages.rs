@@ -6,7 +6,7 @@
 //!
 //! Kept apart from `store.rs` so the store's own format changes merge without touching them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use m2mhub_core::entry::Entry;
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
@@ -118,19 +118,16 @@ fn build_ranking(txn: &WriteTransaction) -> Result<()> {
             .ok_or_else(|| corrupt(format!("entry {seq} missing")))?;
         Entry::from_bytes(v.value()).map_err(|e| corrupt(format!("entry {seq}: {e}")))
     };
-    let mut ids = HashMap::new();
+    let mut ids = crate::parties::PartyIds::default();
     for r in txn.open_table(REGISTRY)?.iter()? {
         let seq = r?.0.value();
-        if let Entry::DeviceRegistered(reg) = decode(seq)? {
-            let id = ids.len() as u32;
-            ids.insert(reg.name.as_str().to_owned(), id);
-        }
+        ids.observe(seq, &decode(seq)?);
     }
     let mut counts: BTreeMap<u32, u64> = BTreeMap::new();
     for r in txn.open_table(INVALID)?.iter()? {
         let seq = r?.0.value();
         if let Entry::Message(m) = decode(seq)?
-            && let Some(id) = m.provenance.and_then(|p| ids.get(p.as_str()).copied())
+            && let Some(id) = m.provenance.and_then(|p| ids.get(p.as_str()))
         {
             *counts.entry(id).or_default() += 1;
         }

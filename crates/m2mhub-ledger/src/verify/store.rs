@@ -10,6 +10,7 @@ use m2mhub_core::{entry::Entry, machine::Machine, merkle, note::NoteVerifier};
 use super::{EntryIn, Failure, Summary, Verifier, at_block, at_seq, derived};
 use crate::{
     block::{BlockRow, IndexRows},
+    parties::PartyIds,
     store::{HASH_ROW, Snapshot},
 };
 
@@ -179,8 +180,9 @@ fn check_last_counters(snap: &Snapshot, v: &Verifier, ids: &DeviceIds) -> Result
         .machine()
         .registry()
         .iter()
+        .chain(v.machine().registry().foreign_devices())
         .filter_map(|d| {
-            let id = ids.0.get(d.name.as_str())?.0;
+            let id = ids.0.get(d.name.as_str())?;
             d.last_counter.map(|c| (id, c))
         })
         .collect();
@@ -212,30 +214,19 @@ fn check_last_counters(snap: &Snapshot, v: &Verifier, ids: &DeviceIds) -> Result
     })
 }
 
-/// Internal device ids as the writer gives them (registration order), each with the seq that
-/// registered the device: what index rows are keyed by.
+/// Internal device ids as the writer gives them ([`PartyIds`]): what index rows are keyed by.
 #[derive(Debug, Default)]
-struct DeviceIds(HashMap<String, (u32, u64)>);
+struct DeviceIds(PartyIds);
 
 impl DeviceIds {
-    /// Notes a registration.
+    /// Notes an entry that may give ids.
     fn note(&mut self, seq: u64, entry: &Entry) {
-        if let Entry::DeviceRegistered(r) = entry {
-            let id = self.0.len() as u32;
-            self.0.insert(r.name.as_str().to_owned(), (id, seq));
-        }
+        self.0.observe(seq, entry);
     }
 
     /// The index rows `entry` at `seq` implies, with the devices registered up to it.
     fn rows_at(&self, seq: u64, entry: &Entry) -> IndexRows {
-        IndexRows::of(entry, |name| self.id_up_to(name, seq))
-    }
-
-    fn id_up_to(&self, name: &str, seq: u64) -> Option<u32> {
-        self.0
-            .get(name)
-            .filter(|(_, registered)| *registered <= seq)
-            .map(|(id, _)| *id)
+        IndexRows::of(entry, |name| self.0.get_up_to(name, seq))
     }
 }
 

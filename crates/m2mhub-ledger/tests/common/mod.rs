@@ -57,6 +57,7 @@ impl Devices {
             counter: *counter,
             contents: format!("{from} says {action} to {to}"),
             signature: [0; 64],
+            form: m2mhub_core::message::Form::OneHub,
         };
         m.signature = key.sign(&m.signing_bytes()).to_bytes();
         m

@@ -174,6 +174,7 @@ pub async fn send(
         receiver: b.receiver,
         action: b.action,
         tx: b.tx,
+        tx_hub: None,
         cause: b.cause,
         counter,
         contents: b.contents,

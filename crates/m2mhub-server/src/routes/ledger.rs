@@ -23,7 +23,7 @@ pub struct EntryShape {
     /// The entry's seq.
     pub seq: u64,
     /// What the entry records.
-    #[schema(value_type = String, pattern = "^(device_registered|simulated_device_registered|exception_granted|exception_withdrawn|device_revoked|device_rekeyed|federation_membership|import|message)$")]
+    #[schema(value_type = String, pattern = "^(device_registered|simulated_device_registered|exception_granted|exception_withdrawn|device_revoked|device_rekeyed|federation_membership|import|message|federated_message)$")]
     pub kind: String,
     /// Its canonical bytes, standard base64 (SPEC §4.2).
     #[schema(content_encoding = "base64")]

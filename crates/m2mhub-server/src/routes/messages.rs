@@ -2,7 +2,11 @@
 
 use std::fmt;
 
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::State,
+    response::{IntoResponse, Response},
+};
 use m2mhub_core::{
     message::{Message, MessageSubmission},
     names::DeviceName,
@@ -119,6 +123,36 @@ fn claimed_sender(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<Claim>(body).ok()?.sender
 }
 
+/// The member that records `msg` when it is not this hub (SPEC §7), once the message passed
+/// this hub's authentication as its sender's hub.
+fn forwarded_to(s: &AppState, msg: &Message) -> Result<Option<String>, ApiError> {
+    let view = s.ledger.view();
+    let registry = &view.registry.registry;
+    match (msg.recording_hub(), registry.hub()) {
+        (Some(home), Some(here)) if home != here && s.forwarder.is_some() => {
+            m2mhub_core::auth::check_forward(registry, msg)?;
+            Ok(Some(home.to_owned()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Forwards the message `json` to member `home` and answers with its answer, as it came.
+async fn relay(s: &AppState, home: &str, json: bytes::Bytes) -> ApiResult<Response> {
+    let forwarder = s.forwarder.as_ref().ok_or_else(ApiError::busy)?;
+    let json = String::from_utf8(json.to_vec())
+        .ok()
+        .and_then(|j| RawValue::from_string(j).ok())
+        .ok_or_else(|| ApiError::malformed("the body is not one JSON value"))?;
+    let (status, body) = forwarder.forward(home, json).await?;
+    Ok((
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
+}
+
 /// `POST /v1/messages` (the throttle ran before: `gate::throttle_first`).
 #[utoipa::path(post, path = "/v1/messages", operation_id = "submit_message", tag = "messages",
     summary = "Submit a signed message; the record is durable when this returns",
@@ -140,17 +174,22 @@ pub async fn post(
     State(s): State<AppState>,
     Source(source): Source,
     body: Result<JsonBytes, ApiError>,
-) -> ApiResult<Json<Record>> {
+) -> ApiResult<Response> {
     let JsonBytes(b) = body.inspect_err(|e| refused(&s, source, e))?;
     let msg = std::str::from_utf8(&b)
         .map_err(|_| ApiError::malformed("the body is not UTF-8"))
         .and_then(decode)
         .inspect_err(|e| refused_from(&s, source, claimed_sender(&b).as_deref(), e))?;
+    if let Some(home) = forwarded_to(&s, &msg).inspect_err(|e| {
+        refused_from(&s, source, Some(msg.sender.as_str()), e);
+    })? {
+        return relay(&s, &home, b).await;
+    }
     drop(b);
     let (mut msgs, mut copies) = recorded_copies(&s, vec![msg]).await?;
     if let Some(Some(original)) = copies.pop() {
         brought_nothing_new(&s, source);
-        return Ok(Json(original));
+        return Ok(Json(original).into_response());
     }
     let sender = msgs
         .first()
@@ -164,7 +203,7 @@ pub async fn post(
     if r.duplicate {
         brought_nothing_new(&s, source);
     }
-    Ok(Json(r))
+    Ok(Json(r).into_response())
 }
 
 /// One answer of a batch: the message's record, or why it was refused.
@@ -175,6 +214,10 @@ pub enum BatchAnswer {
     Record(Record),
     /// Refused: nothing recorded for this message.
     Error(ErrorBody),
+    /// Forwarded to the member that records it (SPEC §7): its answer as it came, a record or
+    /// an error.
+    #[schema(value_type = Record)]
+    Forwarded(Box<RawValue>),
 }
 
 /// `POST /v1/messages/batch`: one answer per message, in order (the throttle ran before:
@@ -197,9 +240,17 @@ pub async fn batch(
         .inspect_err(|e| refused(&s, source, e))?;
     let mut answers: Vec<Option<BatchAnswer>> = Vec::with_capacity(items.len());
     let mut msgs = Vec::with_capacity(items.len());
+    // Messages another member records (SPEC §7): forwarded in order, answered in place.
+    let mut forwarded = Vec::new();
     for item in items {
-        match decode(item.get()) {
-            Ok(m) => {
+        match decode(item.get()).and_then(|m| Ok((forwarded_to(&s, &m)?, m))) {
+            Ok((Some(home), m)) => {
+                let json = RawValue::from_string(item.get().to_owned())
+                    .map_err(|e| ApiError::malformed(e.to_string()))?;
+                forwarded.push((answers.len(), m.sender.to_string(), home, json));
+                answers.push(Some(BatchAnswer::Error(ApiError::busy().body())));
+            }
+            Ok((None, m)) => {
                 msgs.push(m);
                 answers.push(None);
             }
@@ -211,6 +262,25 @@ pub async fn batch(
         }
     }
     drop(bytes);
+    if let Some(f) = &s.forwarder {
+        // Queued one after another, so each member receives them in the batch's order.
+        let pending: Vec<_> = forwarded
+            .into_iter()
+            .map(|(i, sender, home, json)| (i, sender, f.forward_owned(home, json)))
+            .collect();
+        for (i, sender, answer) in pending {
+            answers[i] = Some(match answer.await {
+                Ok((_, body)) => BatchAnswer::Forwarded(
+                    RawValue::from_string(String::from_utf8_lossy(&body).into_owned())
+                        .map_err(|e| ApiError::internal(&e))?,
+                ),
+                Err(e) => {
+                    refused_from(&s, source, Some(&sender), &e);
+                    BatchAnswer::Error(e.body())
+                }
+            });
+        }
+    }
     // Copies of recorded messages are answered from the store; the rest go to the committer.
     let (msgs, copies) = recorded_copies(&s, msgs).await?;
     let msgs_len = msgs.len();

@@ -8,9 +8,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signer, SigningKey};
 use m2mhub_core::{
     cosignature::{CosignatureVerifier, split_note},
+    message::{Message, MessageSubmission},
     note::NoteVerifier,
     witness::TreeHead,
 };
@@ -220,4 +221,46 @@ pub async fn wait_imported(url: &str, origin: &str, n: usize) -> Vec<(String, u6
         assert!(Instant::now() < deadline, "{url} imported {got:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A message in the federation form (SPEC §7), signed by `key`: `from` and `to` are
+/// `name@hub`; `tx_hub` is the transaction's home (`None` for a begin).
+#[allow(clippy::too_many_arguments)] // the message's own fields
+pub fn signed_v2(
+    key: &SigningKey,
+    from: &str,
+    to: &str,
+    action: &str,
+    tx: u64,
+    tx_hub: Option<&str>,
+    cause: Option<u64>,
+    counter: u64,
+) -> serde_json::Value {
+    let mut sub = json!({"sender": from, "receiver": to, "action": action, "counter": counter,
+        "contents": format!("{from} → {to}"), "signature": "0".repeat(128)});
+    if action != "begin" {
+        sub["tx"] = json!(tx);
+    }
+    if let Some(h) = tx_hub {
+        sub["tx_hub"] = json!(h);
+    }
+    if let Some(c) = cause {
+        sub["cause"] = json!(c);
+    }
+    let sub: MessageSubmission = serde_json::from_value(sub).unwrap();
+    let mut m = Message::try_from(sub).unwrap();
+    m.signature = key.sign(&m.signing_bytes()).to_bytes();
+    serde_json::to_value(m.to_submission()).unwrap()
+}
+
+/// Posts `msg` to `url`'s `POST /v1/messages`: (status, JSON answer).
+pub async fn post_message(url: &str, msg: &serde_json::Value) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/messages"))
+        .json(msg)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
 }

@@ -102,6 +102,7 @@ pub fn signed(
         counter,
         contents: format!("{from} → {to}"),
         signature: [0; 64],
+        form: m2mhub_core::message::Form::OneHub,
     };
     m.signature = key.sign(&m.signing_bytes()).to_bytes();
     serde_json::to_value(m.to_submission()).unwrap()

@@ -142,6 +142,7 @@ fn ledger_with_history(dir: &std::path::Path) -> Ledger {
             counter: counter[s],
             contents: format!("{i}"),
             signature: [0; 64],
+            form: m2mhub_core::message::Form::OneHub,
         };
         m.signature = keys[s].sign(&m.signing_bytes()).to_bytes();
         subs.push(Submission::Message(m));

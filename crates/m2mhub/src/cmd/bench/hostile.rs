@@ -86,6 +86,7 @@ fn message(fleet: &Fleet, d: usize, counter: u64) -> Message {
         counter,
         contents: format!("{{\"reading\":{},\"unit\":\"C\"}}", counter % 40),
         signature: [0; 64],
+        form: m2mhub_core::message::Form::OneHub,
     }
 }
 

@@ -69,6 +69,7 @@ fn begins(fleet: &Fleet, from: usize, n: usize) -> Vec<(usize, Vec<u8>)> {
                     counter: (k / d) as u64 + 1,
                     contents: format!("{{\"reading\":{},\"unit\":\"C\"}}", k % 40),
                     signature: [0; 64],
+                    form: m2mhub_core::message::Form::OneHub,
                 },
             )
         })

@@ -98,6 +98,7 @@ fn workload(devices: usize, messages: usize) -> anyhow::Result<(Vec<Entry>, Vec<
             counter,
             contents: format!("{{\"reading\":{},\"unit\":\"C\"}}", i % 40),
             signature: [0; 64],
+            form: m2mhub_core::message::Form::OneHub,
         });
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());

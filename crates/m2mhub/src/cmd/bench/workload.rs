@@ -134,6 +134,7 @@ impl Planner {
                 counter: self.counters[from],
                 contents: format!("{{\"reading\":{},\"unit\":\"C\"}}", self.next_seq % 40),
                 signature: [0; 64],
+                form: m2mhub_core::message::Form::OneHub,
             },
         )
     }
