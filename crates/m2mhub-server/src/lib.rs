@@ -67,6 +67,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/devices/{name}/history",
             get(investigate::device_history),
         )
+        .route(
+            "/v1/federation/devices/{name}/transactions",
+            get(routes::federation::device_transactions),
+        )
         .route("/v1/incidents", get(incidents::list))
         .route("/v1/stats/rates", get(routes::stats::rates))
         .route("/v1/provenance/ranking", get(investigate::ranking))

@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use crate::routes::{
-    backup, devices, health, incidents, investigate, ledger, messages, security, stats, tlog,
-    transactions, ui, witness,
+    backup, devices, federation, health, incidents, investigate, ledger, messages, security, stats,
+    tlog, transactions, ui, witness,
 };
 
 /// The document as utoipa derives it from the handlers, before [`refine`].
@@ -32,6 +32,7 @@ use crate::routes::{
         investigate::send,
         investigate::device_transactions,
         investigate::device_history,
+        federation::device_transactions,
         incidents::list,
         stats::rates,
         investigate::ranking,

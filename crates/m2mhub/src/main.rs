@@ -5,6 +5,7 @@ mod config;
 mod demo;
 mod follow;
 mod fork;
+mod hops;
 mod imports;
 mod mqtt;
 mod remote;

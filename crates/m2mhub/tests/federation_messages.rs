@@ -9,7 +9,8 @@
 mod common;
 
 use common::federation::{
-    Hub, NAMES, federation_file, get, post_message, revoke, rt, signed_v2, wait_imported,
+    Hub, NAMES, federation_file, get, post_message, revoke, rt, signed_v2, size_of, wait_for,
+    wait_imported,
 };
 use ed25519_dalek::SigningKey;
 
@@ -170,7 +171,45 @@ fn a_transaction_is_recorded_by_its_home_and_reached_through_the_senders_hub() {
         .await;
         assert_eq!(status, 200, "{r}");
         assert_eq!(r["notices"], serde_json::json!(["sender_revoked"]), "{r}");
+
+        // The grid operator asks the federation what reached its controller: home's
+        // transaction 1, begun by tv@home, and grid's own.
+        let (status, page) = get(grid, "/v1/federation/devices/controller@grid/transactions").await;
+        assert_eq!(status, 200, "{page}");
+        let page: serde_json::Value = serde_json::from_str(&page).unwrap();
+        let ids: Vec<(&str, &str)> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["id"].as_str().unwrap(), t["provenance"].as_str().unwrap()))
+            .collect();
+        assert!(ids.contains(&("home:1", "tv@home")), "{page}");
+        assert!(ids.contains(&("grid:1", "controller@grid")), "{page}");
+        assert_eq!(page["unreachable"], serde_json::json!([]), "{page}");
+        let (status, _) = get(grid, "/v1/federation/devices/controller/transactions").await;
+        assert_eq!(status, 400);
+        // Home's witnessed checkpoint covers its transaction, for the trace below.
+        let size = size_of(&get(home, "/v1/checkpoint").await.1);
+        wait_for(
+            home,
+            "/tlog/checkpoint",
+            "home's witnessed checkpoint",
+            |n| size_of(n) >= size,
+        )
+        .await;
     });
+    // The trace follows home:1 to its provenance, each hop proved in home's cosigned tree.
+    let (ok, out) = common::m2mhub(&["trace", "home:1", "--federation", file.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(out.contains("provenance tv@home"), "{out}");
+    assert!(
+        out.contains(
+            "meter@home -> controller@grid  continue  INVALID [insufficient_clearance]  proved"
+        ),
+        "{out}"
+    );
+    let (ok, out) = common::m2mhub(&["trace", "home:99", "--federation", file.to_str().unwrap()]);
+    assert!(!ok && out.contains("home has no transaction 99"), "{out}");
     let file_arg = file.to_str().unwrap();
     let (ok, out) = common::m2mhub(&["verify", "--federation", file_arg]);
     assert!(ok, "{out}");

@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod devices;
+pub mod federation;
 pub mod health;
 pub mod incidents;
 pub mod investigate;
