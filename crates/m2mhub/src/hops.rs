@@ -37,7 +37,7 @@ pub async fn trace(federation: &Federation, hub: &str, tx: u64) -> anyhow::Resul
         .filter(|w| CosignatureVerifier::of_member(&w.key).open(&note).is_ok())
         .map(|w| w.name.as_str())
         .collect();
-    if cosigners.len() < usize::from(federation.cosignatures) {
+    if cosigners.len() < federation.cosignatures {
         bail!(
             "{hub}'s checkpoint of size {} carries {} member cosignature(s); the policy needs {}",
             cp.tree_size,
