@@ -82,6 +82,51 @@ impl Device {
         Ok(m)
     }
 
+    /// Signs a message in the federation form (SPEC §7) with the next counter value: this
+    /// device is `name@home_hub`, `to` is `name@hub`, and `tx_hub` names the transaction's
+    /// home hub (ignored for a `begin`, whose home is this device's hub). Send it to this
+    /// device's own hub, which records it or forwards it to `tx_hub`.
+    #[allow(clippy::too_many_arguments)] // the message's own fields
+    pub fn sign_federated(
+        &mut self,
+        home_hub: &str,
+        to: &str,
+        action: Action,
+        tx: u64,
+        tx_hub: &str,
+        cause: Option<u64>,
+        contents: &str,
+    ) -> Result<Message> {
+        let hub = DeviceName::new(home_hub)?;
+        let receiver = DeviceName::party(to)?;
+        if receiver.split().1.is_none() {
+            return Err(m2mhub_core::CoreError::Malformed(format!(
+                "receiver {to:?} must be name@hub in a federation"
+            ))
+            .into());
+        }
+        let begin = action == Action::Begin;
+        let mut m = Message {
+            sender: DeviceName::qualified(self.name.as_str(), hub.as_str()),
+            receiver,
+            action,
+            tx: TxId(if begin { 0 } else { tx }),
+            cause: cause.map(Seq),
+            counter: 0,
+            contents: contents.to_owned(),
+            signature: [0; 64],
+            form: m2mhub_core::message::Form::Federated {
+                tx_hub: if begin {
+                    None
+                } else {
+                    Some(DeviceName::new(tx_hub)?)
+                },
+            },
+        };
+        self.stamp(&mut m)?;
+        Ok(m)
+    }
+
     /// Gives `m` (one of this device's messages) the next counter value and signs it again:
     /// how a message that was refused as stale is sent anew.
     pub fn resign(&mut self, m: &Message) -> Result<Message> {
@@ -144,5 +189,42 @@ mod tests {
             ));
         }
         assert!(d.sign("not a name", Action::Begin, 0, None, "").is_err());
+    }
+
+    #[test]
+    fn signs_the_federation_form_with_qualified_names() {
+        let key = DeviceKey::from_seed([8; 32]);
+        let mut d = Device::new("meter", key.clone(), Counter::in_memory(0)).unwrap();
+        let m = d
+            .sign_federated(
+                "home",
+                "controller@grid",
+                Action::Continue,
+                4,
+                "grid",
+                Some(2),
+                "kW",
+            )
+            .unwrap();
+        assert_eq!(m.sender.as_str(), "meter@home");
+        assert_eq!(m.recording_hub(), Some("grid"));
+        // What the hub parses from the JSON is what was signed.
+        let parsed = Message::try_from(m.to_submission()).unwrap();
+        assert_eq!(parsed, m);
+        let public = key.public().to_bytes();
+        assert!(m2mhub_core::sig::verify(
+            &public,
+            &parsed.signing_bytes(),
+            &m.signature
+        ));
+        assert!(parsed.signing_bytes().starts_with(b"m2mhub/message/v2\n"));
+        let b = d
+            .sign_federated("home", "meter@home", Action::Begin, 9, "grid", None, "")
+            .unwrap();
+        assert_eq!((b.tx, b.recording_hub()), (TxId(0), Some("home")));
+        assert!(
+            d.sign_federated("home", "controller", Action::Begin, 0, "", None, "")
+                .is_err()
+        );
     }
 }
