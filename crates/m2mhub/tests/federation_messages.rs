@@ -219,3 +219,33 @@ fn a_transaction_is_recorded_by_its_home_and_reached_through_the_senders_hub() {
         assert!(ok, "{}: {out}", h.name);
     }
 }
+
+#[test]
+fn the_federated_demo_traces_the_grids_trouble_to_the_tv_at_home() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("demo");
+    let (ok, out) = common::m2mhub(&[
+        "demo",
+        "--federation",
+        "--once",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("home:1     begun by smart_tv@home"), "{out}");
+    assert!(
+        out.contains("INVALID [insufficient_clearance]  proved"),
+        "{out}"
+    );
+    assert!(
+        out.contains("root cause: smart_tv@home, the provenance of home:1"),
+        "{out}"
+    );
+    // Each member's ledger replays on its own; together they pass the federation check.
+    for hub in NAMES {
+        let (ok, out) = common::m2mhub(&["verify", "--data", data.join(hub).to_str().unwrap()]);
+        assert!(ok, "{hub}: {out}");
+    }
+}

@@ -30,6 +30,10 @@ pub struct Args {
     /// Run the story, print the answer and stop (no background traffic).
     #[arg(long)]
     pub once: bool,
+    /// Three hubs of one federation instead (SPEC §7): a home, a street and the power grid,
+    /// each its own `serve` process listening on --listen's port and the next two.
+    #[arg(long)]
+    pub federation: bool,
     /// With --mqtt, the devices talk to the hub over MQTT through the device SDK.
     #[command(flatten)]
     pub mqtt: crate::mqtt::MqttArgs,
@@ -41,6 +45,17 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .data
         .clone()
         .unwrap_or_else(|| tmp.path().join("m2mhub-data"));
+    if a.federation {
+        let rt = tokio::runtime::Runtime::new()?;
+        let host = a.listen.ip().to_string();
+        rt.block_on(crate::demo::federation::run(
+            &data,
+            &host,
+            a.listen.port(),
+            a.once,
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let (ledger, token) = open(&data, None)?;
     tokio::runtime::Runtime::new()?.block_on(demo(a, &data, ledger, token))?;
     Ok(ExitCode::SUCCESS)

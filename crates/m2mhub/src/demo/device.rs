@@ -146,7 +146,8 @@ impl Hub {
         self.register_json(d.name.as_str(), body).await
     }
 
-    async fn register_json(&self, name: &str, body: serde_json::Value) -> anyhow::Result<()> {
+    /// Registers a device from its JSON body (operator).
+    pub async fn register_json(&self, name: &str, body: serde_json::Value) -> anyhow::Result<()> {
         let r = self
             .http
             .post(format!("{}/v1/devices", self.url))

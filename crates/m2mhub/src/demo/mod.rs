@@ -3,6 +3,7 @@
 //! compromised smart TV and ending with the oven switched on.
 
 pub mod device;
+pub mod federation;
 
 use std::collections::HashMap;
 
