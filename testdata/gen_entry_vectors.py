@@ -393,6 +393,7 @@ def federated_messages():
     bad = [
         ("kind 5 naming a sender name@hub", message(kind=5)),
         ("kind 5 naming a receiver name@hub", message(kind=5, sender="tv", receiver="meter@grid")),
+        ("kind 5 with an empty receiver", message(kind=5, sender="tv", receiver="")),
         ("kind 10 with a qualified provenance", message(provenance="meter@grid")),
         ("kind 10 sender a@", message(sender="tv@")),
         ("kind 10 sender @h", message(sender="@home")),
