@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes entry-federation-vectors.json: known answers for the entry bytes of federation
-entries (SPEC §7), kind 8 federation_membership and kind 9 import.
+entries (SPEC §7), kind 8 federation_membership, kind 9 import and kind 10
+federated_message.
 
 An independent model, written from the layout documented for M2MHub's entry encoding v1
 (all integers big-endian; `name` and `str` are u16 length || bytes):
@@ -34,6 +35,20 @@ refuse, and the rule each breaks. As a self-check the generator decodes every go
 with its own strict decoder and makes sure that decoder refuses every bad one, and checks each
 import's proof with the RFC 9162 §2.1.3.2 verifier (written separately from the prover).
 
+Kind 10 (federated_message, in "federated_messages"): as kind 5 (message) -- name sender, name
+receiver, u8 action, u64 tx, u64 cause + 1 (0: none), u64 counter, [32] SHA-256(contents), [64]
+Ed25519 signature, u16 len || provenance (len 0: unknown), u16 notices -- except that sender and
+receiver may be `name@hub` (both parts names as above) for another member's devices; the
+provenance is always a bare name (this hub's device), and kind 5 takes bare names only. The
+sender signed the v2 bytes of SPEC §7, written here from the SPEC text: "m2mhub/message/v2"
+0x0A, u16 len || sender, u16 len || receiver, u8 action, u64 tx (0 for a begin), u16 len ||
+tx_hub, u64 cause + 1, u64 counter, [32] SHA-256(contents), with every bare name qualified as
+`name@<hub>` and tx_hub = <hub> (empty for a begin), <hub> being the recording hub's member name.
+Each good case names that hub, the entry bytes and fields, the leaf hash, those signing bytes
+and a signature over them by the sender's key, whose seed is SHA-256("m2mhub entry vector key
+" || the sender's name@hub); the generator checks each signature with the public key it gives,
+and that a signature over the same fields qualified with another hub does not verify.
+
 Usage: python3 testdata/gen_entry_vectors.py [DIR]
 (writes entry-federation-vectors.json into DIR, by default next to itself)
 """
@@ -46,6 +61,7 @@ import re
 import struct
 import sys
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -233,6 +249,183 @@ def member(name, origin=None):
     origin = origin or f"m2mhub/{name}"
     return (name, origin, verifier_key(origin))
 
+# Kind 10 (federated_message): the layout of kind 5 with name@hub parties and the v2 signature.
+NOTICES = ["sender_revoked", "unknown_receiver", "receiver_revoked", "unknown_transaction",
+           "transaction_rejected", "transaction_closed", "not_a_participant",
+           "insufficient_clearance", "bad_cause"]
+ACTIONS = ["begin", "continue", "end"]
+
+
+def is_party(s: str) -> bool:
+    """A device name, or name@hub with both parts names."""
+    parts = s.split("@")
+    return len(parts) <= 2 and all(NAME.match(p) for p in parts)
+
+
+def qualify(name: str, hub: str) -> str:
+    return name if "@" in name else f"{name}@{hub}"
+
+
+def encode_message(kind, sender, receiver, action, tx, cause, counter, chash, sig, provenance,
+                   bits) -> bytes:
+    """Kind 5 or 10, field by field, checking nothing (bad cases are built with it too)."""
+    return (bytes([1, kind]) + field(sender) + field(receiver) + bytes([action])
+            + struct.pack(">QQQ", tx, 0 if cause is None else cause + 1, counter)
+            + chash + sig + field(provenance or "") + struct.pack(">H", bits))
+
+
+def decode_message(data: bytes):
+    """The fields of a kind 5 or 10 entry; ValueError naming the broken rule."""
+    pos = 0
+
+    def take(n):
+        nonlocal pos
+        if pos + n > len(data):
+            raise ValueError("truncated")
+        pos += n
+        return data[pos - n:pos]
+
+    def text():
+        (n,) = struct.unpack(">H", take(2))
+        try:
+            return take(n).decode("ascii")
+        except UnicodeDecodeError as e:
+            raise ValueError("not ASCII") from e
+
+    if take(1) != b"\x01":
+        raise ValueError("not version 1")
+    kind = take(1)[0]
+    if kind not in (5, 10):
+        raise ValueError("not a message")
+    party = is_party if kind == 10 else (lambda s: NAME.match(s) is not None)
+    sender, receiver = text(), text()
+    if not party(sender) or not party(receiver):
+        raise ValueError("a name is not allowed in this kind")
+    action = take(1)[0]
+    if action > 2:
+        raise ValueError("bad action")
+    tx, cause1, counter = struct.unpack(">QQQ", take(24))
+    chash, sig = take(32), take(64)
+    provenance = text()
+    if provenance and not NAME.match(provenance):
+        raise ValueError("a provenance is a bare name")
+    (bits,) = struct.unpack(">H", take(2))
+    if bits >> len(NOTICES):
+        raise ValueError("unknown notice bit")
+    if pos != len(data):
+        raise ValueError("trailing bytes")
+    return {"kind": kind, "sender": sender, "receiver": receiver, "action": ACTIONS[action],
+            "tx": tx, "cause": None if cause1 == 0 else cause1 - 1, "counter": counter,
+            "contents_sha256": chash.hex(), "signature": sig.hex(),
+            "provenance": provenance or None,
+            "notices": [n for i, n in enumerate(NOTICES) if bits >> i & 1]}
+
+
+def v2_bytes(sender, receiver, action, tx, tx_hub, cause, counter, chash) -> bytes:
+    """SPEC §7's "What a device signs in a federation"."""
+    return (b"m2mhub/message/v2\n" + field(sender) + field(receiver) + bytes([action])
+            + struct.pack(">Q", tx) + field(tx_hub)
+            + struct.pack(">QQ", 0 if cause is None else cause + 1, counter) + chash)
+
+
+def signed_by_hub(c, hub):
+    """The bytes the sender of case `c` signed, were the entry recorded by `hub`."""
+    action = ACTIONS.index(c["action"])
+    return v2_bytes(qualify(c["sender"], hub), qualify(c["receiver"], hub), action,
+                    0 if action == 0 else c["tx"], "" if action == 0 else hub, c["cause"],
+                    c["counter"], bytes.fromhex(c["contents_sha256"]))
+
+
+def federated_messages():
+    m64, h64 = "m" * 64, "h" * 64
+    good = [
+        # name, recording hub, sender, receiver, action, tx, cause, counter, contents,
+        # provenance, notices
+        ("a begin at home to the grid's meter", "home", "tv", "meter@grid", "begin", 1, None, 1,
+         "on", "tv", []),
+        ("a continue from another hub, recorded at the transaction's home", "grid", "tv@home",
+         "meter", "continue", 4, 17, 2, "reading?", "meter", []),
+        ("an end refused, two notices", "grid", "tv@home", "substation", "end", 4, 18, 3,
+         "shutdown", "meter", ["not_a_participant", "insufficient_clearance"]),
+        ("both devices of this hub, signed in the federation form", "home", "lamp", "tv",
+         "continue", 1, 0, 7, "", "tv", []),
+        ("an unknown transaction: no provenance", "street", "meter@grid", "pole", "continue",
+         99, None, 5, "x", None, ["unknown_transaction"]),
+        ("longest names, UTF-8 contents, extreme integers", "A.b-9", "Dev_1.x-Y",
+         f"{m64}@{h64}", "begin", 2**63, None, 2**64 - 1, "caf\u00e9 \u2615", "Dev_1.x-Y", []),
+    ]
+    cases = []
+    for (why, hub, sender, receiver, action, tx, cause, counter, contents, provenance,
+         notices) in good:
+        chash = hashlib.sha256(contents.encode()).digest()
+        c = {"name": why, "hub": hub, "kind": "federated_message", "sender": sender,
+             "receiver": receiver, "action": action, "tx": tx, "cause": cause,
+             "counter": counter, "contents": contents, "contents_sha256": chash.hex(),
+             "provenance": provenance, "notices": notices}
+        signed = signed_by_hub(c, hub)
+        sk = Ed25519PrivateKey.from_private_bytes(
+            hashlib.sha256(b"m2mhub entry vector key " + qualify(sender, hub).encode()).digest())
+        pk = sk.public_key()
+        sig = sk.sign(signed)
+        pk.verify(sig, signed)
+        elsewhere = signed_by_hub(c, "elsewhere")
+        assert elsewhere != signed, why
+        try:
+            pk.verify(sig, elsewhere)
+            raise AssertionError(f"{why}: the signature passes for another hub")
+        except InvalidSignature:
+            pass
+        bits = sum(1 << NOTICES.index(n) for n in notices)
+        data = encode_message(10, sender, receiver, ACTIONS.index(action), tx, cause, counter,
+                              chash, sig, provenance, bits)
+        c["signature"] = sig.hex()
+        got = decode_message(data)
+        assert got == {**{k: c[k] for k in got if k != "kind"}, "kind": 10}, why
+        c.update(public_key=pk.public_bytes(Encoding.Raw, PublicFormat.Raw).hex(),
+                 signing_bytes=signed.hex(), bytes=data.hex(), leaf_hash=leaf(data).hex())
+        cases.append(c)
+
+    def message(kind=10, sender="tv@home", receiver="meter", action=1, provenance="meter",
+                bits=0):
+        return encode_message(kind, sender, receiver, action, 4, 17, 2, bytes(32), bytes(64),
+                              provenance, bits)
+
+    bad = [
+        ("kind 5 naming a sender name@hub", message(kind=5)),
+        ("kind 5 naming a receiver name@hub", message(kind=5, sender="tv", receiver="meter@grid")),
+        ("kind 5 with an empty receiver", message(kind=5, sender="tv", receiver="")),
+        ("kind 10 with a qualified provenance", message(provenance="meter@grid")),
+        ("kind 10 sender a@", message(sender="tv@")),
+        ("kind 10 sender @h", message(sender="@home")),
+        ("kind 10 sender @", message(sender="@")),
+        ("kind 10 receiver a@b@c", message(receiver="meter@grid@home")),
+        ("kind 10 receiver with a 65-character name", message(receiver="m" * 65 + "@grid")),
+        ("kind 10 receiver with a 65-character hub", message(receiver="meter@" + "g" * 65)),
+        ("kind 10 hub with a space", message(sender="tv@the home")),
+        ("kind 10 empty sender", message(sender="")),
+        ("kind 10 action 3", message(action=3)),
+        ("kind 10 unknown notice bit", message(bits=1 << len(NOTICES))),
+        ("kind 10 trailing byte", message() + b"\x00"),
+        ("kind 10 truncated", message()[:-1]),
+    ]
+    for why, data in bad:
+        try:
+            decode_message(data)
+        except ValueError:
+            continue
+        raise AssertionError(f"the model accepts the bad case {why!r}")
+    decode_message(message(kind=5, sender="tv"))  # the bad cases' base is otherwise good
+    decode_message(message())
+    return {
+        "about": "Kind 10 federated_message entries (SPEC §7). good: fields, bytes and leaf "
+                 "hash; hub, the recording hub's member name; signing_bytes, the v2 bytes the "
+                 "sender signed (every bare name qualified with hub, tx_hub = hub, empty for a "
+                 "begin); signature over them by public_key. bad: bytes a strict decoder "
+                 "refuses (name@hub in kind 5, a qualified provenance, malformed name@hub).",
+        "good": cases,
+        "bad": [{"name": w, "bytes": d.hex()} for w, d in bad],
+    }
+
 
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
@@ -346,11 +539,14 @@ def main():
         "bad": bad_cases,
         "imports_refused_by_check": [{"name": w, "bytes": d.hex()} for w, d in refused],
     }
+    doc["federated_messages"] = federated_messages()
     path = os.path.join(out_dir, "entry-federation-vectors.json")
     with open(path, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
-    print(f"wrote {path}: {len(cases)} good, {len(bad_cases)} bad")
+    fm = doc["federated_messages"]
+    print(f"wrote {path}: {len(cases)} good, {len(bad_cases)} bad; kind 10: "
+          f"{len(fm['good'])} good, {len(fm['bad'])} bad")
 
 
 if __name__ == "__main__":

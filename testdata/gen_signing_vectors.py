@@ -26,7 +26,7 @@ SHA-256("m2mhub signing vector key " || case name).
 It also writes signing-v2-vectors.json, the federation form of SPEC §7 ("What a device signs
 in a federation"): the domain "m2mhub/message/v2" 0x0A, sender and receiver fully qualified
 (name@hub), and the transaction's home hub as u16 len(tx_hub) tx_hub right after u64 tx (empty
-for a begin). The hub does not accept v2 messages yet; these vectors pin the form for the SDKs.
+for a begin). The hub accepts them (POST /v1/messages with tx_hub); these vectors pin the form.
 Each v2 case's key seed is SHA-256("m2mhub signing v2 vector key " || case name).
 
 Usage: python3 testdata/gen_signing_vectors.py [DIR]
@@ -171,7 +171,7 @@ def v2_vectors():
             "M2MHub federation message signing bytes (SPEC §7, v2) and Ed25519 signatures "
             "(RFC 8032) from testdata/gen_signing_vectors.py: as signing-vectors.json, with the "
             "domain m2mhub/message/v2, names qualified as name@hub and u16 len(tx_hub) tx_hub "
-            "after u64 tx (tx_hub empty for a begin). The hub does not accept v2 messages yet."
+            "after u64 tx (tx_hub empty for a begin)."
         ),
         "domain": DOMAIN_V2.decode(),
         "big_contents_rule": BIG_RULE,

@@ -1,7 +1,9 @@
 // Decoding an entry's canonical bytes (encoding v1, crates/m2mhub-core/src/entry.rs) in the
 // browser, so the message detail shows what the leaf hash actually commits to, read from the
 // bytes rather than from the hub's JSON beside them. Strict like the hub: trailing bytes, an
-// unknown version, kind, action or notice bit are errors.
+// unknown version, kind, action or notice bit are errors. Kind 10 (federated_message, SPEC §7)
+// is a message whose sender and receiver may be name@hub (another member's devices); its
+// provenance stays a bare name, and kind 5 takes bare names only.
 import { toHex, parseKeyLine } from "./verify.js";
 
 export const NOTICE_BITS = [
@@ -11,7 +13,12 @@ export const NOTICE_BITS = [
 const KINDS = {
   1: "device_registered", 2: "exception_granted", 3: "exception_withdrawn", 4: "device_revoked",
   5: "message", 6: "simulated_device_registered", 7: "device_rekeyed", 8: "federation_membership", 9: "import",
+  10: "federated_message",
 };
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** True for the kinds that record a message (5, and 10 in a federation). */
+export const isMessageKind = (kind) => kind === "message" || kind === "federated_message";
 const ACTIONS = ["begin", "continue", "end"];
 
 class Reader {
@@ -22,11 +29,18 @@ class Reader {
   u32(what) { this.need(4, what); const v = this.view.getUint32(this.at); this.at += 4; return v; }
   u64(what) { this.need(8, what); const v = this.view.getBigUint64(this.at); this.at += 8; return v; }
   bytes(n, what) { this.need(n, what); const v = this.b.slice(this.at, this.at + n); this.at += n; return v; }
-  name(what) {
+  // A device name; the empty string only where `optional` (a provenance: unknown).
+  name(what, optional = false) {
     const n = this.u16(what);
-    const raw = this.bytes(n, what);
-    const s = String.fromCharCode(...raw);
-    if (n && !/^[A-Za-z0-9_.-]{1,64}$/.test(s)) throw new Error(`${what} is not a device name`);
+    const s = String.fromCharCode(...this.bytes(n, what));
+    if ((n || !optional) && !NAME.test(s)) throw new Error(`${what} is not a device name`);
+    return s;
+  }
+  // A device name, or name@hub with both parts names (SPEC §7).
+  party(what) {
+    const s = String.fromCharCode(...this.bytes(this.u16(what), what));
+    const parts = s.split("@");
+    if (parts.length > 2 || !parts.every((p) => NAME.test(p))) throw new Error(`${what} is not a device name or name@hub`);
     return s;
   }
   text(what) {
@@ -97,8 +111,9 @@ export function decodeEntry(bytes) {
     const raw = r.bytes(len, "the checkpoint");
     try { e.checkpoint = new TextDecoder("utf-8", { fatal: true }).decode(raw); } catch { throw new Error("the import checkpoint is not UTF-8"); }
   } else {
-    e.sender = r.name("the sender");
-    e.receiver = r.name("the receiver");
+    const party = code === 10 ? (w) => r.party(w) : (w) => r.name(w);
+    e.sender = party("the sender");
+    e.receiver = party("the receiver");
     const a = r.u8("the action");
     if (!(a in ACTIONS)) throw new Error(`unknown action ${a}`);
     e.action = ACTIONS[a];
@@ -108,7 +123,7 @@ export function decodeEntry(bytes) {
     e.counter = r.u64("the counter").toString();
     e.contents_hash = toHex(r.bytes(32, "the contents hash"));
     e.signature = toHex(r.bytes(64, "the signature"));
-    const p = r.name("the provenance");
+    const p = r.name("the provenance", true);
     e.provenance = p === "" ? null : p;
     const bits = r.u16("the notices");
     if (bits >> NOTICE_BITS.length) throw new Error(`unknown notice bits ${bits.toString(2)}`);

@@ -9,7 +9,7 @@ import {
   VerifyError, fromHex, toHex, fromBase64, toBase64, leafHash, rootFromInclusion, verifyInclusion,
   verifyConsistency, parseKeyLine, openNote, openCheckpoint, parseCheckpoint, keyLabel,
 } from "../src/verify.js";
-import { decodeEntry } from "../src/entry.js";
+import { decodeEntry, isMessageKind } from "../src/entry.js";
 
 const load = (p) => JSON.parse(readFileSync(new URL(p, import.meta.url), "utf8"));
 const merkle = load("../../testdata/merkle-vectors.json");
@@ -160,4 +160,26 @@ test("federation membership and import entries: the independent vectors decode, 
     assert.ok(["device_registered", "device_revoked", "device_rekeyed"].includes(e.entry.kind), c.name);
   }
   for (const c of v.bad) assert.throws(() => decodeEntry(hex(c.bytes)), undefined, c.name);
+});
+
+test("federated messages (kind 10): the independent vectors decode to their fields, and malformed names are refused", () => {
+  // Integers of 16 digits or more are read as decimal strings: a JS number would round them.
+  const text = readFileSync(new URL("../../testdata/entry-federation-vectors.json", import.meta.url), "utf8");
+  const v = JSON.parse(text.replace(/(":\s*)(\d{16,})\b/g, '$1"$2"')).federated_messages;
+  const hex = (s) => Uint8Array.from(s.match(/../g), (b) => parseInt(b, 16));
+  assert.ok(v.good.length >= 5 && v.bad.length >= 8);
+  for (const c of v.good) {
+    const bytes = hex(c.bytes);
+    const e = decodeEntry(bytes);
+    assert.ok(isMessageKind(e.kind), c.name);
+    assert.deepEqual(e, {
+      version: 1, kind: c.kind, sender: c.sender, receiver: c.receiver, action: c.action, tx: String(c.tx),
+      cause: c.cause === null ? null : String(c.cause), counter: String(c.counter), contents_hash: c.contents_sha256,
+      signature: c.signature, provenance: c.provenance, notices: c.notices,
+    }, c.name);
+    assert.equal(toHex(leafHash(bytes)), c.leaf_hash, c.name);
+  }
+  // The vectors' integers beyond 2^53 survive as decimal strings.
+  assert.ok(v.good.some((c) => c.counter === "18446744073709551615" && c.tx === "9223372036854775808"));
+  for (const c of v.bad) assert.throws(() => decodeEntry(hex(c.bytes)), /not a device name|action|notice|ends inside|follow the entry/, c.name);
 });

@@ -8,7 +8,7 @@ import { h, replace } from "../dom.js";
 import { api, ApiError } from "../api.js";
 import { num, noticeWords, verdict } from "../format.js";
 import { stamp } from "../tx/timefmt.js";
-import { decodeEntry } from "../entry.js";
+import { decodeEntry, isMessageKind } from "../entry.js";
 import { VerifyError, fromBase64, toHex, leafHash, sha256, verifyInclusion, keyLabel } from "../verify.js";
 import * as checkpoint from "../checkpoint.js";
 
@@ -63,7 +63,7 @@ function entryCard(entry) {
 
 /** Where the decoded bytes and the record the hub showed disagree (names of fields). */
 function differences(rec, d) {
-  if (!rec || d.kind !== "message") return [];
+  if (!rec || !isMessageKind(d.kind)) return [];
   const out = [];
   const same = (k, a, b) => { if (String(a) !== String(b)) out.push(k); };
   same("sender", rec.sender, d.sender); same("receiver", rec.receiver, d.receiver); same("action", rec.action, d.action);
@@ -81,7 +81,7 @@ export async function render(el, match, params) {
   try {
     // The entry first: only a message entry has a record (asking for another would be a 404).
     entry = await api(`/v1/entries/${seq}`);
-    if (entry.kind === "message") rec = await api(`/v1/messages/${seq}`);
+    if (isMessageKind(entry.kind)) rec = await api(`/v1/messages/${seq}`);
   } catch (e) {
     status.className = "error";
     status.textContent = e.code === "not_found" ? `The ledger has no entry ${num(seq)} (yet).` : `This entry could not be loaded: ${e.message}`;
@@ -134,7 +134,7 @@ export async function render(el, match, params) {
       const decoded = decodeEntry(bytes);
       const diff = differences(rec, decoded);
       if (diff.length) throw new VerifyError(`the record shown differs from the entry bytes in: ${diff.join(", ")}`);
-      if (rec && decoded.kind === "message") {
+      if (rec && isMessageKind(decoded.kind)) {
         if (rec.contents === null) steps.push("The contents are pruned: only their hash is in the entry.");
         else if (toHex(sha256(new TextEncoder().encode(rec.contents))) !== decoded.contents_hash) throw new VerifyError("the contents shown do not hash to the contents hash in the entry");
         else steps.push("The contents shown hash to the contents hash in the entry.");

@@ -1,5 +1,6 @@
 """The contract every SDK shares: the known answers in testdata/ (signing bytes v1 and v2, the
-CONNECT password, signed notes and checkpoints, Merkle proofs), from independent generators."""
+CONNECT password, signed notes and checkpoints, Merkle proofs, federation entries), from
+independent generators."""
 
 import pytest
 
@@ -10,6 +11,7 @@ from m2mhub.counter import Counter
 from m2mhub.errors import InvalidInput, VerificationError
 from m2mhub.keys import DeviceKey, verify
 from m2mhub.note import Checkpoint, NoteVerifier
+from m2mhub.verifier import check_entry_signature
 
 V1 = load("signing-vectors.json")["cases"]
 V2 = load("signing-v2-vectors.json")["cases"]
@@ -17,6 +19,7 @@ CONNECT = load("connect-vectors.json")["cases"]
 NOTES = load("note-vectors.json")
 MERKLE = load("merkle-vectors.json")
 ENTRIES = load("entry-federation-vectors.json")
+FEDERATED = ENTRIES["federated_messages"]
 
 
 @pytest.mark.parametrize("case", V1, ids=[c["name"] for c in V1])
@@ -190,5 +193,45 @@ def test_import_entries_decode(case):
 
 @pytest.mark.parametrize("case", ENTRIES["bad"], ids=[c["name"] for c in ENTRIES["bad"]])
 def test_membership_entries_breaking_a_rule_are_refused(case):
+    with pytest.raises(VerificationError):
+        entry.decode(bytes.fromhex(case["bytes"]))
+
+
+@pytest.mark.parametrize("case", FEDERATED["good"], ids=[c["name"] for c in FEDERATED["good"]])
+def test_federated_message_entries_decode_to_their_fields(case):
+    data = bytes.fromhex(case["bytes"])
+    m = entry.decode(data)
+    assert isinstance(m, entry.MessageEntry) and m.federated
+    assert (m.sender, m.receiver, m.action, m.tx, m.cause, m.counter, m.provenance,
+            m.notices, m.valid) == (case["sender"], case["receiver"], case["action"],
+                                    case["tx"], case["cause"], case["counter"],
+                                    case["provenance"], case["notices"], not case["notices"])
+    assert m.contents_hash == signing.contents_hash(case["contents"])
+    assert m.contents_hash.hex() == case["contents_sha256"]
+    assert m.signature.hex() == case["signature"]
+    assert merkle.leaf_hash(data).hex() == case["leaf_hash"]
+
+
+@pytest.mark.parametrize("case", FEDERATED["good"], ids=[c["name"] for c in FEDERATED["good"]])
+def test_federated_message_signatures_are_checked_over_the_v2_bytes_of_their_hub(case):
+    m = entry.decode(bytes.fromhex(case["bytes"]))
+    pk = bytes.fromhex(case["public_key"])
+    assert m.signing_bytes(case["hub"]).hex() == case["signing_bytes"]
+    check_entry_signature(m, pk, case["hub"])
+    # The signature names the recording hub: another hub, no hub, or the v1 bytes fail.
+    for hub in ["elsewhere", None]:
+        with pytest.raises(VerificationError):
+            check_entry_signature(m, pk, hub)
+    one_hub = entry.MessageEntry(**{**m.__dict__, "federated": False})
+    if "@" not in m.sender + m.receiver:
+        assert not verify(pk, one_hub.signing_bytes(), m.signature)
+    other = bytes.fromhex(FEDERATED["good"][0]["public_key"])
+    if other != pk:
+        with pytest.raises(VerificationError):
+            check_entry_signature(m, other, case["hub"])
+
+
+@pytest.mark.parametrize("case", FEDERATED["bad"], ids=[c["name"] for c in FEDERATED["bad"]])
+def test_message_entries_with_malformed_names_are_refused(case):
     with pytest.raises(VerificationError):
         entry.decode(bytes.fromhex(case["bytes"]))

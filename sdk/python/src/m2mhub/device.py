@@ -39,8 +39,9 @@ class Device:
 
     def sign_v2(self, home_hub, to, action, tx=0, tx_hub="", cause=None, contents=""):
         """Signs the federation form (SPEC §7): sender ``name@home_hub``, `to` a qualified
-        ``name@hub``, `tx_hub` the transaction's home hub ("" for a begin). The hub does not
-        accept v2 messages yet; this form is pinned by the vectors only."""
+        ``name@hub``, `tx_hub` the transaction's home hub ("" for a begin). Send it to the
+        device's own hub (``POST /v1/messages`` carries `tx_hub`), which records it or, for
+        another hub's transaction, forwards it to that hub."""
         signing.check_name(home_hub, "home hub")
         if action == "begin":
             tx, tx_hub = 0, ""

@@ -18,6 +18,12 @@ Integers big-endian; ``name`` is ``u16 length ‖ ASCII bytes``::
     kind 9 import (SPEC §7): str origin, u64 seq, u32 len ‖ foreign registry entry (kinds
                     1–4, 6, 7), u8 n ‖ n × [32] proof (n ≤ 64), u32 len ‖ checkpoint note
                     (UTF-8, ≤ 64 KiB)
+    kind 10 federated message (SPEC §7): as kind 5, but sender and receiver may be
+                    ``name@hub`` (another member's devices; bare: this hub's own); the
+                    provenance stays bare. Kind 5 names are bare only. The sender signed the v2
+                    bytes with every bare name qualified as ``name@<hub>`` and ``tx_hub`` =
+                    ``<hub>`` (empty for a begin), ``<hub>`` being the recording hub's member
+                    name (:meth:`MessageEntry.signing_bytes`).
 """
 
 import base64
@@ -27,8 +33,9 @@ import struct
 from dataclasses import dataclass
 from typing import List, Optional
 
-from .errors import VerificationError
-from .signing import ACTIONS, is_valid_name
+from .errors import InvalidInput, VerificationError
+from .signing import (ACTIONS, is_valid_name, signing_bytes_hashed,
+                      signing_bytes_v2_hashed)
 
 NOTICES = ("sender_revoked", "unknown_receiver", "receiver_revoked", "unknown_transaction",
            "transaction_rejected", "transaction_closed", "not_a_participant",
@@ -47,10 +54,31 @@ class MessageEntry:
     signature: bytes
     provenance: Optional[str]
     notices: List[str]
+    # True for kind 10: signed in the federation form (SPEC §7).
+    federated: bool = False
 
     @property
     def valid(self):
         return not self.notices
+
+    def signing_bytes(self, hub=None):
+        """The exact bytes the sender signed. A federated entry needs `hub`, the member name
+        of the hub whose ledger records it (its membership entry's ``hub``)."""
+        tx = 0 if self.action == "begin" else self.tx
+        if not self.federated:
+            return signing_bytes_hashed(self.sender, self.receiver, self.action, tx,
+                                        self.cause, self.counter, self.contents_hash)
+        if not is_valid_name(hub):
+            raise InvalidInput(f"a federated entry's signing bytes need the recording hub's "
+                               f"name, not {hub!r}")
+
+        def qualify(name):
+            return name if "@" in name else f"{name}@{hub}"
+
+        tx_hub = "" if self.action == "begin" else hub
+        return signing_bytes_v2_hashed(qualify(self.sender), qualify(self.receiver),
+                                       self.action, tx, tx_hub, self.cause, self.counter,
+                                       self.contents_hash)
 
 
 @dataclass(frozen=True)
@@ -87,6 +115,18 @@ class _Reader:
             s = None
         if s is None or not is_valid_name(s):
             raise VerificationError("entry: invalid device name")
+        return s
+
+    def party(self):
+        """A device name, or ``name@hub`` (SPEC §7) with both parts names."""
+        n = self.uint(">H")
+        try:
+            s = self.take(n).decode("ascii")
+        except UnicodeDecodeError:
+            s = ""
+        parts = s.split("@")
+        if len(parts) > 2 or not all(is_valid_name(p) for p in parts):
+            raise VerificationError("entry: invalid device name or name@hub")
         return s
 
 
@@ -154,7 +194,7 @@ def _import(r):
 
 
 def decode(data):
-    """A MessageEntry or KeyEntry for kinds 5, 1, 6 and 7; None for other valid kinds."""
+    """A MessageEntry or KeyEntry for kinds 5, 10, 1, 6 and 7; None for other valid kinds."""
     r = _Reader(bytes(data))
     if r.uint(">B") != 1:
         raise VerificationError("entry: unknown version")
@@ -182,8 +222,11 @@ def decode(data):
         _membership(r)
     elif kind == 9:
         _import(r)
-    elif kind == 5:
-        sender, receiver = r.name(), r.name()
+    elif kind in (5, 10):
+        # Only a federated message names another member's devices; a provenance is always
+        # this hub's device (its begin was recorded here).
+        read = r.party if kind == 10 else r.name
+        sender, receiver = read(), read()
         code = r.uint(">B")
         if code > 2:
             raise VerificationError("entry: bad action")
@@ -196,7 +239,7 @@ def decode(data):
         notices = [n for i, n in enumerate(NOTICES) if bits >> i & 1]
         out = MessageEntry(sender, receiver, ACTIONS[code], tx,
                            None if cause1 == 0 else cause1 - 1, counter, contents_hash,
-                           signature, provenance, notices)
+                           signature, provenance, notices, kind == 10)
     else:
         raise VerificationError(f"entry: unknown kind {kind}")
     if r.pos != len(r.data):

@@ -11,8 +11,10 @@ v1 (one hub)::
 
 v2 (a federation; sender and receiver are ``name@hub``): the same fields under the domain
 ``"m2mhub/message/v2" 0x0A``, with ``u16 len(tx_hub) tx_hub`` (empty for a begin) right after
-``u64 tx``. The hub does not accept v2 messages yet (federation is a later issue): the v2 form
-here is pinned by ``testdata/signing-v2-vectors.json`` only.
+``u64 tx``. A hub of a federation takes them at ``POST /v1/messages`` with ``tx_hub``; a
+message of another hub's transaction goes to the sender's own hub, which forwards it to the
+transaction's home. ``testdata/signing-v2-vectors.json`` pins the form. The ``*_hashed``
+variants take SHA-256(contents) instead of the contents, as an entry records them.
 
 CONNECT: ``"m2mhub/connect/v1" 0x0A ‖ u16 len(name) ‖ name ‖ u64 unix seconds``; the password
 is ``<unix seconds>.<hex signature>``.
@@ -94,17 +96,36 @@ def contents_hash(contents):
 
 def signing_bytes(sender, receiver, action, tx, cause, counter, contents):
     """The SPEC §4.1 bytes. `tx` is what the device signs: 0 for a begin."""
+    return signing_bytes_hashed(sender, receiver, action, tx, cause, counter,
+                                contents_hash(contents))
+
+
+def _digest(h):
+    if not isinstance(h, bytes) or len(h) != 32:
+        raise InvalidInput("a contents hash is 32 bytes")
+    return h
+
+
+def signing_bytes_hashed(sender, receiver, action, tx, cause, counter, contents_sha256):
+    """:func:`signing_bytes` from SHA-256(contents)."""
     check_name(sender, "sender")
     check_name(receiver, "receiver")
     return (MESSAGE_DOMAIN + _str(sender) + _str(receiver)
             + struct.pack(">BQQQ", action_code(action), _u64(tx, "tx"),
                           _cause_plus_one(cause), _u64(counter, "counter"))
-            + contents_hash(contents))
+            + _digest(contents_sha256))
 
 
 def signing_bytes_v2(sender, receiver, action, tx, tx_hub, cause, counter, contents):
     """The SPEC §7 bytes: names are ``name@hub``; `tx_hub` is the transaction's home hub
     ("" for a begin)."""
+    return signing_bytes_v2_hashed(sender, receiver, action, tx, tx_hub, cause, counter,
+                                   contents_hash(contents))
+
+
+def signing_bytes_v2_hashed(sender, receiver, action, tx, tx_hub, cause, counter,
+                            contents_sha256):
+    """:func:`signing_bytes_v2` from SHA-256(contents)."""
     check_qualified(sender, "sender")
     check_qualified(receiver, "receiver")
     code = action_code(action)
@@ -115,7 +136,7 @@ def signing_bytes_v2(sender, receiver, action, tx, tx_hub, cause, counter, conte
     return (MESSAGE_DOMAIN_V2 + _str(sender) + _str(receiver)
             + struct.pack(">BQ", code, _u64(tx, "tx")) + _str(tx_hub)
             + struct.pack(">QQ", _cause_plus_one(cause), _u64(counter, "counter"))
-            + contents_hash(contents))
+            + _digest(contents_sha256))
 
 
 def connect_signing_bytes(name, unix_s):

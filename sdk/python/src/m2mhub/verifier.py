@@ -8,16 +8,22 @@ here from the entry bytes and proofs.
 Trusted: the hub's key line you pin (``Verifier(http, key_line)``; :meth:`Verifier.fetch_key`
 is trust on first use), and, for a sender's key, that the hub's key history omits no re-key
 between the entry that gave the key and the message (``m2mhub verify`` checks that too).
+
+In a federation (SPEC §7) a federated message (entry kind 10) was signed over the v2 bytes,
+which name the recording hub: give ``Verifier(..., hub=NAME)``, the hub's member name as the
+federation file and its membership entry name it. The key of another member's device (a sender
+``name@hub``) is not looked up here: its key history is at its home hub.
 """
 
 import base64
 
 from . import entry as entries
 from . import merkle
-from .errors import VerificationError
+from .errors import InvalidInput, VerificationError
+from .keys import verify
 from .note import Checkpoint, NoteVerifier
 from .signing import contents_hash
-from .wire import KeyInForce, key_at, parse_key_history
+from .wire import key_at, parse_key_history
 
 
 def _hashes(path):
@@ -55,18 +61,33 @@ def check_record_fields(record, entry_bytes):
     return m
 
 
+def check_entry_signature(m, public_key, hub=None):
+    """Checks the sender's signature recorded in message entry `m` (from
+    :func:`m2mhub.entry.decode`) with its 32-byte `public_key`, over the bytes the sender
+    signed, rebuilt from the entry: the v2 bytes of SPEC §7 for a federated entry, which need
+    `hub`, the recording hub's member name."""
+    try:
+        signed = m.signing_bytes(hub)
+    except InvalidInput as e:
+        raise VerificationError(str(e)) from None
+    if not verify(public_key, signed, m.signature):
+        raise VerificationError("the sender's signature does not verify over the entry")
+
+
 class Verifier:
     """Checks the hub at `http` (an :class:`m2mhub.http.HttpTransport`) whose key is
-    `key_line` (``name+id+base64``, as ``GET /v1/key`` gives it)."""
+    `key_line` (``name+id+base64``, as ``GET /v1/key`` gives it); `hub`, in a federation, is
+    its member name (needed to check a federated message's signature)."""
 
-    def __init__(self, http, key_line):
+    def __init__(self, http, key_line, hub=None):
         self.http = http
         self.key = NoteVerifier(key_line)
+        self.hub = hub
 
     @classmethod
-    def fetch_key(cls, http):
+    def fetch_key(cls, http, hub=None):
         """Trust on first use: the key the hub publishes now."""
-        return cls(http, http.get_text("/v1/key"))
+        return cls(http, http.get_text("/v1/key"), hub)
 
     def checkpoint(self):
         """The hub's latest checkpoint, its signature checked."""
@@ -101,6 +122,9 @@ class Verifier:
     def sender_key_at(self, device, seq, cp):
         """The key `device` signed with at `seq` (SPEC §3.2.2), checked to be the key given
         by the registration or re-key entry at its ``from_seq``, in the tree of `cp`."""
+        if "@" in device:
+            raise VerificationError(
+                f"{device} is another hub's device: its keys are checked at its home hub")
         history = parse_key_history(self.http.get_json(f"/v1/devices/{device}"))
         k = key_at(history, seq)
         if k is None:
@@ -115,11 +139,15 @@ class Verifier:
         return k.public_key
 
     def verify_delivery(self, delivery, cp):
-        """Checks a delivery end to end: its record is the entry in the tree of `cp`, and its
-        signature verifies with the key its sender had at its seq."""
-        self.verify_record(delivery.record, cp)
+        """Checks a delivery end to end: its record is the entry in the tree of `cp`, its
+        signature is the entry's, and it verifies, over the bytes rebuilt from the entry (v2
+        for a federated one), with the key its sender had at its seq."""
+        m = self.verify_record(delivery.record, cp)
+        if delivery.signature != m.signature:
+            raise VerificationError(
+                f"record {delivery.record.seq}: its signature is not the entry's")
         key = self.sender_key_at(delivery.record.sender, delivery.record.seq, cp)
-        delivery.verify_signature_in_history([KeyInForce(key, 0)])
+        check_entry_signature(m, key, self.hub)
 
     def verify_consistency(self, old, new):
         """Checks that checkpoint `new` extends `old` (nothing rewritten in between)."""
@@ -131,4 +159,4 @@ class Verifier:
         merkle.verify_consistency(old.tree_size, new.tree_size, old.root, new.root, path)
 
 
-__all__ = ["Verifier", "check_record_fields"]
+__all__ = ["Verifier", "check_entry_signature", "check_record_fields"]
