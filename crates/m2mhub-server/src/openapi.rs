@@ -203,7 +203,40 @@ fn refine_requests(doc: &mut Value) {
                 "then".into(),
                 json!({"properties": {"tx": {"enum": [0, null]}}}),
             );
+            if name != "Message" {
+                continue;
+            }
+            // The two forms (SPEC §4.1, §7): bare names and no tx_hub, or every name
+            // qualified and tx_hub exactly when the message is not a begin.
+            let name = m2mhub_core::schema::NAME_PATTERN;
+            let qualified = "^[A-Za-z0-9_.-]{1,64}@[A-Za-z0-9_.-]{1,64}$";
+            let no_tx_hub = json!({"not": {"required": ["tx_hub"]}});
+            s.insert(
+                "oneOf".into(),
+                json!([
+                    {"properties": {"sender": {"pattern": name}, "receiver": {"pattern": name}},
+                     "allOf": [no_tx_hub]},
+                    {"properties": {"sender": {"pattern": qualified},
+                                    "receiver": {"pattern": qualified}},
+                     "if": {"properties": {"action": {"enum": ["begin", 0]}}, "required": ["action"]},
+                     "then": no_tx_hub,
+                     "else": {"required": ["tx_hub"]}},
+                ]),
+            );
         }
+    }
+    // A forwarded answer (SPEC §7) is a record or an error as it came: the same two schemas,
+    // which `oneOf` must not list twice.
+    if let Some(Value::Array(one_of)) = doc.pointer_mut("/components/schemas/BatchAnswer/oneOf") {
+        let mut seen = Vec::new();
+        one_of.retain(|s| {
+            let r = s.get("$ref").cloned();
+            if seen.contains(&r) {
+                return false;
+            }
+            seen.push(r);
+            true
+        });
     }
     if let Some(Value::Object(s)) = doc.pointer_mut("/components/schemas/NewDevice") {
         s.insert(
