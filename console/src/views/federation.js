@@ -14,8 +14,10 @@ import { pager, errorBox, note, deviceLink, seqLink, hubBadge } from "./parts.js
 
 const STATES = { open: "open", closed: "closed", rejected: "rejected" };
 
-export async function render(el, m) {
+export async function render(el, m, params) {
   const name = m[1] ?? null;
+  // `?limit=N`: transactions per member and page (the hub's default 100).
+  const limit = /^\d+$/.test(params?.get("limit") ?? "") ? Math.min(1000, Math.max(1, Number(params.get("limit")))) : 100;
   let fed = null, fedError = null;
   try { fed = await membership(); } catch (e) { fedError = e; }
   const own = fed?.hub ?? null;
@@ -46,11 +48,12 @@ export async function render(el, m) {
   const wrap = h("div");
   const p = pager({
     what: "transactions",
+    limit,
     totals: false,
     fetch: async (cursor) => {
       let r;
       try {
-        r = await api(`/v1/federation/devices/${encodeURIComponent(name)}/transactions${qs({ after: cursor, limit: 100 })}`);
+        r = await api(`/v1/federation/devices/${encodeURIComponent(name)}/transactions${qs({ after: cursor, limit })}`);
       } catch (e) {
         if (e.status === 404) {
           replace(wrap, note("This hub is in no federation: it has no other hubs to ask. (Start it with --federation FILE --hub-name NAME to join one.)"));
@@ -66,7 +69,7 @@ export async function render(el, m) {
   });
   el.append(h("section", { "aria-labelledby": "fed-reached-h" },
     h("h2", { id: "fed-reached-h" }, "Transactions that reached it"),
-    h("p", { class: "muted small" }, "Newest first at each hub; each page holds up to 100 transactions from each hub."),
+    h("p", { class: "muted small" }, `Each page holds up to ${plural(limit, "transaction")} from each hub.`),
     wrap, unreachable, p.el,
     h("div", { class: "table-wrap" }, h("table", { id: "fed-txs" },
       h("thead", {}, h("tr", {}, ["transaction", "recorded by", "provenance", "state", "messages to it", "latest"].map((c) => h("th", { scope: "col" }, c)))),

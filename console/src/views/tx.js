@@ -29,6 +29,8 @@ export function render(el, match, params) {
   const ctl = new AbortController();
   const focusSeq = params.get("focus") === null ? null : Number(params.get("focus"));
   let model = null, meta = null, loaded = false, current = null, fed = null;
+  // Asked alongside the first page: which hub this is, when its ledger records a federation.
+  const fedAsked = membership().catch(() => null);
   let drawn = new Map(), rows = new Map(), lay = null, frame = 0;
 
   const title = h("h1", {}, `Transaction ${num(txId)}`);
@@ -210,7 +212,7 @@ export function render(el, match, params) {
         model = new TxTree(txId, page.provenance);
         first = false;
         // Which hub recorded the hops: this one, named when its ledger records a federation.
-        fed = await membership().catch(() => null);
+        fed = await fedAsked;
         if (fed) title.textContent = `Transaction ${fed.hub}:${num(txId)}`;
       }
       Object.assign(meta, { state: page.state, participants: page.participants, message_count: Math.max(page.message_count, meta.message_count) });

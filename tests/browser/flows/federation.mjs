@@ -98,6 +98,21 @@ describe("a federation of three hubs", () => {
     assert.match(await p.locator("#fed-membership").innerText(), /This hub is grid, one of 3 hubs/);
     await axe(p, "#federation/substation@grid");
     await shot(p, "federation-grid");
+    // And on a phone.
+    const narrow = await newPage({ base: fed.hubs.grid, token: fed.token, width: 390, height: 844 });
+    await narrow.goto(`${fed.hubs.grid}/#federation/${encodeURIComponent("substation@grid")}`);
+    await narrow.locator('#fed-txs tr[data-id="home:1"]').waitFor();
+    await axe(narrow, "#federation/substation@grid at 390 px");
+    await narrow.context().close();
+    // Paged with one transaction per member: the cursor keeps one position per member.
+    await p.goto(`${fed.hubs.grid}/#federation/${encodeURIComponent("substation@grid")}?limit=1`);
+    await tv.waitFor();
+    assert.equal(await p.locator("#fed-txs tbody tr").count(), 2);
+    await p.click("button:has-text('Older')");
+    await p.locator(".pager-status", { hasText: "no older transactions" }).waitFor();
+    assert.equal(await p.locator("#fed-txs tbody tr").count(), 0);
+    await p.click("button:has-text('Newer')");
+    await tv.waitFor();
     // The search box: a bare name is one of this hub's devices.
     await p.goto(`${fed.hubs.grid}/#federation`);
     await p.fill("#fed-device", "substation");
