@@ -20,7 +20,7 @@ function shortParty(t, n) {
   const at = t.indexOf("@");
   if (at < 0) return [cut(t, n)];
   const hub = t.slice(at);
-  return [cut(t.slice(0, at), Math.max(4, n - hub.length)), s("tspan", { class: "hub" }, hub)];
+  return [cut(t.slice(0, at), Math.max(3, n - hub.length - 1)), s("tspan", { class: "hub" }, hub)];
 }
 
 /** Positions of the visible nodes: Map node → {x, y} (x the box's centre, y its top) and the
