@@ -12,6 +12,7 @@ import * as security from "./views/security.js";
 import * as tx from "./views/tx.js";
 import * as message from "./views/message.js";
 import * as ledger from "./views/ledger.js";
+import * as federation from "./views/federation.js";
 
 route(/^$/, incidents.render, "Incidents");
 route(/^messages$/, messages.render, "Messages");
@@ -21,6 +22,7 @@ route(/^security$/, security.render, "Security");
 route(/^tx\/(\d+)$/, tx.render, (m) => `Transaction ${m[1]}`);
 route(/^msg\/(\d+)$/, message.render, (m) => `Message ${m[1]}`);
 route(/^ledger$/, ledger.render, "Ledger");
+route(/^federation(?:\/(.+))?$/, federation.render, (m) => (m[1] ? `${m[1]} across the federation` : "Federation"));
 
 shell({ nav: $("#nav"), status: $("#status"), tokenSlot: $("#token-slot") });
 live.start();

@@ -1,5 +1,5 @@
 // Views by URL fragment: `#` (incidents), `#tx/12`, `#msg/40`, `#device/oven`,
-// `#messages?valid=false`, … A view is `render(el, match, params)`; it may return a function
+// `#messages?valid=false`, `#federation/substation@grid`, … A view is `render(el, match, params)`; it may return a function
 // the router calls when the user leaves it (to drop live subscriptions and timers).
 import { $ } from "./dom.js";
 

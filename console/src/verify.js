@@ -226,3 +226,80 @@ export function openCheckpoint(note, key) {
 
 /** "m2mhub/home+ab12cd34": how a key is named in sentences. */
 export const keyLabel = (key) => `${key.name}+${toHex(key.keyId)}`;
+
+// --- C2SP tlog-cosignature/v1 (SPEC §7) -----------------------------------------------------
+
+/** The key id of a cosigner key: SHA-256(name ‖ "\n" ‖ 0x04 ‖ public key)[:4]. */
+export const cosignatureKeyId = (name, publicKey) => sha256(concat(enc.encode(name), Uint8Array.of(10, 4), publicKey)).slice(0, 4);
+
+/** A signed note's text (final newline included) and its signature lines as
+ * `{name, blob, line}` (blob: the decoded bytes, key id first), in order. Strict framing as in
+ * openNote; throws VerifyError. */
+export function noteParts(note) {
+  if (typeof note !== "string") fail("the note is not text");
+  if (/[\u0000-\u0009\u000b-\u001f]/u.test(note)) fail("the note holds a control character");
+  const split = note.lastIndexOf("\n\n");
+  if (split < 0) fail("the note has no blank line before its signatures");
+  const text = note.slice(0, split + 1), sigs = note.slice(split + 2);
+  if (!sigs || !sigs.endsWith("\n")) fail("the note's signature block does not end with a newline");
+  return {
+    text,
+    sigs: sigs.slice(0, -1).split("\n").map((line) => {
+      const m = /^\u2014 (\S+) (\S+)$/u.exec(line);
+      if (!m || !NAME.test(m[1])) fail(`not a signature line: ${JSON.stringify(line.slice(0, 60))}`);
+      const blob = fromBase64(m[2], "a signature");
+      if (blob.length < 5) fail("a signature is too short");
+      return { name: m[1], blob, line };
+    }),
+  };
+}
+
+const MAX_TIMESTAMP = (1n << 63n) - 1n;
+
+/** Checks one signature line `sig` (from noteParts) as a tlog-cosignature/v1 of the note text
+ * `text` by `key` (parseKeyLine of the cosigner's verifier key: a hub cosigns with its own hub
+ * key, under its own key name). The signed message is `cosignature/v1\ntime <T>\n` followed by
+ * the text. Returns the timestamp T (seconds, BigInt); throws VerifyError with the reason. */
+export function verifyCosignature(text, sig, key) {
+  const id = cosignatureKeyId(key.name, key.publicKey);
+  if (sig.name !== key.name || !equal(sig.blob.slice(0, 4), id)) fail(`the line is not a cosignature by ${key.name}+${toHex(id)}`);
+  if (sig.blob.length !== 4 + 8 + 64) fail(`the cosignature by ${key.name} is not a timestamp and a 64-byte signature`);
+  const t = new DataView(sig.blob.buffer, sig.blob.byteOffset + 4, 8).getBigUint64(0);
+  if (t > MAX_TIMESTAMP) fail(`the cosignature by ${key.name} has a timestamp past 2^63 - 1`);
+  let good = false;
+  try { good = ed.verify(sig.blob.slice(12), enc.encode(`cosignature/v1\ntime ${t}\n${text}`), key.publicKey, { zip215: true }); } catch { good = false; }
+  if (!good) fail(`the cosignature by ${key.name} does not verify: the checkpoint or its time was changed, or another key signed it`);
+  return t;
+}
+
+/** The cosignatures a checkpoint note carries besides the log's own signature (`ownName`),
+ * each checked against the federation's `members` ([{name, origin, key}], the membership
+ * entry's; may be empty): `[{origin, member, keyId, time, ok, why}]` where `ok` is true
+ * (verified; `time` its timestamp in seconds), false (`why` says what failed) or null (no
+ * member has that origin, or the line's key id is not the member's cosignature key). */
+export function checkCosignatures(note, ownName, members = []) {
+  const { text, sigs } = noteParts(note);
+  const out = [];
+  for (const sig of sigs) {
+    if (sig.name === ownName) continue;
+    const keyIdHex = toHex(sig.blob.slice(0, 4));
+    const member = members.find((m) => m.origin === sig.name) ?? null;
+    const time = sig.blob.length === 76 ? new DataView(sig.blob.buffer, sig.blob.byteOffset + 4, 8).getBigUint64(0) : null;
+    const row = { origin: sig.name, member: member?.name ?? null, keyId: keyIdHex, time, ok: null, why: null };
+    const key = member ? parseKeyLine(member.key) : null;
+    if (key && !equal(sig.blob.slice(0, 4), cosignatureKeyId(key.name, key.publicKey))) {
+      row.why = "its key id is not the member's cosignature key id: a signature of another kind or key, not checked";
+    } else if (key) {
+      try {
+        row.time = verifyCosignature(text, sig, key);
+        row.ok = true;
+      } catch (e) {
+        if (!(e instanceof VerifyError)) throw e;
+        row.ok = false;
+        row.why = e.message;
+      }
+    } else row.why = "no federation member has this origin in the membership this hub recorded";
+    out.push(row);
+  }
+  return out;
+}

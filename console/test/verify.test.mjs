@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import {
   VerifyError, fromHex, toHex, fromBase64, toBase64, leafHash, rootFromInclusion, verifyInclusion,
   verifyConsistency, parseKeyLine, openNote, openCheckpoint, parseCheckpoint, keyLabel,
+  noteParts, verifyCosignature, checkCosignatures, cosignatureKeyId,
 } from "../src/verify.js";
 import { decodeEntry, isMessageKind } from "../src/entry.js";
 
@@ -182,4 +183,45 @@ test("federated messages (kind 10): the independent vectors decode to their fiel
   // The vectors' integers beyond 2^53 survive as decimal strings.
   assert.ok(v.good.some((c) => c.counter === "18446744073709551615" && c.tx === "9223372036854775808"));
   for (const c of v.bad) assert.throws(() => decodeEntry(hex(c.bytes)), /not a device name|action|notice|ends inside|follow the entry/, c.name);
+});
+
+test("tlog-cosignature/v1: the independent vectors verify, every bad line is refused, other keys' lines are not checked", () => {
+  const v = load("../../testdata/cosignature-vectors.json");
+  const pub = fromHex(v.cosigner.public_key);
+  const key = { name: v.cosigner.name, publicKey: pub };
+  assert.equal(toHex(cosignatureKeyId(key.name, pub)), v.cosigner.key_id);
+  // The member's key line as a federation file holds it: type 0x01 (its note key id).
+  const line = `${key.name}+${v.cosigner.note_key_id}+${toBase64(Uint8Array.of(1, ...pub))}`;
+  const members = [{ name: "street", origin: key.name, key: line }];
+  for (const c of v.vectors) {
+    const { text, sigs } = noteParts(c.note);
+    assert.equal(text, c.body);
+    const sig = sigs.find((s) => `${s.line}\n` === c.line);
+    // JSON numbers lose 2^63 - 1: the exact timestamp is the one in the signed message.
+    const t = BigInt(c.message.split("\n")[1].slice("time ".length));
+    assert.equal(c.message, `cosignature/v1\ntime ${t}\n${c.body}`);
+    assert.equal(verifyCosignature(text, sig, key), t);
+    const logName = c.body.split("\n")[0];
+    assert.deepEqual(checkCosignatures(c.note, logName, members).map((r) => [r.origin, r.member, r.ok, r.time]),
+      [[key.name, "street", true, t]]);
+    // The same line under a changed body does not verify.
+    rejects(() => verifyCosignature(text.replace("\n", "x\n"), sig, key), /does not verify/);
+  }
+  const body = v.vectors[1].body;
+  for (const b of v.bad) {
+    const note = `${body}\n${b.line}`;
+    const [sig] = noteParts(note).sigs;
+    rejects(() => verifyCosignature(body, sig, key), undefined);
+    const [row] = checkCosignatures(note, "m2mhub/home", members);
+    assert.equal(row.ok, false, b.why);
+    assert.ok(row.why, b.why);
+  }
+  for (const i of v.ignored) {
+    const note = `${body}\n${i.line}`;
+    const [row] = checkCosignatures(note, "m2mhub/home", members);
+    assert.equal(row.ok, null, i.why);
+  }
+  // A cosigner the membership does not name is listed, not verified.
+  const [row] = checkCosignatures(v.vectors[1].note, "m2mhub/home", []);
+  assert.deepEqual([row.origin, row.member, row.ok, row.time], [key.name, null, null, 1700000000n]);
 });

@@ -13,3 +13,4 @@ after(async () => {
 
 await import("./flows/shell.mjs");
 await import("./flows/tx.mjs");
+await import("./flows/federation.mjs");

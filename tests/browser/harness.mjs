@@ -95,17 +95,18 @@ async function fixtures() {
   assert.ok(ctx.tx.tv, "the demo's story has a transaction begun by smart_tv");
 }
 
-/** A new page (own context) at `width`×`height`, serving M2MHUB_CONSOLE_FILE at `/` if set. */
-export async function newPage({ width = 1440, height = 900, token = true } = {}) {
+/** A new page (own context) at `width`×`height`, serving M2MHUB_CONSOLE_FILE at `/` if set
+ * (at `base`'s `/`: the shared demo's by default, another hub's for the federation flow). */
+export async function newPage({ width = 1440, height = 900, token = true, base = ctx.url } = {}) {
   const context = await ctx.browser.newContext({ viewport: { width, height } });
   const page = await context.newPage();
   // Every uncaught error in any page fails the suite at teardown (flows may also check their
   // own pages as they go).
   page.on("pageerror", (e) => ctx.pageErrors.push(`${page.url()}: ${e.message}`));
   if (process.env.M2MHUB_CONSOLE_FILE) {
-    await page.route(`${ctx.url}/`, (r) => r.fulfill({ contentType: "text/html; charset=utf-8", body: readFileSync(process.env.M2MHUB_CONSOLE_FILE) }));
+    await page.route(`${base}/`, (r) => r.fulfill({ contentType: "text/html; charset=utf-8", body: readFileSync(process.env.M2MHUB_CONSOLE_FILE) }));
   }
-  if (token) await page.addInitScript((t) => sessionStorage.setItem("m2mhub-operator-token", t), ctx.token);
+  if (token) await page.addInitScript((t) => sessionStorage.setItem("m2mhub-operator-token", t), token === true ? ctx.token : token);
   return page;
 }
 

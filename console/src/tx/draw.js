@@ -3,7 +3,8 @@
 // Jünger and Leipert: linear time, no overlaps, parents centred over their children, which
 // keeps 1,000 nodes compact). Each node is a link to its message (`#msg/SEQ`) with a full
 // sentence as its accessible name; a round toggle under a node with children collapses or
-// expands its subtree.
+// expands its subtree. In a federation (SPEC §7) another member's devices show as `name@hub`
+// and each node's sentence names the hub that recorded it (`model.recorder`).
 import { hierarchy, tree as tidyTree } from "d3-hierarchy";
 import { s } from "../dom.js";
 import { plural, noticeWords } from "../format.js";
@@ -12,6 +13,15 @@ import { clock } from "./timefmt.js";
 export const W = 200, H = 74, GAP = 18, VGAP = 46;
 
 const cut = (t, n) => (t.length > n ? `${t.slice(0, n - 1)}…` : t);
+
+/** A party in at most `n` characters, for the eye: another member's `name@hub` keeps its
+ * `@hub` whole (set apart as a tspan) and gives up characters of the name. */
+function shortParty(t, n) {
+  const at = t.indexOf("@");
+  if (at < 0) return [cut(t, n)];
+  const hub = t.slice(at);
+  return [cut(t.slice(0, at), Math.max(3, n - hub.length - 1)), s("tspan", { class: "hub" }, hub)];
+}
 
 /** Positions of the visible nodes: Map node → {x, y} (x the box's centre, y its top) and the
  * drawing's bounds. */
@@ -37,6 +47,7 @@ export function nodeLabel(model, n) {
     r.contents === null ? "contents pruned" : `contents ${JSON.stringify(cut(r.contents, 80))}`,
     r.time ? `at ${clock(r.time)}` : "time unknown",
     r.valid ? "valid" : `invalid: ${r.notices.map(noticeWords).join("; ")}`];
+  if (model.recorder) parts.push(`recorded by ${model.recorder}`);
   if (n.orphan) parts.push(`its cause ${r.cause} is not a message of this transaction`);
   if (n.children.length) parts.push(n.collapsed ? `${plural(n.size - 1, "message")} collapsed under it` : `${plural(n.children.length, "direct effect")}`);
   return `${parts.join(", ")}.`;
@@ -74,7 +85,7 @@ export function draw(g, model, { pos }) {
       vis.append(
         text(8, 16, "t1", `#${r.seq} · ${r.action}`),
         text(W - 8, 16, "end", r.time ? clock(r.time) : "time ?"),
-        text(8, 32, "t2", `${cut(r.sender, 13)} → ${cut(r.receiver, 13)}`),
+        text(8, 32, "t2", [...shortParty(r.sender, 13), " → ", ...shortParty(r.receiver, 13)]),
         text(8, 48, ["t3", r.contents === null && "pruned"], r.contents === null ? "pruned" : cut(JSON.stringify(r.contents).slice(1, -1), 28)),
         text(8, 65, "t4", r.valid ? "valid" : cut(`invalid: ${r.notices.map(noticeWords).join("; ")}`, 31)),
       );

@@ -2,10 +2,16 @@
 // indented by hop, with time across. A message is an instant (its block's seal time), so each
 // row draws a bar from its cause's time to its own (how long the hop took) and a dot at its
 // time; messages sealed in the same block share a time, and the row says so rather than
-// inventing an order.
+// inventing an order. In a federation each row names the hub that recorded it.
 import { h } from "../dom.js";
 import { noticeWords } from "../format.js";
 import { clock, duration } from "./timefmt.js";
+
+/** A party as text; another member's `name@hub` with its hub as a badge. */
+function partyText(t) {
+  const at = t.indexOf("@");
+  return at < 0 ? t : h("span", {}, t.slice(0, at), h("span", { class: "hub-badge" }, t.slice(at)));
+}
 
 const ms = (iso) => (iso ? new Date(iso).getTime() : null);
 
@@ -48,7 +54,8 @@ export function drawTimeline(list, model, visible) {
     },
     h("span", { class: "tl-label", style: `padding-left:${Math.min(n.depth - 1, 16) * 10 + 4}px` },
       n.children.length ? h("span", { class: "tl-caret", "aria-hidden": "true" }, n.collapsed ? "▸" : "▾") : h("span", { class: "tl-caret", "aria-hidden": "true" }, ""),
-      h("span", { class: "tl-seq" }, `#${r.seq}`), " ", `${r.sender} → ${r.receiver}`, " ", h("span", { class: "muted" }, r.action),
+      h("span", { class: "tl-seq" }, `#${r.seq}`), " ", partyText(r.sender), " → ", partyText(r.receiver), " ", h("span", { class: "muted" }, r.action),
+      model.recorder ? h("span", { class: "tl-hub muted" }, ` · recorded by ${model.recorder}`) : null,
       n.depth > 17 ? h("span", { class: "muted" }, ` (hop ${n.depth})`) : null,
       n.collapsed ? h("span", { class: "tl-more" }, ` +${n.size - 1}`) : null),
     h("span", { class: "tl-time" }, r.time ? clock(r.time) : "?"),

@@ -1,10 +1,12 @@
 // The device dossier `#device/NAME`: its registration and history (exceptions granted and
 // withdrawn, re-keys, revocation, each an entry with its seq and time), its counts and last
 // seen, the transactions it began and those that reached it, the invalid messages it caused
-// over time (chart and list) and all its messages, each list paged on the server.
+// over time (chart and list) and all its messages, each list paged on the server; in a
+// federation, a link to what reached it across the member hubs.
 import { h, replace } from "../dom.js";
 import { api, qs } from "../api.js";
 import { num, plural } from "../format.js";
+import { ownName } from "../federation.js";
 import { pager, errorBox, note, when, deviceLink, seqLink, txLink, messageHead, messageRow, messagesNewestFirst, missingRoute, unknownParam, rateChart } from "./parts.js";
 
 export async function render(el, m) {
@@ -29,12 +31,15 @@ export async function render(el, m) {
       fact("last seen", d.last_seen ? h("span", {}, seqLink(d.last_seen.seq), " ", when(d.last_seen.time)) : "never"),
     ] : null);
   const chart = h("div");
+  // In a federation, what reached it at every member hub (SPEC §7).
+  const acrossLink = h("span");
+  ownName().then((own) => { if (own) replace(acrossLink, " · ", h("a", { href: `#federation/${encodeURIComponent(`${d.name}@${own}`)}`, id: "device-federation" }, `What reached ${d.name}@${own} across the federation`)); });
   replace(el,
     h("h1", {}, `Device ${d.name}`),
     h("p", {}, d.simulated ? "Simulated (the hub holds its key). " : "Holds its own key. ",
       `Key fingerprint `, h("span", { class: "mono" }, d.key_fingerprint ?? ""), ". ",
       d.exceptions.length ? ["Accepts by exception: ", d.exceptions.map((x, i) => [i ? ", " : "", deviceLink(x)]), "."] : "No exceptions.",
-      " ", h("a", { href: `#messages?device=${encodeURIComponent(d.name)}` }, "Investigate its messages")),
+      " ", h("a", { href: `#messages?device=${encodeURIComponent(d.name)}` }, "Investigate its messages"), acrossLink),
     facts,
     counted ? null : note("This hub does not count per device yet (sent, received, invalid caused, last seen)."),
     section("History", "hist", historyList(d)),

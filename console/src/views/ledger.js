@@ -1,16 +1,22 @@
 // The ledger page, `#ledger` (issue 12 item 7): the hub key pinned in this browser, the one
 // checkpoint the page holds (kept until the user refreshes it; blocks sealed since are counted
 // from the live stream without a request), the consistency check on refresh, a way to verify
-// any entry, and the blocks up to the held checkpoint, paged.
+// any entry, and the blocks up to the held checkpoint, paged. In a federation (SPEC §7) the
+// held checkpoint's cosignatures are listed and each is verified in the browser with the
+// member's key from the membership this hub recorded.
 import { h, replace } from "../dom.js";
 import { api, qs } from "../api.js";
 import { num, plural, ago } from "../format.js";
 import { go } from "../router.js";
 import { stamp } from "../tx/timefmt.js";
-import { toHex, keyLabel, VerifyError } from "../verify.js";
+import { toHex, keyLabel, VerifyError, checkCosignatures } from "../verify.js";
+import { membership } from "../federation.js";
 import * as checkpoint from "../checkpoint.js";
 
 const PAGE = 20;
+
+/** A cosignature's timestamp (seconds, BigInt) in words; the raw number past what a Date holds. */
+const cosignedAt = (t) => (t <= 8_640_000_000_000n ? stamp(new Date(Number(t) * 1000).toISOString()) : `time ${t} (seconds since 1970)`);
 
 export function render(el) {
   let top = null; // the highest block height shown in the blocks table
@@ -78,10 +84,36 @@ export function render(el) {
       h("dt", {}, "Block"), h("dd", {}, num(Number(cp.block))),
       h("dt", {}, "Sealed"), h("dd", {}, t ? stamp(t) : "no signed time"),
       h("dt", {}, "Signature"), h("dd", {}, `verified with the pinned key ${keyLabel(checkpoint.pinned().key)}`),
-      h("dt", {}, "Held since"), h("dd", {}, `${stamp(cp.heldAt)} (${ago(cp.heldAt)})`)));
+      h("dt", {}, "Held since"), h("dd", {}, `${stamp(cp.heldAt)} (${ago(cp.heldAt)})`)),
+    cosigBox);
+    showCosignatures(cp);
     const { count, newestSize } = checkpoint.newerBlocks();
     newer.textContent = count ? `${plural(count, "newer block")} since (seen on the live stream since this page opened, up to tree size ${num(newestSize)}; nothing fetched). Refresh to check and hold the latest.` : "No newer block seen on the live stream since this page opened.";
     if (top === null) showBlocks(Number(cp.block));
+  }
+
+  const cosigBox = h("div", { id: "ledger-cosignatures" });
+  /** Which members cosigned the held checkpoint (tlog-cosignature/v1), each verified here. */
+  async function showCosignatures(cp) {
+    let fed = null;
+    try { fed = await membership(); } catch { fed = null; }
+    let rows;
+    try {
+      rows = checkCosignatures(cp.note, cp.origin, fed?.members ?? []);
+    } catch (e) {
+      replace(cosigBox, h("p", { class: "bad-box" }, `The checkpoint's signature lines could not be read: ${e.message}`));
+      return;
+    }
+    if (!fed && !rows.length) { replace(cosigBox); return; }
+    const good = rows.filter((r) => r.ok === true).length;
+    const policy = fed ? ` The federation asks ${plural(fed.cosignatures, "member cosignature")}: ${good >= fed.cosignatures ? "this checkpoint is witnessed" : "this checkpoint is not witnessed (yet)"}.` : "";
+    replace(cosigBox, h("h3", { class: "small-h" }, "Cosignatures"),
+      rows.length ? h("ul", { class: "cosigs" }, rows.map((r) => h("li", { class: r.ok === true ? "verdict-ok" : r.ok === false ? "verdict-bad" : null, "data-origin": r.origin },
+        h("strong", {}, r.member ? `${r.member}` : r.origin), r.member ? ` (${r.origin}, key id ${r.keyId})` : ` (key id ${r.keyId})`, ": ",
+        r.ok === true ? `verified here with its key from the federation membership, cosigned at ${cosignedAt(r.time)}`
+          : r.ok === false ? `FAILED: ${r.why}` : `not checked: ${r.why}`)))
+        : h("p", { class: "muted small" }, "None: no other member has cosigned this checkpoint yet."),
+      h("p", { class: "muted small" }, `${plural(good, "cosignature")} verified.${policy} Refresh to hold a newer checkpoint with the cosignatures gathered since.`));
   }
 
   async function doRefresh() {

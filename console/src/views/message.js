@@ -11,8 +11,9 @@ import { stamp } from "../tx/timefmt.js";
 import { decodeEntry, isMessageKind } from "../entry.js";
 import { VerifyError, fromBase64, toHex, leafHash, sha256, verifyInclusion, keyLabel } from "../verify.js";
 import * as checkpoint from "../checkpoint.js";
+import { deviceLink } from "./parts.js";
 
-const dev = (name) => (name ? h("a", { href: `#device/${encodeURIComponent(name)}` }, name) : "none");
+const dev = (name) => (name ? deviceLink(name) : "none");
 const row = (k, ...v) => [h("dt", {}, k), h("dd", {}, ...v)];
 
 function recordCard(rec, signature) {

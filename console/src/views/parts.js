@@ -4,6 +4,7 @@
 import { h, s, replace } from "../dom.js";
 import { api, qs, ApiError } from "../api.js";
 import { num, time, ago, verdict } from "../format.js";
+import { party } from "../federation.js";
 
 /** True when `e` says the hub has no such route (an older hub, before the console's APIs). */
 export const missingRoute = (e) => e?.status === 404 && e?.code === "not_found";
@@ -20,7 +21,17 @@ export const when = (iso) => (iso ? h("time", { datetime: iso, title: `${iso} ($
 
 export const txLink = (tx) => (tx ? h("a", { href: `#tx/${tx}` }, `tx ${tx}`) : h("span", { class: "muted" }, "—"));
 export const seqLink = (seq) => h("a", { href: `#msg/${seq}`, "aria-label": `message ${seq}` }, `#${seq}`);
-export const deviceLink = (name) => (name ? h("a", { href: `#device/${encodeURIComponent(name)}` }, name) : h("span", { class: "muted" }, "—"));
+/** A device's name as a link: a bare name (this hub's device) to its dossier; `name@hub`
+ * (another member's device, SPEC §7) to the federation view, its hub shown as a badge. */
+export const deviceLink = (name) => {
+  if (!name) return h("span", { class: "muted" }, "—");
+  const p = party(name);
+  if (p.hub === null) return h("a", { href: `#device/${encodeURIComponent(name)}` }, name);
+  return h("a", { href: `#federation/${encodeURIComponent(name)}`, class: "party-foreign", title: `${p.name} is a device of hub ${p.hub}, another member of the federation: what reached it across the federation` },
+    p.name, hubBadge(p.hub));
+};
+/** The `@hub` of a `name@hub`, styled as a badge (its text stays part of the name). */
+export const hubBadge = (hub) => h("span", { class: "hub-badge" }, `@${hub}`);
 
 /** The header of a message table. */
 export const messageHead = () =>

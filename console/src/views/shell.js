@@ -12,6 +12,7 @@ const NAV = [
   ["#devices", "Devices", "^device"],
   ["#security", "Security", "^security$"],
   ["#ledger", "Ledger", "^ledger$"],
+  ["#federation", "Federation", "^federation"],
 ];
 
 /** Without a live stream for this long, the page calls itself offline rather than reconnecting. */

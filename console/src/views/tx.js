@@ -3,7 +3,9 @@
 // drawn as a vertical layered tree with collapse, zoom, pan and fit, the path from the
 // provenance device to every invalid message highlighted, and a timeline of the same nodes
 // below. New messages of the transaction arrive from the live stream and join the tree.
-// `#tx/N?focus=SEQ` opens with message SEQ revealed and focused.
+// `#tx/N?focus=SEQ` opens with message SEQ revealed and focused. In a federation (SPEC §7) the
+// transaction is `hub:N` of this hub, its home, which records every hop of it: the page says
+// so per hop, and shows other members' devices as `name@hub`.
 import { h, replace } from "../dom.js";
 import { api, qs } from "../api.js";
 import { num, plural, noticeWords } from "../format.js";
@@ -13,6 +15,9 @@ import { layout, draw } from "../tx/draw.js";
 import { PanZoom } from "../tx/zoom.js";
 import { drawTimeline, axis, range } from "../tx/timeline.js";
 import { stamp, duration } from "../tx/timefmt.js";
+import { isMessageKind } from "../entry.js";
+import { membership } from "../federation.js";
+import { deviceLink } from "./parts.js";
 
 const PAGE = 1000;
 /** Past this many nodes the tree opens collapsed to an overview (invalid paths stay open). */
@@ -23,7 +28,9 @@ export function render(el, match, params) {
   const txId = Number(match[1]);
   const ctl = new AbortController();
   const focusSeq = params.get("focus") === null ? null : Number(params.get("focus"));
-  let model = null, meta = null, loaded = false, current = null;
+  let model = null, meta = null, loaded = false, current = null, fed = null;
+  // Asked alongside the first page: which hub this is, when its ledger records a federation.
+  const fedAsked = membership().catch(() => null);
   let drawn = new Map(), rows = new Map(), lay = null, frame = 0;
 
   const title = h("h1", {}, `Transaction ${num(txId)}`);
@@ -68,10 +75,11 @@ export function render(el, match, params) {
     const invalid = [...model.bySeq.values()].filter((n) => n.invalid);
     const parts = meta.participants ?? [];
     replace(summary,
-      h("div", {}, h("dt", {}, "Provenance"), h("dd", {}, meta.provenance ? h("a", { href: `#device/${encodeURIComponent(meta.provenance)}` }, meta.provenance) : "none")),
+      h("div", {}, h("dt", {}, "Provenance"), h("dd", {}, meta.provenance ? deviceLink(meta.provenance) : "none")),
+      model.recorder ? h("div", {}, h("dt", {}, "Recorded by"), h("dd", { id: "tx-recorder" }, `${model.recorder}: ${fed ? `transaction ${fed.hub}:${txId} of the federation; ` : ""}its home hub records every hop of it, whichever hub the sender is attached to`)) : null,
       h("div", {}, h("dt", {}, "State"), h("dd", { class: `state-${meta.state}` }, STATES[meta.state] ?? meta.state)),
       h("div", {}, h("dt", {}, "Messages"), h("dd", { id: "tx-count" }, `${plural(meta.message_count, "message")}${invalid.length ? `, ${num(invalid.length)} invalid` : ""}, ${plural(Math.max(0, model.depth() - 1), "hop")} deep`)),
-      h("div", {}, h("dt", {}, "Participants"), h("dd", {}, parts.length ? parts.slice(0, 12).flatMap((p, i) => [i ? ", " : "", h("a", { href: `#device/${encodeURIComponent(p)}` }, p)]) : "none",
+      h("div", {}, h("dt", {}, "Participants"), h("dd", {}, parts.length ? parts.slice(0, 12).flatMap((p, i) => [i ? ", " : "", deviceLink(p)]) : "none",
         parts.length > 12 ? ` and ${num(parts.length - 12)} more` : "")),
       h("div", {}, h("dt", {}, "First"), h("dd", {}, r.timed ? stamp(new Date(r.t0).toISOString()) : "unknown")),
       h("div", {}, h("dt", {}, "Last"), h("dd", {}, r.timed ? `${stamp(new Date(r.t1).toISOString())} (${duration(r.t1 - r.t0)} after the first)` : "unknown")));
@@ -83,6 +91,14 @@ export function render(el, match, params) {
     tlNote.textContent = r.timed
       ? `Time runs left to right from the first message (${duration(r.t1 - r.t0)} in all). Each time is its block's seal time: the ${plural(model.count, "message")} were sealed in ${plural(r.blocks, "block")}, and messages of one block share one time. A bar spans from a message's cause to the message.`
       : "";
+  }
+
+  /** "grid (this hub)" in a federation, "this hub" when only a `name@hub` party tells it is
+   * one, else null (a hub on its own: nothing to say). */
+  function recorder() {
+    if (fed) return `${fed.hub} (this hub)`;
+    for (const n of model.bySeq.values()) if (n.rec.sender.includes("@") || n.rec.receiver.includes("@")) return "this hub";
+    return null;
   }
 
   function redraw() {
@@ -195,6 +211,9 @@ export function render(el, match, params) {
         meta = page;
         model = new TxTree(txId, page.provenance);
         first = false;
+        // Which hub recorded the hops: this one, named when its ledger records a federation.
+        fed = await fedAsked;
+        if (fed) title.textContent = `Transaction ${fed.hub}:${num(txId)}`;
       }
       Object.assign(meta, { state: page.state, participants: page.participants, message_count: Math.max(page.message_count, meta.message_count) });
       for (const r of page.messages) model.add(r);
@@ -203,6 +222,7 @@ export function render(el, match, params) {
       after = page.next;
     }
     loaded = true;
+    model.recorder = recorder();
     meta.message_count = Math.max(meta.message_count, model.count);
     overviewNote(model.collapseToBudget(BUDGET));
     redraw();
@@ -214,8 +234,9 @@ export function render(el, match, params) {
   const off = [
     live.on("entry", (d) => {
       const r = d?.record;
-      if (!model || !r || r.tx !== txId || r.provenance === null || d.kind !== "message") return;
+      if (!model || !r || r.tx !== txId || r.provenance === null || !isMessageKind(d.kind)) return;
       if (model.add(r)) {
+        model.recorder = recorder();
         meta.message_count = Math.max(meta.message_count, model.count);
         if (r.valid) for (const p of [r.sender, r.receiver]) if (!meta.participants.includes(p)) meta.participants.push(p);
         if (loaded) { progress.textContent = `${plural(model.count, "message")}; #${r.seq} just arrived.`; schedule(); }
