@@ -34,7 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     ClientError, Result,
     keys::DeviceKey,
-    wire::{Ack, Delivery, Record, ack_topic, in_topic, out_topic},
+    wire::{Ack, Delivery, Record, Topics},
 };
 
 /// Largest MQTT packet accepted: a message of 16 KiB contents, JSON-escaped, with room.
@@ -193,6 +193,10 @@ pub struct MqttSettings {
     pub max_attempts: u32,
     /// Subscribe to the device's inbox (`m2m/in/{name}`) and queue what arrives.
     pub listen: bool,
+    /// In a federation (SPEC §7): the device's own hub. Its topics then carry the hub
+    /// (`m2m/{hub}/out|ack|in/{name}`), as on a broker the federation's hubs share, and it
+    /// sends messages signed in the federation form (`Device::sign_federated`).
+    pub hub: Option<String>,
 }
 
 impl Default for MqttSettings {
@@ -201,6 +205,7 @@ impl Default for MqttSettings {
             ack_timeout: Duration::from_secs(5),
             max_attempts: 12,
             listen: false,
+            hub: None,
         }
     }
 }
@@ -256,9 +261,10 @@ impl MqttTransport {
         let waiters: Waiters = Arc::default();
         let (inbox_tx, inbox_rx) = mpsc::channel(4096);
         let (ready_tx, ready_rx) = oneshot::channel();
-        let mut topics = vec![ack_topic(name)];
+        let hub_topics = Topics::of(settings.hub.as_deref());
+        let mut topics = vec![hub_topics.ack(name)];
         if settings.listen {
-            topics.push(in_topic(name));
+            topics.push(hub_topics.inbox(name));
         }
         let task = tokio::spawn(drive(
             eventloop,
@@ -287,7 +293,7 @@ impl MqttTransport {
         Ok(MqttTransport {
             client,
             name: name.to_owned(),
-            out: out_topic(name),
+            out: hub_topics.out(name),
             waiters,
             settings,
             inbox: Mutex::new(Some(inbox_rx)),
@@ -306,7 +312,11 @@ impl MqttTransport {
     /// Publishes `m` and returns a handle that waits for its acknowledgement. Messages are
     /// published in the order of the calls, so counters reach the hub in order.
     pub async fn start(self: &Arc<Self>, m: Message) -> Result<InFlight> {
-        if m.sender.as_str() != self.name {
+        let own = match &self.settings.hub {
+            Some(hub) => m.sender.split() == (self.name.as_str(), Some(hub.as_str())),
+            None => m.sender.as_str() == self.name,
+        };
+        if !own {
             return Err(ClientError::Invalid(format!(
                 "this transport is {}'s, not {}'s",
                 self.name, m.sender

@@ -34,9 +34,63 @@ pub const OUT_FILTER: &str = "m2m/out/+";
 
 /// The device name at the end of `topic` if it is `m2m/{kind}/{name}`.
 pub fn device_of_topic<'a>(topic: &'a str, kind: &str) -> Option<&'a str> {
-    let rest = topic.strip_prefix(TOPIC_ROOT)?.strip_prefix('/')?;
-    let name = rest.strip_prefix(kind)?.strip_prefix('/')?;
-    (!name.is_empty() && !name.contains('/')).then_some(name)
+    Topics::default().device_of(topic, kind)
+}
+
+/// One hub's topics: `m2m/{kind}/{name}` for a hub on its own broker (docs/MQTT.md), and
+/// `m2m/{hub}/{kind}/{name}` on a broker (or bridged brokers) that a federation's hubs share
+/// (SPEC §7), where each hub subscribes only to `m2m/{its name}/out/+`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Topics {
+    hub: Option<String>,
+}
+
+impl Topics {
+    /// The topics of hub `hub` in a federation; `None`: a hub on its own.
+    pub fn of(hub: Option<&str>) -> Topics {
+        Topics {
+            hub: hub.map(str::to_owned),
+        }
+    }
+
+    /// The hub these topics carry, if any.
+    pub fn hub(&self) -> Option<&str> {
+        self.hub.as_deref()
+    }
+
+    fn prefix(&self) -> String {
+        match &self.hub {
+            Some(h) => format!("{TOPIC_ROOT}/{h}"),
+            None => TOPIC_ROOT.to_owned(),
+        }
+    }
+
+    /// Where device `name` publishes its signed messages.
+    pub fn out(&self, name: &str) -> String {
+        format!("{}/out/{name}", self.prefix())
+    }
+
+    /// Where the hub acknowledges `name`'s messages.
+    pub fn ack(&self, name: &str) -> String {
+        format!("{}/ack/{name}", self.prefix())
+    }
+
+    /// Where the hub delivers messages addressed to `name`.
+    pub fn inbox(&self, name: &str) -> String {
+        format!("{}/in/{name}", self.prefix())
+    }
+
+    /// The filter the hub subscribes to: its devices' outboxes.
+    pub fn out_filter(&self) -> String {
+        format!("{}/out/+", self.prefix())
+    }
+
+    /// The device name at the end of `topic` if it is this hub's `…/{kind}/{name}`.
+    pub fn device_of<'a>(&self, topic: &'a str, kind: &str) -> Option<&'a str> {
+        let rest = topic.strip_prefix(&self.prefix())?.strip_prefix('/')?;
+        let name = rest.strip_prefix(kind)?.strip_prefix('/')?;
+        (!name.is_empty() && !name.contains('/')).then_some(name)
+    }
 }
 
 /// A recorded message (SPEC §5 "record").
@@ -186,8 +240,13 @@ pub struct Delivery {
     /// The record, contents included.
     #[serde(flatten)]
     pub record: Record,
-    /// The sender's Ed25519 signature over the SPEC §4.1 bytes, hex.
+    /// The sender's Ed25519 signature over the SPEC §4.1 bytes, hex (§7's for a federated
+    /// message).
     pub signature: String,
+    /// For a message signed in the federation form (SPEC §7): the hub that recorded it, whose
+    /// ledger writes its own devices' names bare.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<String>,
 }
 
 impl Delivery {
@@ -199,16 +258,35 @@ impl Delivery {
             .contents
             .clone()
             .ok_or_else(|| ClientError::Invalid("delivery without contents".into()))?;
+        let begin = r.action == Action::Begin;
+        let (sender, receiver, form) = match &self.hub {
+            None => (
+                DeviceName::new(&r.sender)?,
+                DeviceName::new(&r.receiver)?,
+                m2mhub_core::message::Form::OneHub,
+            ),
+            Some(hub) => (
+                DeviceName::party(&r.sender)?.qualify(hub),
+                DeviceName::party(&r.receiver)?.qualify(hub),
+                m2mhub_core::message::Form::Federated {
+                    tx_hub: if begin {
+                        None
+                    } else {
+                        Some(DeviceName::new(hub)?)
+                    },
+                },
+            ),
+        };
         Ok(Message {
-            sender: DeviceName::new(&r.sender)?,
-            receiver: DeviceName::new(&r.receiver)?,
+            sender,
+            receiver,
             action: r.action,
-            tx: TxId(if r.action == Action::Begin { 0 } else { r.tx }),
+            tx: TxId(if begin { 0 } else { r.tx }),
             cause: r.cause.map(Seq),
             counter: r.counter,
             contents,
             signature: m2mhub_core::message::parse_hex_array::<64>(&self.signature, "signature")?,
-            form: m2mhub_core::message::Form::OneHub,
+            form,
         })
     }
 
@@ -300,6 +378,20 @@ mod tests {
             let got = delivery(seq, key).verify_signature_in_history(&keys);
             assert_eq!(got.is_ok(), ok, "seq {seq}: {got:?}");
         }
+    }
+
+    #[test]
+    fn a_federations_topics_carry_the_hub() {
+        let t = Topics::of(Some("home"));
+        assert_eq!(t.out("meter"), "m2m/home/out/meter");
+        assert_eq!(t.ack("meter"), "m2m/home/ack/meter");
+        assert_eq!(t.inbox("meter"), "m2m/home/in/meter");
+        assert_eq!(t.out_filter(), "m2m/home/out/+");
+        assert_eq!(t.device_of("m2m/home/out/meter", "out"), Some("meter"));
+        assert_eq!(t.device_of("m2m/grid/out/meter", "out"), None);
+        assert_eq!(t.device_of("m2m/out/meter", "out"), None);
+        assert_eq!(Topics::default().out("meter"), out_topic("meter"));
+        assert_eq!(Topics::default().out_filter(), OUT_FILTER);
     }
 
     #[test]

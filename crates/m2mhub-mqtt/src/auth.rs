@@ -24,7 +24,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use m2mhub_client::wire::{ack_topic, in_topic, out_topic};
+use m2mhub_client::wire::Topics;
 use m2mhub_core::auth::{ConnectRefusal, check_connect};
 use m2mhub_ledger::Ledger;
 use rumqttd::{Authorizer, ConnectRequest, protocol::ConnectReturnCode};
@@ -54,6 +54,8 @@ pub struct BrokerAuth {
     pub on_refusal: RefusalHook,
     /// Charged with every refusal, if any.
     pub throttle: Option<Arc<dyn ConnectThrottle>>,
+    /// The topics devices get: `m2m/{hub}/…` for a federation member (SPEC §7).
+    pub topics: Topics,
 }
 
 impl std::fmt::Debug for BrokerAuth {
@@ -164,9 +166,9 @@ impl BrokerAuth {
         let topics = DeviceTopics {
             name: name.to_owned(),
             client_id: req.client_id.to_owned(),
-            out: out_topic(name),
-            ack: ack_topic(name),
-            inbox: in_topic(name),
+            out: self.topics.out(name),
+            ack: self.topics.ack(name),
+            inbox: self.topics.inbox(name),
             peer,
             auth: self.clone(),
         };

@@ -8,7 +8,7 @@
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
-use m2mhub_client::{mqtt::BrokerConfig, wire::OUT_FILTER};
+use m2mhub_client::{mqtt::BrokerConfig, wire::Topics};
 use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, SegmentConfig, ServerSettings};
 
 use crate::{MqttError, auth::BrokerAuth, auth::HUB_USERNAME};
@@ -28,6 +28,16 @@ impl EmbeddedBroker {
     pub fn start(
         listen: SocketAddr,
         auth: Option<BrokerAuth>,
+    ) -> Result<EmbeddedBroker, MqttError> {
+        Self::start_with_topics(listen, auth, &Topics::default())
+    }
+
+    /// [`EmbeddedBroker::start`] for a hub whose topics are `topics` (a federation member's
+    /// carry its name, SPEC §7); `auth`'s own topics should be the same.
+    pub fn start_with_topics(
+        listen: SocketAddr,
+        auth: Option<BrokerAuth>,
+        topics: &Topics,
     ) -> Result<EmbeddedBroker, MqttError> {
         let addr = if listen.port() == 0 {
             // rumqttd does not report the port it bound, so pick one here.
@@ -58,7 +68,7 @@ impl EmbeddedBroker {
                 Arc::new(move |req: &rumqttd::ConnectRequest<'_>| auth.connect(req, &secret));
             handler
         });
-        let mut broker = Broker::new(config(addr, handler));
+        let mut broker = Broker::new(config(addr, handler, &topics.out_filter()));
         std::thread::Builder::new()
             .name("m2mhub-broker".into())
             .spawn(move || {
@@ -106,7 +116,11 @@ impl EmbeddedBroker {
     }
 }
 
-fn config(addr: SocketAddr, connect_handler: Option<rumqttd::ConnectHandler>) -> Config {
+fn config(
+    addr: SocketAddr,
+    connect_handler: Option<rumqttd::ConnectHandler>,
+    out_filter: &str,
+) -> Config {
     let connections = ConnectionSettings {
         connection_timeout_ms: 60_000,
         max_payload_size: m2mhub_client::mqtt::MAX_PACKET_BYTES as usize,
@@ -139,7 +153,7 @@ fn config(addr: SocketAddr, connect_handler: Option<rumqttd::ConnectHandler>) ->
             max_segment_size: 256 * 1024,
             max_segment_count: 2,
             custom_segment: Some(HashMap::from([(
-                OUT_FILTER.to_owned(),
+                out_filter.to_owned(),
                 SegmentConfig {
                     max_segment_size: 4 * 1024 * 1024,
                     max_segment_count: 4,

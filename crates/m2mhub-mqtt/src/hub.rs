@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use m2mhub_client::{
     mqtt::BrokerConfig,
-    wire::{OUT_FILTER, Refusal, ack_topic, device_of_topic, in_topic},
+    wire::{Refusal, Topics},
 };
 use m2mhub_core::{
     message::{Message, MessageSubmission},
@@ -29,7 +29,11 @@ use rumqttc::v5::{
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::MqttError;
+use crate::{
+    MqttError,
+    answer::answer,
+    federation::{ForwardHook, is_outbox_owner},
+};
 
 /// What the hub delivers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -128,6 +132,10 @@ pub struct HubConfig {
     pub release: Release,
     /// Told of every refusal.
     pub on_refusal: RefusalHook,
+    /// The topics: `m2m/…` for a hub on its own, `m2m/{hub}/…` in a federation (SPEC §7).
+    pub topics: Topics,
+    /// In a federation: forwards messages that another member records.
+    pub forward: ForwardHook,
 }
 
 /// How long the broker keeps the hub's session (and queues devices' messages) while the hub
@@ -143,16 +151,26 @@ pub struct MqttHub {
 }
 
 /// A committed (or refused) submission on its way to the answerer.
-struct Done {
-    publish: Publish,
+pub(crate) struct Done {
+    pub(crate) publish: Publish,
     /// Already released to the broker ([`Release::OnReceipt`]).
-    released: bool,
+    pub(crate) released: bool,
     /// Where to acknowledge: the device named by the topic.
-    sender: Option<DeviceName>,
-    outcome: Outcome,
+    pub(crate) sender: Option<DeviceName>,
+    pub(crate) outcome: Outcome,
 }
 
-enum Outcome {
+/// What the reader shares with its spawned forwards.
+#[derive(Clone)]
+struct Reading {
+    committer: Committer,
+    release: Release,
+    topics: Topics,
+    forward: ForwardHook,
+    done: mpsc::UnboundedSender<Done>,
+}
+
+pub(crate) enum Outcome {
     Refused {
         counter: Option<u64>,
         /// The payload's `sender`, when it has one.
@@ -162,7 +180,17 @@ enum Outcome {
     Appended {
         counter: u64,
         signature: [u8; 64],
+        /// Signed in the federation form (the delivery then names the recording hub).
+        federated: bool,
         result: Result<Appended, LedgerError>,
+    },
+    /// Recorded by another member (SPEC §7), whose answer this is.
+    Forwarded {
+        counter: u64,
+        signature: [u8; 64],
+        /// The member that recorded it.
+        hub: String,
+        result: Result<Record, Refusal>,
     },
 }
 
@@ -179,17 +207,18 @@ impl MqttHub {
         let (client, eventloop) = AsyncClient::new(options, 65_536);
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
-        let reader = tokio::spawn(read(
-            eventloop,
-            client.clone(),
-            (committer, config.release),
-            done_tx,
-            ready_tx,
-        ));
+        let reading = Reading {
+            committer,
+            release: config.release,
+            topics: config.topics.clone(),
+            forward: config.forward,
+            done: done_tx,
+        };
+        let reader = tokio::spawn(read(eventloop, client.clone(), reading, ready_tx));
         let answerer = tokio::spawn(answer(
             client.clone(),
             done_rx,
-            config.policy,
+            (config.policy, config.topics),
             config.on_refusal,
         ));
         match tokio::time::timeout(Duration::from_secs(10), ready_rx).await {
@@ -229,17 +258,17 @@ impl MqttHub {
 async fn read(
     mut eventloop: EventLoop,
     client: AsyncClient,
-    (committer, release): (Committer, Release),
-    done: mpsc::UnboundedSender<Done>,
+    reading: Reading,
     ready: oneshot::Sender<Result<(), String>>,
 ) {
     let mut ready = Some(ready);
+    let filter = reading.topics.out_filter();
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                tracing::info!("mqtt: connected; subscribing to {OUT_FILTER}");
-                if let Err(e) = client.try_subscribe(OUT_FILTER, QoS::AtLeastOnce) {
-                    tracing::error!("mqtt: subscribing to {OUT_FILTER}: {e}");
+                tracing::info!("mqtt: connected; subscribing to {filter}");
+                if let Err(e) = client.try_subscribe(&filter, QoS::AtLeastOnce) {
+                    tracing::error!("mqtt: subscribing to {filter}: {e}");
                 }
             }
             Ok(Event::Incoming(Packet::SubAck(ack))) => {
@@ -253,22 +282,22 @@ async fn read(
                     }
                     (Some(code), Some(r)) => {
                         let _ = r.send(Err(format!(
-                            "the broker refused the subscription to {OUT_FILTER}: {code:?}"
+                            "the broker refused the subscription to {filter}: {code:?}"
                         )));
                         return;
                     }
                     (Some(code), None) => {
-                        tracing::error!("mqtt: the broker refused {OUT_FILTER} again: {code:?}");
+                        tracing::error!("mqtt: the broker refused {filter} again: {code:?}");
                     }
                     (None, None) => {}
                 }
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                let released = release == Release::OnReceipt;
+                let released = reading.release == Release::OnReceipt;
                 if released && let Err(e) = client.try_ack(&p) {
                     tracing::warn!("mqtt: releasing a publish: {e}");
                 }
-                receive(p, released, &committer, &done).await;
+                receive(p, released, &reading).await;
             }
             Ok(_) => {}
             Err(e) => {
@@ -289,17 +318,37 @@ const BUSY_RETRY: Duration = Duration::from_millis(5);
 /// Decodes one publish and queues it with the committer (or straight for a refusal). A full
 /// committer pushes back on the reader without blocking its thread: it waits, then offers the
 /// message again, and meanwhile the broker holds what devices publish.
-async fn receive(
-    publish: Publish,
-    released: bool,
-    committer: &Committer,
-    done: &mpsc::UnboundedSender<Done>,
-) {
+async fn receive(publish: Publish, released: bool, reading: &Reading) {
+    let (committer, done) = (&reading.committer, &reading.done);
     let topic = std::str::from_utf8(&publish.topic).unwrap_or("");
-    let sender = device_of_topic(topic, "out").and_then(|n| DeviceName::new(n).ok());
-    match decode(&publish.payload, sender.as_ref()) {
+    let sender = reading
+        .topics
+        .device_of(topic, "out")
+        .and_then(|n| DeviceName::new(n).ok());
+    match decode(&publish.payload, sender.as_ref(), &reading.topics) {
         Ok(m) => {
             let (counter, signature) = (m.counter, m.signature);
+            if let Some(answer) = reading.forward.call(&m, &publish.payload) {
+                // Another member records it: wait for its answer off the reader.
+                let hub = m.recording_hub().unwrap_or_default().to_owned();
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let result = answer.await;
+                    let _ = done.send(Done {
+                        publish,
+                        released,
+                        sender,
+                        outcome: Outcome::Forwarded {
+                            counter,
+                            signature,
+                            hub,
+                            result,
+                        },
+                    });
+                });
+                return;
+            }
+            let federated = m.is_federated();
             loop {
                 let (done, publish, sender) = (done.clone(), publish.clone(), sender.clone());
                 let queued = committer.try_submit(
@@ -313,6 +362,7 @@ async fn receive(
                             outcome: Outcome::Appended {
                                 counter,
                                 signature,
+                                federated,
                                 result,
                             },
                         });
@@ -349,153 +399,23 @@ async fn receive(
 }
 
 /// A publish's payload as a message from the device its topic names.
-fn decode(payload: &[u8], topic_sender: Option<&DeviceName>) -> Result<Message, String> {
+fn decode(
+    payload: &[u8],
+    topic_sender: Option<&DeviceName>,
+    topics: &Topics,
+) -> Result<Message, String> {
     let Some(topic_sender) = topic_sender else {
-        return Err("the topic must be m2m/out/{sender}".into());
+        return Err(format!("the topic must be {}", topics.out("{sender}")));
     };
     let sub: MessageSubmission = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
     let m = Message::try_from(sub).map_err(|e| e.to_string())?;
-    if &m.sender != topic_sender {
+    if !is_outbox_owner(topics, m.sender.as_str(), topic_sender.as_str()) {
         return Err(format!(
             "a message from {} published on {topic_sender}'s outbox",
             m.sender
         ));
     }
     Ok(m)
-}
-
-/// The acknowledgement of a refused submission.
-#[derive(Serialize)]
-struct RefusedAck<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    counter: Option<u64>,
-    error: &'a str,
-    message: &'a str,
-}
-
-/// A delivery: the record with its contents and the sender's signature.
-#[derive(Serialize)]
-struct DeliveryOut<'a> {
-    #[serde(flatten)]
-    record: &'a Record,
-    signature: String,
-}
-
-/// Publishes acknowledgements and deliveries, then releases the device's publish (PUBACK).
-async fn answer(
-    client: AsyncClient,
-    mut done: mpsc::UnboundedReceiver<Done>,
-    policy: Policy,
-    on_refusal: RefusalHook,
-) {
-    while let Some(d) = done.recv().await {
-        if let Err(e) = answer_one(&client, d, policy, &on_refusal).await {
-            tracing::warn!("mqtt: answering: {e}");
-        }
-    }
-}
-
-async fn answer_one(
-    client: &AsyncClient,
-    d: Done,
-    policy: Policy,
-    on_refusal: &RefusalHook,
-) -> Result<(), String> {
-    let topic = String::from_utf8_lossy(&d.publish.topic);
-    let topic_sender = d.sender.as_ref().map(DeviceName::as_str);
-    if let Outcome::Refused {
-        refusal, claimed, ..
-    } = &d.outcome
-    {
-        on_refusal.call(&MqttRefusal {
-            source: &topic,
-            sender: claimed.as_deref().or(topic_sender),
-            code: &refusal.error,
-            message: &refusal.message,
-        });
-    }
-    let Some(sender) = &d.sender else {
-        // Nobody to answer: release it so the broker does not send it again.
-        if d.released {
-            return Ok(());
-        }
-        return client.ack(&d.publish).await.map_err(|e| e.to_string());
-    };
-    let release = match d.outcome {
-        Outcome::Refused {
-            counter, refusal, ..
-        } => {
-            let ack = RefusedAck {
-                counter,
-                error: &refusal.error,
-                message: &refusal.message,
-            };
-            publish(client, ack_topic(sender.as_str()), to_json(&ack)?).await?;
-            true
-        }
-        Outcome::Appended {
-            signature,
-            result: Ok(Appended::Message(record)),
-            ..
-        } => {
-            if policy == Policy::Audit || record.valid {
-                let delivery = DeliveryOut {
-                    record: &record,
-                    signature: hex::encode(signature),
-                };
-                publish(client, in_topic(&record.receiver), to_json(&delivery)?).await?;
-            }
-            let mut ack = record;
-            ack.contents = None;
-            publish(client, ack_topic(sender.as_str()), to_json(&ack)?).await?;
-            true
-        }
-        Outcome::Appended {
-            counter, result, ..
-        } => {
-            let (code, message, release) = match result {
-                Err(LedgerError::Refused(r)) => {
-                    let message = r.to_string();
-                    on_refusal.call(&MqttRefusal {
-                        source: &topic,
-                        sender: topic_sender,
-                        code: r.code(),
-                        message: &message,
-                    });
-                    (r.code(), message, true)
-                }
-                Err(e) => {
-                    // Not recorded for a reason that is not the message's: keep it with the
-                    // broker (no PUBACK) and tell the device to try again.
-                    tracing::error!("mqtt: cannot record: {e}");
-                    ("unavailable", e.to_string(), false)
-                }
-                Ok(_) => ("internal", "not a message".into(), true),
-            };
-            let ack = RefusedAck {
-                counter: Some(counter),
-                error: code,
-                message: &message,
-            };
-            publish(client, ack_topic(sender.as_str()), to_json(&ack)?).await?;
-            release
-        }
-    };
-    if release && !d.released {
-        client.ack(&d.publish).await.map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
-async fn publish(client: &AsyncClient, topic: String, payload: Vec<u8>) -> Result<(), String> {
-    client
-        .publish(topic, QoS::AtLeastOnce, false, payload)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, String> {
-    serde_json::to_vec(v).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -516,16 +436,17 @@ mod tests {
     #[test]
     fn decodes_a_message_from_the_outbox_owner_only() {
         let a = DeviceName::new("a").unwrap();
-        let m = decode(&payload("a"), Some(&a)).unwrap();
+        let t = Topics::default();
+        let m = decode(&payload("a"), Some(&a), &t).unwrap();
         assert_eq!((m.sender.as_str(), m.counter), ("a", 1));
-        let e = decode(&payload("mallory"), Some(&a)).unwrap_err();
+        let e = decode(&payload("mallory"), Some(&a), &t).unwrap_err();
         assert!(
             e.contains("a message from mallory published on a's outbox"),
             "{e}"
         );
-        assert!(decode(&payload("a"), None).is_err());
-        assert!(decode(b"{", Some(&a)).is_err());
-        assert!(decode(br#"{"sender":"a"}"#, Some(&a)).is_err());
+        assert!(decode(&payload("a"), None, &t).is_err());
+        assert!(decode(b"{", Some(&a), &t).is_err());
+        assert!(decode(br#"{"sender":"a"}"#, Some(&a), &t).is_err());
     }
 
     #[test]

@@ -14,12 +14,15 @@
 //!
 //! [`Committer`]: m2mhub_ledger::Committer
 
+mod answer;
 mod auth;
 mod embedded;
+mod federation;
 mod hub;
 
 pub use auth::{BrokerAuth, ConnectThrottle, HUB_USERNAME};
 pub use embedded::EmbeddedBroker;
+pub use federation::{ForwardHook, Forwarded, delivery_topic};
 pub use hub::{HubConfig, MqttHub, MqttRefusal, Policy, RefusalHook, Release};
 
 /// What can go wrong in the MQTT hub.

@@ -20,6 +20,8 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
+use m2mhub_core::message::Message;
+
 use crate::error::ApiError;
 
 /// How long a device waits for the recording member before it is answered 503.
@@ -97,6 +99,21 @@ impl Forwarder {
             queued?;
             rx.await.unwrap_or_else(|_| Err(unavailable(&hub)))
         }
+    }
+}
+
+/// The member that records `msg` when it is not this hub (SPEC §7), once the message passed
+/// this hub's authentication as its sender's hub (`auth::check_forward`); `None` when this
+/// hub records it (or is in no federation).
+pub fn recording_member(s: &crate::state::AppState, msg: &Message) -> Result<Option<String>, ApiError> {
+    let view = s.ledger.view();
+    let registry = &view.registry.registry;
+    match (msg.recording_hub(), registry.hub()) {
+        (Some(home), Some(here)) if home != here && s.forwarder.is_some() => {
+            m2mhub_core::auth::check_forward(registry, msg)?;
+            Ok(Some(home.to_owned()))
+        }
+        _ => Ok(None),
     }
 }
 

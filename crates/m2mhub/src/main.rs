@@ -7,6 +7,7 @@ mod follow;
 mod fork;
 mod hops;
 mod imports;
+mod members;
 mod mqtt;
 mod remote;
 mod streak;

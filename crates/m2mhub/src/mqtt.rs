@@ -7,9 +7,13 @@ use std::{
 };
 
 use anyhow::Context;
-use m2mhub_client::mqtt::BrokerConfig;
+use m2mhub_client::{
+    mqtt::BrokerConfig,
+    wire::{Refusal as WireRefusal, Topics},
+};
 use m2mhub_mqtt::{
-    BrokerAuth, ConnectThrottle, EmbeddedBroker, HubConfig, MqttHub, Policy, RefusalHook, Release,
+    BrokerAuth, ConnectThrottle, EmbeddedBroker, ForwardHook, Forwarded, HubConfig, MqttHub, Policy,
+    RefusalHook, Release,
 };
 use m2mhub_server::{
     security::{Refusal, Transport},
@@ -76,8 +80,9 @@ impl MqttArgs {
             hub_client_id: self.mqtt_client_id.clone(),
             on_refusal: refusal_hook(state),
             throttle: Some(Arc::new(SharedThrottle(state.throttle.clone()))),
+            topics: topics(state),
         });
-        let broker = EmbeddedBroker::start(self.mqtt_listen, auth)
+        let broker = EmbeddedBroker::start_with_topics(self.mqtt_listen, auth, &topics(state))
             .with_context(|| format!("starting the embedded broker on {}", self.mqtt_listen))?;
         let how = if broker.authenticates() {
             "devices sign their CONNECT"
@@ -111,13 +116,16 @@ impl MqttArgs {
                 policy: self.policy,
                 release,
                 on_refusal: refusal_hook(state),
+                topics: topics(state),
+                forward: forward_hook(state),
             },
             state.committer.clone(),
         )
         .await
         .with_context(|| format!("joining the MQTT broker at {host}:{port}"))?;
         println!(
-            "mqtt: recording m2m/out/+ on {host}:{port} (policy {:?})",
+            "mqtt: recording {} on {host}:{port} (policy {:?})",
+            topics(state).out_filter(),
             self.policy
         );
         Ok(Some((hub, broker)))
@@ -179,4 +187,63 @@ mod tests {
             assert!(args(listen, true).authenticates(), "{listen}");
         }
     }
+}
+
+/// The hub's topics: `m2m/{its name}/…` in a federation (SPEC §7), else `m2m/…`.
+fn topics(state: &m2mhub_server::AppState) -> Topics {
+    Topics::of(state.federation.as_ref().map(|f| f.me.name.as_str()))
+}
+
+/// In a federation, messages another member records are authenticated here and forwarded
+/// (SPEC §7); the device is answered with that member's record or refusal.
+fn forward_hook(state: &m2mhub_server::AppState) -> ForwardHook {
+    if state.forwarder.is_none() {
+        return ForwardHook::default();
+    }
+    let s = state.clone();
+    ForwardHook::new(move |m, json| {
+        let refused = |e: m2mhub_server::error::ApiError| -> Forwarded {
+            let r = WireRefusal {
+                error: e.code.to_owned(),
+                message: e.message,
+            };
+            Box::pin(async move { Err(r) })
+        };
+        let home = match m2mhub_server::forward::recording_member(&s, m) {
+            Ok(None) => return None,
+            Ok(Some(home)) => home,
+            Err(e) => return Some(refused(e)),
+        };
+        let forwarder = s.forwarder.clone()?;
+        let raw = match std::str::from_utf8(json)
+            .ok()
+            .and_then(|j| serde_json::value::RawValue::from_string(j.to_owned()).ok())
+        {
+            Some(raw) => raw,
+            None => {
+                return Some(refused(m2mhub_server::error::ApiError::malformed(
+                    "the payload is not one JSON value",
+                )));
+            }
+        };
+        let answer = forwarder.forward_owned(home, raw);
+        Some(Box::pin(async move {
+            match answer.await {
+                Ok((status, body)) if status.is_success() => {
+                    serde_json::from_slice::<m2mhub_ledger::Record>(&body).map_err(|e| WireRefusal {
+                        error: "unavailable".into(),
+                        message: format!("the recording hub's answer is no record: {e}"),
+                    })
+                }
+                Ok((_, body)) => Err(serde_json::from_slice::<WireRefusal>(&body).unwrap_or(WireRefusal {
+                    error: "unavailable".into(),
+                    message: "the recording hub's answer is no error body".into(),
+                })),
+                Err(e) => Err(WireRefusal {
+                    error: e.code.to_owned(),
+                    message: e.message,
+                }),
+            }
+        }))
+    })
 }

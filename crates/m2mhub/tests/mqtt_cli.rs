@@ -186,63 +186,13 @@ fn demo_over_mqtt_finds_the_smart_tv() {
     assert!(stdout.contains("root cause: smart_tv"), "{stdout}");
 }
 
-/// A real Mosquitto on a free port, killed by PID on drop (`None` outside CI when it is not
-/// installed; in CI a missing Mosquitto fails the test).
-struct Mosquitto {
-    child: Child,
-    port: u16,
-    /// Holds the configuration file until the broker stops.
-    _dir: tempfile::TempDir,
-}
-
-impl Mosquitto {
-    fn start() -> Option<Mosquitto> {
-        let bin = Path::new("/usr/sbin/mosquitto");
-        if !bin.exists() {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "mosquitto is not installed (make deps installs it)"
-            );
-            eprintln!("mosquitto is not installed: skipping (make deps installs it)");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let conf = dir.path().join("m.conf");
-        std::fs::write(
-            &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-        )
-        .unwrap();
-        // Owned (and so killed and waited for on drop) before anything can fail.
-        let m = Mosquitto {
-            child: Command::new(bin).arg("-c").arg(&conf).spawn().unwrap(),
-            port,
-            _dir: dir,
-        };
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        for _ in 0..500 {
-            if std::net::TcpStream::connect(addr).is_ok() {
-                return Some(m);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        panic!("mosquitto did not start on {addr}");
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `serve --mqtt-connect … --policy enforce` against a real Mosquitto: an invalid message is
 /// recorded and acknowledged with its verdict but not delivered; the valid one after it is.
 #[test]
 fn serve_mqtt_connect_enforce() {
-    let Some(m) = Mosquitto::start() else { return };
+    let Some(m) = common::mosquitto::Mosquitto::start("") else {
+        return;
+    };
     let broker = format!("mqtt://127.0.0.1:{}", m.port);
     let tmp = tempfile::tempdir().unwrap();
     let (hub, url) = serve_with(

@@ -123,20 +123,6 @@ fn claimed_sender(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<Claim>(body).ok()?.sender
 }
 
-/// The member that records `msg` when it is not this hub (SPEC §7), once the message passed
-/// this hub's authentication as its sender's hub.
-fn forwarded_to(s: &AppState, msg: &Message) -> Result<Option<String>, ApiError> {
-    let view = s.ledger.view();
-    let registry = &view.registry.registry;
-    match (msg.recording_hub(), registry.hub()) {
-        (Some(home), Some(here)) if home != here && s.forwarder.is_some() => {
-            m2mhub_core::auth::check_forward(registry, msg)?;
-            Ok(Some(home.to_owned()))
-        }
-        _ => Ok(None),
-    }
-}
-
 /// Forwards the message `json` to member `home` and answers with its answer, as it came.
 async fn relay(s: &AppState, home: &str, json: bytes::Bytes) -> ApiResult<Response> {
     let forwarder = s.forwarder.as_ref().ok_or_else(ApiError::busy)?;
@@ -180,7 +166,7 @@ pub async fn post(
         .map_err(|_| ApiError::malformed("the body is not UTF-8"))
         .and_then(decode)
         .inspect_err(|e| refused_from(&s, source, claimed_sender(&b).as_deref(), e))?;
-    if let Some(home) = forwarded_to(&s, &msg).inspect_err(|e| {
+    if let Some(home) = crate::forward::recording_member(&s, &msg).inspect_err(|e| {
         refused_from(&s, source, Some(msg.sender.as_str()), e);
     })? {
         return relay(&s, &home, b).await;
@@ -243,7 +229,7 @@ pub async fn batch(
     // Messages another member records (SPEC §7): forwarded in order, answered in place.
     let mut forwarded = Vec::new();
     for item in items {
-        match decode(item.get()).and_then(|m| Ok((forwarded_to(&s, &m)?, m))) {
+        match decode(item.get()).and_then(|m| Ok((crate::forward::recording_member(&s, &m)?, m))) {
             Ok((Some(home), m)) => {
                 let json = RawValue::from_string(item.get().to_owned())
                     .map_err(|e| ApiError::malformed(e.to_string()))?;

@@ -307,6 +307,41 @@ pub fn verify(a: &VerifyArgs, data: Option<&Path>, url: Option<&str>) -> anyhow:
     }
 }
 
+/// `verify --federation FILE --chain-rpc URL` (SPEC §7): every member's ledger, read through
+/// its API, against the roots anchored in its own M2MHubAnchor (`anchor` in its `[[member]]`).
+/// Returns (all good, members checked); a member that names no anchor is reported unchecked
+/// and fails the check.
+pub fn verify_federation(
+    a: &VerifyArgs,
+    fed: &m2mhub_core::federation::Federation,
+) -> anyhow::Result<(bool, usize)> {
+    if a.chain_rpc.is_none() {
+        return Ok((true, 0));
+    }
+    let (mut ok, mut checked) = (true, 0);
+    for m in &fed.members {
+        let Some(anchor) = &m.anchor else {
+            println!("unchecked: member {} names no anchor contract", m.name);
+            ok = false;
+            continue;
+        };
+        let anchor: Address = anchor
+            .parse()
+            .with_context(|| format!("member {}'s anchor {anchor:?} is no address", m.name))?;
+        println!("member {}:", m.name);
+        let args = VerifyArgs {
+            chain_rpc: a.chain_rpc.clone(),
+            chain_anchor: Some(anchor),
+        };
+        if verify(&args, None, Some(&m.url))? {
+            checked += 1;
+        } else {
+            ok = false;
+        }
+    }
+    Ok((ok, checked))
+}
+
 /// A running hub's blocks: tree size → root.
 async fn block_roots(url: &str) -> anyhow::Result<std::collections::BTreeMap<u64, B256>> {
     let hub = crate::remote::Hub::new(url);

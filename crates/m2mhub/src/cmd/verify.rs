@@ -32,6 +32,8 @@ pub struct Args {
     /// a witness and checks those checkpoints pairwise consistent, naming a hub that showed
     /// different trees to different members; and checks every member's import entries against
     /// the source member's own registry changes, naming the first skipped or altered one.
+    /// With `--chain-rpc`, also each member's ledger against the roots anchored in the
+    /// contract its `[[member]]` names (`anchor`).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "tiles"])]
     pub federation: Option<PathBuf>,
     /// Trust this verifier key (`name+id+key`) instead of the hub's own.
@@ -60,21 +62,33 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         for (importer, source, n) in &i.lag {
             println!("lag: {importer} has not imported {n} change(s) of {source} yet");
         }
+        drop(rt);
+        let (anchors_ok, anchored) = super::chain::verify_federation(&a.chain, &fed)?;
         let unchecked = r.unchecked.len() + i.unchecked.len();
-        if !r.forks.is_empty() || !i.bad.is_empty() || unchecked > 0 {
+        if !r.forks.is_empty() || !i.bad.is_empty() || unchecked > 0 || !anchors_ok {
             println!(
-                "FAILED: {} fork(s), {} bad import(s), {unchecked} unchecked",
+                "FAILED: {} fork(s), {} bad import(s), {unchecked} unchecked{}",
                 r.forks.len(),
                 i.bad.len(),
+                if anchors_ok {
+                    ""
+                } else {
+                    ", anchors do not all match"
+                }
             );
             return Ok(ExitCode::FAILURE);
         }
         println!(
-            "ok: {} members, {} witnessed checkpoints, {} pairs consistent, {} imports match their source",
+            "ok: {} members, {} witnessed checkpoints, {} pairs consistent, {} imports match their source{}",
             fed.members.len(),
             r.views,
             r.pairs,
-            i.imports
+            i.imports,
+            if a.chain.chain_rpc.is_some() {
+                format!(", {anchored} members' anchors match their ledgers")
+            } else {
+                String::new()
+            }
         );
         return Ok(ExitCode::SUCCESS);
     }

@@ -65,6 +65,11 @@ impl Hub {
 
     /// Starts `serve` on the hub's port, as a member of `federation` if given.
     pub fn start(&mut self, federation: Option<&Path>) {
+        self.start_with(federation, &[]);
+    }
+
+    /// [`Hub::start`] with more `serve` arguments.
+    pub fn start_with(&mut self, federation: Option<&Path>, extra: &[&str]) {
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--data", self.dir.to_str().unwrap()])
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
@@ -78,6 +83,7 @@ impl Hub {
             ]);
         }
         let mut child = cmd
+            .args(extra)
             .env("M2MHUB_OPERATOR_TOKEN", TOKEN)
             .stdout(Stdio::piped())
             .spawn()
@@ -114,8 +120,18 @@ pub async fn get(url: &str, path: &str) -> (u16, String) {
 
 /// Writes the federation file of `hubs` with `[witness] cosignatures = k` to `path`.
 pub fn federation_file(path: &Path, hubs: &[&Hub], k: usize) -> PathBuf {
+    federation_file_with_anchors(path, hubs, k, &[])
+}
+
+/// [`federation_file`] naming `anchors[i]` as hub i's anchor contract.
+pub fn federation_file_with_anchors(
+    path: &Path,
+    hubs: &[&Hub],
+    k: usize,
+    anchors: &[String],
+) -> PathBuf {
     let mut s = format!("[witness]\ncosignatures = {k}\n");
-    for h in hubs {
+    for (i, h) in hubs.iter().enumerate() {
         s.push_str(&format!(
             "\n[[member]]\nname = \"{}\"\norigin = \"{}\"\nkey = \"{}\"\nurl = \"http://127.0.0.1:{}\"\n",
             h.name,
@@ -123,6 +139,9 @@ pub fn federation_file(path: &Path, hubs: &[&Hub], k: usize) -> PathBuf {
             h.key,
             h.port
         ));
+        if let Some(a) = anchors.get(i) {
+            s.push_str(&format!("anchor = \"{a}\"\n"));
+        }
     }
     std::fs::write(path, s).unwrap();
     path.to_owned()

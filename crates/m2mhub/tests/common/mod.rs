@@ -16,6 +16,7 @@ use m2mhub_core::{
 };
 
 pub mod federation;
+pub mod mosquitto;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_m2mhub");
 pub const TOKEN: &str = "cli-test-token";

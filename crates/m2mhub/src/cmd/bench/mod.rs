@@ -3,6 +3,7 @@
 //! every figure beside its target (`bench-results/BENCH.md`, embedded in the README).
 
 mod disk;
+mod federation;
 mod hostile;
 mod http;
 mod ingest;
@@ -16,6 +17,7 @@ use std::{path::PathBuf, process::ExitCode};
 use report::Row;
 use serde_json::json;
 
+pub use federation::FederationArgs;
 pub use hostile::HostileArgs;
 pub use http::HttpArgs;
 pub use ingest::IngestArgs;
@@ -40,6 +42,9 @@ pub enum Command {
     /// Devices' latency while attackers hold idle and slowloris connections and flood forged
     /// and replayed messages (the hub in its own process).
     Hostile(HostileArgs),
+    /// Three federation members on this machine (SPEC §7): the latency a cross-hub message
+    /// adds, import lag, witness round trip, and aggregate throughput against one member.
+    Federation(FederationArgs),
 }
 
 /// `m2mhub bench all` options.
@@ -71,6 +76,11 @@ pub fn run(c: Command) -> anyhow::Result<ExitCode> {
         Command::Mqtt(a) => mqtt::run(&a),
         Command::Hostile(a) => {
             let (_, rows) = hostile::hostile(&a)?;
+            println!("{}", report::markdown(&rows));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Federation(a) => {
+            let (_, rows) = federation::federation(&a)?;
             println!("{}", report::markdown(&rows));
             Ok(ExitCode::SUCCESS)
         }

@@ -1,0 +1,128 @@
+//! Federated messages over a broker cluster (SPEC §7): two real Mosquitto brokers bridged to
+//! each other (`m2m/#` both ways), home on one and grid on the other, on hub-qualified topics.
+//! Home's meter publishes on `m2m/home/out/meter` a message of grid's transaction; home
+//! authenticates and forwards it, acknowledges it on `m2m/home/ack/meter` with grid's record,
+//! and delivers it on `m2m/grid/in/controller`, which the bridge carries to the grid's broker
+//! where the controller listens; the controller checks the meter's signature end to end.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    federation::{
+        Hub, NAMES, federation_file, free_port, post_message, rt, signed_v2, wait_imported,
+    },
+    mosquitto::Mosquitto,
+};
+use m2mhub_client::{
+    Device,
+    counter::Counter,
+    keys::DeviceKey,
+    mqtt::{BrokerConfig, MqttSettings, MqttTransport},
+};
+use m2mhub_core::message::Action;
+
+#[test]
+fn a_message_crosses_hubs_and_bridged_brokers_on_hub_qualified_topics() {
+    let a_port = free_port();
+    let Some(b) = Mosquitto::start("") else {
+        return;
+    };
+    let bridge = format!(
+        "connection to-b\naddress 127.0.0.1:{}\ntopic m2m/# both 1\ncleansession true\n",
+        b.port
+    );
+    let Some(a) = Mosquitto::start_on(a_port, &bridge) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hubs: Vec<Hub> = NAMES.iter().map(|n| Hub::create(tmp.path(), n)).collect();
+    let file = federation_file(
+        &tmp.path().join("federation.toml"),
+        &hubs.iter().collect::<Vec<_>>(),
+        1,
+    );
+    // Home and street on broker A, grid on broker B.
+    for h in &mut hubs {
+        let broker = if h.name == "grid" { b.url() } else { a.url() };
+        h.start_with(Some(&file), &["--mqtt-connect", &broker]);
+    }
+    let (home, grid) = (hubs[0].url.clone(), hubs[2].url.clone());
+    let meter_key = DeviceKey::from_seed([21; 32]);
+    let controller_key = DeviceKey::from_seed([22; 32]);
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        let sk = |k: &DeviceKey| ed25519_dalek::SigningKey::from_bytes(&k.signing_key().to_bytes());
+        common::register(&c, &home, "meter", &sk(&meter_key), 2).await;
+        common::register(&c, &grid, "controller", &sk(&controller_key), 2).await;
+        wait_imported(&grid, "m2mhub/home", 1).await;
+        wait_imported(&home, "m2mhub/grid", 1).await;
+
+        // The controller listens on grid's broker, on grid's topics.
+        let listen = MqttSettings {
+            listen: true,
+            hub: Some("grid".into()),
+            ..MqttSettings::default()
+        };
+        let broker_b = BrokerConfig::parse(&b.url()).unwrap();
+        let controller =
+            MqttTransport::connect(&broker_b, "controller", Some(&controller_key), listen)
+                .await
+                .unwrap();
+        let mut inbox = controller.take_inbox().unwrap();
+        // Grid's transaction, begun over HTTP by the controller.
+        let begin = signed_v2(
+            &sk(&controller_key),
+            "controller@grid",
+            "meter@home",
+            "begin",
+            0,
+            None,
+            None,
+            1,
+        );
+        let (status, r) = post_message(&grid, &begin).await;
+        assert_eq!(status, 200, "{r}");
+        let (tx, cause) = (r["tx"].as_u64().unwrap(), r["seq"].as_u64().unwrap());
+
+        // The meter answers over MQTT through home's broker.
+        let broker_a = BrokerConfig::parse(&a.url()).unwrap();
+        let settings = MqttSettings {
+            hub: Some("home".into()),
+            ..MqttSettings::default()
+        };
+        let meter_mqtt = std::sync::Arc::new(
+            MqttTransport::connect(&broker_a, "meter", Some(&meter_key), settings)
+                .await
+                .unwrap(),
+        );
+        let mut meter = Device::new("meter", meter_key.clone(), Counter::in_memory(0)).unwrap();
+        let m = meter
+            .sign_federated("home", "controller@grid", Action::Continue, tx, "grid", Some(cause), "2.1 kW")
+            .unwrap();
+        let record = meter_mqtt.start(m).await.unwrap().wait().await.unwrap();
+        assert_eq!((record.tx, record.valid), (tx, true), "{record:?}");
+        assert_eq!(record.sender, "meter@home");
+        // Recorded by grid, at the seq its ack names.
+        let (_, at_grid) = common::federation::get(&grid, &format!("/v1/messages/{}", record.seq)).await;
+        assert!(at_grid.contains("\"sender\":\"meter@home\""), "{at_grid}");
+
+        // Delivered across the bridge, and checkable end to end with the meter's key.
+        let d = tokio::time::timeout(Duration::from_secs(20), inbox.recv())
+            .await
+            .expect("no delivery on m2m/grid/in/controller")
+            .unwrap();
+        assert_eq!(d.hub.as_deref(), Some("grid"));
+        assert_eq!(d.record.seq, record.seq);
+        let msg = d.message().unwrap();
+        assert!(m2mhub_core::sig::verify(
+            &meter_key.public().to_bytes(),
+            &msg.signing_bytes(),
+            &msg.signature
+        ));
+    });
+    drop(a);
+    drop(b);
+}
