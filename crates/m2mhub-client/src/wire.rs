@@ -363,6 +363,7 @@ mod tests {
                     duplicate: false,
                 },
                 signature: "00".repeat(64),
+                hub: None,
             };
             let m = d.message().expect("message");
             d.signature = hex::encode(key.sign(&m.signing_bytes()).to_bytes());

@@ -102,7 +102,14 @@ async fn answer_one(
             result: Ok(record),
             ..
         } => {
-            deliver(client, record, (signature, Some(&hub)), (policy, topics), sender).await?;
+            deliver(
+                client,
+                record,
+                (signature, Some(&hub)),
+                (policy, topics),
+                sender,
+            )
+            .await?;
             true
         }
         Outcome::Forwarded {
@@ -111,7 +118,10 @@ async fn answer_one(
             ..
         } => {
             // The recording member's refusal, or this hub's when it would not forward.
-            if matches!(refusal.error.as_str(), "busy" | "hub_unavailable" | "unavailable") {
+            if matches!(
+                refusal.error.as_str(),
+                "busy" | "hub_unavailable" | "unavailable"
+            ) {
                 // Not the message's fault: keep it with the broker, the device sends again.
                 let ack = RefusedAck {
                     counter: Some(counter),
@@ -207,4 +217,3 @@ async fn publish(client: &AsyncClient, topic: String, payload: Vec<u8>) -> Resul
 fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, String> {
     serde_json::to_vec(v).map_err(|e| e.to_string())
 }
-

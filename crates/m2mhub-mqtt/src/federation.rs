@@ -76,8 +76,14 @@ mod tests {
         assert_eq!(delivery_topic(&home, None, "tv"), "m2m/home/in/tv");
         assert_eq!(delivery_topic(&home, None, "lamp@grid"), "m2m/grid/in/lamp");
         // A record written by grid names grid's own devices bare.
-        assert_eq!(delivery_topic(&home, Some("grid"), "lamp"), "m2m/grid/in/lamp");
-        assert_eq!(delivery_topic(&home, Some("grid"), "tv@home"), "m2m/home/in/tv");
+        assert_eq!(
+            delivery_topic(&home, Some("grid"), "lamp"),
+            "m2m/grid/in/lamp"
+        );
+        assert_eq!(
+            delivery_topic(&home, Some("grid"), "tv@home"),
+            "m2m/home/in/tv"
+        );
         assert_eq!(delivery_topic(&Topics::default(), None, "tv"), "m2m/in/tv");
     }
 

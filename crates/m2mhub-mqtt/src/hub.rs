@@ -26,7 +26,6 @@ use rumqttc::v5::{
         v5::{Packet, Publish, SubscribeReasonCode},
     },
 };
-use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{

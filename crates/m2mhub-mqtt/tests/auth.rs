@@ -42,6 +42,7 @@ fn settings() -> MqttSettings {
         ack_timeout: Duration::from_secs(2),
         max_attempts: 3,
         listen: false,
+        hub: None,
     }
 }
 

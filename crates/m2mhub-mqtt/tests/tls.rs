@@ -195,6 +195,7 @@ async fn hub_and_device_over_tls_with_passwords() {
         ack_timeout: Duration::from_secs(2),
         max_attempts: 10,
         listen: false,
+        hub: None,
     };
     let t = MqttTransport::connect(
         &broker(&m, "top_level", "device-secret"),

@@ -105,7 +105,10 @@ impl Forwarder {
 /// The member that records `msg` when it is not this hub (SPEC §7), once the message passed
 /// this hub's authentication as its sender's hub (`auth::check_forward`); `None` when this
 /// hub records it (or is in no federation).
-pub fn recording_member(s: &crate::state::AppState, msg: &Message) -> Result<Option<String>, ApiError> {
+pub fn recording_member(
+    s: &crate::state::AppState,
+    msg: &Message,
+) -> Result<Option<String>, ApiError> {
     let view = s.ledger.view();
     let registry = &view.registry.registry;
     match (msg.recording_hub(), registry.hub()) {

@@ -71,7 +71,8 @@ pub fn start(
     // Each member's data directory and key first: the federation file names their keys.
     let mut lines = format!("[witness]\ncosignatures = {k}\n");
     for (name, port) in names.iter().zip(&ports) {
-        let (ledger, _) = crate::cmd::serve::open(&root.join(name), Some(format!("m2mhub/{name}")))?;
+        let (ledger, _) =
+            crate::cmd::serve::open(&root.join(name), Some(format!("m2mhub/{name}")))?;
         lines.push_str(&format!(
             "\n[[member]]\nname = \"{name}\"\norigin = \"m2mhub/{name}\"\nkey = \"{}\"\nurl = \"http://{host}:{port}\"\n",
             ledger.verifier_key(),
@@ -81,7 +82,15 @@ pub fn start(
     std::fs::write(&file, lines)?;
     let mut members = Vec::new();
     for (name, port) in names.iter().zip(&ports) {
-        members.push(spawn(&exe, root, name, &file, &format!("{host}:{port}"), &token, extra)?);
+        members.push(spawn(
+            &exe,
+            root,
+            name,
+            &file,
+            &format!("{host}:{port}"),
+            &token,
+            extra,
+        )?);
     }
     Ok(Members { members, file })
 }
@@ -144,9 +153,7 @@ fn ports(host: &str, port: u16, n: usize) -> anyhow::Result<Vec<u16>> {
         .map(|_| std::net::TcpListener::bind((host, 0)))
         .collect::<Result<_, _>>()
         .with_context(|| format!("finding free ports on {host}"))?;
-    held.iter()
-        .map(|l| Ok(l.local_addr()?.port()))
-        .collect()
+    held.iter().map(|l| Ok(l.local_addr()?.port())).collect()
 }
 
 /// How many import entries the member at `url` holds.

@@ -12,8 +12,8 @@ use m2mhub_client::{
     wire::{Refusal as WireRefusal, Topics},
 };
 use m2mhub_mqtt::{
-    BrokerAuth, ConnectThrottle, EmbeddedBroker, ForwardHook, Forwarded, HubConfig, MqttHub, Policy,
-    RefusalHook, Release,
+    BrokerAuth, ConnectThrottle, EmbeddedBroker, ForwardHook, Forwarded, HubConfig, MqttHub,
+    Policy, RefusalHook, Release,
 };
 use m2mhub_server::{
     security::{Refusal, Transport},
@@ -229,16 +229,19 @@ fn forward_hook(state: &m2mhub_server::AppState) -> ForwardHook {
         let answer = forwarder.forward_owned(home, raw);
         Some(Box::pin(async move {
             match answer.await {
-                Ok((status, body)) if status.is_success() => {
-                    serde_json::from_slice::<m2mhub_ledger::Record>(&body).map_err(|e| WireRefusal {
-                        error: "unavailable".into(),
-                        message: format!("the recording hub's answer is no record: {e}"),
-                    })
-                }
-                Ok((_, body)) => Err(serde_json::from_slice::<WireRefusal>(&body).unwrap_or(WireRefusal {
+                Ok((status, body)) if status.is_success() => serde_json::from_slice::<
+                    m2mhub_ledger::Record,
+                >(&body)
+                .map_err(|e| WireRefusal {
                     error: "unavailable".into(),
-                    message: "the recording hub's answer is no error body".into(),
-                })),
+                    message: format!("the recording hub's answer is no record: {e}"),
+                }),
+                Ok((_, body)) => Err(serde_json::from_slice::<WireRefusal>(&body).unwrap_or(
+                    WireRefusal {
+                        error: "unavailable".into(),
+                        message: "the recording hub's answer is no error body".into(),
+                    },
+                )),
                 Err(e) => Err(WireRefusal {
                     error: e.code.to_owned(),
                     message: e.message,

@@ -40,8 +40,12 @@ fn every_members_ledger_matches_the_roots_anchored_in_its_own_contract() {
         anchors.push(Addresses::load(&h.dir).unwrap().anchor.to_string());
         key_files.push(key_file);
     }
-    let hub_refs: Vec<&Hub> = hubs.iter().collect();
-    let file = federation_file_with_anchors(&tmp.path().join("federation.toml"), &hub_refs, 1, &anchors);
+    let file = federation_file_with_anchors(
+        &tmp.path().join("federation.toml"),
+        &hubs.iter().collect::<Vec<_>>(),
+        1,
+        &anchors,
+    );
     for (h, key_file) in hubs.iter_mut().zip(&key_files) {
         let chain = [
             "--chain-rpc",
@@ -70,7 +74,11 @@ fn every_members_ledger_matches_the_roots_anchored_in_its_own_contract() {
                 if anchored >= size && size > 0 {
                     break;
                 }
-                assert!(Instant::now() < deadline, "{}: {anchored} of {size} anchored", h.name);
+                assert!(
+                    Instant::now() < deadline,
+                    "{}: {anchored} of {size} anchored",
+                    h.name
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -78,12 +86,20 @@ fn every_members_ledger_matches_the_roots_anchored_in_its_own_contract() {
     let file_arg = file.to_str().unwrap();
     let (ok, out) = common::m2mhub(&["verify", "--federation", file_arg, "--chain-rpc", &node.url]);
     assert!(ok, "{out}");
-    assert!(out.contains("3 members' anchors match their ledgers"), "{out}");
+    assert!(
+        out.contains("3 members' anchors match their ledgers"),
+        "{out}"
+    );
 
     // A file that points grid at street's contract: grid's ledger does not match those roots.
     let mut swapped = anchors.clone();
     swapped[2] = anchors[1].clone();
-    let bad = federation_file_with_anchors(&tmp.path().join("swapped.toml"), &hub_refs, 1, &swapped);
+    let bad = federation_file_with_anchors(
+        &tmp.path().join("swapped.toml"),
+        &hubs.iter().collect::<Vec<_>>(),
+        1,
+        &swapped,
+    );
     let (ok, out) = common::m2mhub(&[
         "verify",
         "--federation",

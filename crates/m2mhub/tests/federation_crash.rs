@@ -57,7 +57,14 @@ fn key(seed: u8) -> SigningKey {
 /// One home device: alternately a local begin (recorded by home) and a message of its grid
 /// transaction (recorded by grid, through home), until told to stop. Counters only grow: a
 /// message whose answer was lost may or may not be recorded.
-async fn home_device(i: usize, home: String, grid: String, grid_tx: u64, acked: Acked, stop: Arc<AtomicBool>) {
+async fn home_device(
+    i: usize,
+    home: String,
+    grid: String,
+    grid_tx: u64,
+    acked: Acked,
+    stop: Arc<AtomicBool>,
+) {
     let me = format!("d{i}@home");
     let peer = format!("d{}@home", (i + 1) % HOME_DEVICES);
     let k = key(40 + i as u8);
@@ -65,9 +72,21 @@ async fn home_device(i: usize, home: String, grid: String, grid_tx: u64, acked: 
     while !stop.load(Ordering::Relaxed) {
         counter += 1;
         let (m, recorder) = if counter % 2 == 0 {
-            (signed_v2(&k, &me, &peer, "begin", 0, None, None, counter), &home)
+            (
+                signed_v2(&k, &me, &peer, "begin", 0, None, None, counter),
+                &home,
+            )
         } else {
-            let m = signed_v2(&k, &me, "g@grid", "continue", grid_tx, Some("grid"), None, counter);
+            let m = signed_v2(
+                &k,
+                &me,
+                "g@grid",
+                "continue",
+                grid_tx,
+                Some("grid"),
+                None,
+                counter,
+            );
             (m, &grid)
         };
         match try_post(&home, &m).await {
@@ -85,7 +104,16 @@ async fn grid_device(grid: String, txs: Vec<u64>, acked: Acked, stop: Arc<Atomic
         counter += 1;
         let i = (counter as usize) % txs.len();
         let to = format!("d{i}@home");
-        let m = signed_v2(&k, "g@grid", &to, "continue", txs[i], Some("grid"), None, counter);
+        let m = signed_v2(
+            &k,
+            "g@grid",
+            &to,
+            "continue",
+            txs[i],
+            Some("grid"),
+            None,
+            counter,
+        );
         match try_post(&grid, &m).await {
             Some(r) => acked.lock().unwrap().push((grid.clone(), r)),
             None => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -142,7 +170,16 @@ fn members_killed_at_random_lose_nothing_acknowledged() {
         wait_imported(&home, "m2mhub/grid", 1).await;
         let mut txs = Vec::new();
         for i in 0..HOME_DEVICES {
-            let m = signed_v2(&key(50), "g@grid", &format!("d{i}@home"), "begin", 0, None, None, i as u64 + 1);
+            let m = signed_v2(
+                &key(50),
+                "g@grid",
+                &format!("d{i}@home"),
+                "begin",
+                0,
+                None,
+                None,
+                i as u64 + 1,
+            );
             let (status, r) = post_message(&grid, &m).await;
             assert_eq!(status, 200, "{r}");
             txs.push(r["tx"].as_u64().unwrap());
@@ -162,7 +199,12 @@ fn members_killed_at_random_lose_nothing_acknowledged() {
             stop.clone(),
         )));
     }
-    load.push(runtime.spawn(grid_device(grid.clone(), txs.clone(), acked.clone(), stop.clone())));
+    load.push(runtime.spawn(grid_device(
+        grid.clone(),
+        txs.clone(),
+        acked.clone(),
+        stop.clone(),
+    )));
 
     for round in 0..kills {
         std::thread::sleep(Duration::from_millis(100 + rng.below(500)));
@@ -180,7 +222,11 @@ fn members_killed_at_random_lose_nothing_acknowledged() {
         }
     });
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 10, "too little was acknowledged: {}", acked.len());
+    assert!(
+        acked.len() > 10,
+        "too little was acknowledged: {}",
+        acked.len()
+    );
     let cross = acked
         .iter()
         .filter(|(_, r)| r["sender"].as_str().is_some_and(|s| s.ends_with("@home")))
@@ -198,7 +244,10 @@ fn members_killed_at_random_lose_nothing_acknowledged() {
             }
         }
     });
-    println!("{} acknowledged records ({cross} forwarded) all present", acked.len());
+    println!(
+        "{} acknowledged records ({cross} forwarded) all present",
+        acked.len()
+    );
     let (ok, out) = common::m2mhub(&["verify", "--federation", file.to_str().unwrap()]);
     assert!(ok, "{out}");
     for h in &mut hubs {

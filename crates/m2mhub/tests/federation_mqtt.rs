@@ -100,13 +100,22 @@ fn a_message_crosses_hubs_and_bridged_brokers_on_hub_qualified_topics() {
         );
         let mut meter = Device::new("meter", meter_key.clone(), Counter::in_memory(0)).unwrap();
         let m = meter
-            .sign_federated("home", "controller@grid", Action::Continue, tx, "grid", Some(cause), "2.1 kW")
+            .sign_federated(
+                "home",
+                "controller@grid",
+                Action::Continue,
+                tx,
+                "grid",
+                Some(cause),
+                "2.1 kW",
+            )
             .unwrap();
         let record = meter_mqtt.start(m).await.unwrap().wait().await.unwrap();
         assert_eq!((record.tx, record.valid), (tx, true), "{record:?}");
         assert_eq!(record.sender, "meter@home");
         // Recorded by grid, at the seq its ack names.
-        let (_, at_grid) = common::federation::get(&grid, &format!("/v1/messages/{}", record.seq)).await;
+        let (_, at_grid) =
+            common::federation::get(&grid, &format!("/v1/messages/{}", record.seq)).await;
         assert!(at_grid.contains("\"sender\":\"meter@home\""), "{at_grid}");
 
         // Delivered across the bridge, and checkable end to end with the meter's key.

@@ -89,6 +89,7 @@ fn a_rekeyed_device_verifies_by_replay_and_from_outside() {
             let mut d = Delivery {
                 record: r.clone(),
                 signature: "00".repeat(64),
+                hub: None,
             };
             let m = d.message().unwrap();
             d.signature = hex::encode(key.sign(&m.signing_bytes()).to_bytes());

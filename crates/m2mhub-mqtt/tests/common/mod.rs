@@ -149,6 +149,8 @@ pub async fn hub_counting(
                     r.sender.map(str::to_owned),
                 ));
             }),
+            topics: Default::default(),
+            forward: Default::default(),
         },
         l.committer.clone(),
     )
@@ -170,6 +172,8 @@ pub async fn hub_on(
             policy,
             release,
             on_refusal: RefusalHook::default(),
+            topics: Default::default(),
+            forward: Default::default(),
         },
         l.committer.clone(),
     )
@@ -181,6 +185,7 @@ pub async fn transport(broker_url: &str, name: &str, listen: bool) -> Arc<MqttTr
         ack_timeout: Duration::from_secs(2),
         max_attempts: 30,
         listen,
+        hub: None,
     };
     Arc::new(
         MqttTransport::connect(
@@ -339,6 +344,7 @@ pub async fn guarded_with(throttle: Option<Arc<dyn m2mhub_mqtt::ConnectThrottle>
             ));
         }),
         throttle,
+        topics: Default::default(),
     };
     let broker =
         m2mhub_mqtt::EmbeddedBroker::start("127.0.0.1:0".parse().unwrap(), Some(auth)).unwrap();

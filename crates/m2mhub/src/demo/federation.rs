@@ -44,7 +44,12 @@ pub async fn run(root: &Path, host: &str, port: u16, once: bool) -> anyhow::Resu
     let fed = crate::members::start(root, host, port, &names, 1, &[])?;
     let (members, file) = (&fed.members, &fed.file);
     for m in members {
-        println!("hub {:<6} {}  data {}", m.name, m.url, root.join(&m.name).display());
+        println!(
+            "hub {:<6} {}  data {}",
+            m.name,
+            m.url,
+            root.join(&m.name).display()
+        );
     }
     println!(
         "federation of 3 hubs (home, street, grid), file {}",
@@ -238,4 +243,3 @@ struct Sent {
     tx: u64,
     seq: u64,
 }
-

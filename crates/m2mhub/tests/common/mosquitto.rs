@@ -40,9 +40,7 @@ impl Mosquitto {
         let conf = dir.path().join("m.conf");
         std::fs::write(
             &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n{extra}"
-            ),
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n{extra}"),
         )
         .unwrap();
         // Owned (and so killed and waited for on drop) before anything can fail.

@@ -120,7 +120,15 @@ async fn run(a: &FederationArgs, fed: &Members) -> anyhow::Result<(Value, Vec<Ro
     let half = n / 2;
     let mut txs = Vec::new();
     for i in 0..half {
-        let body = signed(&key(2, i), &format!("d{i}@grid"), &format!("d{i}@home"), "begin", 0, None, 1)?;
+        let body = signed(
+            &key(2, i),
+            &format!("d{i}@grid"),
+            &format!("d{i}@home"),
+            "begin",
+            0,
+            None,
+            1,
+        )?;
         let r: Value = post(&http, &grid.url, body).await?;
         txs.push(r["tx"].as_u64().context("no tx")?);
     }
@@ -133,13 +141,30 @@ async fn run(a: &FederationArgs, fed: &Members) -> anyhow::Result<(Value, Vec<Ro
         let counter = (k / n) as u64 + 2;
         let me = format!("d{i}@home");
         let body = if i < half {
-            signed(&key(0, i), &me, &format!("d{i}@grid"), "continue", txs[i], Some("grid"), counter)?
+            signed(
+                &key(0, i),
+                &me,
+                &format!("d{i}@grid"),
+                "continue",
+                txs[i],
+                Some("grid"),
+                counter,
+            )?
         } else {
-            signed(&key(0, i), &me, &format!("d{}@home", (i + 1) % n), "begin", 0, None, counter)?
+            signed(
+                &key(0, i),
+                &me,
+                &format!("d{}@home", (i + 1) % n),
+                "begin",
+                0,
+                None,
+                counter,
+            )?
         };
         bodies.push((i < half, body));
     }
-    let (local, cross, errors) = open_loop(&http, &format!("{}/v1/messages", home.url), bodies, a.rate).await?;
+    let (local, cross, errors) =
+        open_loop(&http, &format!("{}/v1/messages", home.url), bodies, a.rate).await?;
     let (lp50, lp99) = (quantile(&local, 0.5), quantile(&local, 0.99));
     let (cp50, cp99) = (quantile(&cross, 0.5), quantile(&cross, 0.99));
     let added = cp99 - lp99;
@@ -170,7 +195,10 @@ async fn run(a: &FederationArgs, fed: &Members) -> anyhow::Result<(Value, Vec<Ro
     });
     let rows = vec![
         Row::at_most(
-            &format!("cross-hub message: p99 added over a local one at {} msg/s", a.rate),
+            &format!(
+                "cross-hub message: p99 added over a local one at {} msg/s",
+                a.rate
+            ),
             added,
             "ms",
             5.0,
@@ -185,7 +213,11 @@ async fn run(a: &FederationArgs, fed: &Members) -> anyhow::Result<(Value, Vec<Ro
         ),
         Row::info(
             "witness round trip (new checkpoint → witnessed), median / max",
-            format!("{:.0} ms / {:.0} ms", median(&witness_rtt), max(&witness_rtt)),
+            format!(
+                "{:.0} ms / {:.0} ms",
+                median(&witness_rtt),
+                max(&witness_rtt)
+            ),
         ),
         Row::info(
             "three members ingesting at once, against one alone",
@@ -283,7 +315,10 @@ async fn witness_rtt(a: &FederationArgs, home: &members::Member) -> anyhow::Resu
 }
 
 async fn checkpoint_size(url: &str) -> anyhow::Result<u64> {
-    let note = reqwest::get(format!("{url}/v1/checkpoint")).await?.text().await?;
+    let note = reqwest::get(format!("{url}/v1/checkpoint"))
+        .await?
+        .text()
+        .await?;
     note.lines()
         .nth(1)
         .and_then(|l| l.parse().ok())
@@ -384,7 +419,15 @@ fn batches(a: &FederationArgs, h: usize, round: u64) -> anyhow::Result<Vec<Vec<V
             let i = devices[k % devices.len()];
             let counter = base + (k / devices.len()) as u64;
             let to = format!("d{}@{hub}", (i + 1) % n);
-            let m = signed(&key(h, i), &format!("d{i}@{hub}"), &to, "begin", 0, None, counter)?;
+            let m = signed(
+                &key(h, i),
+                &format!("d{i}@{hub}"),
+                &to,
+                "begin",
+                0,
+                None,
+                counter,
+            )?;
             items.push(serde_json::from_slice::<Value>(&m)?);
             if items.len() == BATCH {
                 out.push(serde_json::to_vec(&items)?);
@@ -400,11 +443,7 @@ fn batches(a: &FederationArgs, h: usize, round: u64) -> anyhow::Result<Vec<Vec<V
 }
 
 /// Posts each slot's batches to one member in order, the slots at once; every answer checked.
-async fn ingest(
-    http: &reqwest::Client,
-    url: &str,
-    slots: Vec<Vec<Vec<u8>>>,
-) -> anyhow::Result<()> {
+async fn ingest(http: &reqwest::Client, url: &str, slots: Vec<Vec<Vec<u8>>>) -> anyhow::Result<()> {
     let url = format!("{url}/v1/messages/batch");
     let runs: Vec<_> = slots
         .into_iter()

@@ -174,6 +174,8 @@ pub fn measure(a: &MqttArgs) -> anyhow::Result<serde_json::Value> {
                     Release::OnReceipt
                 },
                 on_refusal: RefusalHook::default(),
+                topics: Default::default(),
+                forward: Default::default(),
             },
             committer.clone(),
         )
@@ -185,6 +187,7 @@ pub fn measure(a: &MqttArgs) -> anyhow::Result<serde_json::Value> {
                 ack_timeout: Duration::from_secs(30),
                 max_attempts: 4,
                 listen: false,
+                hub: None,
             };
             transports.push(Arc::new(
                 MqttTransport::connect(&broker, name, Some(&bench_key(i)), settings).await?,
