@@ -433,6 +433,8 @@ async fn drive(
     inbox: mpsc::Sender<Delivery>,
     ready: oneshot::Sender<std::result::Result<(), String>>,
 ) {
+    // The first topic is the acknowledgements' (`…/ack/{name}`), the other the inbox's.
+    let ack_topic = topics.first().cloned().unwrap_or_default();
     let mut ready = Some(ready);
     let mut suback_pending = 0usize;
     loop {
@@ -469,7 +471,7 @@ async fn drive(
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 let topic = String::from_utf8_lossy(&p.topic);
-                if topic.starts_with("m2m/ack/") {
+                if topic == ack_topic {
                     match Ack::from_json(&p.payload) {
                         Ok(ack) => {
                             let waiter = ack.counter().and_then(|c| {

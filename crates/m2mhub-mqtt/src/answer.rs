@@ -123,6 +123,11 @@ async fn answer_one(
                 "busy" | "hub_unavailable" | "unavailable"
             ) {
                 // Not the message's fault: keep it with the broker, the device sends again.
+                tracing::warn!(
+                    "mqtt: a forwarded message of {sender} was not recorded: {}: {}",
+                    refusal.error,
+                    refusal.message
+                );
                 let ack = RefusedAck {
                     counter: Some(counter),
                     error: &refusal.error,

@@ -43,7 +43,8 @@ pub struct MqttArgs {
     /// Username for the external broker (password from M2MHUB_MQTT_PASSWORD).
     #[arg(long, requires = "mqtt_connect")]
     pub mqtt_username: Option<String>,
-    /// The hub's MQTT client id; the broker keeps its session under it.
+    /// The hub's MQTT client id; the broker keeps its session under it. A federation member
+    /// gets `m2mhub-{its name}` by default, so members can share a broker.
     #[arg(long, default_value = "m2mhub")]
     pub mqtt_client_id: String,
     /// audit: deliver every message, flag invalid ones; enforce: hold invalid messages back.
@@ -77,7 +78,7 @@ impl MqttArgs {
         }
         let auth = self.authenticates().then(|| BrokerAuth {
             ledger: state.ledger.clone(),
-            hub_client_id: self.mqtt_client_id.clone(),
+            hub_client_id: self.client_id(state),
             on_refusal: refusal_hook(state),
             throttle: Some(Arc::new(SharedThrottle(state.throttle.clone()))),
             topics: topics(state),
@@ -112,7 +113,7 @@ impl MqttArgs {
         let hub = MqttHub::start(
             HubConfig {
                 broker: broker.clone(),
-                client_id: self.mqtt_client_id.clone(),
+                client_id: self.client_id(state),
                 policy: self.policy,
                 release,
                 on_refusal: refusal_hook(state),
@@ -185,6 +186,17 @@ mod tests {
         for listen in ["127.0.0.1:1883", "[::1]:1883"] {
             assert!(!args(listen, false).authenticates(), "{listen}");
             assert!(args(listen, true).authenticates(), "{listen}");
+        }
+    }
+}
+
+impl MqttArgs {
+    /// The hub's client id: a federation member's default is `m2mhub-{its name}`, since the
+    /// members may share a broker and a broker keeps one session per client id.
+    fn client_id(&self, state: &m2mhub_server::AppState) -> String {
+        match &state.federation {
+            Some(f) if self.mqtt_client_id == "m2mhub" => format!("m2mhub-{}", f.me.name),
+            _ => self.mqtt_client_id.clone(),
         }
     }
 }
