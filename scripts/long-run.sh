@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The proving ground's long run (issue 6): the long variants of the crash, power-cut, tamper,
 # model, soak and fuzz tests, one after another; stops at the first failure. `make test-long`
-# runs it. About 90 minutes on 2 cores: 200 kills, 1,000 power cuts, 5,000 file edits, 5,000
+# runs it. About 90 minutes on 2 cores: 200 kills, 50 kills across a three-hub federation, 1,000 power cuts, 5,000 file edits, 5,000
 # model sequences, a 10-minute soak, and FUZZ_SECS (default 600; 0 skips it) of libFuzzer per
 # fuzz target.
 set -euo pipefail
@@ -10,11 +10,13 @@ fuzz_secs=${FUZZ_SECS:-600}
 step() { echo; echo "== $(date -u +%H:%M:%S) $*"; }
 
 step "building the release test binaries"
-cargo test --release --locked -p m2mhub --test crash --test soak --no-run
+cargo test --release --locked -p m2mhub --test crash --test soak --test federation_crash --no-run
 cargo test --release --locked -p m2mhub-ledger --test tamper --test model --test power_cut --no-run
 
 step "kill -9 under load, 200 times"
 M2MHUB_CRASH_ROUNDS=200 cargo test --release --locked -p m2mhub --test crash -- --nocapture
+step "a federation of three hubs under cross-hub load, 50 random kills"
+M2MHUB_FED_KILLS=50 cargo test --release --locked -p m2mhub --test federation_crash -- --nocapture
 step "power cuts: 1,000, each losing every unsynced write (strict or torn)"
 M2MHUB_POWER_CUTS=1000 cargo test --release --locked -p m2mhub-ledger --test power_cut -- --nocapture
 step "tamper: 5,000 random edits of the store"
