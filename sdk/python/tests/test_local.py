@@ -159,3 +159,11 @@ def test_a_delivery_is_checked_with_the_key_in_force_at_its_seq():
     # A begin was signed with tx 0 although its record carries the assigned tx.
     assert delivery(9, old).message().tx == 0
     assert TxHandle.answering(delivery(9, old)) == TxHandle(7, 9)
+
+
+def test_a_federation_member_s_topics_carry_its_hub():
+    from m2mhub.wire import ack_topic, in_topic, out_topic
+    assert out_topic("meter") == "m2m/out/meter"
+    assert out_topic("meter", "home") == "m2m/home/out/meter"
+    assert ack_topic("meter", "home") == "m2m/home/ack/meter"
+    assert in_topic("controller", "grid") == "m2m/grid/in/controller"

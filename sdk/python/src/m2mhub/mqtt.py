@@ -32,11 +32,14 @@ class MqttTransport:
 
     `key` signs the CONNECT (None: an unsigned CONNECT, for brokers that authenticate nobody);
     `protocol` is ``"5"`` or ``"3.1.1"``; with `listen` the inbox ``m2m/in/{name}`` is
-    subscribed and deliveries queue in :attr:`inbox` (a ``queue.Queue`` of Delivery).
+    subscribed and deliveries queue in :attr:`inbox` (a ``queue.Queue`` of Delivery). In a
+    federation (SPEC §7) `hub` is the device's own hub: its topics are then
+    ``m2m/{hub}/out|ack|in/{name}`` and it sends messages signed in the federation form
+    (``Device.sign_v2``), whose sender is ``name@hub``.
     Returns once the broker has accepted the connection and the subscriptions."""
 
     def __init__(self, host, port, name, key=None, protocol="5", listen=False,
-                 ack_timeout_s=5.0, max_attempts=12, connect_timeout_s=10.0):
+                 ack_timeout_s=5.0, max_attempts=12, connect_timeout_s=10.0, hub=None):
         if protocol not in PROTOCOLS:
             raise ValueError("protocol is '5' or '3.1.1'")
         self.name = signing.check_name(name)
@@ -49,7 +52,8 @@ class MqttTransport:
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._refused = None
-        self._topics = [ack_topic(name)] + ([in_topic(name)] if listen else [])
+        self.hub = None if hub is None else signing.check_name(hub, "hub")
+        self._topics = [ack_topic(name, self.hub)] + ([in_topic(name, self.hub)] if listen else [])
         self._pending_subs = set()
         kwargs = {"clean_session": True} if protocol == "3.1.1" else {}
         self._client = paho.Client(paho.CallbackAPIVersion.VERSION2,
@@ -115,7 +119,8 @@ class MqttTransport:
     def publish_and_wait(self, message):
         """Publishes `message` and waits for its Record; publishes the same bytes again after
         each `ack_timeout_s` and on transient refusals. Raises Refused or Timeout."""
-        if message.sender != self.name:
+        own = self.name if self.hub is None else f"{self.name}@{self.hub}"
+        if message.sender not in (self.name, own):
             raise ValueError(f"this transport is {self.name}'s, not {message.sender}'s")
         payload = message.to_payload()
         answers = queue.Queue()
@@ -123,7 +128,7 @@ class MqttTransport:
             self._waiters[message.counter] = answers
         try:
             for attempt in range(1, self.max_attempts + 1):
-                self._client.publish(out_topic(self.name), payload, qos=1)
+                self._client.publish(out_topic(self.name, self.hub), payload, qos=1)
                 deadline = time.monotonic() + self.ack_timeout_s
                 while True:
                     left = deadline - time.monotonic()

@@ -12,19 +12,24 @@ from .errors import InvalidInput, Refused, TransportError, VerificationError
 TOPIC_ROOT = "m2m"
 
 
-def out_topic(sender):
-    """Where `sender` publishes its signed messages."""
-    return f"{TOPIC_ROOT}/out/{sender}"
+def _prefix(hub):
+    # In a federation (SPEC §7) the topics carry the device's hub: m2m/{hub}/out/{name}.
+    return TOPIC_ROOT if hub is None else f"{TOPIC_ROOT}/{hub}"
 
 
-def ack_topic(sender):
+def out_topic(sender, hub=None):
+    """Where `sender` (a device of `hub`, in a federation) publishes its signed messages."""
+    return f"{_prefix(hub)}/out/{sender}"
+
+
+def ack_topic(sender, hub=None):
     """Where the hub acknowledges `sender`'s messages."""
-    return f"{TOPIC_ROOT}/ack/{sender}"
+    return f"{_prefix(hub)}/ack/{sender}"
 
 
-def in_topic(receiver):
-    """Where the hub delivers messages addressed to `receiver`."""
-    return f"{TOPIC_ROOT}/in/{receiver}"
+def in_topic(receiver, hub=None):
+    """Where messages addressed to `receiver` (a device of `hub`) are delivered."""
+    return f"{_prefix(hub)}/in/{receiver}"
 
 
 @dataclass(frozen=True)
