@@ -161,35 +161,6 @@ impl ConnectThrottle for SharedThrottle {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(listen: &str, mqtt_auth: bool) -> MqttArgs {
-        MqttArgs {
-            mqtt: true,
-            mqtt_listen: listen.parse().unwrap(),
-            mqtt_auth,
-            mqtt_connect: None,
-            mqtt_ca: None,
-            mqtt_username: None,
-            mqtt_client_id: "m2mhub".into(),
-            policy: Policy::Audit,
-        }
-    }
-
-    #[test]
-    fn devices_authenticate_beyond_loopback_always_and_on_loopback_on_request() {
-        for listen in ["0.0.0.0:1883", "[::]:1883", "192.0.2.7:1883"] {
-            assert!(args(listen, false).authenticates(), "{listen}");
-        }
-        for listen in ["127.0.0.1:1883", "[::1]:1883"] {
-            assert!(!args(listen, false).authenticates(), "{listen}");
-            assert!(args(listen, true).authenticates(), "{listen}");
-        }
-    }
-}
-
 impl MqttArgs {
     /// The hub's client id: a federation member's default is `m2mhub-{its name}`, since the
     /// members may share a broker and a broker keeps one session per client id.
@@ -261,4 +232,33 @@ fn forward_hook(state: &m2mhub_server::AppState) -> ForwardHook {
             }
         }))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(listen: &str, mqtt_auth: bool) -> MqttArgs {
+        MqttArgs {
+            mqtt: true,
+            mqtt_listen: listen.parse().unwrap(),
+            mqtt_auth,
+            mqtt_connect: None,
+            mqtt_ca: None,
+            mqtt_username: None,
+            mqtt_client_id: "m2mhub".into(),
+            policy: Policy::Audit,
+        }
+    }
+
+    #[test]
+    fn devices_authenticate_beyond_loopback_always_and_on_loopback_on_request() {
+        for listen in ["0.0.0.0:1883", "[::]:1883", "192.0.2.7:1883"] {
+            assert!(args(listen, false).authenticates(), "{listen}");
+        }
+        for listen in ["127.0.0.1:1883", "[::1]:1883"] {
+            assert!(!args(listen, false).authenticates(), "{listen}");
+            assert!(args(listen, true).authenticates(), "{listen}");
+        }
+    }
 }
