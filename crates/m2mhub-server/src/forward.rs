@@ -22,7 +22,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use m2mhub_core::message::Message;
 
-use crate::error::ApiError;
+use crate::{
+    error::ApiError,
+    federation_metrics::{FederationMetrics, Forwarded},
+};
 
 /// How long a device waits for the recording member before it is answered 503.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -58,13 +61,16 @@ impl std::fmt::Debug for Job {
 impl Forwarder {
     /// Starts one forwarding task per member in `members` (name, base URL) on the current
     /// tokio runtime.
-    pub fn start<'a>(members: impl IntoIterator<Item = (&'a str, &'a str)>) -> Forwarder {
+    pub fn start<'a>(
+        members: impl IntoIterator<Item = (&'a str, &'a str)>,
+        metrics: FederationMetrics,
+    ) -> Forwarder {
         let http = reqwest::Client::builder().timeout(ATTEMPT).build().ok();
         let mut peers = HashMap::new();
         for (name, url) in members {
             let (tx, rx) = mpsc::channel(QUEUE);
             let url = format!("{}/v1/messages/batch", url.trim_end_matches('/'));
-            tokio::spawn(run(name.to_owned(), url, http.clone(), rx));
+            tokio::spawn(run(name.to_owned(), url, http.clone(), rx, metrics.clone()));
             peers.insert(name.to_owned(), tx);
         }
         Forwarder { peers }
@@ -132,7 +138,13 @@ fn unavailable(hub: &str) -> ApiError {
     .with_retry_after(1)
 }
 
-async fn run(hub: String, url: String, http: Option<reqwest::Client>, mut rx: mpsc::Receiver<Job>) {
+async fn run(
+    hub: String,
+    url: String,
+    http: Option<reqwest::Client>,
+    mut rx: mpsc::Receiver<Job>,
+    metrics: FederationMetrics,
+) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -150,18 +162,22 @@ async fn run(hub: String, url: String, http: Option<reqwest::Client>, mut rx: mp
             match attempt {
                 Ok(answers) => {
                     for (job, a) in jobs.drain(..).zip(answers) {
+                        let outcome = if a.0.is_success() {
+                            Forwarded::Recorded
+                        } else {
+                            Forwarded::Refused
+                        };
+                        metrics.forwarded(&hub, outcome, 1);
                         let _ = job.answer.send(Ok(a));
                     }
                     break;
                 }
                 Err(why) => {
                     let now = Instant::now();
-                    jobs.retain_mut(|j| {
-                        if j.deadline > now && !j.answer.is_closed() {
-                            return true;
-                        }
-                        false
-                    });
+                    let before = jobs.len();
+                    jobs.retain_mut(|j| j.deadline > now && !j.answer.is_closed());
+                    let given_up = (before - jobs.len()) as u64;
+                    metrics.forwarded(&hub, Forwarded::Unavailable, given_up);
                     if jobs.is_empty() {
                         tracing::warn!(hub = %hub, "forwarding failed: {why}");
                         break;

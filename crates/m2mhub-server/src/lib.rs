@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod federation;
+pub mod federation_metrics;
 pub mod forward;
 pub mod front;
 pub mod gate;

@@ -87,6 +87,8 @@ pub struct Metrics {
     store_bytes: Gauge,
     /// The data directory whose file system and store are measured, once given.
     data_dir: OnceLock<PathBuf>,
+    /// A federation member's metrics, once the hub joins one.
+    federation: OnceLock<crate::federation_metrics::FederationMetrics>,
 }
 
 impl Default for Metrics {
@@ -120,6 +122,7 @@ impl Metrics {
             data_size: Gauge::default(),
             store_bytes: Gauge::default(),
             data_dir: OnceLock::new(),
+            federation: OnceLock::new(),
         };
         r.register(
             "messages",
@@ -253,6 +256,22 @@ impl Metrics {
                     self.anchor_lag.clone(),
                 );
         }
+    }
+
+    /// The federation's metrics, registered the first time with a series for each of the
+    /// `others` members (SPEC §7).
+    pub fn federation<'a>(
+        &self,
+        others: impl Iterator<Item = &'a str>,
+    ) -> crate::federation_metrics::FederationMetrics {
+        self.federation
+            .get_or_init(|| {
+                let f = crate::federation_metrics::FederationMetrics::default();
+                let mut r = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+                f.register(&mut r, others);
+                f
+            })
+            .clone()
     }
 
     /// Reports, from now on, the space left on the file system of the data directory `dir`,

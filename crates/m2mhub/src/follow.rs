@@ -15,6 +15,8 @@ use m2mhub_core::{
 };
 use m2mhub_ledger::{Appended, Ledger, LedgerError, Submission};
 
+use m2mhub_server::federation_metrics::FederationMetrics;
+
 use crate::remote::Hub;
 
 /// Registry changes asked for per page.
@@ -130,13 +132,14 @@ impl Follower {
     }
 
     /// Follows the member until this hub's rules refuse one of its changes.
-    pub async fn run(mut self) {
+    pub async fn run(mut self, metrics: FederationMetrics) {
         let mut backoff = EVERY;
         let mut streak = crate::streak::Streak::new("following the registry", &self.member.name);
         loop {
             match self.round().await {
                 Ok(n) if n > 0 => {
                     streak.ok();
+                    metrics.imported(&self.member.name, n as u64);
                     tracing::info!("imported {n} registry change(s) of {}", self.member.name);
                     backoff = EVERY;
                     continue;
@@ -163,10 +166,15 @@ impl Follower {
 }
 
 /// Starts one follower per other member of `federation` (in the current runtime).
-pub fn start(federation: &Federation, me: &str, ledger: &Arc<Ledger>) -> anyhow::Result<()> {
+pub fn start(
+    federation: &Federation,
+    me: &str,
+    ledger: &Arc<Ledger>,
+    metrics: &FederationMetrics,
+) -> anyhow::Result<()> {
     for m in federation.others(me) {
         let f = Follower::new(ledger.clone(), m.clone())?;
-        tokio::spawn(f.run());
+        tokio::spawn(f.run(metrics.clone()));
     }
     Ok(())
 }

@@ -18,7 +18,9 @@ use m2mhub_core::{
     witness::{AddCheckpoint, TreeHead},
 };
 use m2mhub_ledger::{DataDir, Ledger};
-use m2mhub_server::{federation::Federated, witness_store::WitnessStore};
+use m2mhub_server::{
+    federation::Federated, federation_metrics::FederationMetrics, witness_store::WitnessStore,
+};
 use tokio::sync::watch;
 
 /// Longest wait between two tries after failures.
@@ -51,7 +53,7 @@ pub fn open(path: &Path, me: &str, ledger: &Ledger, data: &Path) -> anyhow::Resu
 }
 
 /// Starts one submitter per other member (in the current runtime).
-pub fn start(fed: &Arc<Federated>, ledger: &Arc<Ledger>) {
+pub fn start(fed: &Arc<Federated>, ledger: &Arc<Ledger>, metrics: &FederationMetrics) {
     let (tx, rx) = watch::channel(());
     // Runs on the committing thread: a watch send never blocks.
     ledger.on_commit(move |_| tx.send_replace(()));
@@ -65,15 +67,15 @@ pub fn start(fed: &Arc<Federated>, ledger: &Arc<Ledger>) {
             ledger.clone(),
             m.clone(),
             http.clone(),
-            rx.clone(),
+            (rx.clone(), metrics.clone()),
         ));
     }
 }
 
 /// What one try gave.
 enum Outcome {
-    /// Cosigned at this size.
-    Cosigned(u64),
+    /// Cosigned at this size; true when that made the checkpoint meet the witness policy.
+    Cosigned(u64, bool),
     /// The witness holds this size instead.
     Conflict(u64),
 }
@@ -83,7 +85,7 @@ async fn submit_loop(
     ledger: Arc<Ledger>,
     witness: Member,
     http: reqwest::Client,
-    mut blocks: watch::Receiver<()>,
+    (mut blocks, metrics): (watch::Receiver<()>, FederationMetrics),
 ) {
     let url = format!("{}/tlog-witness/add-checkpoint", witness.url);
     // The size the witness holds, as far as we know (0 until a 409 or a 200 tells).
@@ -100,8 +102,12 @@ async fn submit_loop(
             continue;
         }
         match try_once(&fed, &ledger, &witness, &http, &url, &note, known).await {
-            Ok(Outcome::Cosigned(size)) => {
+            Ok(Outcome::Cosigned(size, witnessed)) => {
                 streak.ok();
+                metrics.cosigned(&witness.name);
+                if witnessed {
+                    metrics.witnessed(size);
+                }
                 known = size;
                 cosigned = Some(note);
                 backoff = MIN_BACKOFF;
@@ -172,6 +178,7 @@ async fn try_once(
     let body = r.text().await?;
     match status.as_u16() {
         200 => {
+            let mut witnessed = false;
             for line in body.split_inclusive('\n') {
                 let (fed, note, witness, line) = (
                     fed.clone(),
@@ -179,12 +186,13 @@ async fn try_once(
                     witness.clone(),
                     line.to_owned(),
                 );
-                tokio::task::spawn_blocking(move || fed.add_cosignature(&note, &witness, &line))
-                    .await?
-                    .map_err(anyhow::Error::msg)
-                    .context("the witness's answer")?;
+                witnessed |=
+                    tokio::task::spawn_blocking(move || fed.add_cosignature(&note, &witness, &line))
+                        .await?
+                        .map_err(anyhow::Error::msg)
+                        .context("the witness's answer")?;
             }
-            Ok(Outcome::Cosigned(size))
+            Ok(Outcome::Cosigned(size, witnessed))
         }
         409 => {
             let held = body

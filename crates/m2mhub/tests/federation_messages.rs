@@ -172,6 +172,35 @@ fn a_transaction_is_recorded_by_its_home_and_reached_through_the_senders_hub() {
         assert_eq!(status, 200, "{r}");
         assert_eq!(r["notices"], serde_json::json!(["sender_revoked"]), "{r}");
 
+        // Home's metrics count what it forwarded (the reply, its resubmission and the revoked
+        // meter's message; the forged one never left home), grid's what it imported.
+        let (_, metrics) = get(home, "/metrics").await;
+        assert!(
+            metrics.contains(r#"m2mhub_federation_forwarded_total{member="grid",outcome="recorded"} 3"#),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(r#"m2mhub_federation_forwarded_total{member="street",outcome="recorded"} 0"#),
+            "{metrics}"
+        );
+        let (_, metrics) = get(grid, "/metrics").await;
+        assert!(
+            metrics.contains(r#"m2mhub_federation_imports_total{member="home"} 3"#),
+            "{metrics}"
+        );
+        assert!(metrics.contains("m2mhub_federation_witnessed_tree_size "), "{metrics}");
+        if let Some(promtool) = common::tool("promtool") {
+            let file = std::env::temp_dir().join(format!("fed-metrics-{}", std::process::id()));
+            std::fs::write(&file, &metrics).unwrap();
+            let out = std::process::Command::new(promtool)
+                .args(["check", "metrics"])
+                .stdin(std::fs::File::open(&file).unwrap())
+                .output()
+                .unwrap();
+            let _ = std::fs::remove_file(&file);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+
         // The grid operator asks the federation what reached its controller: home's
         // transaction 1, begun by tv@home, and grid's own.
         let (status, page) = get(grid, "/v1/federation/devices/controller@grid/transactions").await;

@@ -204,8 +204,9 @@ pub async fn serve(
         state.metrics.anchoring(a);
     }
     if let Some(f) = federation {
-        crate::witnessing::start(&f, &ledger);
-        crate::follow::start(&f.federation, &f.me.name, &ledger)?;
+        let metrics = state.metrics.federation(f.others().map(|m| m.name.as_str()));
+        crate::witnessing::start(&f, &ledger, &metrics);
+        crate::follow::start(&f.federation, &f.me.name, &ledger, &metrics)?;
         state = state.with_federation(f);
     }
     state.metrics.data_dir(data.to_path_buf());
