@@ -3,7 +3,9 @@
 //! Home's meter publishes on `m2m/home/out/meter` a message of grid's transaction; home
 //! authenticates and forwards it, acknowledges it on `m2m/home/ack/meter` with grid's record,
 //! and delivers it on `m2m/grid/in/controller`, which the bridge carries to the grid's broker
-//! where the controller listens; the controller checks the meter's signature end to end.
+//! where the controller listens; the controller checks the meter's signature end to end. Then
+//! home's broker stops and comes back: the meter's message published meanwhile is recorded
+//! once.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -37,6 +39,7 @@ fn a_message_crosses_hubs_and_bridged_brokers_on_hub_qualified_topics() {
     let Some(a) = Mosquitto::start_on(a_port, &bridge) else {
         return;
     };
+    let mut a = Some(a);
     let tmp = tempfile::tempdir().unwrap();
     let mut hubs: Vec<Hub> = NAMES.iter().map(|n| Hub::create(tmp.path(), n)).collect();
     let file = federation_file(
@@ -46,7 +49,11 @@ fn a_message_crosses_hubs_and_bridged_brokers_on_hub_qualified_topics() {
     );
     // Home and street on broker A, grid on broker B.
     for h in &mut hubs {
-        let broker = if h.name == "grid" { b.url() } else { a.url() };
+        let broker = if h.name == "grid" {
+            b.url()
+        } else {
+            format!("mqtt://127.0.0.1:{a_port}")
+        };
         h.start_with(Some(&file), &["--mqtt-connect", &broker]);
     }
     let (home, grid) = (hubs[0].url.clone(), hubs[2].url.clone());
@@ -88,7 +95,7 @@ fn a_message_crosses_hubs_and_bridged_brokers_on_hub_qualified_topics() {
         let (tx, cause) = (r["tx"].as_u64().unwrap(), r["seq"].as_u64().unwrap());
 
         // The meter answers over MQTT through home's broker.
-        let broker_a = BrokerConfig::parse(&a.url()).unwrap();
+        let broker_a = BrokerConfig::parse(&format!("mqtt://127.0.0.1:{a_port}")).unwrap();
         let settings = MqttSettings {
             hub: Some("home".into()),
             ..MqttSettings::default()
@@ -131,7 +138,30 @@ fn a_message_crosses_hubs_and_bridged_brokers_on_hub_qualified_topics() {
             &msg.signing_bytes(),
             &msg.signature
         ));
+
+        // Home's broker stops. What the meter publishes meanwhile, its SDK publishes again
+        // once the broker is back (and home has subscribed again): grid records it once.
+        drop(a.take());
+        let m2 = meter
+            .sign_federated("home", "controller@grid", Action::Continue, tx, "grid", Some(cause), "0.9 kW")
+            .unwrap();
+        let counter = m2.counter;
+        let t = meter_mqtt.clone();
+        let pending = tokio::spawn(async move { t.start(m2).await?.wait().await });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let restarted = Mosquitto::start_on(a_port, &bridge).unwrap();
+        let r2 = pending.await.unwrap().unwrap();
+        assert_eq!((r2.counter, r2.sender.as_str()), (counter, "meter@home"));
+        let (_, page) = common::federation::get(&grid, "/v1/messages?device=meter@home&limit=1000").await;
+        let page: serde_json::Value = serde_json::from_str(&page).unwrap();
+        let copies = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["sender"] == "meter@home" && r["counter"] == counter)
+            .count();
+        assert_eq!(copies, 1, "{page}");
+        drop(restarted);
     });
-    drop(a);
     drop(b);
 }
