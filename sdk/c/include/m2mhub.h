@@ -78,8 +78,8 @@ typedef int (*m2mhub_verify_fn)(const uint8_t public_key[32], const uint8_t *msg
 
 /* The fields of a message. contents need not be NUL-terminated. tx_hub NULL: the one-hub
  * form v1 (SPEC §4.1); non-NULL: the federation form v2 (SPEC §7) with sender and receiver
- * as name@hub and tx_hub the transaction's home hub ("" for a begin). The hub does not accept
- * v2 messages yet (federation is a later issue); v2 is pinned by testdata vectors only. */
+ * as name@hub and tx_hub the transaction's home hub ("" for a begin), pinned by the testdata
+ * vectors. Send it to the device's own hub, which records it or forwards it to tx_hub. */
 typedef struct m2mhub_fields {
     const char *sender;
     const char *receiver;
