@@ -44,11 +44,13 @@ sdk-test:
 # schemathesis from PyPI (the API contract test, `make api-contract`) at a pinned version, and
 # for the device SDKs (sdk/) gcc, libsodium, libcurl and libmosquitto (Debian -dev packages)
 # and pytest, and Go with golang.org/x/mod (Debian: its sumdb/note and sumdb/tlog check the
-# hub's checkpoints, proofs and tiles from outside, tests/go-tlog).
+# hub's checkpoints, proofs and tiles from outside, tests/go-tlog), and PyPI's tlog-scales
+# (a second outside reader of the tiles, and of the members' cosignatures, tests/tlog-scales).
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 	@python3 -c "import cryptography" 2>/dev/null || python3 -m pip install --quiet cryptography
 	@python3 -c "import prov" 2>/dev/null || python3 -m pip install --quiet prov
+	@python3 -c "import tlog_scales" 2>/dev/null || python3 -m pip install --quiet tlog-scales==0.0.3
 	@schemathesis --version 2>/dev/null | grep -qx "schemathesis, version $(SCHEMATHESIS)" || python3 -m pip install --quiet schemathesis==$(SCHEMATHESIS)
 	python3 testdata/check_vectors.py
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }

@@ -15,33 +15,17 @@ use std::{
     time::Duration,
 };
 
-use common::{m2mhub, serve, signed};
+use common::{
+    m2mhub,
+    rng::{Rng, env_u64},
+    serve, signed,
+};
 use ed25519_dalek::SigningKey;
 use m2mhub_core::message::Action;
 use serde_json::Value;
 
 const DEVICES: usize = 6;
 
-/// splitmix64: a seeded, reproducible source of kill moments and batch sizes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
-}
 
 /// Records the hub acknowledged, by seq.
 type Acked = Arc<Mutex<BTreeMap<u64, Value>>>;

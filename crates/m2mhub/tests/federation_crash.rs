@@ -20,30 +20,13 @@ use std::{
     time::Duration,
 };
 
-use common::federation::{Hub, NAMES, federation_file, post_message, rt, signed_v2, wait_imported};
+use common::{
+    federation::{post_message, rt, signed_v2, start_federation, wait_imported},
+    rng::{Rng, env_u64},
+};
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 
-/// splitmix64: a seeded, reproducible source of kill moments and victims.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
-}
 
 /// What the members acknowledged: (recording hub's URL, the record).
 type Acked = Arc<Mutex<Vec<(String, Value)>>>;
@@ -148,15 +131,7 @@ fn members_killed_at_random_lose_nothing_acknowledged() {
     println!("federation crash: {kills} kills, M2MHUB_FED_SEED={seed}");
     let mut rng = Rng(seed);
     let tmp = tempfile::tempdir().unwrap();
-    let mut hubs: Vec<Hub> = NAMES.iter().map(|n| Hub::create(tmp.path(), n)).collect();
-    let file = federation_file(
-        &tmp.path().join("federation.toml"),
-        &hubs.iter().collect::<Vec<_>>(),
-        1,
-    );
-    for h in &mut hubs {
-        h.start(Some(&file));
-    }
+    let (mut hubs, file) = start_federation(tmp.path(), |_| Vec::new());
     let (home, grid) = (hubs[0].url.clone(), hubs[2].url.clone());
     let runtime = rt();
     // Devices, and one grid transaction per home device.

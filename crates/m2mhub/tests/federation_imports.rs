@@ -16,15 +16,7 @@ use common::federation::{
 #[test]
 fn members_record_the_membership_and_import_each_others_registry_changes() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut hubs: Vec<Hub> = NAMES.iter().map(|n| Hub::create(tmp.path(), n)).collect();
-    let file = federation_file(
-        &tmp.path().join("federation.toml"),
-        &hubs.iter().collect::<Vec<_>>(),
-        1,
-    );
-    for h in &mut hubs {
-        h.start(Some(&file));
-    }
+    let (mut hubs, file) = start_federation(tmp.path(), |_| Vec::new());
     let (home, street) = (&hubs[0], &hubs[1]);
     rt().block_on(async {
         let (_, first) = get(&home.url, "/v1/entries/0").await;
@@ -79,6 +71,26 @@ fn members_record_the_membership_and_import_each_others_registry_changes() {
         let (ok, out) = go_checker::check(&checker, tmp.path(), &hubs[0].url, &[]);
         assert!(ok, "{out}");
     }
+    // PyPI's tlog-scales, another outside reader: the member's signature, the other members'
+    // cosignatures (tlog-cosignature/v1, key type 0x04), the tiles, entries and proofs.
+    if tlog_scales_installed() {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/tlog-scales/check.py");
+        let out = std::process::Command::new("python3")
+            .arg(script)
+            .args([&hubs[0].url, "1", &hubs[0].key, &hubs[1].key, &hubs[2].key])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("ok: tlog-scales verified"), "{text}");
+        // A member named with another's key is no cosigner: the policy's one is then missing.
+        let out = std::process::Command::new("python3")
+            .arg(script)
+            .args([&hubs[0].url, "1", &hubs[0].key, &hubs[0].key])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());    }
     for h in &mut hubs {
         h.kill();
     }
@@ -178,4 +190,20 @@ fn verify_federation_names_a_member_that_skipped_a_revocation() {
     );
     assert!(out.contains("home:"), "{out}");
     assert!(!out.contains("grid:"), "grid imported everything: {out}");
+}
+
+/// Whether Python has tlog-scales (`make deps` installs it); in CI its absence fails.
+fn tlog_scales_installed() -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import tlog_scales"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "tlog-scales is not installed (make deps installs it)"
+        );
+        eprintln!("tlog-scales is not installed: skipping (make deps installs it)");
+    }
+    ok
 }

@@ -21,15 +21,7 @@ fn key(seed: u8) -> SigningKey {
 #[test]
 fn a_transaction_is_recorded_by_its_home_and_reached_through_the_senders_hub() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut hubs: Vec<Hub> = NAMES.iter().map(|n| Hub::create(tmp.path(), n)).collect();
-    let file = federation_file(
-        &tmp.path().join("federation.toml"),
-        &hubs.iter().collect::<Vec<_>>(),
-        1,
-    );
-    for h in &mut hubs {
-        h.start(Some(&file));
-    }
+    let (mut hubs, file) = start_federation(tmp.path(), |_| Vec::new());
     let (home, grid) = (&hubs[0].url, &hubs[2].url);
     let (tv, meter, controller) = (key(1), key(2), key(3));
     rt().block_on(async {

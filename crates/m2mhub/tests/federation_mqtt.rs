@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::{
     federation::{
-        Hub, NAMES, federation_file, free_port, post_message, rt, signed_v2, wait_imported,
+        free_port, post_message, rt, signed_v2, start_federation, wait_imported,
     },
     mosquitto::Mosquitto,
 };
@@ -41,21 +41,15 @@ fn a_message_crosses_hubs_and_bridged_brokers_on_hub_qualified_topics() {
     };
     let mut a = Some(a);
     let tmp = tempfile::tempdir().unwrap();
-    let mut hubs: Vec<Hub> = NAMES.iter().map(|n| Hub::create(tmp.path(), n)).collect();
-    let file = federation_file(
-        &tmp.path().join("federation.toml"),
-        &hubs.iter().collect::<Vec<_>>(),
-        1,
-    );
     // Home and street on broker A, grid on broker B.
-    for h in &mut hubs {
+    let (hubs, _file) = start_federation(tmp.path(), |h| {
         let broker = if h.name == "grid" {
             b.url()
         } else {
             format!("mqtt://127.0.0.1:{a_port}")
         };
-        h.start_with(Some(&file), &["--mqtt-connect", &broker]);
-    }
+        vec!["--mqtt-connect".into(), broker]
+    });
     let (home, grid) = (hubs[0].url.clone(), hubs[2].url.clone());
     let meter_key = DeviceKey::from_seed([21; 32]);
     let controller_key = DeviceKey::from_seed([22; 32]);

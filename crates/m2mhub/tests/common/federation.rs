@@ -283,3 +283,20 @@ pub async fn post_message(url: &str, msg: &serde_json::Value) -> (u16, serde_jso
     let status = r.status().as_u16();
     (status, r.json().await.unwrap())
 }
+
+/// Three members (`NAMES`) of one federation with `[witness] cosignatures = 1`, started under
+/// `root`, each `serve` given `extra(hub)` arguments too; and the federation file.
+pub fn start_federation(root: &Path, extra: impl Fn(&Hub) -> Vec<String>) -> (Vec<Hub>, PathBuf) {
+    let mut hubs: Vec<Hub> = NAMES.iter().map(|n| Hub::create(root, n)).collect();
+    let file = federation_file(
+        &root.join("federation.toml"),
+        &hubs.iter().collect::<Vec<_>>(),
+        1,
+    );
+    for h in &mut hubs {
+        let args = extra(h);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        h.start_with(Some(&file), &args);
+    }
+    (hubs, file)
+}

@@ -17,6 +17,7 @@ use m2mhub_core::{
 
 pub mod federation;
 pub mod mosquitto;
+pub mod rng;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_m2mhub");
 pub const TOKEN: &str = "cli-test-token";

@@ -16,7 +16,7 @@ use ed25519_dalek::{Signer, SigningKey};
 use m2mhub_core::message::{Message, MessageSubmission};
 use serde_json::{Value, json};
 
-use super::report::Row;
+use super::{report::Row, workload::OpenLoop};
 use crate::members::{self, Members};
 
 /// `m2mhub bench federation` options.
@@ -161,12 +161,14 @@ async fn run(a: &FederationArgs, fed: &Members) -> anyhow::Result<(Value, Vec<Ro
                 counter,
             )?
         };
-        bodies.push((i < half, body));
+        bodies.push((usize::from(i < half), body));
     }
-    let (local, cross, errors) =
-        open_loop(&http, &format!("{}/v1/messages", home.url), bodies, a.rate).await?;
-    let (lp50, lp99) = (quantile(&local, 0.5), quantile(&local, 0.99));
-    let (cp50, cp99) = (quantile(&cross, 0.5), quantile(&cross, 0.99));
+    let url = format!("{}/v1/messages", home.url);
+    let runs = OpenLoop::run_tagged(&http, &url, bodies, 2, a.rate, |_| {}).await?;
+    let (local, cross) = (&runs[0], &runs[1]);
+    let errors = local.errors + cross.errors;
+    let (lp50, lp99) = (local.quantile(0.5), local.quantile(0.99));
+    let (cp50, cp99) = (cross.quantile(0.5), cross.quantile(0.99));
     let added = cp99 - lp99;
     println!(
         "at {} msg/s: local p50 {lp50:.2} ms p99 {lp99:.2} ms; cross-hub p50 {cp50:.2} ms p99 {cp99:.2} ms; added p99 {added:.2} ms; {errors} errors",
@@ -325,50 +327,6 @@ async fn checkpoint_size(url: &str) -> anyhow::Result<u64> {
         .context("no tree size in the checkpoint")
 }
 
-/// Posts each body at `rate` per second (open loop) and returns the latencies of the local
-/// and of the cross-hub messages (ms, sorted) and the count of failed requests.
-async fn open_loop(
-    http: &reqwest::Client,
-    url: &str,
-    bodies: Vec<(bool, Vec<u8>)>,
-    rate: u64,
-) -> anyhow::Result<(Vec<f64>, Vec<f64>, u64)> {
-    let start = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
-    let interval = std::time::Duration::from_secs_f64(1.0 / rate.max(1) as f64);
-    let mut tasks = Vec::with_capacity(bodies.len());
-    for (i, (cross, body)) in bodies.into_iter().enumerate() {
-        let due = start + interval * i as u32;
-        tokio::time::sleep_until(due).await;
-        let (http, url) = (http.clone(), url.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let r = http
-                .post(url)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await;
-            let ok = match r {
-                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                Err(_) => false,
-            };
-            (cross, due.elapsed().as_secs_f64() * 1000.0, ok)
-        }));
-    }
-    let (mut local, mut cross, mut errors) = (Vec::new(), Vec::new(), 0);
-    for t in tasks {
-        let (c, ms, ok) = t.await?;
-        errors += u64::from(!ok);
-        if c {
-            cross.push(ms);
-        } else {
-            local.push(ms);
-        }
-    }
-    local.sort_by(f64::total_cmp);
-    cross.sort_by(f64::total_cmp);
-    Ok((local, cross, errors))
-}
-
 /// Batch ingest: home alone, then the three members at once (each its own devices' local
 /// begins); messages per second of each. Each member gets [`SLOTS`] requests in flight, each
 /// slot with its own devices, so that no device's counters can arrive out of order.
@@ -473,17 +431,14 @@ async fn ingest(http: &reqwest::Client, url: &str, slots: Vec<Vec<Vec<u8>>>) -> 
     Ok(())
 }
 
-fn quantile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
-
 fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    quantile(&s, 0.5)
+    let mut latencies_ms = v.to_vec();
+    latencies_ms.sort_by(f64::total_cmp);
+    OpenLoop {
+        latencies_ms,
+        errors: 0,
+    }
+    .quantile(0.5)
 }
 
 fn max(v: &[f64]) -> f64 {

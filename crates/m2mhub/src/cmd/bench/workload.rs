@@ -209,12 +209,27 @@ impl OpenLoop {
         url: &str,
         bodies: Vec<Vec<u8>>,
         rate: u64,
-        mut on_due: impl FnMut(usize),
+        on_due: impl FnMut(usize),
     ) -> anyhow::Result<OpenLoop> {
+        let tagged = bodies.into_iter().map(|b| (0, b)).collect();
+        let mut runs = Self::run_tagged(client, url, tagged, 1, rate, on_due).await?;
+        Ok(runs.pop().unwrap_or_default())
+    }
+
+    /// [`OpenLoop::run`] over bodies tagged `0..classes`: one result per class, from one
+    /// interleaved stream (so every class sees the same load).
+    pub async fn run_tagged(
+        client: &reqwest::Client,
+        url: &str,
+        bodies: Vec<(usize, Vec<u8>)>,
+        classes: usize,
+        rate: u64,
+        mut on_due: impl FnMut(usize),
+    ) -> anyhow::Result<Vec<OpenLoop>> {
         let start = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
         let interval = std::time::Duration::from_secs_f64(1.0 / rate.max(1) as f64);
         let mut tasks = Vec::with_capacity(bodies.len());
-        for (i, body) in bodies.into_iter().enumerate() {
+        for (i, (class, body)) in bodies.into_iter().enumerate() {
             let due = start + interval * i as u32;
             tokio::time::sleep_until(due).await;
             on_due(i);
@@ -230,19 +245,19 @@ impl OpenLoop {
                     Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
                     Err(_) => false,
                 };
-                (due.elapsed(), ok)
+                (class, due.elapsed(), ok)
             }));
         }
-        let mut out = OpenLoop {
-            latencies_ms: Vec::with_capacity(tasks.len()),
-            errors: 0,
-        };
+        let mut out: Vec<OpenLoop> = (0..classes.max(1)).map(|_| OpenLoop::default()).collect();
         for t in tasks {
-            let (d, ok) = t.await?;
-            out.errors += u64::from(!ok);
-            out.latencies_ms.push(d.as_secs_f64() * 1000.0);
+            let (class, d, ok) = t.await?;
+            let o = &mut out[class.min(classes.max(1) - 1)];
+            o.errors += u64::from(!ok);
+            o.latencies_ms.push(d.as_secs_f64() * 1000.0);
         }
-        out.latencies_ms.sort_by(f64::total_cmp);
+        for o in &mut out {
+            o.latencies_ms.sort_by(f64::total_cmp);
+        }
         Ok(out)
     }
 
