@@ -55,7 +55,11 @@ impl FederationMetrics {
     /// series at zero from the start so that rates and alerts see them before the first event.
     pub(crate) fn register<'a>(&self, r: &mut Registry, others: impl Iterator<Item = &'a str>) {
         for m in others {
-            for o in [Forwarded::Recorded, Forwarded::Refused, Forwarded::Unavailable] {
+            for o in [
+                Forwarded::Recorded,
+                Forwarded::Refused,
+                Forwarded::Unavailable,
+            ] {
                 let _ = self.forwarded.get_or_create(&ForwardLabel {
                     member: m.to_owned(),
                     outcome: o.as_str().to_owned(),

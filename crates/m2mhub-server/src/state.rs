@@ -104,7 +104,9 @@ impl AppState {
             .others()
             .map(|m| (m.name.to_string(), m.url.clone()))
             .collect();
-        let metrics = self.metrics.federation(others.iter().map(|(n, _)| n.as_str()));
+        let metrics = self
+            .metrics
+            .federation(others.iter().map(|(n, _)| n.as_str()));
         self.forwarder = Some(Arc::new(crate::forward::Forwarder::start(
             others.iter().map(|(n, u)| (n.as_str(), u.as_str())),
             metrics,

@@ -186,11 +186,12 @@ async fn try_once(
                     witness.clone(),
                     line.to_owned(),
                 );
-                witnessed |=
-                    tokio::task::spawn_blocking(move || fed.add_cosignature(&note, &witness, &line))
-                        .await?
-                        .map_err(anyhow::Error::msg)
-                        .context("the witness's answer")?;
+                witnessed |= tokio::task::spawn_blocking(move || {
+                    fed.add_cosignature(&note, &witness, &line)
+                })
+                .await?
+                .map_err(anyhow::Error::msg)
+                .context("the witness's answer")?;
             }
             Ok(Outcome::Cosigned(size, witnessed))
         }

@@ -26,7 +26,6 @@ use serde_json::Value;
 
 const DEVICES: usize = 6;
 
-
 /// Records the hub acknowledged, by seq.
 type Acked = Arc<Mutex<BTreeMap<u64, Value>>>;
 

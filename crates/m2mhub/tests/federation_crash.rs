@@ -27,7 +27,6 @@ use common::{
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 
-
 /// What the members acknowledged: (recording hub's URL, the record).
 type Acked = Arc<Mutex<Vec<(String, Value)>>>;
 

@@ -10,7 +10,7 @@ mod common;
 mod go_checker;
 
 use common::federation::{
-    Hub, NAMES, federation_file, get, grow, revoke, rt, size_of, wait_imported,
+    Hub, NAMES, federation_file, get, grow, revoke, rt, size_of, start_federation, wait_imported,
 };
 
 #[test]
@@ -74,7 +74,10 @@ fn members_record_the_membership_and_import_each_others_registry_changes() {
     // PyPI's tlog-scales, another outside reader: the member's signature, the other members'
     // cosignatures (tlog-cosignature/v1, key type 0x04), the tiles, entries and proofs.
     if tlog_scales_installed() {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/tlog-scales/check.py");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/tlog-scales/check.py"
+        );
         let out = std::process::Command::new("python3")
             .arg(script)
             .args([&hubs[0].url, "1", &hubs[0].key, &hubs[1].key, &hubs[2].key])
@@ -90,7 +93,8 @@ fn members_record_the_membership_and_import_each_others_registry_changes() {
             .args([&hubs[0].url, "1", &hubs[0].key, &hubs[0].key])
             .output()
             .unwrap();
-        assert!(!out.status.success());    }
+        assert!(!out.status.success());
+    }
     for h in &mut hubs {
         h.kill();
     }

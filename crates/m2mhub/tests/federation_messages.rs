@@ -9,7 +9,7 @@
 mod common;
 
 use common::federation::{
-    Hub, NAMES, federation_file, get, post_message, revoke, rt, signed_v2, size_of, wait_for,
+    NAMES, get, post_message, revoke, rt, signed_v2, size_of, start_federation, wait_for,
     wait_imported,
 };
 use ed25519_dalek::SigningKey;
@@ -168,11 +168,15 @@ fn a_transaction_is_recorded_by_its_home_and_reached_through_the_senders_hub() {
         // meter's message; the forged one never left home), grid's what it imported.
         let (_, metrics) = get(home, "/metrics").await;
         assert!(
-            metrics.contains(r#"m2mhub_federation_forwarded_total{member="grid",outcome="recorded"} 3"#),
+            metrics.contains(
+                r#"m2mhub_federation_forwarded_total{member="grid",outcome="recorded"} 3"#
+            ),
             "{metrics}"
         );
         assert!(
-            metrics.contains(r#"m2mhub_federation_forwarded_total{member="street",outcome="recorded"} 0"#),
+            metrics.contains(
+                r#"m2mhub_federation_forwarded_total{member="street",outcome="recorded"} 0"#
+            ),
             "{metrics}"
         );
         let (_, metrics) = get(grid, "/metrics").await;
@@ -180,7 +184,10 @@ fn a_transaction_is_recorded_by_its_home_and_reached_through_the_senders_hub() {
             metrics.contains(r#"m2mhub_federation_imports_total{member="home"} 3"#),
             "{metrics}"
         );
-        assert!(metrics.contains("m2mhub_federation_witnessed_tree_size "), "{metrics}");
+        assert!(
+            metrics.contains("m2mhub_federation_witnessed_tree_size "),
+            "{metrics}"
+        );
         if let Some(promtool) = common::tool("promtool") {
             let file = std::env::temp_dir().join(format!("fed-metrics-{}", std::process::id()));
             std::fs::write(&file, &metrics).unwrap();
@@ -190,7 +197,11 @@ fn a_transaction_is_recorded_by_its_home_and_reached_through_the_senders_hub() {
                 .output()
                 .unwrap();
             let _ = std::fs::remove_file(&file);
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
 
         // The grid operator asks the federation what reached its controller: home's

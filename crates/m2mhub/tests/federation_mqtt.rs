@@ -13,9 +13,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    federation::{
-        free_port, post_message, rt, signed_v2, start_federation, wait_imported,
-    },
+    federation::{free_port, post_message, rt, signed_v2, start_federation, wait_imported},
     mosquitto::Mosquitto,
 };
 use m2mhub_client::{
@@ -137,7 +135,15 @@ fn a_message_crosses_hubs_and_bridged_brokers_on_hub_qualified_topics() {
         // once the broker is back (and home has subscribed again): grid records it once.
         drop(a.take());
         let m2 = meter
-            .sign_federated("home", "controller@grid", Action::Continue, tx, "grid", Some(cause), "0.9 kW")
+            .sign_federated(
+                "home",
+                "controller@grid",
+                Action::Continue,
+                tx,
+                "grid",
+                Some(cause),
+                "0.9 kW",
+            )
             .unwrap();
         let counter = m2.counter;
         let t = meter_mqtt.clone();
@@ -146,7 +152,8 @@ fn a_message_crosses_hubs_and_bridged_brokers_on_hub_qualified_topics() {
         let restarted = Mosquitto::start_on(a_port, &bridge).unwrap();
         let r2 = pending.await.unwrap().unwrap();
         assert_eq!((r2.counter, r2.sender.as_str()), (counter, "meter@home"));
-        let (_, page) = common::federation::get(&grid, "/v1/messages?device=meter@home&limit=1000").await;
+        let (_, page) =
+            common::federation::get(&grid, "/v1/messages?device=meter@home&limit=1000").await;
         let page: serde_json::Value = serde_json::from_str(&page).unwrap();
         let copies = page["items"]
             .as_array()

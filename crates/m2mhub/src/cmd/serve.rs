@@ -204,7 +204,9 @@ pub async fn serve(
         state.metrics.anchoring(a);
     }
     if let Some(f) = federation {
-        let metrics = state.metrics.federation(f.others().map(|m| m.name.as_str()));
+        let metrics = state
+            .metrics
+            .federation(f.others().map(|m| m.name.as_str()));
         crate::witnessing::start(&f, &ledger, &metrics);
         crate::follow::start(&f.federation, &f.me.name, &ledger, &metrics)?;
         state = state.with_federation(f);
