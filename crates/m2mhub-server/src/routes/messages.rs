@@ -324,8 +324,8 @@ pub async fn batch(
 pub struct ListQuery {
     /// Only messages naming this tx.
     tx: Option<u64>,
-    /// Only messages this device sent or received.
-    #[param(value_type = Option<DeviceName>)]
+    /// Only messages this device sent or received (`name@hub` for another member's, SPEC §7).
+    #[param(value_type = Option<m2mhub_core::names::PartyName>)]
     device: Option<String>,
     /// Only valid (true) or only invalid (false) messages.
     valid: Option<bool>,
@@ -377,9 +377,17 @@ pub async fn list(
     Params(q): Params<ListQuery>,
 ) -> ApiResult<Json<MessagePage>> {
     // An unknown device has no messages, but a name no device can have is a malformed query.
-    for d in [&q.device, &q.provenance].into_iter().flatten() {
-        DeviceName::new(d)?;
+    // In a federation `device` may be `name@hub` (SPEC §7), this hub's own as its bare name.
+    if let Some(p) = &q.provenance {
+        DeviceName::new(p)?;
     }
+    let device = match &q.device {
+        Some(d) => {
+            let d = DeviceName::party(d)?;
+            Some(s.ledger.view().registry.registry.canonical(&d).to_string())
+        }
+        None => None,
+    };
     let time = |what: &str, t: &Option<String>| {
         t.as_deref()
             .map(|t| m2mhub_ledger::record::parse_time(what, t))
@@ -387,7 +395,7 @@ pub async fn list(
     };
     let f = MessageFilter {
         tx: q.tx,
-        device: q.device,
+        device,
         valid: q.valid,
         after: q.after,
         before: q.before,
