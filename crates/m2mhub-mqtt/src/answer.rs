@@ -118,23 +118,17 @@ async fn answer_one(
             ..
         } => {
             // The recording member's refusal, or this hub's when it would not forward.
-            if matches!(
+            let transient = matches!(
                 refusal.error.as_str(),
                 "busy" | "hub_unavailable" | "unavailable"
-            ) {
+            );
+            if transient {
                 // Not the message's fault: keep it with the broker, the device sends again.
                 tracing::warn!(
                     "mqtt: a forwarded message of {sender} was not recorded: {}: {}",
                     refusal.error,
                     refusal.message
                 );
-                let ack = RefusedAck {
-                    counter: Some(counter),
-                    error: &refusal.error,
-                    message: &refusal.message,
-                };
-                publish(client, topics.ack(sender.as_str()), to_json(&ack)?).await?;
-                false
             } else {
                 on_refusal.call(&MqttRefusal {
                     source: &topic,
@@ -142,14 +136,14 @@ async fn answer_one(
                     code: &refusal.error,
                     message: &refusal.message,
                 });
-                let ack = RefusedAck {
-                    counter: Some(counter),
-                    error: &refusal.error,
-                    message: &refusal.message,
-                };
-                publish(client, topics.ack(sender.as_str()), to_json(&ack)?).await?;
-                true
             }
+            let ack = RefusedAck {
+                counter: Some(counter),
+                error: &refusal.error,
+                message: &refusal.message,
+            };
+            publish(client, topics.ack(sender.as_str()), to_json(&ack)?).await?;
+            !transient
         }
         Outcome::Appended {
             counter, result, ..
