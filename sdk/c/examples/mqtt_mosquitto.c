@@ -126,6 +126,9 @@ int main(int argc, char **argv) {
     const char *host = arg(argc, argv, "--host"), *name = arg(argc, argv, "--name");
     const char *prefix = arg(argc, argv, "--key"), *to = arg(argc, argv, "--to");
     const char *proto = arg(argc, argv, "--protocol"), *contents = arg(argc, argv, "--contents");
+    /* In a federation (SPEC §7): the device's hub, and the transaction's home hub. */
+    const char *hub = arg(argc, argv, "--hub"), *tx_hub = arg(argc, argv, "--tx-hub");
+    char qualified[M2MHUB_QNAME_MAX + 1], prefix_topic[M2MHUB_NAME_MAX + 8];
     int port = (int)arg_u64(argc, argv, "--port", 1883), await = 0, i, err, resigns = 0;
     uint64_t listen = arg_u64(argc, argv, "--listen", 0), got;
     char pw[M2MHUB_PASSWORD_MAX], client_id[M2MHUB_NAME_MAX + 16], out_topic[128];
@@ -139,14 +142,17 @@ int main(int argc, char **argv) {
     if (!host || !name || !prefix) {
         fprintf(stderr, "usage: %s --host H --port P --name NAME --key PREFIX [--protocol 5|3.1.1]"
                         " [--sender-key NAME=HEX]... [--await-delivery] [--listen N]"
+                        " [--hub HUB [--tx-hub HUB]]"
                         " [--to R --action A --tx N --cause N --contents TEXT]\n", argv[0]);
         return 64;
     }
     deadline = time(NULL) + (time_t)arg_u64(argc, argv, "--seconds", 30);
     if (file_device_open(&fd, name, prefix, arg_u64(argc, argv, "--reserve", 1))) return 1;
-    snprintf(st.ack_topic, sizeof st.ack_topic, "m2m/ack/%s", name);
-    snprintf(st.in_topic, sizeof st.in_topic, "m2m/in/%s", name);
-    snprintf(out_topic, sizeof out_topic, "m2m/out/%s", name);
+    /* Topics carry the hub in a federation: m2m/{hub}/out|ack|in/{name} (docs/MQTT.md). */
+    snprintf(prefix_topic, sizeof prefix_topic, hub ? "m2m/%s" : "m2m", hub ? hub : "");
+    snprintf(st.ack_topic, sizeof st.ack_topic, "%s/ack/%s", prefix_topic, name);
+    snprintf(st.in_topic, sizeof st.in_topic, "%s/in/%s", prefix_topic, name);
+    snprintf(out_topic, sizeof out_topic, "%s/out/%s", prefix_topic, name);
     /* The broker binds client ids to names: "{name}:{anything}". */
     snprintf(client_id, sizeof client_id, "%s:c%ld", name, (long)time(NULL) % 100000);
 
@@ -196,6 +202,13 @@ int main(int argc, char **argv) {
         f.tx = arg_u64(argc, argv, "--tx", f.tx);
         if (arg(argc, argv, "--cause")) f.has_cause = 1, f.cause = arg_u64(argc, argv, "--cause", 0);
         f.contents = contents ? contents : "", f.contents_len = strlen(f.contents);
+        if (hub) {
+            /* The federation form: this device as name@hub, the receiver qualified by the
+             * caller, tx_hub the transaction's home ("" for a begin). */
+            snprintf(qualified, sizeof qualified, "%s@%s", name, hub);
+            f.sender = qualified;
+            f.tx_hub = f.action == M2MHUB_BEGIN ? "" : (tx_hub ? tx_hub : hub);
+        }
         err = m2mhub_sign_message(&fd.device, &f, sig, json, sizeof json, &len);
         if (err) return fprintf(stderr, "signing: %s\n", m2mhub_strerror(err)), 1;
         for (;;) {

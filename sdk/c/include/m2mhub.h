@@ -185,6 +185,10 @@ typedef struct m2mhub_record {
     size_t contents_len;
     int has_signature;  /* deliveries carry the sender's signature */
     uint8_t signature[64];
+    /* A delivery of a message signed in the federation form (SPEC §7) names the hub that
+     * recorded it; that hub's own devices are bare in the record. */
+    int has_hub;
+    char hub[M2MHUB_QNAME_MAX + 1];
 } m2mhub_record;
 
 /* An acknowledgement: a record, or a refusal (nothing recorded). */

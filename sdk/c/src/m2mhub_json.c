@@ -293,6 +293,7 @@ static int record_field(void *vctx, const char *key, reader *r) {
     } else if (!strcmp(key, "valid")) bit = F_VALID, ok = read_bool(r, &rec->valid);
     else if (!strcmp(key, "duplicate")) bit = F_DUPLICATE, ok = read_bool(r, &rec->duplicate);
     else if (!strcmp(key, "leaf_hash")) bit = F_LEAF, ok = read_hex_fixed(r, rec->leaf_hash, 32);
+    else if (!strcmp(key, "hub")) ok = rec->has_hub = read_name(r, rec->hub);
     else if (!strcmp(key, "signature")) {
         bit = F_SIGNATURE;
         ok = rec->has_signature = read_hex_fixed(r, rec->signature, 64);

@@ -55,16 +55,35 @@ int m2mhub_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap, s
     return M2MHUB_OK;
 }
 
+/* name as name@hub into out (M2MHUB_QNAME_MAX + 1): itself when already qualified. */
+static int qualify(const char *name, const char *hub, char *out) {
+    size_t n = strlen(name), h = strchr(name, '@') ? 0 : strlen(hub);
+    if (n + (h ? 1 + h : 0) > M2MHUB_QNAME_MAX) return 1;
+    memcpy(out, name, n);
+    if (h) out[n] = '@', memcpy(out + n + 1, hub, h), n += 1 + h;
+    out[n] = '\0';
+    return 0;
+}
+
 int m2mhub_verify_delivery(const m2mhub_record *r, const uint8_t sender_key[32],
                            m2mhub_verify_fn verify) {
     m2mhub_fields f;
     uint8_t msg[M2MHUB_SIGNING_MAX];
+    char sender[M2MHUB_QNAME_MAX + 1], receiver[M2MHUB_QNAME_MAX + 1];
     size_t len;
     if (r == NULL || sender_key == NULL || verify == NULL || !r->has_signature ||
         !r->has_contents)
         return M2MHUB_E_ARG;
     memset(&f, 0, sizeof f);
     f.sender = r->sender, f.receiver = r->receiver, f.action = r->action;
+    if (r->has_hub) {
+        /* The federation form (SPEC §7): every name as name@hub, the recording hub's own
+         * devices bare in the record; tx_hub is that hub, empty for a begin. */
+        if (qualify(r->sender, r->hub, sender) || qualify(r->receiver, r->hub, receiver))
+            return M2MHUB_E_VERIFY;
+        f.sender = sender, f.receiver = receiver;
+        f.tx_hub = r->action == M2MHUB_BEGIN ? "" : r->hub;
+    }
     f.tx = r->action == M2MHUB_BEGIN ? 0 : r->tx; /* a begin was signed before its tx existed */
     f.has_cause = r->has_cause, f.cause = r->cause, f.counter = r->counter;
     f.contents = r->contents, f.contents_len = r->contents_len;

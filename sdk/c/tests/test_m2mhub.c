@@ -357,6 +357,41 @@ static void test_delivery(void) {
               M2MHUB_E_JSON, "ack as delivery");
 }
 
+/* A delivery of a federated message (SPEC §7): signed with every name qualified and tx_hub
+ * the recording hub; the record names that hub's own device bare and carries "hub". */
+static void test_federated_delivery(void) {
+    uint8_t seed[32] = {7}, pk[32], sig[64], msg[M2MHUB_SIGNING_MAX];
+    m2mhub_sodium_key key;
+    m2mhub_fields f;
+    m2mhub_record r;
+    char json[1024], contents[64], sighex[129];
+    size_t len;
+    m2mhub_sodium_key_from_seed(&key, seed, pk);
+    memset(&f, 0, sizeof f);
+    f.sender = "meter@home", f.receiver = "controller@grid", f.action = M2MHUB_CONTINUE;
+    f.tx = 4, f.tx_hub = "grid", f.has_cause = 1, f.cause = 2, f.counter = 9;
+    f.contents = "2.1 kW", f.contents_len = 6;
+    CHECK(m2mhub_signing_bytes(&f, msg, sizeof msg, &len) == 0, "v2 bytes");
+    m2mhub_sodium_sign(&key, msg, len, sig);
+    tohex(sig, 64, sighex);
+    const char *fmt =
+        "{\"seq\":5,\"tx\":4,\"provenance\":\"controller\",\"sender\":\"meter@home\","
+        "\"receiver\":\"controller\",\"action\":\"continue\",\"cause\":2,\"counter\":9,"
+        "\"contents\":\"2.1 kW\",\"valid\":true,\"notices\":[],\"block\":3,"
+        "\"leaf_hash\":\"%064d\",\"signature\":\"%s\"%s}";
+    snprintf(json, sizeof json, fmt, 0, sighex, ",\"hub\":\"grid\"");
+    CHECK(m2mhub_parse_delivery(json, strlen(json), &r, contents, sizeof contents) == 0, "%s", json);
+    CHECK(r.has_hub && !strcmp(r.hub, "grid"), "hub parsed");
+    CHECK(m2mhub_verify_delivery(&r, pk, m2mhub_sodium_verify) == 0, "federated verifies");
+    /* Another recording hub, or none (the one-hub bytes), is another message. */
+    strcpy(r.hub, "home");
+    CHECK(m2mhub_verify_delivery(&r, pk, m2mhub_sodium_verify) == M2MHUB_E_VERIFY, "hub");
+    snprintf(json, sizeof json, fmt, 0, sighex, "");
+    CHECK(m2mhub_parse_delivery(json, strlen(json), &r, contents, sizeof contents) == 0, "%s", json);
+    CHECK(!r.has_hub, "no hub");
+    CHECK(m2mhub_verify_delivery(&r, pk, m2mhub_sodium_verify) == M2MHUB_E_VERIFY, "one-hub");
+}
+
 /* An independent encoder of a message entry (v1, kind 5), from the layout in entry.rs. */
 static size_t encode_entry(uint8_t *out, const char *sender, const char *receiver, int action,
                            uint64_t tx, int has_cause, uint64_t cause, uint64_t counter,
@@ -577,6 +612,7 @@ int main(void) {
     test_sign_message_json();
     test_parse_acks();
     test_delivery();
+    test_federated_delivery();
     test_record_against_entry();
     test_merkle();
     test_checkpoints();
