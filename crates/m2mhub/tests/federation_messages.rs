@@ -188,6 +188,14 @@ fn a_transaction_is_recorded_by_its_home_and_reached_through_the_senders_hub() {
             metrics.contains("m2mhub_federation_witnessed_tree_size "),
             "{metrics}"
         );
+        // Every federation metric deploy/alerts.yml names is on a member's /metrics.
+        let names: Vec<String> = common::alert_metric_names()
+            .into_iter()
+            .filter(|n| n.starts_with("m2mhub_federation_"))
+            .collect();
+        assert!(!names.is_empty());
+        let missing = common::missing_metrics(&names, &metrics);
+        assert!(missing.is_empty(), "not on /metrics: {missing:?}");
         if let Some(promtool) = common::tool("promtool") {
             let file = std::env::temp_dir().join(format!("fed-metrics-{}", std::process::id()));
             std::fs::write(&file, &metrics).unwrap();
