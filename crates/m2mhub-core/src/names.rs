@@ -71,6 +71,15 @@ impl DeviceName {
     }
 }
 
+/// `name` as `name@hub`: itself when already qualified, else qualified with `hub` (the hub
+/// whose ledger writes it bare).
+pub fn qualify_str(name: &str, hub: &str) -> String {
+    match split_party(name) {
+        (_, Some(_)) => name.to_owned(),
+        (n, None) => format!("{n}@{hub}"),
+    }
+}
+
 /// The bare name and, for `name@hub`, the hub.
 pub fn split_party(s: &str) -> (&str, Option<&str>) {
     match s.split_once('@') {
@@ -201,6 +210,8 @@ mod tests {
         let p = DeviceName::party("tv@home").unwrap();
         assert_eq!(p.split(), ("tv", Some("home")));
         assert_eq!(p.qualify("grid").as_str(), "tv@home");
+        assert_eq!(qualify_str("tv", "home"), "tv@home");
+        assert_eq!(qualify_str("tv@home", "grid"), "tv@home");
         assert_eq!(
             DeviceName::new("tv").unwrap().qualify("grid").as_str(),
             "tv@grid"

@@ -12,6 +12,7 @@ use m2mhub_core::{
     cosignature::CosignatureVerifier,
     federation::Federation,
     merkle::{leaf_hash, verify_inclusion},
+    names::{qualify_str, split_party},
 };
 
 use crate::remote::Hub;
@@ -50,7 +51,7 @@ pub async fn trace(federation: &Federation, hub: &str, tx: u64) -> anyhow::Resul
     };
     println!(
         "{hub}:{tx}  provenance {}@{hub}  {:?}",
-        bare(&t.provenance),
+        split_party(&t.provenance).0,
         t.state
     );
     print!("{}", m2mhub_server::graph::to_text(&t));
@@ -64,8 +65,8 @@ pub async fn trace(federation: &Federation, hub: &str, tx: u64) -> anyhow::Resul
         let hop = format!(
             "  {hub}:{}  {} -> {}  {}{}",
             r.seq,
-            qualified(&r.sender, hub),
-            qualified(&r.receiver, hub),
+            qualify_str(&r.sender, hub),
+            qualify_str(&r.receiver, hub),
             r.action,
             if r.valid {
                 String::new()
@@ -93,19 +94,6 @@ pub async fn trace(federation: &Federation, hub: &str, tx: u64) -> anyhow::Resul
         println!("{unwitnessed} hop(s) newer than the witnessed checkpoint: trace again later");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `name` as the federation writes it: a bare name is a device of `hub`.
-fn qualified(name: &str, hub: &str) -> String {
-    if name.contains('@') {
-        name.to_owned()
-    } else {
-        format!("{name}@{hub}")
-    }
-}
-
-fn bare(name: &str) -> &str {
-    name.split('@').next().unwrap_or(name)
 }
 
 fn codes(r: &m2mhub_ledger::Record) -> String {

@@ -156,22 +156,22 @@ fn ports(host: &str, port: u16, n: usize) -> anyhow::Result<Vec<u16>> {
     held.iter().map(|l| Ok(l.local_addr()?.port())).collect()
 }
 
-/// How many import entries the member at `url` holds.
+/// How many import entries the member at `url` holds: read from its registry index, whose
+/// pages carry each entry's bytes (the kind is the second byte), so one request per page.
 pub async fn imports(url: &str) -> anyhow::Result<usize> {
-    let page: serde_json::Value =
-        reqwest::get(format!("{url}/v1/entries?registry=true&limit=1000"))
-            .await?
-            .json()
-            .await?;
-    let mut n = 0;
-    for item in page["items"].as_array().into_iter().flatten() {
-        let e: serde_json::Value = reqwest::get(format!("{url}/v1/entries/{}", item["seq"]))
-            .await?
-            .json()
-            .await?;
-        n += usize::from(e["kind"] == "import");
+    let hub = crate::remote::Hub::new(url);
+    let (mut n, mut after) = (0, None);
+    loop {
+        let page = hub.registry_page(after, 1000).await?;
+        for e in &page.items {
+            let kind = e.bytes()?.get(1).copied();
+            n += usize::from(kind == Some(m2mhub_core::entry::EntryKind::Import as u8));
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(n),
+        }
     }
-    Ok(n)
 }
 
 /// Waits (at most a minute) until the member at `url` holds `n` import entries.

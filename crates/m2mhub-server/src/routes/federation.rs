@@ -7,7 +7,7 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use axum::{Json, extract::State, http::StatusCode};
-use m2mhub_core::names::DeviceName;
+use m2mhub_core::names::{DeviceName, qualify_str};
 use m2mhub_ledger::{DeviceTransaction, LedgerError, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -123,7 +123,10 @@ pub async fn device_transactions(
                     next.push(format!("{}:{n}", member.name));
                 }
                 page.items.extend(p.items.into_iter().map(|mut t| {
-                    t.provenance = t.provenance.as_deref().map(|p| qualify(p, &member.name));
+                    t.provenance = t
+                        .provenance
+                        .as_deref()
+                        .map(|p| qualify_str(p, &member.name));
                     FederatedTransaction {
                         hub: member.name.clone(),
                         id: t.tx.map(|tx| format!("{}:{tx}", member.name)),
@@ -196,15 +199,6 @@ fn parse_cursor(after: Option<&str>) -> ApiResult<Option<BTreeMap<String, u64>>>
     Ok(Some(out))
 }
 
-/// `name` as `name@hub`, for a name as member `hub` writes it.
-fn qualify(name: &str, hub: &str) -> String {
-    if name.contains('@') {
-        name.to_owned()
-    } else {
-        format!("{name}@{hub}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,7 +212,5 @@ mod tests {
         for bad in ["grid", "grid:x", "grid:1,", ":"] {
             assert!(parse_cursor(Some(bad)).is_err(), "{bad}");
         }
-        assert_eq!(qualify("tv", "home"), "tv@home");
-        assert_eq!(qualify("tv@home", "grid"), "tv@home");
     }
 }
